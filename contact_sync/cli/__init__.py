@@ -1,0 +1,20 @@
+"""The `contact-sync` command: one click group; each concern adds its subcommands from its own module here."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="contact-sync")
+def main() -> None:
+    """Keep a CRM and Genesys Cloud external contacts in sync."""
+
+
+def _register() -> None:
+    from contact_sync.cli.simulators import simulators
+
+    main.add_command(simulators)
+
+
+_register()

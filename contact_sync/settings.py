@@ -1,0 +1,223 @@
+"""Settings for the outside systems and the ledger, read from the environment and checked before any call is made.
+
+Each settings class has `from_env(env)`; a missing or malformed variable raises `SettingsError` with a one-line
+message naming it. Secrets are held in `Secret`, whose repr and str never show the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+GENESYS_REGIONS: dict[str, str] = {
+    "us_east_1": "https://api.mypurecloud.com",
+    "eu_west_1": "https://api.mypurecloud.ie",
+    "eu_central_1": "https://api.mypurecloud.de",
+    "ap_southeast_2": "https://api.mypurecloud.com.au",
+    "ap_northeast_1": "https://api.mypurecloud.jp",
+    "us_west_2": "https://api.usw2.pure.cloud",
+    "ca_central_1": "https://api.cac1.pure.cloud",
+    "eu_west_2": "https://api.euw2.pure.cloud",
+    "ap_south_1": "https://api.aps1.pure.cloud",
+    "ap_northeast_2": "https://api.apne2.pure.cloud",
+    "sa_east_1": "https://api.sae1.pure.cloud",
+    "me_central_1": "https://api.mec1.pure.cloud",
+}
+
+DEFAULT_SALESFORCE_API_VERSION = "59.0"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+class Secret:
+    """A secret value: `reveal()` gives it; repr, str and format never do."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def redact(text: str, secrets: list[Secret | str | None]) -> str:
+    """`text` with every non-empty secret value replaced by `**********`."""
+    for secret in secrets:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value:
+            text = text.replace(value, "**********")
+    return text
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = _get(env, name)
+    if value is None:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, value: str | None = None) -> str:
+    value = value if value is not None else _require(env, name)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    value = _get(env, name)
+    return Secret(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    """How to reach Salesforce: OAuth client credentials, username/password/token, or a given session id."""
+
+    instance_url: str
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    security_token: Secret | None = None
+    session_id: Secret | None = None
+    ca_bundle: str | None = None
+    api_version: str = DEFAULT_SALESFORCE_API_VERSION
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SalesforceSettings:
+        env = os.environ if env is None else env
+        instance_url = _url(env, "SALESFORCE_INSTANCE_URL")
+        if not instance_url.startswith("https://"):
+            raise SettingsError(f"SALESFORCE_INSTANCE_URL must be an https URL, got {instance_url!r}")
+        api_version = _get(env, "SALESFORCE_API_VERSION") or DEFAULT_SALESFORCE_API_VERSION
+        try:
+            major = float(api_version)
+        except ValueError:
+            raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}") from None
+        if not 20.0 <= major < 100.0 or "." not in api_version:
+            raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}")
+        ca_bundle = _get(env, "SALESFORCE_CA_BUNDLE")
+        if ca_bundle is not None and not Path(ca_bundle).is_file():
+            raise SettingsError(f"SALESFORCE_CA_BUNDLE names no file: {ca_bundle!r}")
+        settings = cls(
+            instance_url=instance_url,
+            client_id=_get(env, "SALESFORCE_CLIENT_ID"),
+            client_secret=_secret(env, "SALESFORCE_CLIENT_SECRET"),
+            username=_get(env, "SALESFORCE_USERNAME"),
+            password=_secret(env, "SALESFORCE_PASSWORD"),
+            security_token=_secret(env, "SALESFORCE_SECURITY_TOKEN"),
+            session_id=_secret(env, "SALESFORCE_SESSION_ID"),
+            ca_bundle=ca_bundle,
+            api_version=api_version,
+        )
+        if not (settings.session_id or (settings.client_id and settings.client_secret) or settings.username):
+            raise SettingsError(
+                "SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or SALESFORCE_USERNAME and SALESFORCE_PASSWORD, "
+                "or SALESFORCE_SESSION_ID) must be set"
+            )
+        if settings.username and not settings.password and not settings.session_id and not settings.client_secret:
+            raise SettingsError("SALESFORCE_PASSWORD is not set (SALESFORCE_USERNAME is)")
+        return settings
+
+    @property
+    def secrets(self) -> list[Secret | None]:
+        return [self.client_secret, self.password, self.security_token, self.session_id]
+
+
+@dataclass(frozen=True)
+class GenesysSettings:
+    """How to reach Genesys Cloud: the API host, its login host, and an OAuth client (client credentials)."""
+
+    api_url: str
+    login_url: str
+    client_id: str
+    client_secret: Secret
+    rate_limit_per_minute: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GenesysSettings:
+        env = os.environ if env is None else env
+        api_url_raw = _get(env, "GENESYS_API_URL")
+        region = _get(env, "GENESYS_REGION")
+        if api_url_raw is None and region is None:
+            raise SettingsError("GENESYS_API_URL (or GENESYS_REGION, e.g. us_east_1) is not set")
+        if api_url_raw is None:
+            assert region is not None
+            if region not in GENESYS_REGIONS:
+                raise SettingsError(f"GENESYS_REGION {region!r} is not one of {', '.join(sorted(GENESYS_REGIONS))}")
+            api_url_raw = GENESYS_REGIONS[region]
+        api_url = _url(env, "GENESYS_API_URL", api_url_raw)
+        login_raw = _get(env, "GENESYS_LOGIN_URL")
+        login_url = _url(env, "GENESYS_LOGIN_URL", login_raw) if login_raw else login_url_for(api_url)
+        client_secret = _secret(env, "GENESYS_CLIENT_SECRET")
+        if client_secret is None:
+            raise SettingsError("GENESYS_CLIENT_SECRET is not set")
+        rate_raw = _get(env, "GENESYS_RATE_LIMIT_PER_MINUTE") or "300"
+        if not rate_raw.isdigit() or int(rate_raw) < 1:
+            raise SettingsError(f"GENESYS_RATE_LIMIT_PER_MINUTE must be a positive whole number, got {rate_raw!r}")
+        return cls(
+            api_url=api_url,
+            login_url=login_url,
+            client_id=_require(env, "GENESYS_CLIENT_ID"),
+            client_secret=client_secret,
+            rate_limit_per_minute=int(rate_raw),
+        )
+
+    @property
+    def secrets(self) -> list[Secret | None]:
+        return [self.client_secret]
+
+
+def login_url_for(api_url: str) -> str:
+    """The login host the Genesys SDK derives: `api.` -> `login.`; a host without `api.` stays as it is."""
+    parts = urlsplit(api_url)
+    host = parts.netloc
+    if host.startswith("api."):
+        host = "login." + host[len("api.") :]
+    return f"{parts.scheme}://{host}"
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Where the sync ledger lives: any SQLAlchemy URL; a SQLite file under the data folder by default."""
+
+    database_url: str = field(default="")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, default_dir: Path | None = None) -> LedgerSettings:
+        env = os.environ if env is None else env
+        url = _get(env, "CONTACT_SYNC_DATABASE_URL")
+        if url is None:
+            folder = default_dir or Path(".contact_sync")
+            return cls(database_url=f"sqlite:///{folder / 'ledger.sqlite'}")
+        if "://" not in url:
+            raise SettingsError(f"CONTACT_SYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {url!r}")
+        return cls(database_url=url)

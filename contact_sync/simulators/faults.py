@@ -1,0 +1,189 @@
+"""Fault injection for the simulators: rules that make a service answer with the failures a real sync meets.
+
+A rule names what to fail (`kind`), which calls it applies to (a regex on the path, optionally a method) and how
+often (every matching call, every Nth, with a probability, and/or at most `count` times). Decisions come from a seeded
+random generator and per-rule counters, so a test that sets the same rules and makes the same calls sees the same
+faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FaultKind = Literal["429", "500", "503", "slow", "drop", "expired_token"]
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "expired_token")
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """One fault: what to answer, for which calls, and how often.
+
+    - `path`: a regular expression searched in the request path (`re.search`), e.g. `/scan/contacts`.
+    - `method`: only this HTTP method (upper case) when set.
+    - `every`: fire on every Nth matching call (1st, N+1th, ... counted from 1: calls N, 2N, 3N fire).
+    - `probability`: fire with this probability (seeded).
+    - `count`: fire at most this many times in all; with neither `every` nor `probability`, fire on the first
+      `count` matching calls.
+    - `retry_after`: seconds in the `Retry-After` header of a 429 (and 503).
+    - `delay`: seconds a `slow` response waits before it is answered normally.
+    - `skip`: let the first `skip` matching calls through before the rule starts counting.
+    """
+
+    kind: FaultKind
+    path: str = ""
+    method: str | None = None
+    every: int | None = None
+    probability: float | None = None
+    count: int | None = None
+    retry_after: int = 1
+    delay: float = 5.0
+    skip: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if self.every is not None and self.every < 1:
+            raise ValueError("every must be >= 1")
+        if self.probability is not None and not 0.0 <= self.probability <= 1.0:
+            raise ValueError("probability must be between 0 and 1")
+        if self.count is not None and self.count < 0:
+            raise ValueError("count must be >= 0")
+        re.compile(self.path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
+        """Build a rule from plain data (JSON/YAML config), rejecting unknown keys by name."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault rule key(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class FiredFault:
+    """A record of one fault that fired, for tests to assert on."""
+
+    kind: str
+    method: str
+    path: str
+
+
+@dataclass
+class _RuleState:
+    rule: FaultRule
+    matched: int = 0
+    fired: int = 0
+
+
+@dataclass
+class FaultInjector:
+    """Holds the rules of one simulator and decides, call by call, whether a fault fires."""
+
+    seed: int = 0
+    _states: list[_RuleState] = field(default_factory=list)
+    fired: list[FiredFault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def set_rules(self, rules: Iterable[FaultRule | dict[str, Any]], seed: int | None = None) -> None:
+        """Replace every rule (and reset counters, the record of fired faults and, if given, the seed)."""
+        parsed = [r if isinstance(r, FaultRule) else FaultRule.from_dict(r) for r in rules]
+        with self._lock:
+            if seed is not None:
+                self.seed = seed
+            self._random = random.Random(self.seed)
+            self._states = [_RuleState(r) for r in parsed]
+            self.fired = []
+
+    def add(self, rule: FaultRule | dict[str, Any]) -> None:
+        parsed = rule if isinstance(rule, FaultRule) else FaultRule.from_dict(rule)
+        with self._lock:
+            self._states.append(_RuleState(parsed))
+
+    def clear(self) -> None:
+        self.set_rules([])
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        return [s.rule for s in self._states]
+
+    def pick(self, method: str, path: str) -> FaultRule | None:
+        """The rule that fires for this call, if any (the first one in order that does)."""
+        with self._lock:
+            for state in self._states:
+                rule = state.rule
+                if rule.method and rule.method.upper() != method.upper():
+                    continue
+                if rule.path and not re.search(rule.path, path):
+                    continue
+                state.matched += 1
+                if state.matched <= rule.skip:
+                    continue
+                if rule.count is not None and state.fired >= rule.count:
+                    continue
+                nth = state.matched - rule.skip
+                if rule.every is not None and nth % rule.every != 0:
+                    continue
+                if rule.probability is not None and self._random.random() >= rule.probability:
+                    continue
+                state.fired += 1
+                self.fired.append(FiredFault(rule.kind, method, path))
+                return rule
+        return None
+
+
+# A renderer turns a fault into the service's own error response: (kind, rule) -> (status, headers, body bytes).
+FaultRenderer = Callable[[str, FaultRule], tuple[int, dict[str, str], bytes]]
+
+ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
+
+
+class FaultMiddleware:
+    """ASGI middleware that consults a `FaultInjector` before the app sees a request.
+
+    `drop` starts a response that promises a body and then aborts the connection half-way, which is what a client sees
+    when a load balancer or the network drops it. `slow` waits `delay` seconds and then lets the call through.
+    Everything else is rendered by the service's own `renderer`, in that service's error format.
+    """
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector, renderer: FaultRenderer) -> None:
+        self.app = app
+        self.injector = injector
+        self.renderer = renderer
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rule = self.injector.pick(scope["method"], scope["path"])
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        if rule.kind == "slow":
+            await asyncio.sleep(rule.delay)
+            await self.app(scope, receive, send)
+            return
+        if rule.kind == "drop":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
+            raise ConnectionAbortedError("fault injection: connection dropped")
+        status, headers, body = self.renderer(rule.kind, rule)
+        raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        raw_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
