@@ -1,0 +1,425 @@
+"""The Salesforce connector: incremental contact reads, account names, and batched contact writes, on simple-salesforce.
+
+Reads use `queryAll` on `SystemModstamp` from the watermark minus an overlap window (deletes and merges included),
+or Bulk API 2.0 for a large first load. Writes use sObject Collections (200 records a call, `allOrNone=false`);
+updates first re-read each record's `SystemModstamp` and skip those changed since the caller's snapshot. Every HTTP
+call goes through `SalesforceSession` (retries, renewal, counting); errors leave as `connectors.http` errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
+
+from contact_sync.connectors.http import (
+    AuthError,
+    CallCounter,
+    ConnectorError,
+    OutcomeUnknown,
+    RequestRejected,
+    RetryPolicy,
+)
+from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
+from contact_sync.connectors.salesforce_auth import AuthMethod, auth_method, login
+from contact_sync.connectors.salesforce_query import (
+    CONTACT_FIELDS,
+    check_field_name,
+    check_field_names,
+    check_ids,
+    ids_soql,
+    incremental_soql,
+    keep_latest,
+    next_watermark,
+    parse_bulk_csv,
+    parse_datetime,
+    soql_string,
+    strip_attributes,
+)
+from contact_sync.connectors.salesforce_session import ApiLimitExceeded, ApiUsage, SalesforceSession
+from contact_sync.settings import SalesforceSettings, Secret, redact
+
+__all__ = ["ApiLimitExceeded", "ApiUsage", "SalesforceConnector"]
+
+log = logging.getLogger(__name__)
+
+COLLECTION_SIZE = 200
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SalesforceConnector:
+    """Reads and writes Salesforce contacts through simple-salesforce, with the project's retry and error rules.
+
+    - `overlap`: how far before the watermark an incremental read starts (catches late commits and clock skew).
+    - `page_size`: `Sforce-Query-Options: batchSize` of REST queries (200..2000).
+    - `bulk_threshold`: a first load (no watermark) of more contacts than this uses Bulk API 2.0.
+    - `external_id_field`: a unique external id field set on creates (e.g. `Genesys_Id__c`); when a create call's
+      outcome is unknown (connection dropped, 500), the records already created are found by it and only the rest
+      are sent again. Without it such records are reported failed, never sent twice.
+    """
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        overlap: timedelta = timedelta(minutes=5),
+        page_size: int = 2000,
+        bulk_threshold: int = 50_000,
+        retry: RetryPolicy | None = None,
+        fields: Sequence[str] = CONTACT_FIELDS,
+        external_id_field: str | None = None,
+        bulk_poll_seconds: float = 0.5,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if not 200 <= page_size <= 2000:
+            raise ValueError(f"page_size must be between 200 and 2000, got {page_size}")
+        if overlap < timedelta(0):
+            raise ValueError("overlap must not be negative")
+        if bulk_threshold < 0:
+            raise ValueError("bulk_threshold must not be negative")
+        self.settings = settings
+        self.overlap = overlap
+        self.page_size = page_size
+        self.bulk_threshold = bulk_threshold
+        self.fields = check_field_names(fields)
+        self.external_id_field = check_field_name(external_id_field) if external_id_field else None
+        self.bulk_poll_seconds = bulk_poll_seconds
+        self.counter = CallCounter()
+        self.method: AuthMethod = auth_method(settings)
+        self._http = SalesforceSession(
+            ca_bundle=settings.ca_bundle,
+            retry=retry or RetryPolicy(),
+            counter=self.counter,
+            renew=self._renew,
+            secrets=list(settings.secrets),
+            timeout=timeout,
+            sleep=sleep,
+        )
+        self._sf: Salesforce | None = None
+
+    # --- session -----------------------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Log in now (otherwise the first call does)."""
+        self._client()
+
+    def _client(self) -> Salesforce:
+        if self._sf is None:
+            session = self._guard(lambda: login(self.settings, self._http, self.method))
+            self._install(session.session_id, session.instance_url)
+        assert self._sf is not None
+        return self._sf
+
+    def _install(self, session_id: Secret, instance_url: str) -> None:
+        self._http.session_id = session_id
+        self._sf = Salesforce(
+            session_id=session_id.reveal(),
+            instance_url=instance_url,
+            session=self._http,
+            version=self.settings.api_version,
+        )
+
+    def _renew(self) -> Secret | None:
+        """Log in again after the session expired; None when only a (now dead) session id was given."""
+        if self.method == "session_id":
+            return None
+        log.info("Salesforce session expired; logging in again (%s)", self.method)
+        session = login(self.settings, self._http, self.method)
+        self._http.session_id = session.session_id
+        if self._sf is not None:
+            self._sf.session_id = session.session_id.reveal()
+            self._sf._generate_headers()
+        return session.session_id
+
+    def _guard(self, call: Callable[[], T]) -> T:
+        """Run `call`, turning simple-salesforce's exceptions into the connector's typed errors (secrets redacted)."""
+        try:
+            return call()
+        except ConnectorError:
+            raise
+        except SalesforceOperationError as exc:
+            raise ConnectorError(f"Salesforce Bulk API job failed: {self._redact(str(exc))}") from None
+        except SalesforceError as exc:
+            status = getattr(exc, "status", None)
+            message = self._redact(str(exc))
+            if status == 401:
+                raise AuthError(message, status=401) from None
+            raise RequestRejected(message, status=status) from None
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._http.secrets())
+
+    @property
+    def api_calls(self) -> dict[str, int]:
+        """Calls made so far, per endpoint (`METHOD /route/{id}`), every attempt counted."""
+        return self.counter.as_dict()
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        """The org's daily API usage as last reported by Salesforce (`Sforce-Limit-Info`), if seen yet."""
+        return self._http.api_usage
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SalesforceConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"SalesforceConnector(instance_url={self.settings.instance_url!r}, auth={self.method!r}, "
+            f"calls={self.counter.total})"
+        )
+
+    # --- reads -------------------------------------------------------------------------------------------------
+
+    def count_contacts(self) -> int:
+        """How many (live) contacts there are: `SELECT COUNT() FROM Contact`."""
+        sf = self._client()
+        result = self._guard(lambda: sf.query("SELECT COUNT() FROM Contact"))
+        return int(result["totalSize"])
+
+    def read_contacts(self, watermark: str | None) -> ReadResult:
+        """Every contact changed since `watermark` minus the overlap (all of them when None), deletes and merges too.
+
+        Records come in the REST shape without `attributes`, one per Id (the latest `SystemModstamp`). The returned
+        watermark is the latest `SystemModstamp` read; if the read fails part-way an error is raised and the caller's
+        watermark stays where it was.
+        """
+        if watermark is not None:
+            parse_datetime(watermark)
+        calls_before = self.counter.total
+        if watermark is None and self.bulk_threshold >= 0 and self.count_contacts() > self.bulk_threshold:
+            records = self._read_bulk()
+        else:
+            records = self._read_rest(watermark)
+        latest = keep_latest(records)
+        ordered = sorted(latest.values(), key=lambda r: (parse_datetime(r["SystemModstamp"]), r["Id"]))
+        deleted = [r["Id"] for r in ordered if r.get("IsDeleted")]
+        return ReadResult(
+            records=ordered,
+            watermark=next_watermark(watermark, ordered),
+            api_calls=self.counter.total - calls_before,
+            deleted_ids=deleted,
+        )
+
+    def _read_rest(self, watermark: str | None) -> list[dict[str, Any]]:
+        sf = self._client()
+        soql = incremental_soql(self.fields, watermark, self.overlap)
+        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
+        log.info("Salesforce incremental read: %s", soql)
+        return self._guard(
+            lambda: [strip_attributes(r) for r in sf.query_all_iter(soql, include_deleted=True, headers=headers)]
+        )
+
+    def _read_bulk(self) -> list[dict[str, Any]]:
+        sf = self._client()
+        soql = incremental_soql(self.fields, None, self.overlap)
+        log.info("Salesforce first load through Bulk API 2.0: %s", soql)
+
+        def run() -> list[dict[str, Any]]:
+            records: list[dict[str, Any]] = []
+            for chunk in sf.bulk2.Contact.query_all(soql, wait=self.bulk_poll_seconds):  # type: ignore[union-attr]
+                records.extend(parse_bulk_csv(str(chunk)))
+            return records
+
+        return self._guard(run)
+
+    def read_accounts(self, ids: Sequence[str]) -> dict[str, str]:
+        """Account names by id for the given account ids (unknown or deleted ids are left out)."""
+        wanted = sorted(set(check_ids(i for i in ids if i)))
+        sf = self._client()
+        names: dict[str, str] = {}
+        for chunk in _chunks(wanted, COLLECTION_SIZE):
+            soql = ids_soql(["Id", "Name"], chunk, sobject="Account")
+            for record in self._guard(lambda soql=soql: list(sf.query_all_iter(soql))):
+                names[record["Id"]] = record["Name"]
+        return names
+
+    def _modstamps(self, ids: Sequence[str]) -> dict[str, str]:
+        sf = self._client()
+        soql = ids_soql(["Id", "SystemModstamp"], ids)
+        return {r["Id"]: r["SystemModstamp"] for r in self._guard(lambda: list(sf.query_all_iter(soql)))}
+
+    # --- writes ------------------------------------------------------------------------------------------------
+
+    def _collection(self, method: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sf = self._client()
+        body = {"allOrNone": False, "records": records}
+        results = self._guard(lambda: sf.restful("composite/sobjects", method=method, json=body))
+        if not isinstance(results, list) or len(results) != len(records):
+            raise ConnectorError(
+                f"Salesforce answered {method} composite/sobjects with {len(results or [])} results for "
+                f"{len(records)} records"
+            )
+        return results
+
+    def create_contacts(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> WriteReport:
+        """Create contacts, 200 a call; each outcome carries the caller's key and the new Id or the service's error."""
+        report = WriteReport()
+        calls_before = self.counter.total
+        for chunk in _chunks(list(items), COLLECTION_SIZE):
+            self._create_chunk(list(chunk), report)
+        report.api_calls = self.counter.total - calls_before
+        return report
+
+    def _create_chunk(self, chunk: list[tuple[str, Mapping[str, Any]]], report: WriteReport) -> None:
+        pending = chunk
+        for _ in range(self._http.retry.max_attempts):
+            records = [{"attributes": {"type": "Contact"}, **dict(fields)} for _, fields in pending]
+            try:
+                results = self._collection("POST", records)
+            except OutcomeUnknown as exc:
+                pending = self._after_unknown_create(pending, report, str(exc))
+                if not pending:
+                    return
+                continue
+            except ApiLimitExceeded:
+                raise
+            except ConnectorError as exc:
+                for key, fields in pending:
+                    report.add(RecordOutcome(key, "failed", message=str(exc), fields=dict(fields)))
+                return
+            for (key, fields), result in zip(pending, results, strict=True):
+                report.add(_outcome(key, "created", result, fields))
+            return
+        for key, fields in pending:
+            report.add(
+                RecordOutcome(key, "failed", message="create failed repeatedly with an unknown outcome", fields=fields)
+            )
+
+    def _after_unknown_create(
+        self, pending: list[tuple[str, Mapping[str, Any]]], report: WriteReport, reason: str
+    ) -> list[tuple[str, Mapping[str, Any]]]:
+        """After a create call of unknown outcome: report those found created by external id, return the rest."""
+        ext = self.external_id_field
+        if ext is None or any(not fields.get(ext) for _, fields in pending):
+            for key, fields in pending:
+                report.add(
+                    RecordOutcome(
+                        key,
+                        "failed",
+                        message=f"outcome unknown, not sent again to avoid a duplicate: {reason}",
+                        fields=dict(fields),
+                    )
+                )
+            return []
+        sf = self._client()
+        values = [str(fields[ext]) for _, fields in pending]
+        soql = f"SELECT Id, {ext} FROM Contact WHERE {ext} IN ({', '.join(soql_string(v) for v in values)})"
+        existing = {str(r[ext]): r["Id"] for r in self._guard(lambda: list(sf.query_all_iter(soql)))}
+        rest = []
+        for key, fields in pending:
+            found = existing.get(str(fields[ext]))
+            if found:
+                report.add(RecordOutcome(key, "created", record_id=found, fields=dict(fields)))
+            else:
+                rest.append((key, fields))
+        return rest
+
+    def update_contacts(
+        self, changes: Mapping[str, Mapping[str, Any]], snapshot_modstamp: Mapping[str, str]
+    ) -> WriteReport:
+        """Update contacts (Id -> field values), 200 a call, skipping any changed since `snapshot_modstamp`.
+
+        Each batch's `SystemModstamp` is re-read first: a record whose stamp is later than the snapshot's (or that
+        is gone) is reported `changed_since_read` and not written; it comes back in the next incremental read.
+        """
+        report = WriteReport()
+        calls_before = self.counter.total
+        ids = check_ids(changes)
+        for chunk in _chunks(ids, COLLECTION_SIZE):
+            writable: list[str] = []
+            current = self._modstamps(chunk)
+            for record_id in chunk:
+                fields = dict(changes[record_id])
+                snapshot = snapshot_modstamp.get(record_id)
+                if snapshot is None:
+                    report.add(
+                        RecordOutcome(record_id, "failed", record_id, "no snapshot SystemModstamp given", fields)
+                    )
+                elif record_id not in current:
+                    report.add(
+                        RecordOutcome(record_id, "changed_since_read", record_id, "deleted since it was read", fields)
+                    )
+                elif parse_datetime(current[record_id]) > parse_datetime(snapshot):
+                    report.add(
+                        RecordOutcome(
+                            record_id,
+                            "changed_since_read",
+                            record_id,
+                            f"changed since it was read (SystemModstamp {current[record_id]} > {snapshot})",
+                            fields,
+                        )
+                    )
+                else:
+                    writable.append(record_id)
+            if not writable:
+                continue
+            records = [{"attributes": {"type": "Contact"}, "id": i, **dict(changes[i])} for i in writable]
+            try:
+                results = self._collection("PATCH", records)
+            except ApiLimitExceeded:
+                raise
+            except ConnectorError as exc:
+                for record_id in writable:
+                    report.add(RecordOutcome(record_id, "failed", record_id, str(exc), dict(changes[record_id])))
+                continue
+            for record_id, result in zip(writable, results, strict=True):
+                report.add(_outcome(record_id, "updated", result, changes[record_id], record_id))
+        report.api_calls = self.counter.total - calls_before
+        return report
+
+    def delete_contacts(self, ids: Sequence[str]) -> WriteReport:
+        """Delete contacts, 200 a call; one already deleted counts as deleted (so a repeated call is harmless)."""
+        report = WriteReport()
+        calls_before = self.counter.total
+        sf = self._client()
+        for chunk in _chunks(check_ids(ids), COLLECTION_SIZE):
+            params = {"ids": ",".join(chunk), "allOrNone": "false"}
+            try:
+                results = self._guard(lambda params=params: sf.restful("composite/sobjects", params, method="DELETE"))
+            except ApiLimitExceeded:
+                raise
+            except ConnectorError as exc:
+                for record_id in chunk:
+                    report.add(RecordOutcome(record_id, "failed", record_id, str(exc)))
+                continue
+            if not isinstance(results, list) or len(results) != len(chunk):
+                raise ConnectorError(f"Salesforce answered a delete of {len(chunk)} ids with {results!r:.200}")
+            for record_id, result in zip(chunk, results, strict=True):
+                codes = {e.get("statusCode") for e in result.get("errors") or []}
+                if not result.get("success") and codes == {"ENTITY_IS_DELETED"}:
+                    report.add(RecordOutcome(record_id, "deleted", record_id, "already deleted"))
+                else:
+                    report.add(_outcome(record_id, "deleted", result, {}, record_id))
+        report.api_calls = self.counter.total - calls_before
+        return report
+
+
+def _outcome(
+    key: str, status: str, result: Mapping[str, Any], fields: Mapping[str, Any], record_id: str | None = None
+) -> RecordOutcome:
+    """One record's outcome from an sObject Collections result `{id, success, errors:[{statusCode, message}]}`."""
+    if result.get("success"):
+        return RecordOutcome(key, status, result.get("id") or record_id, None, dict(fields))  # type: ignore[arg-type]
+    errors = result.get("errors") or []
+    message = "; ".join(
+        f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}"
+        + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
+        for e in errors
+    )
+    return RecordOutcome(key, "failed", record_id, message or "rejected without a message", dict(fields))
