@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from contact_sync.ledger import Ledger
 from contact_sync.simulators import RunningSimulators, run_simulators
 
 POSTGRES_ADMIN_URL = os.environ.get("CONTACT_SYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -66,3 +67,22 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty ledger database: a SQLite file, then a fresh database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger' / 'ledger.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    """A migrated, empty ledger on SQLite and on PostgreSQL (the test runs once for each)."""
+    store = Ledger(ledger_url)
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.dispose()

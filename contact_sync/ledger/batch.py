@@ -1,0 +1,483 @@
+"""Every write the ledger makes, on one open transaction: `Ledger.batch()` hands out a `LedgerBatch`, and what it
+writes commits together or not at all.
+
+Bulk data (links, base values, audit rows, conflicts) arrives as DataFrames and goes to the database as one
+executemany per table; upserts use the dialect's INSERT ... ON CONFLICT (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contact_sync.ledger import tables as t
+from contact_sync.ledger.errors import LedgerError
+from contact_sync.ledger.values import (
+    encode_column,
+    encode_value,
+    is_empty,
+    now_utc,
+    require_columns,
+    require_present,
+    require_values,
+    text_column,
+)
+
+# Keeps every IN (...) list below SQLite's bound-parameter limit and PostgreSQL's comfortable statement size.
+CHUNK = 5000
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _upsert(connection: Connection, table: Table, keys: Sequence[str], updates: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET updates = excluded.updates, for the connection's dialect."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:
+        raise LedgerError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in updates})
+
+
+def _timestamps(frame: pd.DataFrame, column: str, default: datetime) -> list[datetime]:
+    """A timestamp column as Python datetimes (UTC), `default` where missing or empty."""
+    if column not in frame.columns:
+        return [default] * len(frame)
+    stamps = pd.to_datetime(frame[column], utc=True)
+    return [default if is_empty(v) else v.to_pydatetime() for v in stamps.tolist()]
+
+
+def _optional_text(frame: pd.DataFrame, column: str, default: str | None) -> list[str | None]:
+    if column not in frame.columns:
+        return [default] * len(frame)
+    values = text_column(frame[column])
+    return [default if v is None else v for v in values]
+
+
+def _total(value: Any) -> int:
+    """The sum of every whole number in a count that may be nested per system ({"genesys": 2, "crm": 1})."""
+    if isinstance(value, Mapping):
+        return sum(_total(v) for v in value.values())
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int | float):
+        return int(value)
+    return 0
+
+
+class LedgerBatch:
+    """Writes on one transaction. Get one from `Ledger.batch()`; do not keep it past the `with` block."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self.now = now_utc()
+
+    # links -------------------------------------------------------------------------------------------------------
+
+    def _active_links(self, crm_system: str, column: str, values: Sequence[str]) -> pd.DataFrame:
+        rows: list[Any] = []
+        key = t.links.c[column]
+        for part in chunks(values):
+            rows += self._conn.execute(
+                select(t.links.c.id, t.links.c.crm_system, t.links.c.crm_id, t.links.c.genesys_id).where(
+                    t.links.c.crm_system == crm_system, t.links.c.unlinked_at.is_(None), key.in_(part)
+                )
+            ).all()
+        return pd.DataFrame.from_records(rows, columns=["id", "crm_system", "crm_id", "genesys_id"])
+
+    def add_links(self, links: pd.DataFrame, run_id: str | None = None) -> int:
+        """Link CRM ids to Genesys ids one-to-one; returns how many links are new.
+
+        Columns: crm_system, crm_id, genesys_id, rule, score; optional linked_at, run_id. A link that already exists
+        is left as it is; a CRM or Genesys id already linked to another id is refused (unlink it first, e.g. in the
+        same batch), as is a frame that links one id twice.
+        """
+        if links.empty:
+            return 0
+        require_columns(links, ["crm_system", "crm_id", "genesys_id", "rule", "score"], "links")
+        require_present(links, ["crm_system", "crm_id", "genesys_id", "rule", "score"], "links")
+        require_values(links, "crm_system", t.CRM_SYSTEMS, "links")
+        frame = links.assign(crm_id=text_column(links["crm_id"]), genesys_id=text_column(links["genesys_id"]))
+        frame = frame.drop_duplicates(["crm_system", "crm_id", "genesys_id"])
+        for column, other in (("crm_id", "genesys_id"), ("genesys_id", "crm_id")):
+            twice = frame[frame.duplicated(["crm_system", column], keep=False)]
+            if len(twice):
+                first = twice.iloc[0]
+                raise LedgerError(
+                    f"links: {column} {first[column]!r} is linked to more than one {other} in one batch "
+                    f"({', '.join(sorted(twice.loc[twice[column] == first[column], other]))})"
+                )
+        new_parts = []
+        for crm_system, part in frame.groupby("crm_system", sort=False):
+            system = str(crm_system)
+            existing = pd.concat(
+                [
+                    self._active_links(system, "crm_id", part["crm_id"].tolist()),
+                    self._active_links(system, "genesys_id", part["genesys_id"].tolist()),
+                ]
+            ).drop_duplicates("id")
+            if len(existing):
+                same = part.merge(
+                    existing[["crm_id", "genesys_id"]], on=["crm_id", "genesys_id"], how="left", indicator=True
+                )
+                part = part[(same["_merge"] == "left_only").to_numpy()]
+                for column, other in (("crm_id", "genesys_id"), ("genesys_id", "crm_id")):
+                    clash = part.merge(existing[[column, other]], on=column, suffixes=("", "_linked"))
+                    if len(clash):
+                        row = clash.iloc[0]
+                        raise LedgerError(
+                            f"links: {system} {column} {row[column]!r} is already linked to {other} "
+                            f"{row[other + '_linked']!r}; unlink it first ({len(clash)} such row(s) in the batch)"
+                        )
+            new_parts.append(part)
+        new = pd.concat(new_parts) if new_parts else frame.iloc[0:0]
+        if new.empty:
+            return 0
+        rows = [
+            {
+                "crm_system": s,
+                "crm_id": c,
+                "genesys_id": g,
+                "rule": str(r),
+                "score": float(sc),
+                "linked_at": at,
+                "run_id": run,
+            }
+            for s, c, g, r, sc, at, run in zip(
+                new["crm_system"].tolist(),
+                new["crm_id"].tolist(),
+                new["genesys_id"].tolist(),
+                new["rule"].tolist(),
+                new["score"].tolist(),
+                _timestamps(new, "linked_at", self.now),
+                _optional_text(new, "run_id", run_id),
+                strict=True,
+            )
+        ]
+        self._conn.execute(insert(t.links), rows)
+        return len(rows)
+
+    def unlink(self, unlinks: pd.DataFrame, run_id: str | None = None) -> int:
+        """End the active links of the given CRM ids, keeping them as history; returns how many were linked.
+
+        Columns: crm_system, crm_id, reason. The links' base values are dropped with them: an unlinked pair has no
+        synced state any more. CRM ids that are not linked are ignored.
+        """
+        if unlinks.empty:
+            return 0
+        require_columns(unlinks, ["crm_system", "crm_id", "reason"], "unlinks")
+        require_present(unlinks, ["crm_system", "crm_id", "reason"], "unlinks")
+        require_values(unlinks, "crm_system", t.CRM_SYSTEMS, "unlinks")
+        frame = unlinks.assign(crm_id=text_column(unlinks["crm_id"])).drop_duplicates(["crm_system", "crm_id"])
+        count = 0
+        for crm_system, part in frame.groupby("crm_system", sort=False):
+            active = self._active_links(str(crm_system), "crm_id", part["crm_id"].tolist())
+            if active.empty:
+                continue
+            active = active.merge(part[["crm_id", "reason"]], on="crm_id")
+            self._conn.execute(
+                update(t.links)
+                .where(t.links.c.id == bindparam("link_id"))
+                .values(unlinked_at=self.now, unlink_reason=bindparam("reason"), unlink_run_id=run_id),
+                [{"link_id": int(i), "reason": str(r)} for i, r in zip(active["id"], active["reason"], strict=True)],
+            )
+            self._conn.execute(
+                delete(t.base_values).where(
+                    t.base_values.c.crm_id == bindparam("b_crm_id"),
+                    t.base_values.c.genesys_id == bindparam("b_genesys_id"),
+                ),
+                [
+                    {"b_crm_id": c, "b_genesys_id": g}
+                    for c, g in zip(active["crm_id"], active["genesys_id"], strict=True)
+                ],
+            )
+            count += len(active)
+        return count
+
+    # base values -------------------------------------------------------------------------------------------------
+
+    def upsert_base(self, base: pd.DataFrame, run_id: str | None = None) -> int:
+        """Store the last synced value of each (crm_id, genesys_id, field); returns the rows written.
+
+        Columns: crm_id, genesys_id, field, value; optional synced_at, run_id. A later row for the same key wins.
+        """
+        if base.empty:
+            return 0
+        require_columns(base, ["crm_id", "genesys_id", "field", "value"], "base")
+        require_present(base, ["crm_id", "genesys_id", "field"], "base")
+        frame = base.assign(crm_id=text_column(base["crm_id"]), genesys_id=text_column(base["genesys_id"]))
+        frame = frame.drop_duplicates(["crm_id", "genesys_id", "field"], keep="last")
+        rows = [
+            {"crm_id": c, "genesys_id": g, "field": str(f), "value": v, "synced_at": at, "run_id": run}
+            for c, g, f, v, at, run in zip(
+                frame["crm_id"].tolist(),
+                frame["genesys_id"].tolist(),
+                frame["field"].tolist(),
+                encode_column(frame["value"].tolist()),
+                _timestamps(frame, "synced_at", self.now),
+                _optional_text(frame, "run_id", run_id),
+                strict=True,
+            )
+        ]
+        stmt = _upsert(self._conn, t.base_values, ["crm_id", "genesys_id", "field"], ["value", "synced_at", "run_id"])
+        self._conn.execute(stmt, rows)
+        return len(rows)
+
+    # audit log ---------------------------------------------------------------------------------------------------
+
+    def add_audit(self, audit: pd.DataFrame, run_id: str | None = None) -> int:
+        """Append audit rows; returns how many.
+
+        Columns: system, field, reason, and the ids known (record_id, crm_id, genesys_id); optional old_value,
+        new_value (any JSON-able value), at, run_id.
+        """
+        if audit.empty:
+            return 0
+        require_columns(audit, ["system", "field", "reason"], "audit")
+        require_present(audit, ["system", "field", "reason"], "audit")
+        require_values(audit, "system", t.SYSTEMS, "audit")
+        require_values(audit, "reason", t.AUDIT_REASONS, "audit")
+        ids = {c: _optional_text(audit, c, None) for c in ("record_id", "crm_id", "genesys_id")}
+        if any(r is None and c is None and g is None for r, c, g in zip(*ids.values(), strict=True)):
+            raise LedgerError("audit: every row needs a record_id, crm_id or genesys_id")
+        none = [None] * len(audit)
+        rows = [
+            {
+                "run_id": run,
+                "at": at,
+                "system": s,
+                "record_id": r,
+                "crm_id": c,
+                "genesys_id": g,
+                "field": str(f),
+                "old_value": old,
+                "new_value": new,
+                "reason": reason,
+            }
+            for run, at, s, r, c, g, f, old, new, reason in zip(
+                _optional_text(audit, "run_id", run_id),
+                _timestamps(audit, "at", self.now),
+                audit["system"].tolist(),
+                ids["record_id"],
+                ids["crm_id"],
+                ids["genesys_id"],
+                audit["field"].tolist(),
+                encode_column(audit["old_value"].tolist()) if "old_value" in audit.columns else none,
+                encode_column(audit["new_value"].tolist()) if "new_value" in audit.columns else none,
+                audit["reason"].tolist(),
+                strict=True,
+            )
+        ]
+        self._conn.execute(insert(t.audit), rows)
+        return len(rows)
+
+    # conflicts ---------------------------------------------------------------------------------------------------
+
+    def add_conflicts(self, conflicts: pd.DataFrame, run_id: str | None = None) -> list[int]:
+        """Record conflicts with both versions and the base; returns their ids in the frame's order.
+
+        Columns: crm_id, genesys_id, field, base, crm_value, genesys_value, policy; optional winner (crm|genesys;
+        empty for a held manual conflict), status (default: open without a winner, resolved with one), run_id.
+        """
+        if conflicts.empty:
+            return []
+        required = ["crm_id", "genesys_id", "field", "base", "crm_value", "genesys_value", "policy"]
+        require_columns(conflicts, required, "conflicts")
+        require_present(conflicts, ["crm_id", "genesys_id", "field", "policy"], "conflicts")
+        winners = _optional_text(conflicts, "winner", None)
+        if any(w is not None and w not in ("crm", "genesys") for w in winners):
+            raise LedgerError("conflicts: winner must be crm, genesys or empty")
+        if "status" in conflicts.columns:
+            statuses = _optional_text(conflicts, "status", None)
+            statuses = [s or ("open" if w is None else "resolved") for s, w in zip(statuses, winners, strict=True)]
+            if any(s not in t.CONFLICT_STATUSES for s in statuses):
+                raise LedgerError(f"conflicts: status must be one of {', '.join(t.CONFLICT_STATUSES)}")
+        else:
+            statuses = ["open" if w is None else "resolved" for w in winners]
+        rows = [
+            {
+                "run_id": run,
+                "created_at": self.now,
+                "crm_id": c,
+                "genesys_id": g,
+                "field": str(f),
+                "base": b,
+                "crm_value": cv,
+                "genesys_value": gv,
+                "policy": str(p),
+                "winner": w,
+                "status": s,
+            }
+            for run, c, g, f, b, cv, gv, p, w, s in zip(
+                _optional_text(conflicts, "run_id", run_id),
+                text_column(conflicts["crm_id"]),
+                text_column(conflicts["genesys_id"]),
+                conflicts["field"].tolist(),
+                encode_column(conflicts["base"].tolist()),
+                encode_column(conflicts["crm_value"].tolist()),
+                encode_column(conflicts["genesys_value"].tolist()),
+                conflicts["policy"].tolist(),
+                winners,
+                statuses,
+                strict=True,
+            )
+        ]
+        result = self._conn.execute(insert(t.conflicts).returning(t.conflicts.c.id, sort_by_parameter_order=True), rows)
+        return [int(i) for i in result.scalars().all()]
+
+    def decide(self, conflict_id: int, use: str, value: Any = None, by: str | None = None) -> None:
+        """Record a person's decision on a conflict: take the CRM's version, Genesys's, or a typed value.
+
+        The decision waits for the pipeline to apply it (`pending_decisions`, then `mark_applied`). Deciding again
+        before that replaces the decision; deciding an applied conflict is refused.
+        """
+        if use not in t.DECISIONS:
+            raise LedgerError(f"a decision must use one of {', '.join(t.DECISIONS)}, got {use!r}")
+        if use == "value" and is_empty(value):
+            raise LedgerError("a decision with use=value needs a value")
+        if use != "value" and not is_empty(value):
+            raise LedgerError(f"a decision with use={use} takes no value")
+        row = self._conn.execute(
+            select(
+                t.conflicts.c.status, t.conflicts.c.crm_value, t.conflicts.c.genesys_value, t.conflicts.c.applied_run_id
+            )
+            .where(t.conflicts.c.id == int(conflict_id))
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise LedgerError(f"no conflict with id {conflict_id}")
+        if row.status == "applied":
+            raise LedgerError(f"conflict {conflict_id} was already applied by run {row.applied_run_id}")
+        chosen = (
+            {"crm": row.crm_value, "genesys": row.genesys_value}.get(use) if use != "value" else encode_value(value)
+        )
+        self._conn.execute(
+            update(t.conflicts)
+            .where(t.conflicts.c.id == int(conflict_id))
+            .values(status="resolved", decision=use, decision_value=chosen, decided_by=by, decided_at=self.now)
+        )
+
+    def mark_applied(self, conflict_ids: Sequence[int], run_id: str) -> int:
+        """Mark decided conflicts as written by `run_id`; returns how many changed."""
+        ids = [int(i) for i in conflict_ids]
+        changed = 0
+        for part in chunks(ids):
+            result = self._conn.execute(
+                update(t.conflicts)
+                .where(t.conflicts.c.id.in_(part), t.conflicts.c.status != "applied")
+                .values(status="applied", applied_run_id=run_id)
+            )
+            changed += result.rowcount
+        return changed
+
+    # watermarks, cohorts -----------------------------------------------------------------------------------------
+
+    def set_watermark(self, name: str, value: str | datetime) -> None:
+        """Remember how far a read got (a timestamp is stored as ISO 8601 text)."""
+        text = value.isoformat() if isinstance(value, datetime) else str(value)
+        stmt = _upsert(self._conn, t.watermarks, ["name"], ["value", "updated_at"])
+        self._conn.execute(stmt, {"name": name, "value": text, "updated_at": self.now})
+
+    def create_cohort(self, name: str, crm_ids: Sequence[str]) -> int:
+        """Store a rollout cohort; refused when the name is taken. Returns its size (duplicates counted once)."""
+        if not name or not name.strip():
+            raise LedgerError("a cohort needs a name")
+        exists = self._conn.execute(select(t.cohorts.c.name).where(t.cohorts.c.name == name)).first()
+        if exists is not None:
+            raise LedgerError(f"cohort {name!r} already exists")
+        members = list(dict.fromkeys(str(c) for c in crm_ids if not is_empty(c)))
+        self._conn.execute(insert(t.cohorts).values(name=name, created_at=self.now, size=len(members)))
+        if members:
+            self._conn.execute(insert(t.cohort_members), [{"cohort": name, "crm_id": c} for c in members])
+        return len(members)
+
+    # runs, alerts ------------------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        mode: str,
+        cohort: str | None = None,
+        dry_run: bool = False,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Record that a run began; a run id already recorded is refused."""
+        exists = self._conn.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)).first()
+        if exists is not None:
+            raise LedgerError(f"run {run_id} is already recorded")
+        self._conn.execute(
+            insert(t.runs).values(
+                run_id=run_id,
+                started_at=started_at or self.now,
+                mode=mode,
+                cohort=cohort,
+                status="running",
+                dry_run=bool(dry_run),
+                errors=0,
+                conflicts=0,
+            )
+        )
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        counts: Mapping[str, Any] | None = None,
+        duration_s: float | None = None,
+        api_calls: Mapping[str, Any] | None = None,
+        error_summary: str | None = None,
+        finished_at: datetime | None = None,
+    ) -> None:
+        """Record how a run ended. `counts` is stored as given (e.g. {"created": {"genesys": 3, "crm": 0}, ...,
+        "errors": 2}); its `errors` and `conflicts` entries are also summed into columns for health queries.
+        `duration_s` defaults to finished_at - started_at."""
+        if status not in ("success", "failure"):
+            raise LedgerError(f"a finished run's status is success or failure, got {status!r}")
+        row = self._conn.execute(select(t.runs.c.started_at).where(t.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise LedgerError(f"no run with id {run_id}")
+        finished = finished_at or now_utc()
+        if duration_s is None:
+            duration_s = max(0.0, (finished - row.started_at).total_seconds())
+        counts_plain = json.loads(json.dumps(dict(counts or {}), default=str))
+        self._conn.execute(
+            update(t.runs)
+            .where(t.runs.c.run_id == run_id)
+            .values(
+                status=status,
+                finished_at=finished,
+                counts=counts_plain,
+                errors=_total(counts_plain.get("errors")),
+                conflicts=_total(counts_plain.get("conflicts")),
+                duration_s=float(duration_s),
+                api_calls=json.loads(json.dumps(dict(api_calls or {}), default=str)),
+                error_summary=error_summary,
+            )
+        )
+
+    def add_alert(self, kind: str, message: str, run_id: str | None = None, delivered: bool = False) -> int:
+        """Record an alert; returns its id."""
+        if kind not in t.ALERT_KINDS:
+            raise LedgerError(f"alert kind must be one of {', '.join(t.ALERT_KINDS)}, got {kind!r}")
+        result = self._conn.execute(
+            insert(t.alerts)
+            .values(at=self.now, run_id=run_id, kind=kind, message=message, delivered=bool(delivered))
+            .returning(t.alerts.c.id)
+        )
+        return int(result.scalar_one())
+
+    def mark_alert_delivered(self, alert_id: int) -> None:
+        result = self._conn.execute(update(t.alerts).where(t.alerts.c.id == int(alert_id)).values(delivered=True))
+        if result.rowcount == 0:
+            raise LedgerError(f"no alert with id {alert_id}")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger schema, shipped with the package and run by `Ledger.migrate()`."""

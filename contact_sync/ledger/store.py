@@ -1,0 +1,498 @@
+"""The `Ledger`: what the sync remembers between runs, on SQLite or PostgreSQL.
+
+Reads are methods here (DataFrames for bulk data, records or plain values for single things); every write goes
+through `with ledger.batch() as tx:` (see `LedgerBatch`), so one written batch's links, base values and audit rows
+commit together or not at all. The single-write methods below each open their own one-statement batch.
+
+Health score (the guide's `getHealthScore`, durations in seconds where the guide divides milliseconds by 1000), over
+the last 10 finished, non-dry runs:
+
+    health = max(0, 100 - avg_errors * 5 - avg_duration_s)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import URL, Connection, Select, exc, func, or_, select
+
+from contact_sync.ledger import tables as t
+from contact_sync.ledger.batch import LedgerBatch, chunks
+from contact_sync.ledger.engine import (
+    build_engine,
+    current_revision,
+    head_revision,
+    ledger_error,
+    parse_url,
+    redacted,
+    upgrade,
+    write_connection,
+)
+from contact_sync.ledger.errors import LedgerError
+from contact_sync.ledger.records import AlertRecord, CohortRecord, ConflictRecord, RunRecord
+from contact_sync.ledger.values import decode_column, decode_value, encode_value, frame, utc_column
+from contact_sync.settings import LedgerSettings
+
+HEALTH_WINDOW = 10
+
+LINK_COLUMNS = [
+    "crm_system",
+    "crm_id",
+    "genesys_id",
+    "rule",
+    "score",
+    "linked_at",
+    "run_id",
+    "unlinked_at",
+    "unlink_reason",
+    "unlink_run_id",
+]
+BASE_COLUMNS = ["crm_id", "genesys_id", "field", "value", "synced_at", "run_id"]
+AUDIT_COLUMNS = [
+    "id",
+    "run_id",
+    "at",
+    "system",
+    "record_id",
+    "crm_id",
+    "genesys_id",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+]
+CONFLICT_COLUMNS = [c.name for c in t.conflicts.columns]
+CONFLICT_VALUES = ["base", "crm_value", "genesys_value", "decision_value"]
+
+
+def health_score(errors: Sequence[float], durations_s: Sequence[float]) -> float | None:
+    """The guide's health score for runs with these error counts and durations (seconds); None for no runs."""
+    if not len(errors):
+        return None
+    avg_errors = sum(errors) / len(errors)
+    avg_duration_s = sum(durations_s) / len(durations_s)
+    return max(0.0, 100.0 - avg_errors * 5.0 - avg_duration_s)
+
+
+class Ledger:
+    """The sync ledger on the database at `url` (any SQLAlchemy URL; SQLite and PostgreSQL are supported).
+
+    Call `migrate()` once before use (it is cheap and idempotent). The URL's password never appears in the repr or in
+    a `LedgerError`.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        self._url = parse_url(url)
+        if self._url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise LedgerError(f"the ledger supports sqlite and postgresql URLs, not {self._url.get_backend_name()}")
+        try:
+            self._engine = build_engine(self._url)
+        except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
+            raise ledger_error(error, self._url, "creating the engine") from None
+
+    @classmethod
+    def from_settings(cls, settings: LedgerSettings) -> Ledger:
+        return cls(settings.database_url)
+
+    def __repr__(self) -> str:
+        return f"Ledger({redacted(self._url)!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password hidden."""
+        return redacted(self._url)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def dispose(self) -> None:
+        """Close pooled connections (e.g. before a test drops the database)."""
+        self._engine.dispose()
+
+    # schema ------------------------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to this release's newest revision; a no-op when it is current."""
+        try:
+            upgrade(self._engine)
+        except exc.SQLAlchemyError as error:
+            raise ledger_error(error, self._url, "migrating the schema") from None
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (None before `migrate()`)."""
+        with self._read() as connection:
+            return current_revision(connection)
+
+    @staticmethod
+    def head_revision() -> str | None:
+        """The newest schema revision this release ships."""
+        return head_revision()
+
+    # transactions ------------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[LedgerBatch]:
+        """One write transaction: everything done through the yielded batch commits at the end of the block, or
+        nothing does if the block raises. Database refusals become `LedgerError`."""
+        try:
+            with write_connection(self._engine) as connection:
+                yield LedgerBatch(connection)
+        except exc.SQLAlchemyError as error:
+            raise ledger_error(error, self._url, "writing") from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                yield connection
+        except exc.SQLAlchemyError as error:
+            raise ledger_error(error, self._url, "reading") from None
+
+    def record_batch(
+        self,
+        run_id: str | None = None,
+        *,
+        unlinks: pd.DataFrame | None = None,
+        links: pd.DataFrame | None = None,
+        base: pd.DataFrame | None = None,
+        audit: pd.DataFrame | None = None,
+    ) -> dict[str, int]:
+        """Write one batch's unlinks, links, base values and audit rows in one transaction (in that order, so a
+        contact can be relinked in one batch). Returns the row counts written per part."""
+        with self.batch() as tx:
+            return {
+                "unlinked": tx.unlink(unlinks, run_id) if unlinks is not None else 0,
+                "linked": tx.add_links(links, run_id) if links is not None else 0,
+                "base": tx.upsert_base(base, run_id) if base is not None else 0,
+                "audit": tx.add_audit(audit, run_id) if audit is not None else 0,
+            }
+
+    # links -------------------------------------------------------------------------------------------------------
+
+    def add_links(self, links: pd.DataFrame, run_id: str | None = None) -> int:
+        with self.batch() as tx:
+            return tx.add_links(links, run_id)
+
+    def unlink(self, unlinks: pd.DataFrame, run_id: str | None = None) -> int:
+        with self.batch() as tx:
+            return tx.unlink(unlinks, run_id)
+
+    def links(
+        self,
+        crm_system: str | None = None,
+        ids: Sequence[str] | None = None,
+        include_unlinked: bool = False,
+    ) -> pd.DataFrame:
+        """Links (active ones unless `include_unlinked`), optionally only those whose CRM or Genesys id is in `ids`.
+
+        Columns: crm_system, crm_id, genesys_id, rule, score, linked_at, run_id, unlinked_at, unlink_reason,
+        unlink_run_id; oldest first.
+        """
+        query = select(*(t.links.c[c] for c in LINK_COLUMNS)).order_by(t.links.c.id)
+        if crm_system is not None:
+            query = query.where(t.links.c.crm_system == crm_system)
+        if not include_unlinked:
+            query = query.where(t.links.c.unlinked_at.is_(None))
+        rows = self._select_by_ids(query, [t.links.c.crm_id, t.links.c.genesys_id], ids)
+        result = frame(rows, LINK_COLUMNS)
+        if ids is not None:
+            result = result.drop_duplicates().reset_index(drop=True)
+        for column in ("linked_at", "unlinked_at"):
+            result[column] = utc_column(result[column])
+        result["score"] = result["score"].astype(float)
+        return result
+
+    def _select_by_ids(self, query: Select[Any], columns: Sequence[Any], ids: Sequence[str] | None) -> list[Any]:
+        with self._read() as connection:
+            if ids is None:
+                return list(connection.execute(query).all())
+            rows: list[Any] = []
+            wanted = [str(i) for i in dict.fromkeys(ids)]
+            for part in chunks(wanted):
+                rows += connection.execute(query.where(or_(*(c.in_(part) for c in columns)))).all()
+            return rows
+
+    # base values -------------------------------------------------------------------------------------------------
+
+    def upsert_base(self, base: pd.DataFrame, run_id: str | None = None) -> int:
+        with self.batch() as tx:
+            return tx.upsert_base(base, run_id)
+
+    def base_values(self, crm_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The merge base: last synced value per (crm_id, genesys_id, field), values decoded.
+
+        Columns: crm_id, genesys_id, field, value, synced_at, run_id.
+        """
+        query = select(*(t.base_values.c[c] for c in BASE_COLUMNS))
+        rows = self._select_by_ids(query, [t.base_values.c.crm_id], crm_ids)
+        result = frame(rows, BASE_COLUMNS)
+        result["value"] = decode_column(result["value"])
+        result["synced_at"] = utc_column(result["synced_at"])
+        return result
+
+    # watermarks --------------------------------------------------------------------------------------------------
+
+    def set_watermark(self, name: str, value: str | datetime) -> None:
+        with self.batch() as tx:
+            tx.set_watermark(name, value)
+
+    def watermark(self, name: str) -> str | None:
+        """The stored watermark text (ISO 8601 for timestamps), or None when none is stored."""
+        with self._read() as connection:
+            return connection.execute(select(t.watermarks.c.value).where(t.watermarks.c.name == name)).scalar()
+
+    # cohorts -----------------------------------------------------------------------------------------------------
+
+    def create_cohort(self, name: str, crm_ids: Sequence[str]) -> CohortRecord:
+        """Store a cohort of CRM ids under a new name; a name already used is refused."""
+        with self.batch() as tx:
+            tx.create_cohort(name, crm_ids)
+        return self.cohort(name)
+
+    def cohort(self, name: str) -> CohortRecord:
+        with self._read() as connection:
+            row = connection.execute(select(t.cohorts).where(t.cohorts.c.name == name)).first()
+        if row is None:
+            raise LedgerError(f"no cohort named {name!r}")
+        return CohortRecord(name=row.name, created_at=row.created_at, size=row.size)
+
+    def cohorts(self) -> list[CohortRecord]:
+        """Every stored cohort, oldest first."""
+        with self._read() as connection:
+            rows = connection.execute(select(t.cohorts).order_by(t.cohorts.c.created_at, t.cohorts.c.name)).all()
+        return [CohortRecord(name=r.name, created_at=r.created_at, size=r.size) for r in rows]
+
+    def cohort_members(self, name: str) -> list[str]:
+        """The CRM ids of a cohort, sorted; an unknown name is refused."""
+        self.cohort(name)
+        with self._read() as connection:
+            query = (
+                select(t.cohort_members.c.crm_id)
+                .where(t.cohort_members.c.cohort == name)
+                .order_by(t.cohort_members.c.crm_id)
+            )
+            return list(connection.execute(query).scalars().all())
+
+    # audit log ---------------------------------------------------------------------------------------------------
+
+    def add_audit(self, audit: pd.DataFrame, run_id: str | None = None) -> int:
+        with self.batch() as tx:
+            return tx.add_audit(audit, run_id)
+
+    def _audit_frame(self, rows: Sequence[Any]) -> pd.DataFrame:
+        result = frame(rows, AUDIT_COLUMNS).drop_duplicates("id")
+        result = result.sort_values(["at", "id"], kind="stable").reset_index(drop=True)
+        result["old_value"] = decode_column(result["old_value"])
+        result["new_value"] = decode_column(result["new_value"])
+        result["at"] = utc_column(result["at"])
+        return result
+
+    def audit_for_run(self, run_id: str) -> pd.DataFrame:
+        """Every audit row a run wrote, oldest first (columns as `audit_trail`); an unknown run id is refused."""
+        with self._read() as connection:
+            rows = connection.execute(
+                select(*(t.audit.c[c] for c in AUDIT_COLUMNS)).where(t.audit.c.run_id == run_id)
+            ).all()
+            if (
+                not rows
+                and connection.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)).first() is None
+            ):
+                raise LedgerError(f"no run with id {run_id}")
+        return self._audit_frame(rows)
+
+    def audit_trail(self, query: str) -> pd.DataFrame:
+        """Every audit row about one contact, oldest first: `query` is a record id, CRM id, Genesys id or an email
+        address (matched case-insensitively against audited email values). The contact's linked counterpart (also
+        past links) is included, so a CRM id's trail shows what was written on the Genesys side too.
+
+        Columns: id, run_id, at, system, record_id, crm_id, genesys_id, field, old_value, new_value, reason.
+        """
+        ids: set[str] = {query}
+        with self._read() as connection:
+            if "@" in query:
+                wanted = encode_value(query.strip().lower())
+                matches = connection.execute(
+                    select(t.audit.c.record_id, t.audit.c.crm_id, t.audit.c.genesys_id).where(
+                        func.lower(t.audit.c.field).like("%email%"),
+                        or_(func.lower(t.audit.c.old_value) == wanted, func.lower(t.audit.c.new_value) == wanted),
+                    )
+                ).all()
+                ids |= {i for row in matches for i in row if i is not None}
+            linked = connection.execute(
+                select(t.links.c.crm_id, t.links.c.genesys_id).where(
+                    or_(t.links.c.crm_id.in_(ids), t.links.c.genesys_id.in_(ids))
+                )
+            ).all()
+            ids |= {i for row in linked for i in row}
+            columns = [t.audit.c.record_id, t.audit.c.crm_id, t.audit.c.genesys_id]
+            rows = connection.execute(
+                select(*(t.audit.c[c] for c in AUDIT_COLUMNS)).where(or_(*(c.in_(ids) for c in columns)))
+            ).all()
+        return self._audit_frame(rows)
+
+    # conflicts ---------------------------------------------------------------------------------------------------
+
+    def add_conflicts(self, conflicts: pd.DataFrame, run_id: str | None = None) -> list[int]:
+        with self.batch() as tx:
+            return tx.add_conflicts(conflicts, run_id)
+
+    def conflicts(
+        self,
+        status: str | None = None,
+        run_id: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Conflicts, oldest first, optionally by status, by the run that found them, or by CRM/Genesys id.
+
+        Columns: id, run_id, created_at, crm_id, genesys_id, field, base, crm_value, genesys_value, policy, winner,
+        status, decision, decision_value, decided_by, decided_at, applied_run_id (values decoded).
+        """
+        if status is not None and status not in t.CONFLICT_STATUSES:
+            raise LedgerError(f"conflict status must be one of {', '.join(t.CONFLICT_STATUSES)}, got {status!r}")
+        query = select(t.conflicts).order_by(t.conflicts.c.id)
+        if status is not None:
+            query = query.where(t.conflicts.c.status == status)
+        if run_id is not None:
+            query = query.where(t.conflicts.c.run_id == run_id)
+        rows = self._select_by_ids(query, [t.conflicts.c.crm_id, t.conflicts.c.genesys_id], ids)
+        return self._conflict_frame(rows)
+
+    def _conflict_frame(self, rows: Sequence[Any]) -> pd.DataFrame:
+        result = frame(rows, CONFLICT_COLUMNS).drop_duplicates("id").sort_values("id").reset_index(drop=True)
+        for column in CONFLICT_VALUES:
+            result[column] = decode_column(result[column])
+        for column in ("created_at", "decided_at"):
+            result[column] = utc_column(result[column])
+        return result
+
+    def open_conflicts(self) -> pd.DataFrame:
+        """Conflicts held for a person to decide (manual policy), oldest first."""
+        return self.conflicts(status="open")
+
+    def pending_decisions(self) -> pd.DataFrame:
+        """Conflicts a person decided that no run has applied yet, oldest first; `decision_value` is the value to
+        write."""
+        query = (
+            select(t.conflicts)
+            .where(t.conflicts.c.status == "resolved", t.conflicts.c.decision.is_not(None))
+            .order_by(t.conflicts.c.id)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return self._conflict_frame(rows)
+
+    def conflict(self, conflict_id: int) -> ConflictRecord:
+        with self._read() as connection:
+            row = connection.execute(select(t.conflicts).where(t.conflicts.c.id == int(conflict_id))).first()
+        if row is None:
+            raise LedgerError(f"no conflict with id {conflict_id}")
+        values = row._asdict()
+        for column in CONFLICT_VALUES:
+            values[column] = decode_value(values[column])
+        return ConflictRecord(**values)
+
+    def decide(self, conflict_id: int, use: str, value: Any = None, by: str | None = None) -> ConflictRecord:
+        """Decide a conflict: `use` is crm, genesys or value (with `value`). See `LedgerBatch.decide`."""
+        with self.batch() as tx:
+            tx.decide(conflict_id, use, value, by)
+        return self.conflict(conflict_id)
+
+    def mark_applied(self, conflict_ids: Sequence[int], run_id: str) -> int:
+        with self.batch() as tx:
+            return tx.mark_applied(conflict_ids, run_id)
+
+    # runs --------------------------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        mode: str,
+        cohort: str | None = None,
+        dry_run: bool = False,
+        started_at: datetime | None = None,
+    ) -> None:
+        with self.batch() as tx:
+            tx.start_run(run_id, mode, cohort, dry_run, started_at)
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        counts: Mapping[str, Any] | None = None,
+        duration_s: float | None = None,
+        api_calls: Mapping[str, Any] | None = None,
+        error_summary: str | None = None,
+        finished_at: datetime | None = None,
+    ) -> None:
+        with self.batch() as tx:
+            tx.finish_run(run_id, status, counts, duration_s, api_calls, error_summary, finished_at)
+
+    @staticmethod
+    def _run_record(row: Any) -> RunRecord:
+        return RunRecord(
+            run_id=row.run_id,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            mode=row.mode,
+            cohort=row.cohort,
+            status=row.status,
+            dry_run=bool(row.dry_run),
+            counts=dict(row.counts or {}),
+            errors=int(row.errors),
+            conflicts=int(row.conflicts),
+            duration_s=row.duration_s,
+            api_calls=dict(row.api_calls or {}),
+            error_summary=row.error_summary,
+        )
+
+    def run(self, run_id: str) -> RunRecord:
+        """One recorded run; an unknown run id is refused."""
+        with self._read() as connection:
+            row = connection.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise LedgerError(f"no run with id {run_id}")
+        return self._run_record(row)
+
+    def recent_runs(self, n: int = 10) -> list[RunRecord]:
+        """The last `n` runs, newest first."""
+        query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc()).limit(int(n))
+        with self._read() as connection:
+            return [self._run_record(r) for r in connection.execute(query).all()]
+
+    def health_score(self, window: int = HEALTH_WINDOW) -> float | None:
+        """`max(0, 100 - avg_errors * 5 - avg_duration_s)` over the last `window` finished, non-dry runs (the guide's
+        formula; its milliseconds / 1000 are our seconds). None when no run has finished yet."""
+        query = (
+            select(t.runs.c.errors, t.runs.c.duration_s)
+            .where(t.runs.c.status.in_(("success", "failure")), t.runs.c.dry_run.is_(False))
+            .order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc())
+            .limit(int(window))
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return health_score([r.errors for r in rows], [r.duration_s or 0.0 for r in rows])
+
+    # alerts ------------------------------------------------------------------------------------------------------
+
+    def add_alert(self, kind: str, message: str, run_id: str | None = None, delivered: bool = False) -> int:
+        with self.batch() as tx:
+            return tx.add_alert(kind, message, run_id, delivered)
+
+    def mark_alert_delivered(self, alert_id: int) -> None:
+        with self.batch() as tx:
+            tx.mark_alert_delivered(alert_id)
+
+    def recent_alerts(self, n: int = 20) -> list[AlertRecord]:
+        """The last `n` alerts, newest first."""
+        query = select(t.alerts).order_by(t.alerts.c.at.desc(), t.alerts.c.id.desc()).limit(int(n))
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [
+            AlertRecord(id=r.id, at=r.at, run_id=r.run_id, kind=r.kind, message=r.message, delivered=bool(r.delivered))
+            for r in rows
+        ]
