@@ -1,0 +1,722 @@
+"""Seeded, realistic data for the simulators: Salesforce accounts and contacts, Genesys organizations and contacts.
+
+`generate_dataset` builds the rows (API-shaped dicts) and the ground truth of who is who across and inside the two
+systems; `seed_simulators` loads them into simulators, accounts first so contacts can point at them. Faker fills small
+pools of names, streets and cities once; numpy combines them, so 100,000 contacts take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["NICKNAMES", "Dataset", "SeedReport", "format_phone", "generate_dataset", "seed_simulators"]
+
+REGIONS: dict[str, str] = {"US": "en_US", "CA": "en_CA"}
+
+# Formal first name -> a common nickname; a duplicate (or the Genesys copy) of a person may go by the nickname.
+NICKNAMES: dict[str, str] = {
+    "Robert": "Bob",
+    "William": "Bill",
+    "James": "Jim",
+    "John": "Jack",
+    "Richard": "Rick",
+    "Michael": "Mike",
+    "Thomas": "Tom",
+    "Joseph": "Joe",
+    "Charles": "Chuck",
+    "Christopher": "Chris",
+    "Daniel": "Dan",
+    "Matthew": "Matt",
+    "Anthony": "Tony",
+    "Andrew": "Andy",
+    "Joshua": "Josh",
+    "Steven": "Steve",
+    "Stephen": "Steve",
+    "Edward": "Ed",
+    "Benjamin": "Ben",
+    "Samuel": "Sam",
+    "Nicholas": "Nick",
+    "Jonathan": "Jon",
+    "Timothy": "Tim",
+    "Gregory": "Greg",
+    "Kenneth": "Ken",
+    "Ronald": "Ron",
+    "Donald": "Don",
+    "Patrick": "Pat",
+    "Alexander": "Alex",
+    "Zachary": "Zach",
+    "Elizabeth": "Liz",
+    "Jennifer": "Jen",
+    "Katherine": "Kate",
+    "Catherine": "Cathy",
+    "Kimberly": "Kim",
+    "Jessica": "Jess",
+    "Rebecca": "Becky",
+    "Margaret": "Peggy",
+    "Patricia": "Pat",
+    "Deborah": "Debbie",
+    "Susan": "Sue",
+    "Christina": "Tina",
+    "Victoria": "Vicky",
+    "Samantha": "Sam",
+    "Alexandra": "Alex",
+    "Stephanie": "Steph",
+    "Melissa": "Missy",
+    "Kathleen": "Kathy",
+    "Cynthia": "Cindy",
+    "Pamela": "Pam",
+    "Amanda": "Mandy",
+    "Abigail": "Abby",
+    "Jacqueline": "Jackie",
+}
+
+FREE_MAIL_DOMAINS: tuple[str, ...] = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com")
+TAGS: tuple[str, ...] = ("newsletter", "vip", "webinar", "partner", "trial", "event-2024", "support", "renewal")
+
+# Phone styles a person may write the same number in: "(317) 555-7000", "+1 317 555 7000", "317.555.7000", ...
+PHONE_TEMPLATES: tuple[str, ...] = (
+    "({0}) {1}-{2:04d}",
+    "+1 {0} {1} {2:04d}",
+    "{0}.{1}.{2:04d}",
+    "{0}-{1}-{2:04d}",
+    "+1{0}{1}{2:04d}",
+)
+# Exchanges real numbering avoids: N11 service codes, 555 (fiction), 950/958/959/976 (special use).
+_RESERVED_EXCHANGES = {211, 311, 411, 511, 611, 711, 811, 911, 555, 950, 958, 959, 976}
+
+# Share of each kind of noise on the Genesys copy of a CRM person.
+_GENESYS_EMAIL_CASE = 0.30
+_GENESYS_EMAIL_OTHER = 0.08  # a personal address instead of the work one
+_GENESYS_EMAIL_MISSING = 0.04
+_GENESYS_PHONE_OTHER = 0.05  # a different number altogether
+_GENESYS_NICKNAME = 0.10
+_GENESYS_LASTNAME_OTHER = 0.02  # e.g. married since
+_NO_ACCOUNT = 0.05
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Generated rows for both systems and the ground truth linking them.
+
+    Rows are shaped like each API's own records (Salesforce field names; Genesys ExternalContact). Links to accounts
+    and organizations are kept as indexes (`-1`: none) because the ids exist only once the rows are loaded:
+    `salesforce_contact_rows(account_ids)` and `genesys_contact_rows(organization_ids)` fill them in.
+
+    Ground truth, by position in the lists:
+    - `salesforce_person[i]`, `genesys_person[j]`: the person a record stands for (same number = same person).
+    - `salesforce_duplicate_of[i]`: index of the Salesforce record that record `i` duplicates, or -1.
+    - `genesys_match[j]`: index of the (original) Salesforce record of the same person, or -1 (only in Genesys).
+    - `genesys_noise[j]`: the noise applied to the Genesys copy, comma-separated ("" for none).
+    """
+
+    accounts: list[dict[str, Any]]
+    salesforce_contacts: list[dict[str, Any]]
+    salesforce_contact_account: np.ndarray
+    organizations: list[dict[str, Any]]
+    genesys_contacts: list[dict[str, Any]]
+    genesys_contact_organization: np.ndarray
+    salesforce_person: np.ndarray
+    genesys_person: np.ndarray
+    salesforce_duplicate_of: np.ndarray
+    genesys_match: np.ndarray
+    genesys_noise: list[str]
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duplicate_count(self) -> int:
+        return int((self.salesforce_duplicate_of >= 0).sum())
+
+    @property
+    def overlap_count(self) -> int:
+        return int((self.genesys_match >= 0).sum())
+
+    @property
+    def genesys_only_count(self) -> int:
+        return int((self.genesys_match < 0).sum())
+
+    def salesforce_contact_rows(self, account_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The Salesforce contact rows with `AccountId` set from the ids the accounts got when loaded."""
+        if len(account_ids) != len(self.accounts):
+            raise ValueError(f"expected {len(self.accounts)} account ids, got {len(account_ids)}")
+        return _with_links(self.salesforce_contacts, self.salesforce_contact_account, account_ids, "AccountId", False)
+
+    def genesys_contact_rows(self, organization_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The Genesys contact rows with `externalOrganization` set from the ids the organizations got."""
+        if len(organization_ids) != len(self.organizations):
+            raise ValueError(f"expected {len(self.organizations)} organization ids, got {len(organization_ids)}")
+        return _with_links(
+            self.genesys_contacts, self.genesys_contact_organization, organization_ids, "externalOrganization", True
+        )
+
+
+def _with_links(
+    rows: list[dict[str, Any]], links: np.ndarray, ids: Sequence[str], key: str, as_ref: bool
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for row, link in zip(rows, links.tolist(), strict=True):
+        if link < 0:
+            out.append(dict(row))
+        else:
+            out.append({**row, key: {"id": ids[link]} if as_ref else ids[link]})
+    return out
+
+
+def format_phone(npa: int, nxx: int, line: int, style: int) -> str:
+    """One NANP number written in one of `PHONE_TEMPLATES`' styles."""
+    return PHONE_TEMPLATES[style].format(npa, nxx, line)
+
+
+def _format_phones(npa: np.ndarray, nxx: np.ndarray, line: np.ndarray, style: np.ndarray) -> list[str]:
+    t = PHONE_TEMPLATES
+    return [
+        t[s].format(a, b, c)
+        for a, b, c, s in zip(npa.tolist(), nxx.tolist(), line.tolist(), style.tolist(), strict=True)
+    ]
+
+
+@functools.lru_cache(maxsize=4)
+def _exchange_pool(region: str) -> np.ndarray:
+    """(area code, exchange) pairs that phonenumbers accepts as valid numbers of `region`, chosen once, seeded."""
+    import phonenumbers
+
+    rng = random.Random(f"contact-sync-exchanges-{region}")
+    kinds = phonenumbers.PhoneNumberType
+    geographic = {kinds.FIXED_LINE_OR_MOBILE, kinds.FIXED_LINE, kinds.MOBILE}
+
+    def valid(npa: int, nxx: int) -> bool:
+        number = phonenumbers.parse(f"+1{npa}{nxx}4567")
+        return (
+            phonenumbers.is_valid_number(number)
+            and phonenumbers.region_code_for_number(number) == region
+            and phonenumbers.number_type(number) in geographic  # no toll-free, premium or personal numbers
+        )
+
+    pairs: list[tuple[int, int]] = []
+    for npa in range(201, 990):
+        if npa % 100 == 11 or not valid(npa, 234):
+            continue
+        for _ in range(4):
+            nxx = rng.randrange(200, 1000)
+            if nxx not in _RESERVED_EXCHANGES and valid(npa, nxx):
+                pairs.append((npa, nxx))
+    if not pairs:
+        raise ValueError(f"no valid phone exchanges found for region {region!r}")
+    return np.array(pairs, dtype=np.int64)
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
+
+
+@dataclass
+class _Pools:
+    first: np.ndarray
+    first_slug: np.ndarray
+    last: np.ndarray
+    last_slug: np.ndarray
+    streets: np.ndarray
+    places: list[tuple[str, str, str]]  # (city, state, postal code)
+    suffixes: list[str]
+
+
+def _pools(locale: str, seed: int) -> _Pools:
+    """Small pools drawn from Faker once (its per-call cost is what makes per-row generation slow)."""
+    from faker import Faker
+
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    # Drawn with repeats, so common names stay common when numpy picks uniformly from the pool.
+    first = [fake.first_name()[:40] for _ in range(1500)]
+    last = [fake.last_name()[:80] for _ in range(2500)]
+    first = [n for n in first if _slug(n)] or ["Alex"]
+    last = [n for n in last if _slug(n)] or ["Smith"]
+    streets = [fake.street_address() for _ in range(800)]
+    state = fake.state_abbr if locale == "en_US" else fake.province_abbr
+    places = [(fake.city(), state(), fake.postcode()) for _ in range(300)]
+    suffixes = sorted({fake.company_suffix() for _ in range(60)})
+    return _Pools(
+        first=np.array(first, dtype=object),
+        first_slug=np.array([_slug(n) for n in first], dtype=object),
+        last=np.array(last, dtype=object),
+        last_slug=np.array([_slug(n) for n in last], dtype=object),
+        streets=np.array(streets, dtype=object),
+        places=places,
+        suffixes=suffixes,
+    )
+
+
+def _company_names(rng: np.random.Generator, pools: _Pools, count: int) -> list[str]:
+    """Unique company names in Faker's own patterns ("Baker LLC", "Baker-Olsen", "Baker, Olsen and Ray")."""
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < count:
+        need = (count - len(names)) * 2 + 8
+        pattern = rng.choice(3, size=need, p=[0.5, 0.35, 0.15])
+        a, b, c = (pools.last[rng.integers(0, len(pools.last), size=need)] for _ in range(3))
+        suffix = rng.integers(0, len(pools.suffixes), size=need)
+        for p, x, y, z, s in zip(pattern.tolist(), a, b, c, suffix.tolist(), strict=True):
+            name = f"{x} {pools.suffixes[s]}" if p == 0 else f"{x}-{y}" if p == 1 else f"{x}, {y} and {z}"
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+                if len(names) == count:
+                    break
+        if len(seen) > 50 * count + 1000:  # pools exhausted: number the rest
+            names += [f"{names[i % len(names)]} {i}" for i in range(len(names), count)]
+    return names
+
+
+def _case_variant(emails: Sequence[str], style: np.ndarray) -> list[str]:
+    """The same addresses in a different letter case (always different from the input when it has letters)."""
+    out = []
+    for email, s in zip(emails, style.tolist(), strict=True):
+        local, _, domain = email.partition("@")
+        if s == 0:
+            out.append(f"{local.title()}@{domain}")
+        elif s == 1:
+            out.append(email.upper())
+        else:
+            out.append(f"{local.title()}@{domain.title()}")
+    return out
+
+
+def _check_share(name: str, value: float, upper: float = 1.0) -> None:
+    if not isinstance(value, int | float) or not 0.0 <= value <= upper:
+        raise ValueError(f"{name} must be a share between 0 and {upper:g}, got {value!r}")
+
+
+def generate_dataset(
+    contacts: int,
+    *,
+    overlap: float = 0.6,
+    duplicates: float = 0.02,
+    genesys_only: float = 0.1,
+    accounts: int | None = None,
+    seed: int = 0,
+    region: str = "US",
+) -> Dataset:
+    """Generate Salesforce and Genesys data for `contacts` Salesforce contact records; same arguments, same data.
+
+    - `duplicates`: share of the `contacts` records that are duplicates of another Salesforce record (same person,
+      email in another letter case, phone in another format, often a nickname). At most 0.5.
+    - `overlap`: share of the distinct CRM people also present in Genesys, with realistic noise (email case, phone
+      format, sometimes a nickname, another address or number, a missing email).
+    - `genesys_only`: people only in Genesys, as a share of `contacts`.
+    - `accounts`: number of companies (Salesforce accounts, mirrored as Genesys organizations); by default one per 20
+      contacts. Contacts spread over them unevenly, as in real CRMs; about 5% have no company.
+    - `region`: "US" or "CA"; phone numbers are valid NANP numbers of that region.
+    No Genesys contact is linked to Salesforce by `externalIds`: making those links is the sync's job.
+    """
+    if isinstance(contacts, bool) or not isinstance(contacts, int) or contacts < 0:
+        raise ValueError(f"contacts must be a whole number >= 0, got {contacts!r}")
+    _check_share("overlap", overlap)
+    _check_share("duplicates", duplicates, 0.5)
+    _check_share("genesys_only", genesys_only, 100.0)
+    if accounts is not None and (isinstance(accounts, bool) or not isinstance(accounts, int) or accounts < 0):
+        raise ValueError(f"accounts must be a whole number >= 0, got {accounts!r}")
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {', '.join(REGIONS)}, got {region!r}")
+
+    n_dup = round(contacts * duplicates)
+    n_people = contacts - n_dup
+    n_overlap = round(n_people * overlap)
+    n_gonly = round(contacts * genesys_only)
+    n_accounts = accounts if accounts is not None else (max(1, contacts // 20) if contacts else 0)
+    n_all = n_people + n_gonly  # every distinct person, CRM people first
+
+    rng = np.random.default_rng(seed)
+    pools = _pools(REGIONS[region], seed)
+    exchanges = _exchange_pool(region)
+
+    # Companies.
+    company = _company_names(rng, pools, n_accounts)
+    company_domain = np.array([f"{_slug(c)[:40] or 'company'}.com" for c in company], dtype=object)
+    account_rows = [{"Name": name} for name in company]
+    organization_rows = [{"name": name} for name in company]
+
+    # People (CRM and Genesys-only alike): names, company, email, phones.
+    fi = rng.integers(0, len(pools.first), size=n_all)
+    li = rng.integers(0, len(pools.last), size=n_all)
+    first, last = pools.first[fi], pools.last[li]
+    if n_accounts:
+        weights = rng.pareto(1.2, size=n_accounts) + 1.0
+        person_account = rng.choice(n_accounts, size=n_all, p=weights / weights.sum())
+        person_account[rng.random(n_all) < _NO_ACCOUNT] = -1
+    else:
+        person_account = np.full(n_all, -1, dtype=np.int64)
+    work_domain = rng.random(n_all) < 0.75
+    free = np.array(FREE_MAIL_DOMAINS, dtype=object)[rng.integers(0, len(FREE_MAIL_DOMAINS), size=n_all)]
+    domain = np.where(
+        (person_account >= 0) & work_domain, company_domain[np.maximum(person_account, 0)] if n_accounts else free, free
+    )
+    email = _emails(rng, pools.first_slug[fi], pools.last_slug[li], domain)
+    phone_npa, phone_nxx, phone_line = _numbers(rng, exchanges, n_all)
+    mobile_npa, mobile_nxx, mobile_line = _numbers(rng, exchanges, n_all)
+    has_mobile = rng.random(n_all) < 0.4
+    crm_style = rng.choice(len(PHONE_TEMPLATES), size=n_all, p=[0.6, 0.1, 0.1, 0.2, 0.0])
+
+    # Salesforce: one original record per CRM person, then the duplicates.
+    sf_first = first[:n_people].copy()
+    sf_email = list(email[:n_people])
+    sf_phone = _format_phones(phone_npa[:n_people], phone_nxx[:n_people], phone_line[:n_people], crm_style[:n_people])
+    sf_mobile = _format_phones(
+        mobile_npa[:n_people], mobile_nxx[:n_people], mobile_line[:n_people], crm_style[:n_people]
+    )
+    sf_has_mobile = has_mobile[:n_people]
+    sf_person = np.arange(n_people)
+    sf_account = person_account[:n_people]
+
+    dup_of = np.sort(rng.choice(n_people, size=n_dup, replace=False)) if n_dup else np.zeros(0, dtype=np.int64)
+    dup_first = np.array([NICKNAMES.get(n, n) for n in first[dup_of]], dtype=object)
+    dup_email = _case_variant([email[i] for i in dup_of.tolist()], rng.integers(0, 3, size=n_dup))
+    other_style = (crm_style[dup_of] + rng.integers(1, len(PHONE_TEMPLATES), size=n_dup)) % len(PHONE_TEMPLATES)
+    dup_phone = _format_phones(phone_npa[dup_of], phone_nxx[dup_of], phone_line[dup_of], other_style)
+    dup_mobile = _format_phones(mobile_npa[dup_of], mobile_nxx[dup_of], mobile_line[dup_of], other_style)
+
+    all_first = np.concatenate([sf_first, dup_first])
+    all_last = np.concatenate([last[:n_people], last[dup_of]])
+    all_email = sf_email + dup_email
+    all_phone = sf_phone + dup_phone
+    all_mobile = np.array(sf_mobile + dup_mobile, dtype=object)
+    all_has_mobile = np.concatenate([sf_has_mobile, has_mobile[dup_of]])
+    n_sf = n_people + n_dup
+    score = rng.integers(0, 101, size=n_sf)
+    has_score = rng.random(n_sf) < 0.8
+    tags = _tags(rng, n_sf)
+    sf_rows_logical = [
+        _compact(
+            {
+                "FirstName": f,
+                "LastName": ln,
+                "Email": e,
+                "Phone": p,
+                "MobilePhone": m if hm else None,
+                "LeadScore__c": s if hs else None,
+                "Tags__c": t,
+            }
+        )
+        for f, ln, e, p, m, hm, s, hs, t in zip(
+            all_first.tolist(),
+            all_last.tolist(),
+            all_email,
+            all_phone,
+            all_mobile.tolist(),
+            all_has_mobile.tolist(),
+            score.tolist(),
+            has_score.tolist(),
+            tags,
+            strict=True,
+        )
+    ]
+    logical_person = np.concatenate([sf_person, dup_of])
+    logical_account = np.concatenate([sf_account, sf_account[dup_of]])
+    logical_dup_of = np.concatenate([np.full(n_people, -1, dtype=np.int64), dup_of])
+
+    sf_order = rng.permutation(n_sf)  # final position k holds logical record sf_order[k]
+    sf_position = np.empty(n_sf, dtype=np.int64)
+    sf_position[sf_order] = np.arange(n_sf)
+    salesforce_contacts = [sf_rows_logical[i] for i in sf_order.tolist()]
+    salesforce_person = logical_person[sf_order]
+    salesforce_account = logical_account[sf_order]
+    dup_logical = logical_dup_of[sf_order]
+    salesforce_duplicate_of = np.where(dup_logical >= 0, sf_position[np.maximum(dup_logical, 0)], -1)
+
+    # Genesys: the overlapping CRM people (with noise), then people only in Genesys.
+    overlap_people = np.sort(rng.choice(n_people, size=n_overlap, replace=False)) if n_overlap else np.zeros(0, int)
+    g_people = np.concatenate([overlap_people, np.arange(n_people, n_all)]).astype(np.int64)
+    n_g = len(g_people)
+    is_overlap = np.arange(n_g) < n_overlap
+    roll = rng.random((6, n_g))
+    g_first = first[g_people].copy()
+    nick = is_overlap & (roll[0] < _GENESYS_NICKNAME) & np.array([n in NICKNAMES for n in g_first], dtype=bool)
+    g_first[nick] = [NICKNAMES[n] for n in g_first[nick]]
+    g_last = last[g_people].copy()
+    other_last = is_overlap & (roll[1] < _GENESYS_LASTNAME_OTHER)
+    g_last[other_last] = pools.last[rng.integers(0, len(pools.last), size=int(other_last.sum()))]
+    g_email: list[str | None] = [email[i] for i in g_people.tolist()]
+    email_case = is_overlap & (roll[2] < _GENESYS_EMAIL_CASE)
+    email_other = is_overlap & ~email_case & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER)
+    email_missing = (
+        is_overlap
+        & ~email_case
+        & ~email_other
+        & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER + _GENESYS_EMAIL_MISSING)
+    )
+    case_idx = np.flatnonzero(email_case).tolist()
+    case_styles = rng.integers(0, 3, size=len(case_idx))
+    for j, variant in zip(case_idx, _case_variant([g_email[j] or "" for j in case_idx], case_styles), strict=True):
+        g_email[j] = variant
+    other_idx = np.flatnonzero(email_other)
+    personal = _emails(
+        rng,
+        pools.first_slug[fi[g_people[other_idx]]],
+        pools.last_slug[li[g_people[other_idx]]],
+        np.full(len(other_idx), "gmail.com", dtype=object),
+        taken=set(email),
+        pattern_offset=1,
+    )
+    for j, address in zip(other_idx.tolist(), personal, strict=True):
+        g_email[j] = address
+    for j in np.flatnonzero(email_missing).tolist():
+        g_email[j] = None
+
+    phone_other = is_overlap & (roll[3] < _GENESYS_PHONE_OTHER)
+    g_npa, g_nxx, g_line = phone_npa[g_people].copy(), phone_nxx[g_people].copy(), phone_line[g_people].copy()
+    new_npa, new_nxx, new_line = _numbers(rng, exchanges, int(phone_other.sum()))
+    g_npa[phone_other], g_nxx[phone_other], g_line[phone_other] = new_npa, new_nxx, new_line
+    g_style = np.where(
+        is_overlap,
+        (crm_style[g_people] + rng.integers(1, len(PHONE_TEMPLATES), size=n_g)) % len(PHONE_TEMPLATES),
+        rng.integers(0, len(PHONE_TEMPLATES), size=n_g),
+    )
+    g_phone = _format_phones(g_npa, g_nxx, g_line, g_style)
+    g_mobile = _format_phones(mobile_npa[g_people], mobile_nxx[g_people], mobile_line[g_people], g_style)
+    g_has_mobile = has_mobile[g_people] & (roll[4] < 0.8)
+    has_address = roll[5] < 0.6
+    street = pools.streets[rng.integers(0, len(pools.streets), size=n_g)]
+    place = rng.integers(0, len(pools.places), size=n_g)
+    country = region
+    g_rows_logical = []
+    for (
+        f,
+        ln,
+        e,
+        p,
+        m,
+        hm,
+        ha,
+        st,
+        pl,
+    ) in zip(
+        g_first.tolist(),
+        g_last.tolist(),
+        g_email,
+        g_phone,
+        g_mobile,
+        g_has_mobile.tolist(),
+        has_address.tolist(),
+        street.tolist(),
+        place.tolist(),
+        strict=True,
+    ):
+        row: dict[str, Any] = {"firstName": f, "lastName": ln}
+        if e is not None:
+            row["workEmail"] = e
+        row["workPhone"] = {"display": p}
+        if hm:
+            row["cellPhone"] = {"display": m}
+        if ha:
+            city, state, postal = pools.places[pl]
+            row["address"] = {
+                "address1": st,
+                "city": city,
+                "state": state,
+                "postalCode": postal,
+                "countryCode": country,
+            }
+        g_rows_logical.append(row)
+    noise_logical = _noise_labels(
+        {
+            "email_case": email_case,
+            "email_other": email_other,
+            "email_missing": email_missing,
+            "phone_format": is_overlap,
+            "phone_other": phone_other,
+            "nickname": nick,
+            "last_name_other": other_last,
+        },
+        n_g,
+    )
+
+    g_order = rng.permutation(n_g)
+    genesys_contacts = [g_rows_logical[i] for i in g_order.tolist()]
+    genesys_person = g_people[g_order]
+    # A Genesys copy of a CRM person matches that person's original Salesforce record.
+    original_position = sf_position[:n_people] if n_people else np.zeros(0, dtype=np.int64)
+    genesys_match = np.where(
+        genesys_person < n_people, original_position[np.minimum(genesys_person, max(n_people - 1, 0))], -1
+    )
+    if n_people == 0:
+        genesys_match = np.full(n_g, -1, dtype=np.int64)
+    genesys_org = person_account[g_people][g_order] if n_g else np.zeros(0, dtype=np.int64)
+
+    return Dataset(
+        accounts=account_rows,
+        salesforce_contacts=salesforce_contacts,
+        salesforce_contact_account=salesforce_account.astype(np.int64),
+        organizations=organization_rows,
+        genesys_contacts=genesys_contacts,
+        genesys_contact_organization=np.asarray(genesys_org, dtype=np.int64),
+        salesforce_person=salesforce_person.astype(np.int64),
+        genesys_person=genesys_person.astype(np.int64),
+        salesforce_duplicate_of=salesforce_duplicate_of.astype(np.int64),
+        genesys_match=genesys_match.astype(np.int64),
+        genesys_noise=[noise_logical[i] for i in g_order.tolist()],
+        parameters={
+            "contacts": contacts,
+            "overlap": overlap,
+            "duplicates": duplicates,
+            "genesys_only": genesys_only,
+            "accounts": n_accounts,
+            "seed": seed,
+            "region": region,
+        },
+    )
+
+
+def _numbers(rng: np.random.Generator, exchanges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pick = exchanges[rng.integers(0, len(exchanges), size=n)]
+    return pick[:, 0], pick[:, 1], rng.integers(0, 10000, size=n)
+
+
+def _emails(
+    rng: np.random.Generator,
+    first_slug: np.ndarray,
+    last_slug: np.ndarray,
+    domain: np.ndarray,
+    taken: set[str] | None = None,
+    pattern_offset: int = 0,
+) -> list[str]:
+    """Addresses like first.last@, flast@, firstlast@; a number is appended where one is already in use."""
+    n = len(first_slug)
+    if n == 0:
+        return []
+    pattern = (rng.choice(3, size=n, p=[0.6, 0.25, 0.15]) + pattern_offset) % 3
+    local = [
+        f"{f}.{ln}" if p == 0 else f"{f[:1]}{ln}" if p == 1 else f"{f}{ln}"
+        for f, ln, p in zip(first_slug.tolist(), last_slug.tolist(), pattern.tolist(), strict=True)
+    ]
+    local = [x[:60] for x in local]
+    frame = pd.DataFrame({"local": local, "domain": list(domain)})
+    frame["email"] = frame["local"] + "@" + frame["domain"]
+    repeat = frame.groupby("email", sort=False).cumcount().to_numpy()
+    emails = frame["email"].tolist()
+    for i in np.flatnonzero(repeat).tolist():
+        emails[i] = f"{frame.at[i, 'local']}{repeat[i] + 1}@{frame.at[i, 'domain']}"
+    if taken:
+        used = set(taken)
+        for i in range(n):
+            k = 2
+            while emails[i] in used:
+                emails[i] = f"{frame.at[i, 'local']}{k}@{frame.at[i, 'domain']}"
+                k += 1
+            used.add(emails[i])
+    return emails
+
+
+def _tags(rng: np.random.Generator, n: int) -> list[str | None]:
+    count = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 4, size=n))
+    picks = rng.integers(0, len(TAGS), size=(n, 3))
+    out: list[str | None] = []
+    for c, row in zip(count.tolist(), picks.tolist(), strict=True):
+        out.append(";".join(dict.fromkeys(TAGS[t] for t in row[:c])) if c else None)
+    return out
+
+
+def _compact(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _noise_labels(masks: dict[str, np.ndarray], n: int) -> list[str]:
+    labels = [""] * n
+    names = list(masks)
+    stacked = np.stack([masks[k] for k in names]) if n else np.zeros((len(names), 0), dtype=bool)
+    for j in np.flatnonzero(stacked.any(axis=0)).tolist():
+        labels[j] = ",".join(name for name, hit in zip(names, stacked[:, j].tolist(), strict=True) if hit)
+    return labels
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What `seed_simulators` loaded, with the ids each record got (same order as the dataset's lists)."""
+
+    dataset: Dataset
+    account_ids: list[str]
+    salesforce_contact_ids: list[str]
+    organization_ids: list[str]
+    genesys_contact_ids: list[str]
+    seconds: float
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "accounts": len(self.account_ids),
+            "salesforce_contacts": len(self.salesforce_contact_ids),
+            "salesforce_duplicates": self.dataset.duplicate_count,
+            "organizations": len(self.organization_ids),
+            "genesys_contacts": len(self.genesys_contact_ids),
+            "genesys_overlapping": self.dataset.overlap_count,
+            "genesys_only": self.dataset.genesys_only_count,
+        }
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"Salesforce: {c['accounts']} accounts, {c['salesforce_contacts']} contacts "
+            f"({c['salesforce_duplicates']} duplicates); "
+            f"Genesys: {c['organizations']} organizations, {c['genesys_contacts']} contacts "
+            f"({c['genesys_overlapping']} also in Salesforce, {c['genesys_only']} only in Genesys); "
+            f"{self.seconds:.1f} s"
+        )
+
+
+def seed_simulators(
+    target: Any,
+    contacts: int = 1000,
+    *,
+    overlap: float = 0.6,
+    duplicates: float = 0.02,
+    genesys_only: float = 0.1,
+    accounts: int | None = None,
+    seed: int = 0,
+    region: str = "US",
+    dataset: Dataset | None = None,
+) -> SeedReport:
+    """Generate a dataset (or use `dataset`) and load it: companies first, then contacts linked to them.
+
+    `target` is a `RunningSimulators` (from `run_simulators`) or a pair `(salesforce, genesys)` of simulator objects,
+    e.g. opened directly on a state folder.
+    """
+    started = time.perf_counter()
+    if hasattr(target, "salesforce") and hasattr(target, "genesys"):
+        salesforce, genesys = target.salesforce, target.genesys
+    else:
+        salesforce, genesys = target
+    if dataset is None:
+        dataset = generate_dataset(
+            contacts,
+            overlap=overlap,
+            duplicates=duplicates,
+            genesys_only=genesys_only,
+            accounts=accounts,
+            seed=seed,
+            region=region,
+        )
+    account_ids = list(salesforce.load_accounts(dataset.accounts))
+    contact_ids = list(salesforce.load_contacts(dataset.salesforce_contact_rows(account_ids)))
+    organization_ids = list(genesys.load_organizations(dataset.organizations))
+    genesys_ids = list(genesys.load_contacts(dataset.genesys_contact_rows(organization_ids)))
+    if len(contact_ids) != len(dataset.salesforce_contacts) or len(genesys_ids) != len(dataset.genesys_contacts):
+        raise RuntimeError(
+            f"simulators loaded {len(contact_ids)}/{len(dataset.salesforce_contacts)} Salesforce and "
+            f"{len(genesys_ids)}/{len(dataset.genesys_contacts)} Genesys contacts"
+        )
+    return SeedReport(
+        dataset=dataset,
+        account_ids=account_ids,
+        salesforce_contact_ids=contact_ids,
+        organization_ids=organization_ids,
+        genesys_contact_ids=genesys_ids,
+        seconds=time.perf_counter() - started,
+    )
