@@ -1,0 +1,219 @@
+"""The HTTP face of the Genesys simulator: Starlette routes for `/oauth/token` and `/api/v2/externalcontacts/...`.
+
+Every API route goes through one wrapper that counts the call, checks the Bearer token, applies the per-token rate
+limit, turns `ApiError` (and anything unexpected) into an ErrorBody, and sets `ININ-Correlation-Id`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from contact_sync.simulators.genesys.auth import OAuthError, TokenIssuer
+from contact_sync.simulators.genesys.errors import ApiError, error_body, new_correlation_id, rate_limited
+from contact_sync.simulators.genesys.ratelimit import RateLimiter
+from contact_sync.simulators.genesys.service import BASE, Service
+
+log = logging.getLogger(__name__)
+
+Result = tuple[int, Any]
+Handler = Callable[[Request], Awaitable[Result]]
+
+
+def _json_response(status: int, payload: Any, correlation_id: str, headers: dict[str, str] | None = None) -> Response:
+    body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    response = Response(body, status_code=status, media_type="application/json", headers=headers)
+    response.headers["ININ-Correlation-Id"] = correlation_id
+    return response
+
+
+def _error_response(err: ApiError, correlation_id: str) -> Response:
+    return _json_response(err.status, err.body(correlation_id), correlation_id, err.headers)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body: 415 for another content type, 400 when empty or malformed."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(
+            415,
+            "unsupported.media.type",
+            f"Unsupported content type '{content_type or 'none'}'; send application/json",
+        )
+    raw = await request.body()
+    if not raw.strip():
+        raise ApiError(400, "bad.request", "The request body is empty")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad.request", f"Unable to parse the request body as JSON: {exc}") from None
+
+
+def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls: Counter) -> Starlette:
+    """The Starlette app of one simulator (not yet wrapped in fault injection)."""
+
+    def api(template: str, handler: Handler, methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            correlation_id = new_correlation_id()
+            calls[(request.method, template)] += 1
+            try:
+                token = issuer.check(request.headers.get("authorization"))
+                wait = limiter.admit(token)
+                if wait is not None:
+                    raise rate_limited(wait)
+                status, payload = await handler(request)
+            except ApiError as err:
+                return _error_response(err, correlation_id)
+            except Exception:
+                log.exception("genesys simulator: unexpected error on %s %s", request.method, request.url.path)
+                return _error_response(
+                    ApiError(500, "internal.server.error", "The server encountered an unexpected condition."),
+                    correlation_id,
+                )
+            return _json_response(status, payload, correlation_id)
+
+        return Route(template, endpoint, methods=methods)
+
+    def q(request: Request, name: str) -> str | None:
+        return request.query_params.get(name)
+
+    def int_param(request: Request, name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ApiError(400, "bad.request", f"{name} must be a number") from None
+
+    # --- contacts ---
+    async def create_contact(request: Request) -> Result:
+        return 200, service.create_contact(await json_body(request))
+
+    async def search_contacts(request: Request) -> Result:
+        size, number = int_param(request, "pageSize", 20), int_param(request, "pageNumber", 1)
+        return 200, service.search(q(request, "q"), size, number, q(request, "sortOrder"))
+
+    async def get_contact(request: Request) -> Result:
+        return 200, service.get_contact(request.path_params["contactId"], q(request, "expand"))
+
+    async def put_contact(request: Request) -> Result:
+        return 200, service.replace_contact(request.path_params["contactId"], await json_body(request))
+
+    async def patch_contact(request: Request) -> Result:
+        return 200, service.patch_contact(request.path_params["contactId"], await json_body(request))
+
+    async def delete_contact(request: Request) -> Result:
+        service.delete_contact(request.path_params["contactId"])
+        return 200, {}
+
+    async def scan_contacts(request: Request) -> Result:
+        return 200, service.scan("contacts", "/scan/contacts", q(request, "limit"), q(request, "cursor"))
+
+    def bulk(operation: Callable[[Any], dict[str, Any]]) -> Handler:
+        async def handler(request: Request) -> Result:
+            return 200, operation(await json_body(request))
+
+        return handler
+
+    async def lookup(request: Request) -> Result:
+        return 200, service.identifier_lookup(await json_body(request))
+
+    # --- organizations ---
+    async def create_org(request: Request) -> Result:
+        return 200, service.create_organization(await json_body(request))
+
+    async def get_org(request: Request) -> Result:
+        return 200, service.get_organization(request.path_params["organizationId"])
+
+    async def put_org(request: Request) -> Result:
+        return 200, service.replace_organization(request.path_params["organizationId"], await json_body(request))
+
+    async def delete_org(request: Request) -> Result:
+        service.delete_organization(request.path_params["organizationId"])
+        return 200, {}
+
+    async def scan_orgs(request: Request) -> Result:
+        return 200, service.scan("organizations", "/scan/organizations", q(request, "limit"), q(request, "cursor"))
+
+    # --- external sources ---
+    async def create_source(request: Request) -> Result:
+        return 200, service.create_source(await json_body(request))
+
+    async def list_sources(request: Request) -> Result:
+        sources = service.store.list_sources()
+        name = q(request, "name")
+        if name:
+            sources = [s for s in sources if s["name"].lower() == name.lower()]
+        return 200, {"entities": sources, "selfUri": f"{BASE}/externalsources", "cursors": {}}
+
+    async def get_source(request: Request) -> Result:
+        return 200, service.get_source(request.path_params["sourceId"])
+
+    async def put_source(request: Request) -> Result:
+        return 200, service.replace_source(request.path_params["sourceId"], await json_body(request))
+
+    async def delete_source(request: Request) -> Result:
+        service.delete_source(request.path_params["sourceId"])
+        return 200, {}
+
+    # --- OAuth ---
+    async def token(request: Request) -> Response:
+        correlation_id = new_correlation_id()
+        calls[("POST", "/oauth/token")] += 1
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if content_type != "application/x-www-form-urlencoded":
+                raise OAuthError(400, "invalid_request", "send application/x-www-form-urlencoded")
+            form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+            payload = issuer.issue(request.headers.get("authorization"), form)
+        except OAuthError as err:
+            return _json_response(err.status, err.body, correlation_id)
+        return _json_response(200, payload, correlation_id, {"Cache-Control": "no-store"})
+
+    routes = [
+        Route("/oauth/token", token, methods=["POST"]),
+        api(f"{BASE}/contacts", create_contact, ["POST"]),
+        api(f"{BASE}/contacts", search_contacts, ["GET"]),
+        api(f"{BASE}/contacts/{{contactId}}", get_contact, ["GET"]),
+        api(f"{BASE}/contacts/{{contactId}}", put_contact, ["PUT"]),
+        api(f"{BASE}/contacts/{{contactId}}", patch_contact, ["PATCH"]),
+        api(f"{BASE}/contacts/{{contactId}}", delete_contact, ["DELETE"]),
+        api(f"{BASE}/scan/contacts", scan_contacts, ["GET"]),
+        api(f"{BASE}/bulk/contacts", bulk(service.bulk_fetch), ["POST"]),
+        api(f"{BASE}/bulk/contacts/add", bulk(service.bulk_add), ["POST"]),
+        api(f"{BASE}/bulk/contacts/update", bulk(service.bulk_update), ["POST"]),
+        api(f"{BASE}/bulk/contacts/remove", bulk(service.bulk_remove), ["POST"]),
+        api(f"{BASE}/identifierlookup/contacts", lookup, ["POST"]),
+        api(f"{BASE}/organizations", create_org, ["POST"]),
+        api(f"{BASE}/organizations/{{organizationId}}", get_org, ["GET"]),
+        api(f"{BASE}/organizations/{{organizationId}}", put_org, ["PUT"]),
+        api(f"{BASE}/organizations/{{organizationId}}", delete_org, ["DELETE"]),
+        api(f"{BASE}/scan/organizations", scan_orgs, ["GET"]),
+        api(f"{BASE}/externalsources", create_source, ["POST"]),
+        api(f"{BASE}/externalsources", list_sources, ["GET"]),
+        api(f"{BASE}/externalsources/{{sourceId}}", get_source, ["GET"]),
+        api(f"{BASE}/externalsources/{{sourceId}}", put_source, ["PUT"]),
+        api(f"{BASE}/externalsources/{{sourceId}}", delete_source, ["DELETE"]),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        code = {404: "not.found", 405: "method.not.allowed"}.get(status, "bad.request")
+        message = {404: f"No resource at {request.url.path}", 405: f"{request.method} is not allowed here"}.get(
+            status, "The request could not be handled"
+        )
+        correlation_id = new_correlation_id()
+        return _json_response(status, error_body(status, code, message, context_id=correlation_id), correlation_id)
+
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})

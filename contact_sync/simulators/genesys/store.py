@@ -1,0 +1,254 @@
+"""SQLite state of the Genesys simulator: contacts, organizations, external sources and issued tokens.
+
+In memory (one connection, shared by the server thread and test helpers under a lock) or in a file in the state
+folder (WAL), so another process opening the same folder sees the same data. Contacts are kept as the JSON the API
+returns, plus indexed columns: the id (scans page in id order, so a scan is stable while records change), a search
+text, and an identifier table (email, E.164 phone, external id) for identifier lookup.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS contacts (
+    id TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    search TEXT NOT NULL,
+    created TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS identifiers (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    contact_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identifiers_lookup ON identifiers (kind, value);
+CREATE INDEX IF NOT EXISTS identifiers_contact ON identifiers (contact_id);
+CREATE TABLE IF NOT EXISTS organizations (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY,
+    name_key TEXT NOT NULL UNIQUE,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
+"""
+
+_PHONE_FIELDS = ("workPhone", "cellPhone", "homePhone", "otherPhone")
+_EMAIL_FIELDS = ("workEmail", "personalEmail", "otherEmail")
+_SEARCH_FIELDS = ("firstName", "middleName", "lastName", "title", *_EMAIL_FIELDS)
+
+
+def identifiers_of(contact: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, value) pairs a contact can be looked up by: Email (lower case), Phone (E.164), ExternalId."""
+    out = [("Email", contact[f].lower()) for f in _EMAIL_FIELDS if contact.get(f)]
+    out += [("Phone", contact[f]["e164"]) for f in _PHONE_FIELDS if contact.get(f, {}).get("e164")]
+    out += [
+        ("ExternalId", external_id_key(x["externalSource"]["id"], x["value"])) for x in contact.get("externalIds") or []
+    ]
+    return out
+
+
+def external_id_key(source_id: str, value: str) -> str:
+    return f"{source_id}\x1f{value}"
+
+
+def search_text(contact: dict[str, Any]) -> str:
+    parts = [contact[f] for f in _SEARCH_FIELDS if contact.get(f)]
+    for f in _PHONE_FIELDS:
+        phone = contact.get(f)
+        if phone:
+            parts += [phone.get("display", ""), phone.get("e164", "")]
+    return " ".join(parts).lower()
+
+
+class Store:
+    """All persistent state, behind one lock."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        target = ":memory:" if path is None else str(path)
+        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=30)
+        self.lock = threading.RLock()
+        with self.lock:
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
+
+    def clear(self) -> None:
+        with self.transaction() as db:
+            for table in ("contacts", "identifiers", "organizations", "sources", "tokens"):
+                db.execute(f"DELETE FROM {table}")
+
+    # --- contacts ----------------------------------------------------------------------------------------------------
+
+    def put_contacts(self, contacts: Iterable[dict[str, Any]]) -> None:
+        """Insert or replace whole contacts (each with `id` and `createDate`) and their identifiers."""
+        rows = []
+        idents = []
+        ids = []
+        for c in contacts:
+            ids.append((c["id"],))
+            rows.append((c["id"], orjson.dumps(c), search_text(c), c["createDate"]))
+            idents += [(kind, value, c["id"]) for kind, value in identifiers_of(c)]
+        with self.transaction() as db:
+            db.executemany("DELETE FROM identifiers WHERE contact_id = ?", ids)
+            db.executemany("INSERT OR REPLACE INTO contacts (id, data, search, created) VALUES (?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO identifiers (kind, value, contact_id) VALUES (?, ?, ?)", idents)
+
+    def insert_new_contacts(self, contacts: list[dict[str, Any]]) -> None:
+        """Bulk insert of contacts known to be new (seeding): no deletes first."""
+        rows = [(c["id"], orjson.dumps(c), search_text(c), c["createDate"]) for c in contacts]
+        idents = [(kind, value, c["id"]) for c in contacts for kind, value in identifiers_of(c)]
+        with self.transaction() as db:
+            db.executemany("INSERT INTO contacts (id, data, search, created) VALUES (?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO identifiers (kind, value, contact_id) VALUES (?, ?, ?)", idents)
+
+    def get_contact_raw(self, contact_id: str) -> bytes | None:
+        with self.lock:
+            row = self._conn.execute("SELECT data FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+        return row[0] if row else None
+
+    def get_contact(self, contact_id: str) -> dict[str, Any] | None:
+        raw = self.get_contact_raw(contact_id)
+        return orjson.loads(raw) if raw is not None else None
+
+    def get_contacts(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        with self.lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for cid, data in self._conn.execute(f"SELECT id, data FROM contacts WHERE id IN ({marks})", chunk):
+                    found[cid] = orjson.loads(data)
+        return found
+
+    def delete_contacts(self, ids: list[str]) -> set[str]:
+        """Delete these contacts; the ids that existed."""
+        existing = set(self.get_contacts(ids))
+        with self.transaction() as db:
+            db.executemany("DELETE FROM contacts WHERE id = ?", [(i,) for i in existing])
+            db.executemany("DELETE FROM identifiers WHERE contact_id = ?", [(i,) for i in existing])
+        return existing
+
+    def count_contacts(self) -> int:
+        with self.lock:
+            return self._conn.execute("SELECT count(*) FROM contacts").fetchone()[0]
+
+    def scan(self, table: str, after: str | None, before: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """One page of (id, JSON) in id order, after or before a cursor id."""
+        assert table in ("contacts", "organizations")
+        with self.lock:
+            if before is not None:
+                rows = self._conn.execute(
+                    f"SELECT id, data FROM {table} WHERE id < ? ORDER BY id DESC LIMIT ?", (before, limit)
+                ).fetchall()
+                return rows[::-1]
+            return self._conn.execute(
+                f"SELECT id, data FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
+            ).fetchall()
+
+    def search(self, terms: list[str], offset: int, limit: int, order_by: str) -> tuple[int, list[bytes]]:
+        """Contacts whose search text holds every term: (total, one page of JSON)."""
+        where = " AND ".join("instr(search, ?) > 0" for _ in terms) or "1"
+        with self.lock:
+            total = self._conn.execute(f"SELECT count(*) FROM contacts WHERE {where}", terms).fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT data FROM contacts WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                [*terms, limit, offset],
+            ).fetchall()
+        return total, [r[0] for r in rows]
+
+    def lookup(self, kind: str, value: str) -> bytes | None:
+        """The earliest-created contact with this identifier."""
+        with self.lock:
+            row = self._conn.execute(
+                "SELECT c.data FROM identifiers i JOIN contacts c ON c.id = i.contact_id "
+                "WHERE i.kind = ? AND i.value = ? ORDER BY c.created, c.id LIMIT 1",
+                (kind, value),
+            ).fetchone()
+        return row[0] if row else None
+
+    # --- organizations and external sources --------------------------------------------------------------------------
+
+    def put_organizations(self, orgs: Iterable[dict[str, Any]]) -> None:
+        rows = [(o["id"], orjson.dumps(o)) for o in orgs]
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO organizations (id, data) VALUES (?, ?)", rows)
+
+    def get_organization(self, org_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._conn.execute("SELECT data FROM organizations WHERE id = ?", (org_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def delete_organization(self, org_id: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM organizations WHERE id = ?", (org_id,)).rowcount > 0
+
+    def put_source(self, source: dict[str, Any]) -> bool:
+        """Insert or replace an external source; False when another source already has its name."""
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO sources (id, name_key, data) VALUES (?, ?, ?)",
+                    (source["id"], source["name"].lower(), orjson.dumps(source)),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def get_source(self, source_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._conn.execute("SELECT data FROM sources WHERE id = ?", (source_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def source_id_by_name(self, name: str) -> str | None:
+        with self.lock:
+            row = self._conn.execute("SELECT id FROM sources WHERE name_key = ?", (name.lower(),)).fetchone()
+        return row[0] if row else None
+
+    def list_sources(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self._conn.execute("SELECT data FROM sources ORDER BY name_key").fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def delete_source(self, source_id: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
+
+    # --- tokens ------------------------------------------------------------------------------------------------------
+
+    def add_token(self, token: str, expires: float) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO tokens (token, expires) VALUES (?, ?)", (token, expires))
+
+    def token_expiry(self, token: str) -> float | None:
+        with self.lock:
+            row = self._conn.execute("SELECT expires FROM tokens WHERE token = ?", (token,)).fetchone()
+        return row[0] if row else None
+
+    def clear_tokens(self) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM tokens")
