@@ -54,7 +54,10 @@ class FaultRule:
             raise ValueError("probability must be between 0 and 1")
         if self.count is not None and self.count < 0:
             raise ValueError("count must be >= 0")
-        re.compile(self.path)
+        try:
+            re.compile(self.path)
+        except re.error as exc:
+            raise ValueError(f"path {self.path!r} is not a valid regular expression: {exc}") from exc
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
