@@ -179,11 +179,18 @@ def route_template(method: str, url: str | httpx.URL) -> str:
 
 
 class CallCounter:
-    """Counts every call made, per endpoint (`METHOD /route/{id}`), for the run report. Thread-safe."""
+    """Counts every call made, per endpoint (`METHOD /route/{id}`), for the run report, and the notable answers in
+    `events` ("429", "401", "error" for other failed statuses, exception names): how often the service pushed back.
+    Thread-safe."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
         self._lock = threading.Lock()
+
+    def note(self, event: str) -> None:
+        with self._lock:
+            self.events[event] += 1
 
     def count(self, endpoint: str, n: int = 1) -> None:
         with self._lock:
@@ -407,6 +414,7 @@ class ResilientClient:
             if exc is not None:
                 if isinstance(exc, ConnectorError):
                     return Decision.fail(exc)
+                self.counter.note(type(exc).__name__)
                 if isinstance(exc, _NOT_SENT):
                     return Decision.retry(f"{type(exc).__name__}: {exc}")
                 if isinstance(exc, httpx.TransportError):
@@ -420,6 +428,7 @@ class ResilientClient:
             status = response.status_code
             if status < 300:
                 return Decision.done()
+            self.counter.note(str(status) if status in (401, 429) else "error")
             message = redact(service_message(response), self.secrets)
             if status == 401 and self.tokens is not None and not refreshed:
                 refreshed = True

@@ -1,0 +1,644 @@
+"""Genesys Cloud external contacts over httpx: full snapshots by cursor scan, batched bulk writes that never clear an
+unmanaged field nor overwrite an edit made since the snapshot, external sources and organizations for the CRM links.
+
+Every call goes through the shared HTTP behaviour (`connectors.http`): a client-side rate limiter, bounded retries,
+per-endpoint counting and typed errors. Results of bulk calls are matched to requests by id (updates, removes) or by
+the CRM link in `externalIds` (creates), never by position: the service does not keep result order.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from contact_sync.connectors.http import (
+    AuthError,
+    CallCounter,
+    ConnectorError,
+    Decision,
+    OutcomeUnknown,
+    RateLimiter,
+    RequestRejected,
+    ResilientClient,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_seconds,
+    service_message,
+)
+from contact_sync.connectors.results import RecordOutcome, WriteReport
+from contact_sync.settings import GenesysSettings, redact
+
+log = logging.getLogger(__name__)
+
+API = "/api/v2/externalcontacts"
+MAX_SCAN_LIMIT = 200
+# Fields the service sets itself; they are dropped from a fetched contact before it is sent back whole.
+SERVER_SET_FIELDS = frozenset(
+    {
+        "createDate",
+        "modifyDate",
+        "type",
+        "selfUri",
+        "mergeSet",
+        "mergedFrom",
+        "mergedTo",
+        "canonicalContact",
+        "externalDataSources",
+        "identifiers",
+    }
+)
+PHONE_FIELDS = frozenset({"workPhone", "cellPhone", "homePhone", "otherPhone"})
+
+Contact = dict[str, Any]
+LinkKey = tuple[str, str]  # (external source id, value)
+
+
+class _TokenCache:
+    """Client-credentials token for the Genesys API, cached until shortly before it expires. Thread-safe."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        settings: GenesysSettings,
+        counter: CallCounter,
+        policy: RetryPolicy,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._http = http
+        self._settings = settings
+        self._counter = counter
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.issued = 0
+
+    def token(self, *, refresh: bool = False) -> str:
+        with self._lock:
+            if refresh or self._token is None or self._clock() >= self._expires_at:
+                self._token, lifetime = self._fetch()
+                # Renew a little before the service would refuse it: 10% of the lifetime, at most a minute.
+                self._expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
+                self.issued += 1
+            return self._token
+
+    def _fetch(self) -> tuple[str, float]:
+        url = self._settings.login_url + "/oauth/token"
+        secrets = [*self._settings.secrets]
+
+        def attempt() -> httpx.Response:
+            self._counter.count("POST /oauth/token")
+            return self._http.post(
+                url,
+                data={"grant_type": "client_credentials"},
+                auth=(self._settings.client_id, self._settings.client_secret.reveal()),
+            )
+
+        def classify(response: httpx.Response | None, exc: BaseException | None) -> Decision:
+            if exc is not None:
+                if isinstance(exc, httpx.TransportError):
+                    return Decision.retry(f"{type(exc).__name__}: {exc}")
+                return Decision("raise", str(exc))
+            assert response is not None
+            if response.status_code < 300:
+                return Decision.done()
+            message = redact(service_message(response), secrets)
+            if response.status_code == 429:
+                return Decision.rate_limited(retry_after_seconds(response), f"429 {message}")
+            if response.status_code >= 500:
+                return Decision.retry(f"{response.status_code} {message}")
+            return Decision.fail(
+                AuthError(
+                    f"Genesys token request refused ({response.status_code}): {message}",
+                    status=response.status_code,
+                    endpoint="POST /oauth/token",
+                )
+            )
+
+        response = call_with_retries(
+            attempt, classify, policy=self._policy, sleep=self._sleep, what="POST /oauth/token", secrets=secrets
+        )
+        try:
+            body = response.json()
+            return str(body["access_token"]), float(body.get("expires_in") or 86400)
+        except (ValueError, KeyError, TypeError):
+            raise AuthError("Genesys token response has no access_token", endpoint="POST /oauth/token") from None
+
+    def __repr__(self) -> str:
+        return f"_TokenCache(issued={self.issued})"
+
+
+class GenesysConnector:
+    """Reads and writes Genesys Cloud external contacts through one httpx client (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: GenesysSettings,
+        *,
+        batch_size: int = 200,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limit: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`rate_limit=False` turns the client-side limiter off (its limit is `settings.rate_limit_per_minute`);
+        `clock` and `sleep` pace the limiter, time the token and wait between retries."""
+        if not 1 <= batch_size <= 200:
+            raise ValueError("batch_size must be between 1 and 200")
+        self.settings = settings
+        self.batch_size = batch_size
+        self.api_calls = CallCounter()
+        self.limiter = RateLimiter(settings.rate_limit_per_minute if rate_limit else None, clock=clock, sleep=sleep)
+        policy = retry or RetryPolicy()
+        self._http = httpx.Client(
+            base_url=settings.api_url,
+            timeout=httpx.Timeout(timeout),
+            headers={"Accept": "application/json"},
+        )
+        self._tokens = _TokenCache(self._http, settings, self.api_calls, policy, clock, sleep)
+        self._client = ResilientClient(
+            self._http,
+            policy=policy,
+            limiter=self.limiter,
+            counter=self.api_calls,
+            tokens=self._tokens,
+            secrets=[*settings.secrets],
+            sleep=sleep,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GenesysConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"GenesysConnector(api_url={self.settings.api_url!r}, client_id={self.settings.client_id!r}, "
+            f"batch_size={self.batch_size}, calls={self.api_calls.total})"
+        )
+
+    # --- reads -------------------------------------------------------------------------------------------------------
+
+    def scan_contacts(self, limit: int = MAX_SCAN_LIMIT) -> list[Contact]:
+        """Every external contact, following scan cursors to the end; each contact once (the latest copy seen)."""
+        return self._scan("contacts", limit)
+
+    def scan_organizations(self, limit: int = MAX_SCAN_LIMIT) -> list[Contact]:
+        """Every external organization, like `scan_contacts`."""
+        return self._scan("organizations", limit)
+
+    def _scan(self, kind: str, limit: int) -> list[Contact]:
+        if not 10 <= limit <= MAX_SCAN_LIMIT:
+            raise ValueError(f"scan limit must be between 10 and {MAX_SCAN_LIMIT}")
+        records: dict[str, Contact] = {}
+        cursor: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"limit": limit}
+            if cursor is not None:
+                params["cursor"] = cursor
+            # A failed page is retried with the same cursor, so no page is skipped or read twice.
+            page = self._client.get(f"{API}/scan/{kind}", params=params).json()
+            for entity in page.get("entities") or []:
+                records.pop(entity["id"], None)
+                records[entity["id"]] = entity
+            cursor = (page.get("cursors") or {}).get("after")
+            if not cursor:
+                return list(records.values())
+            if cursor in seen_cursors:
+                raise ConnectorError(f"Genesys scan of {kind} returned cursor {cursor!r} twice; stopping")
+            seen_cursors.add(cursor)
+
+    def get_contacts(self, ids: Iterable[str]) -> list[Contact]:
+        """The contacts with these ids that exist (bulk fetch, batched); missing ids are left out."""
+        return list(self._fetch(list(dict.fromkeys(ids)))[0].values())
+
+    def _fetch(self, ids: Sequence[str]) -> tuple[dict[str, Contact], dict[str, str]]:
+        """(found contacts by id, service message by id for those not returned)."""
+        found: dict[str, Contact] = {}
+        missing: dict[str, str] = {}
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            for result in self._bulk("/bulk/contacts", [{"id": i} for i in chunk], idempotent=True):
+                entity = result.get("entity")
+                if result.get("success") and isinstance(entity, dict) and entity.get("id"):
+                    found[entity["id"]] = entity
+                elif result.get("id"):
+                    missing[result["id"]] = _result_message(result)
+        for contact_id in ids:
+            if contact_id not in found:
+                missing.setdefault(contact_id, "not returned by the bulk fetch")
+        return found, missing
+
+    # --- bulk calls --------------------------------------------------------------------------------------------------
+
+    def _bulk(self, path: str, entities: list[dict[str, Any]], *, idempotent: bool) -> list[dict[str, Any]]:
+        """POST a bulk call and return its results; a 413 splits the batch in halves, each sent on its own."""
+        try:
+            response = self._client.post(f"{API}{path}", json={"entities": entities}, idempotent=idempotent)
+        except RequestRejected as exc:
+            if exc.status == 413 and len(entities) > 1:
+                half = len(entities) // 2
+                log.info("%s: 413 for %d entities, splitting", path, len(entities))
+                return self._bulk(path, entities[:half], idempotent=idempotent) + self._bulk(
+                    path, entities[half:], idempotent=idempotent
+                )
+            raise
+        return list(response.json().get("results") or [])
+
+    # --- external sources and organizations ---------------------------------------------------------------------------
+
+    def ensure_external_source(self, name: str) -> dict[str, str]:
+        """The external source with this name (case-insensitive), created when absent: `{id, name}`."""
+        for source in self._list_sources():
+            if str(source.get("name", "")).lower() == name.lower():
+                return {"id": source["id"], "name": source["name"]}
+        try:
+            created = self._client.post(f"{API}/externalsources", json={"name": name, "active": True}).json()
+        except RequestRejected as exc:
+            if exc.status != 409:
+                raise
+            created = next(s for s in self._list_sources() if str(s.get("name", "")).lower() == name.lower())
+        return {"id": created["id"], "name": created["name"]}
+
+    def _list_sources(self) -> list[dict[str, Any]]:
+        sources: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"pageSize": 200}
+        while True:
+            page = self._client.get(f"{API}/externalsources", params=params).json()
+            sources += page.get("entities") or []
+            after = (page.get("cursors") or {}).get("after")
+            if not after or not page.get("entities"):
+                return sources
+            params = {"pageSize": 200, "cursor": after}
+
+    def ensure_organizations(self, accounts: Mapping[str, str], source: Mapping[str, str]) -> dict[str, str]:
+        """Genesys organization id per CRM account id, creating the missing ones, linked by the account id in their
+        `externalIds` (of `source`). Existing organizations are found by that link, never by name."""
+        wanted = {account_id: name for account_id, name in accounts.items() if account_id}
+        linked = self._organizations_by_link(source["id"])
+        result = {a: linked[a] for a in wanted if a in linked}
+        for account_id, name in wanted.items():
+            if account_id in result:
+                continue
+            body = {
+                "name": name or account_id,
+                "externalIds": [{"externalSource": {"id": source["id"]}, "value": account_id}],
+            }
+            try:
+                created = self._client.post(f"{API}/organizations", json=body, idempotent=False).json()
+                result[account_id] = created["id"]
+            except OutcomeUnknown:
+                # The create may or may not have happened: look before creating again.
+                linked = self._organizations_by_link(source["id"])
+                if account_id in linked:
+                    result[account_id] = linked[account_id]
+                else:
+                    created = self._client.post(f"{API}/organizations", json=body, idempotent=False).json()
+                    result[account_id] = created["id"]
+        return result
+
+    def _organizations_by_link(self, source_id: str) -> dict[str, str]:
+        linked: dict[str, str] = {}
+        for org in self.scan_organizations():
+            for link in org.get("externalIds") or []:
+                if (link.get("externalSource") or {}).get("id") == source_id and link.get("value"):
+                    linked.setdefault(str(link["value"]), org["id"])
+        return linked
+
+    # --- writes ------------------------------------------------------------------------------------------------------
+
+    def create_contacts(self, items: Sequence[tuple[str, Contact]]) -> WriteReport:
+        """Create contacts (`/bulk/contacts/add`, in batches). Each contact must carry an `externalIds` link (source
+        id + value) unique in the call: that is how results, which come back in any order with new ids, are matched
+        to the caller's keys. A rejected contact is reported with the service's message; the rest are written."""
+        report = WriteReport()
+        before = self.api_calls.total
+        sendable: list[tuple[str, Contact, LinkKey]] = []
+        seen: dict[LinkKey, str] = {}
+        for key, contact in items:
+            link = _first_link(contact)
+            if link is None:
+                report.add(RecordOutcome(key, "failed", message="contact has no externalIds link to match it by"))
+            elif link in seen:
+                report.add(
+                    RecordOutcome(key, "failed", message=f"externalIds link {link[1]!r} repeats key {seen[link]}")
+                )
+            else:
+                seen[link] = key
+                sendable.append((key, _writable(contact), link))
+        for start in range(0, len(sendable), self.batch_size):
+            for outcome in self._create_batch(sendable[start : start + self.batch_size]):
+                report.add(outcome)
+        report.api_calls = self.api_calls.total - before
+        return report
+
+    def _create_batch(self, batch: list[tuple[str, Contact, LinkKey]], depth: int = 0) -> list[RecordOutcome]:
+        """One bulk add; `depth` bounds the recovery rounds (look up, then re-send only what is missing)."""
+        by_link = {link: key for key, _, link in batch}
+        try:
+            results = self._bulk("/bulk/contacts/add", [c for _, c, _ in batch], idempotent=False)
+        except AuthError:
+            raise
+        except OutcomeUnknown as exc:
+            return self._recover_create(batch, exc.message, depth)
+        except ConnectorError as exc:
+            return [RecordOutcome(key, "failed", message=exc.message) for key, _, _ in batch]
+        outcomes: dict[str, RecordOutcome] = {}
+        unmatched: list[dict[str, Any]] = []
+        for result in results:
+            entity = result.get("entity") if isinstance(result.get("entity"), dict) else None
+            # A rejected contact may come back echoed inside its error: its link still names it.
+            echoed = (result.get("error") or {}).get("entity")
+            linked = entity or (echoed if isinstance(echoed, dict) else {})
+            key = next((by_link[link] for link in _links(linked) if link in by_link), None)
+            if key is None:
+                unmatched.append(result)
+            elif result.get("success") and entity is not None:
+                outcomes[key] = RecordOutcome(key, "created", record_id=entity.get("id"))
+            else:
+                outcomes[key] = RecordOutcome(key, "failed", message=_result_message(result))
+        missing = [item for item in batch if item[0] not in outcomes]
+        if len(missing) == 1 and len(unmatched) == 1 and not unmatched[0].get("success"):
+            key = missing[0][0]
+            outcomes[key] = RecordOutcome(key, "failed", message=_result_message(unmatched[0]))
+        elif missing:
+            # Results that name no contact: find out by lookup which exist, and re-send the rest one by one so each
+            # gets its own answer.
+            reason = f"{len(unmatched)} result(s) of a bulk add could not be matched to a contact"
+            for outcome in self._recover_create(missing, reason, depth):
+                outcomes[outcome.key] = outcome
+        return [outcomes[key] for key, _, _ in batch]
+
+    def _recover_create(
+        self, batch: list[tuple[str, Contact, LinkKey]], reason: str, depth: int
+    ) -> list[RecordOutcome]:
+        """After a create call whose outcome is unknown for `batch`: find which contacts exist (identifier lookup by
+        the link) and create only the others, one by one, so nothing is lost and nothing is created twice."""
+        log.info("bulk add: %s; checking %d contact(s) before sending again", reason, len(batch))
+        outcomes: list[RecordOutcome] = []
+        for key, contact, link in batch:
+            try:
+                existing = self._lookup_link(link)
+            except ConnectorError as exc:
+                outcomes.append(RecordOutcome(key, "failed", message=f"outcome unknown ({reason}): {exc.message}"))
+                continue
+            if existing is not None:
+                outcomes.append(RecordOutcome(key, "created", record_id=existing.get("id")))
+            elif depth >= 2:
+                outcomes.append(RecordOutcome(key, "failed", message=f"not created after retries: {reason}"))
+            else:
+                outcomes += self._create_batch([(key, contact, link)], depth + 1)
+        return outcomes
+
+    def _lookup_link(self, link: LinkKey) -> Contact | None:
+        body = {"type": "ExternalId", "value": link[1], "externalSource": {"id": link[0]}}
+        try:
+            return self._client.post(f"{API}/identifierlookup/contacts", json=body).json()
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def update_contacts(
+        self, changes: Mapping[str, Mapping[str, Any]], snapshot_modify: Mapping[str, str]
+    ) -> WriteReport:
+        """Apply field changes to existing contacts, batch by batch: re-fetch the batch, skip any contact whose
+        `modifyDate` differs from `snapshot_modify` (reported "changed_since_read"), merge the changes into the
+        fetched contact (so no other field is cleared by the whole-contact replace), then `/bulk/contacts/update`.
+
+        Field paths: top-level fields ("firstName", "workEmail"), phones ("workPhone": a string or a PhoneNumber
+        dict), "externalOrganization" (an id or `{"id": ...}`), "externalIds" (links upserted per source), and
+        dotted paths into objects ("customFields.tags", "address.city"). A value of None clears the field.
+        """
+        report = WriteReport()
+        before = self.api_calls.total
+        ids = list(changes)
+        for start in range(0, len(ids), self.batch_size):
+            for outcome in self._update_batch(ids[start : start + self.batch_size], changes, snapshot_modify):
+                report.add(outcome)
+        report.api_calls = self.api_calls.total - before
+        return report
+
+    def _update_batch(
+        self, ids: list[str], changes: Mapping[str, Mapping[str, Any]], snapshot_modify: Mapping[str, str]
+    ) -> list[RecordOutcome]:
+        outcomes: dict[str, RecordOutcome] = {}
+        try:
+            found, missing = self._fetch(ids)
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            return [RecordOutcome(i, "failed", message=f"re-fetch before update failed: {exc.message}") for i in ids]
+        to_send: list[Contact] = []
+        for contact_id in ids:
+            fields = dict(changes[contact_id])
+            if contact_id in missing:
+                outcomes[contact_id] = RecordOutcome(contact_id, "failed", message=missing[contact_id], fields=fields)
+                continue
+            current = found[contact_id]
+            stamp = snapshot_modify.get(contact_id)
+            if stamp is None:
+                outcomes[contact_id] = RecordOutcome(
+                    contact_id, "failed", message="no snapshot modifyDate given for this contact", fields=fields
+                )
+                continue
+            if current.get("modifyDate") != stamp:
+                outcomes[contact_id] = RecordOutcome(
+                    contact_id,
+                    "changed_since_read",
+                    record_id=contact_id,
+                    message=f"modifyDate {current.get('modifyDate')} differs from the snapshot's {stamp}",
+                    fields=fields,
+                )
+                continue
+            try:
+                to_send.append(merge_changes(current, fields))
+            except ValueError as exc:
+                outcomes[contact_id] = RecordOutcome(contact_id, "failed", message=str(exc), fields=fields)
+        if to_send:
+            try:
+                results = self._bulk("/bulk/contacts/update", to_send, idempotent=True)
+            except AuthError:
+                raise
+            except ConnectorError as exc:
+                results = [{"id": c["id"], "success": False, "error": {"message": exc.message}} for c in to_send]
+            sent = {c["id"] for c in to_send}
+            for result in results:
+                entity = result.get("entity") if isinstance(result.get("entity"), dict) else {}
+                contact_id = result.get("id") or entity.get("id")
+                if contact_id not in sent or contact_id in outcomes:
+                    continue
+                fields = dict(changes[contact_id])
+                if result.get("success"):
+                    outcomes[contact_id] = RecordOutcome(contact_id, "updated", record_id=contact_id, fields=fields)
+                else:
+                    outcomes[contact_id] = RecordOutcome(
+                        contact_id, "failed", record_id=contact_id, message=_result_message(result), fields=fields
+                    )
+        for contact_id in ids:
+            outcomes.setdefault(
+                contact_id,
+                RecordOutcome(contact_id, "failed", message="no result returned for this contact"),
+            )
+        return [outcomes[i] for i in ids]
+
+    def delete_contacts(self, ids: Iterable[str]) -> WriteReport:
+        """Remove contacts (`/bulk/contacts/remove`, batched); an id the service does not know is "skipped"."""
+        report = WriteReport()
+        before = self.api_calls.total
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), self.batch_size):
+            chunk = unique[start : start + self.batch_size]
+            outcomes: dict[str, RecordOutcome] = {}
+            try:
+                results = self._bulk("/bulk/contacts/remove", [{"id": i} for i in chunk], idempotent=True)
+            except AuthError:
+                raise
+            except ConnectorError as exc:
+                results = [{"id": i, "success": False, "error": {"message": exc.message}} for i in chunk]
+            for result in results:
+                contact_id = result.get("id")
+                if contact_id not in chunk:
+                    continue
+                if result.get("success"):
+                    outcomes[contact_id] = RecordOutcome(contact_id, "deleted", record_id=contact_id)
+                elif (result.get("error") or {}).get("status") == 404:
+                    outcomes[contact_id] = RecordOutcome(contact_id, "skipped", message=_result_message(result))
+                else:
+                    outcomes[contact_id] = RecordOutcome(contact_id, "failed", message=_result_message(result))
+            for contact_id in chunk:
+                report.add(
+                    outcomes.get(contact_id)
+                    or RecordOutcome(contact_id, "failed", message="no result returned for this contact")
+                )
+        report.api_calls = self.api_calls.total - before
+        return report
+
+
+# --- pure helpers ----------------------------------------------------------------------------------------------------
+
+
+def merge_changes(current: Contact, changes: Mapping[str, Any]) -> Contact:
+    """The whole contact to send back: `current` (as fetched) with `changes` applied and server-set fields removed.
+
+    Every field not named in `changes` is kept as fetched, so the whole-contact replace clears nothing else.
+    Raises ValueError on a path or value that cannot be applied.
+    """
+    merged = {k: copy.deepcopy(v) for k, v in current.items() if k not in SERVER_SET_FIELDS}
+    if "id" not in merged:
+        raise ValueError("the fetched contact has no id")
+    for path, value in changes.items():
+        if not path or path in SERVER_SET_FIELDS or path == "id":
+            raise ValueError(f"field {path!r} cannot be written")
+        if path in PHONE_FIELDS:
+            _set(merged, path, _phone(path, value))
+        elif path == "externalOrganization":
+            _set(merged, path, _organization(value))
+        elif path == "externalIds":
+            _set(merged, path, _upsert_links(merged.get("externalIds") or [], value))
+        else:
+            _set_path(merged, path.split("."), value)
+    return merged
+
+
+def _set(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        target.pop(key, None)
+    else:
+        target[key] = value
+
+
+def _set_path(target: dict[str, Any], parts: list[str], value: Any) -> None:
+    *parents, last = parts
+    node = target
+    for part in parents:
+        child = node.get(part)
+        if child is None:
+            if value is None:
+                return
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ValueError(f"field {'.'.join(parts)!r}: {part!r} is not an object")
+        node = child
+    _set(node, last, copy.deepcopy(value))
+    if parents and not node:
+        # An object left empty (e.g. the last custom field removed) is removed too.
+        _set_path(target, parents, None)
+
+
+def _phone(path: str, value: Any) -> dict[str, Any] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return {"display": value}
+    if isinstance(value, dict) and (value.get("display") or value.get("e164")):
+        return dict(value)
+    raise ValueError(f"field {path!r}: a phone is a string or a PhoneNumber object, got {value!r}")
+
+
+def _organization(value: Any) -> dict[str, str] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return {"id": value}
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return {"id": value["id"]}
+    raise ValueError(f"field 'externalOrganization': expected an id or {{'id': ...}}, got {value!r}")
+
+
+def _upsert_links(existing: list[dict[str, Any]], value: Any) -> list[dict[str, Any]] | None:
+    """Existing links with each given link replacing the one of the same source (other sources' links are kept)."""
+    if value is None:
+        return None
+    given = value if isinstance(value, list) else [value]
+    merged = {((x.get("externalSource") or {}).get("id")): x for x in existing}
+    for link in given:
+        source_id = (link.get("externalSource") or {}).get("id") if isinstance(link, dict) else None
+        if not source_id or not link.get("value"):
+            raise ValueError(f"field 'externalIds': expected {{externalSource: {{id}}, value}}, got {link!r}")
+        merged[source_id] = {"externalSource": {"id": source_id}, "value": str(link["value"])}
+    return list(merged.values())
+
+
+def _writable(contact: Contact) -> Contact:
+    return {k: v for k, v in contact.items() if k not in SERVER_SET_FIELDS and k != "id"}
+
+
+def _links(contact: Contact) -> list[LinkKey]:
+    out = []
+    for link in contact.get("externalIds") or []:
+        source_id = (link.get("externalSource") or {}).get("id") if isinstance(link, dict) else None
+        if source_id and link.get("value") is not None:
+            out.append((str(source_id), str(link["value"])))
+    return out
+
+
+def _first_link(contact: Contact) -> LinkKey | None:
+    links = _links(contact)
+    return links[0] if links else None
+
+
+def _result_message(result: Mapping[str, Any]) -> str:
+    error = result.get("error")
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("code")
+        if message:
+            return str(message)
+    return "the service reported a failure without a message"
