@@ -1,0 +1,70 @@
+"""One entry point for the sync decision: match the two snapshots, merge every linked field, derive the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from contact_sync.sync.matching import MatchResult, match_contacts
+from contact_sync.sync.plan import SyncPlan, build_plan, build_reconciliation
+
+
+def restrict_to_cohort(match: MatchResult, cohort_crm_ids: Iterable[str]) -> MatchResult:
+    """Keep only what concerns the cohort's CRM records and the Genesys contacts matched to them.
+
+    Matching itself always runs on the full snapshots, so a cohort never changes who matches whom (a CRM duplicate
+    outside the cohort still makes its cohort twin a secondary). Genesys-only contacts belong to no cohort.
+    """
+    cohort = pd.Index(list(cohort_crm_ids), dtype=object)
+    matches = match.matches[match.matches["crm_id"].isin(cohort)]
+    amb = match.ambiguous
+    keys_in_cohort = amb.loc[(amb["system"] == "crm") & amb["record_id"].isin(cohort), ["rule", "key"]]
+    ambiguous = amb.merge(keys_in_cohort.drop_duplicates(), on=["rule", "key"])
+    crm_groups = match.crm_duplicates.loc[match.crm_duplicates["record_id"].isin(cohort), "group_id"]
+    gen_groups = match.genesys_duplicates.loc[
+        match.genesys_duplicates["record_id"].isin(matches["genesys_id"]), "group_id"
+    ]
+    return MatchResult(
+        matches=matches.reset_index(drop=True),
+        ambiguous=ambiguous.reset_index(drop=True),
+        crm_duplicates=match.crm_duplicates[match.crm_duplicates["group_id"].isin(crm_groups)].reset_index(drop=True),
+        genesys_duplicates=match.genesys_duplicates[match.genesys_duplicates["group_id"].isin(gen_groups)].reset_index(
+            drop=True
+        ),
+        unmatched_crm=match.unmatched_crm[match.unmatched_crm["crm_id"].isin(cohort)].reset_index(drop=True),
+        unmatched_genesys=match.unmatched_genesys.iloc[0:0],
+        rejected=match.rejected,
+    )
+
+
+def reconcile(
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    links: pd.DataFrame | None = None,
+    base: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+    cohort_crm_ids: Iterable[str] | None = None,
+    rejected: pd.DataFrame | None = None,
+) -> SyncPlan:
+    """Decide everything one run must write, hold or report.
+
+    crm, genesys: canonical frames (``contact_sync.sync.schema.CanonicalContact``). links: the ledger's
+    (crm_id, genesys_id). base: (crm_id, genesys_id, field, value) last synced. decisions: (crm_id, field, use,
+    value) for held conflicts. cohort_crm_ids: restrict the plan to these CRM records and their matches.
+    rejected: records the converters could not read (``RejectedRecord``); a Genesys record among them that names a
+    CRM id holds that CRM record (it is neither matched anew nor created), and all of them are reported.
+    """
+    held = None
+    if rejected is not None and len(rejected) and "crm_id" in rejected.columns:
+        unreadable = rejected[(rejected["system"] == "genesys") & rejected["crm_id"].notna()]
+        held = pd.Index(unreadable["crm_id"].astype(object))
+    match = match_contacts(crm, genesys, links, policy, held_crm_ids=held)
+    if rejected is not None and len(rejected):
+        reported = rejected[["system", "record_id", "reason"]].astype(object)
+        match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})
+    if cohort_crm_ids is not None:
+        match = restrict_to_cohort(match, cohort_crm_ids)
+    recon, guard = build_reconciliation(match, crm, genesys, policy, base=base, decisions=decisions)
+    return build_plan(recon, match, policy, guard)

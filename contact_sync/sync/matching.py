@@ -1,0 +1,317 @@
+"""Match CRM contacts to Genesys contacts, tier by tier, and group duplicates inside each system.
+
+Order of trust: stored link (ledger) -> CRM id in Genesys ``externalIds`` -> normalized email -> E.164 phone ->
+first + last name within the same account (only with ``policy.match_on_name``). Each tier only sees the records no
+higher tier matched or flagged. Every tier is a join on a key that is unique on both sides; a key held by two or more
+candidates on either side is ambiguous: those records are reported and left alone (nothing is written for them).
+
+Duplicates inside one system (same normalized email or E.164 phone among live records) are grouped. In the CRM one
+record per group is the primary, chosen deterministically: a record already linked to Genesys first, then the oldest
+``created_at`` (missing dates last), then the lowest ``record_id``. Only primaries take part in the email, phone and
+name tiers and only primaries are ever created in Genesys, so one person entered twice in the CRM never becomes two
+Genesys contacts. Genesys duplicates are reported only.
+
+Deleted or merged CRM records never match new Genesys contacts; their stored links are still matched so the plan can
+unlink or delete. Once the link is dropped they match nothing, not even a Genesys contact that still carries their id
+(that contact is reported as unmatched, with the id it carries), so a handled delete is not handled again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import pandas as pd
+
+from contact_sync.sync.normalize import normalize_email, normalize_name
+
+RULE_SCORES: Final = {"link": 1.0, "external_id": 1.0, "email": 0.95, "phone": 0.85, "name_account": 0.6}
+"""Confidence attached to a match by the tier that made it."""
+
+MATCH_COLUMNS: Final = ("crm_id", "genesys_id", "rule", "score")
+AMBIGUOUS_COLUMNS: Final = ("rule", "key", "system", "record_id")
+DUPLICATE_COLUMNS: Final = ("group_id", "key_type", "key", "record_id", "is_primary", "primary_id")
+REJECTED_COLUMNS: Final = ("system", "record_id", "reason")
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What matching found. Every frame has plain string/float/bool columns."""
+
+    matches: pd.DataFrame
+    """crm_id, genesys_id, rule (link|external_id|email|phone|name_account), score. 1:1 on both ids."""
+    ambiguous: pd.DataFrame
+    """rule, key, system ("crm"|"genesys"), record_id: records with two or more candidates at one tier."""
+    crm_duplicates: pd.DataFrame
+    """group_id, key_type (email|phone), key, record_id, is_primary, primary_id: live CRM records sharing a key."""
+    genesys_duplicates: pd.DataFrame
+    """Same columns, for Genesys records (reported only)."""
+    unmatched_crm: pd.DataFrame
+    """crm_id, duplicate_of, held: live CRM records with no Genesys match. Only rows with a null duplicate_of
+    (the primary of their duplicate group, or in none) and held False may be created in Genesys."""
+    unmatched_genesys: pd.DataFrame
+    """genesys_id, linked_crm_id: Genesys records with no CRM match; linked_crm_id is the CRM id in their
+    externalIds when it names no CRM record of this snapshot (such records are never used to create a CRM contact)."""
+    rejected: pd.DataFrame
+    """system, record_id, reason: input rows left out (null or duplicate ids in one snapshot)."""
+
+
+def _frame(columns: tuple[str, ...], data: dict[str, object] | None = None) -> pd.DataFrame:
+    if data is None:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _reject_bad_ids(frame: pd.DataFrame, system: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop rows whose record_id is missing or appears more than once (every copy: we cannot tell which is right)."""
+    ids = frame["record_id"].astype(object)
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    repeated = ids.duplicated(keep=False) & ~missing
+    bad = missing | repeated
+    reasons = pd.Series("missing record_id", index=frame.index).where(missing, "record_id appears twice in snapshot")
+    rejected = pd.DataFrame(
+        {"system": system, "record_id": ids[bad].where(~missing[bad], None), "reason": reasons[bad]},
+        columns=list(REJECTED_COLUMNS),
+    )
+    return frame.loc[~bad], rejected
+
+
+def _email_key(values: pd.Series) -> pd.Series:
+    key = normalize_email(values).astype(object)
+    valid = key.notna() & key.astype(str).str.contains("@", regex=False)
+    return key.where(valid, None)
+
+
+def _text_key(values: pd.Series) -> pd.Series:
+    key = values.astype(object)
+    valid = key.notna() & (key.astype(str).str.strip() != "")
+    return key.where(valid, None)
+
+
+def _name_key(frame: pd.DataFrame) -> pd.Series:
+    first = _text_key(normalize_name(frame["first_name"]))
+    last = _text_key(normalize_name(frame["last_name"]))
+    account = _text_key(frame["account_id"])
+    key = first.astype(str) + "\x1f" + last.astype(str) + "\x1f" + account.astype(str)
+    return key.where(first.notna() & last.notna() & account.notna(), None)
+
+
+def _prepare(frame: pd.DataFrame, match_on_name: bool) -> pd.DataFrame:
+    """The columns matching needs, indexed by record id."""
+    work = pd.DataFrame(
+        {
+            "id": frame["record_id"].astype(object).to_numpy(),
+            "link": _text_key(frame["crm_id"]).to_numpy(),
+            "email": _email_key(frame["email"]).to_numpy(),
+            "phone": _text_key(frame["phone_e164"]).to_numpy(),
+            "created_at": frame["created_at"].to_numpy(),
+            "live": (~frame["is_deleted"].fillna(False).astype(bool) & frame["merged_into"].isna()).to_numpy(),
+        }
+    )
+    work["name"] = _name_key(frame).to_numpy() if match_on_name else None
+    return work.set_index("id", drop=False)
+
+
+def _unique_join(crm_keys: pd.DataFrame, genesys_keys: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join (id, key) frames on key where the key is held once on each side; report keys held more often.
+
+    Returns (matches, ambiguous). No cross product is ever built: ambiguous keys are found by counting first.
+    """
+    crm_keys = crm_keys.dropna(subset=["key"])
+    genesys_keys = genesys_keys.dropna(subset=["key"])
+    shared = pd.Index(crm_keys["key"].unique()).intersection(pd.Index(genesys_keys["key"].unique()))
+    crm_keys = crm_keys[crm_keys["key"].isin(shared)]
+    genesys_keys = genesys_keys[genesys_keys["key"].isin(shared)]
+    crowded = pd.Index(
+        pd.concat(
+            [
+                crm_keys.loc[crm_keys["key"].duplicated(), "key"],
+                genesys_keys.loc[genesys_keys["key"].duplicated(), "key"],
+            ]
+        ).unique()
+    )
+    crm_amb = crm_keys["key"].isin(crowded)
+    gen_amb = genesys_keys["key"].isin(crowded)
+    pairs = crm_keys[~crm_amb].merge(genesys_keys[~gen_amb], on="key", suffixes=("_crm", "_gen"))
+    matches = _frame(
+        MATCH_COLUMNS,
+        {"crm_id": pairs["id_crm"], "genesys_id": pairs["id_gen"], "rule": rule, "score": RULE_SCORES[rule]},
+    )
+    ambiguous = pd.concat(
+        [
+            _frame(
+                AMBIGUOUS_COLUMNS,
+                {
+                    "rule": rule,
+                    "key": crm_keys.loc[crm_amb, "key"],
+                    "system": "crm",
+                    "record_id": crm_keys.loc[crm_amb, "id"],
+                },
+            ),
+            _frame(
+                AMBIGUOUS_COLUMNS,
+                {
+                    "rule": rule,
+                    "key": genesys_keys.loc[gen_amb, "key"],
+                    "system": "genesys",
+                    "record_id": genesys_keys.loc[gen_amb, "id"],
+                },
+            ),
+        ],
+        ignore_index=True,
+    )
+    return matches, ambiguous
+
+
+def _duplicate_groups(work: pd.DataFrame, linked: pd.Index) -> pd.DataFrame:
+    """Groups of records sharing a normalized email or E.164 phone, with a deterministic primary per group."""
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "key_type": kind,
+                    "key": work[kind].to_numpy(),
+                    "record_id": work["id"].to_numpy(),
+                    "created_at": work["created_at"].to_numpy(),
+                }
+            )
+            for kind in ("email", "phone")
+        ],
+        ignore_index=True,
+    ).dropna(subset=["key"])
+    long = long[long.duplicated(subset=["key_type", "key"], keep=False)]
+    if long.empty:
+        return _frame(DUPLICATE_COLUMNS)
+    long["unlinked"] = ~long["record_id"].isin(linked)
+    long = long.sort_values(["key_type", "key", "unlinked", "created_at", "record_id"], na_position="last")
+    grouped = long.groupby(["key_type", "key"], sort=True)
+    long["group_id"] = grouped.ngroup().astype("int64")
+    long["primary_id"] = grouped["record_id"].transform("first")
+    long["is_primary"] = long["record_id"] == long["primary_id"]
+    return long[list(DUPLICATE_COLUMNS)].reset_index(drop=True)
+
+
+def match_contacts(
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    links: pd.DataFrame | None,
+    policy: object,
+    held_crm_ids: pd.Index | None = None,
+) -> MatchResult:
+    """Link each CRM contact to at most one Genesys contact, tier by tier (see the module docstring).
+
+    ``crm`` and ``genesys`` are canonical frames; ``links`` the ledger's (crm_id, genesys_id) pairs or None.
+    ``held_crm_ids`` are CRM ids that must not match new Genesys contacts nor be created (e.g. a Genesys record that
+    links to them could not be read); they still keep stored links.
+    """
+    crm, crm_rejected = _reject_bad_ids(crm, "crm")
+    genesys, gen_rejected = _reject_bad_ids(genesys, "genesys")
+    match_on_name = bool(getattr(policy, "match_on_name", False))
+    c = _prepare(crm, match_on_name)
+    g = _prepare(genesys, match_on_name)
+    held = pd.Index([]) if held_crm_ids is None else pd.Index(held_crm_ids)
+
+    found: list[pd.DataFrame] = []
+    ambiguous: list[pd.DataFrame] = []
+    taken_c = pd.Index([], dtype=object)
+    taken_g = pd.Index([], dtype=object)
+
+    def take(matches: pd.DataFrame, amb: pd.DataFrame) -> None:
+        nonlocal taken_c, taken_g
+        found.append(matches)
+        ambiguous.append(amb)
+        taken_c = taken_c.append(pd.Index(matches["crm_id"])).append(
+            pd.Index(amb.loc[amb["system"] == "crm", "record_id"])
+        )
+        taken_g = taken_g.append(pd.Index(matches["genesys_id"])).append(
+            pd.Index(amb.loc[amb["system"] == "genesys", "record_id"])
+        )
+
+    # Tier 1: stored links whose two records are both in the snapshots. A corrupt ledger (an id linked twice) is
+    # reported, never guessed.
+    if links is not None and len(links):
+        stored = links[["crm_id", "genesys_id"]].dropna().drop_duplicates()
+        stored = stored[stored["crm_id"].isin(c.index) & stored["genesys_id"].isin(g.index)]
+        twice = stored["crm_id"].duplicated(keep=False) | stored["genesys_id"].duplicated(keep=False)
+        bad = stored[twice]
+        amb = pd.concat(
+            [
+                _frame(
+                    AMBIGUOUS_COLUMNS,
+                    {"rule": "link", "key": bad["crm_id"], "system": "crm", "record_id": bad["crm_id"]},
+                ),
+                _frame(
+                    AMBIGUOUS_COLUMNS,
+                    {"rule": "link", "key": bad["crm_id"], "system": "genesys", "record_id": bad["genesys_id"]},
+                ),
+            ],
+            ignore_index=True,
+        ).drop_duplicates(subset=["system", "record_id"])
+        ok = stored[~twice]
+        take(
+            _frame(
+                MATCH_COLUMNS,
+                {"crm_id": ok["crm_id"], "genesys_id": ok["genesys_id"], "rule": "link", "score": RULE_SCORES["link"]},
+            ),
+            amb,
+        )
+
+    # Tier 2: the CRM id a Genesys contact carries in externalIds.
+    free_c = c[c["live"] & ~c.index.isin(taken_c)]
+    free_g = g[~g.index.isin(taken_g)]
+    take(
+        *_unique_join(
+            pd.DataFrame({"id": free_c["id"], "key": free_c["id"]}),
+            pd.DataFrame({"id": free_g["id"], "key": free_g["link"]}),
+            "external_id",
+        )
+    )
+
+    # Duplicate groups are decided after the trusted tiers so an already linked record is its group's primary.
+    linked_c = pd.Index(pd.concat([f["crm_id"] for f in found])) if found else pd.Index([])
+    linked_g = pd.Index(pd.concat([f["genesys_id"] for f in found])) if found else pd.Index([])
+    crm_dups = _duplicate_groups(c[c["live"]], linked_c)
+    gen_dups = _duplicate_groups(g[g["live"]], linked_g)
+    secondary = crm_dups.loc[~crm_dups["is_primary"]].drop_duplicates(subset=["record_id"])
+    secondary_ids = pd.Index(secondary["record_id"])
+
+    # Tiers 3-5: live, free, primary CRM records against free Genesys records that carry no CRM id of their own.
+    for rule, column in (("email", "email"), ("phone", "phone"), ("name_account", "name")):
+        if column == "name" and not match_on_name:
+            continue
+        cand_c = c[c["live"] & ~c.index.isin(taken_c) & ~c.index.isin(secondary_ids) & ~c.index.isin(held)]
+        cand_g = g[g["live"] & ~g.index.isin(taken_g) & g["link"].isna()]
+        take(
+            *_unique_join(
+                pd.DataFrame({"id": cand_c["id"], "key": cand_c[column]}),
+                pd.DataFrame({"id": cand_g["id"], "key": cand_g[column]}),
+                rule,
+            )
+        )
+
+    matches = pd.concat(found, ignore_index=True) if found else _frame(MATCH_COLUMNS)
+    all_amb = pd.concat(ambiguous, ignore_index=True) if ambiguous else _frame(AMBIGUOUS_COLUMNS)
+
+    lone_c = c[c["live"] & ~c.index.isin(taken_c)]
+    duplicate_of = secondary.set_index("record_id")["primary_id"]
+    unmatched_crm = pd.DataFrame(
+        {
+            "crm_id": lone_c["id"].to_numpy(),
+            "duplicate_of": duplicate_of.reindex(lone_c["id"]).to_numpy(),
+            "held": lone_c.index.isin(held),
+        }
+    )
+    lone_g = g[g["live"] & ~g.index.isin(taken_g)]
+    unmatched_genesys = pd.DataFrame(
+        {"genesys_id": lone_g["id"].to_numpy(), "linked_crm_id": lone_g["link"].to_numpy()}
+    )
+
+    return MatchResult(
+        matches=matches.reset_index(drop=True),
+        ambiguous=all_amb,
+        crm_duplicates=crm_dups,
+        genesys_duplicates=gen_dups,
+        unmatched_crm=unmatched_crm.astype({"crm_id": object, "duplicate_of": object}),
+        unmatched_genesys=unmatched_genesys.astype(object),
+        rejected=pd.concat([crm_rejected, gen_rejected], ignore_index=True),
+    )

@@ -1,0 +1,271 @@
+"""The three-way field merge: for every matched pair and mapped field, decide who wins and what must be written.
+
+Vectorized over a long frame (one row per pair and field). Values are compared on keys built per the field's
+``compare`` kind (text trimmed, emails case-folded, phones by E.164, numbers numerically, tags as sets), so values
+that only differ in formatting are never written. Rules, against the base (the value last synced, from the ledger):
+
+- neither side changed -> nothing; only one side changed -> copied across if the field's direction allows it;
+- both changed to the same value -> nothing written, base updated;
+- both changed differently, or first sync (no base) with different values -> a conflict, resolved by the field's
+  policy: ``crm_wins``, ``genesys_wins``, ``last_write_wins`` (record ``modified_at``; ties go to the CRM) or
+  ``manual`` (held until a decision exists; decisions take the CRM value, the Genesys value, or a given value);
+- a field synced in one direction only has a master: whenever the values differ the source side wins;
+- ``one_way`` mode: every field that may go to Genesys is CRM-mastered, nothing is ever planned toward the CRM,
+  fields mapped ``genesys_to_crm`` are left alone, decisions are not used.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from contact_sync.sync.normalize import normalize_phone
+
+_NULL: Final = "\x00null"
+"""Stands in for a missing key so that two missing values compare equal."""
+
+MERGE_COLUMNS: Final = (
+    "crm_id",
+    "genesys_id",
+    "field",
+    "base",
+    "crm_value",
+    "genesys_value",
+    "changed_on",
+    "conflict",
+    "policy",
+    "winner",
+    "action",
+    "new_value",
+    "base_update",
+    "crm_modified_at",
+    "genesys_modified_at",
+)
+
+
+def effective_direction(direction: str, mode: str) -> str:
+    """The direction a field really syncs in under a mode: one_way keeps only CRM -> Genesys ("none" otherwise)."""
+    if mode == "one_way":
+        return "crm_to_genesys" if direction in ("crm_to_genesys", "both") else "none"
+    return direction
+
+
+def _objects(values: pd.Series | np.ndarray) -> np.ndarray:
+    """An object array with None for every kind of missing value."""
+    arr = np.asarray(values, dtype=object)
+    return np.where(pd.isna(arr), None, arr)
+
+
+def _by_distinct(values: pd.Series, fn) -> pd.Series:  # type: ignore[no-untyped-def]
+    """Apply a per-value function once per distinct value (keys repeat a lot: tags, scores)."""
+    distinct = pd.unique(values.dropna())
+    mapping = {value: fn(value) for value in distinct}
+    return values.map(mapping)
+
+
+def _tags_key(value: object) -> str | None:
+    tags = sorted({part.strip() for part in str(value).split(";") if part.strip()})
+    return ";".join(tags) if tags else None
+
+
+def _number_key(value: object) -> str | None:
+    number = pd.to_numeric(value, errors="coerce")
+    if pd.isna(number):
+        text = str(value).strip()
+        return f"raw:{text}" if text else None
+    return repr(round(float(number), 9) + 0.0)
+
+
+def compare_keys(values: pd.Series, kind: str, region: str, e164: pd.Series | None = None) -> np.ndarray:
+    """Comparison keys of values of one field (object array, None for empty), per the field's compare kind.
+
+    ``e164`` is the already-normalized phone of each value when the caller has it (the canonical frames do), so
+    phones are only parsed for values that lack it (the base).
+    """
+    values = pd.Series(_objects(values), dtype=object)
+    present = values.notna()
+    text = values.where(~present, values[present].astype(str).str.strip())
+    text = text.where(text != "", None)
+    if kind == "email":
+        key = text.where(text.isna(), text.str.casefold())
+    elif kind == "phone":
+        if e164 is None:
+            e164 = normalize_phone(pd.Series(text.to_numpy(), dtype="string"), region)
+        parsed = pd.Series(_objects(e164), dtype=object)
+        key = parsed.where(parsed.notna(), "raw:" + text.astype(str)).where(text.notna() | parsed.notna(), None)
+    elif kind == "number":
+        key = _by_distinct(values, _number_key)
+    elif kind == "tags":
+        key = _by_distinct(text, _tags_key)
+    else:
+        key = text
+    return _objects(key)
+
+
+def _same(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return pd.Series(left).fillna(_NULL).to_numpy() == pd.Series(right).fillna(_NULL).to_numpy()
+
+
+def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, policy: object) -> pd.DataFrame:
+    """One row per (pair, mapped field) with both current values, their comparison keys and modify stamps."""
+    c = crm.set_index("record_id")
+    g = genesys.set_index("record_id")
+    ci = c.index.get_indexer(pairs["crm_id"])
+    gi = g.index.get_indexer(pairs["genesys_id"])
+    if (ci < 0).any() or (gi < 0).any():
+        raise ValueError("every pair must name a record of each snapshot")
+    region = getattr(policy, "default_region", "US")
+    crm_mod = c["modified_at"].to_numpy()[ci]
+    gen_mod = g["modified_at"].to_numpy()[gi]
+    chunks = []
+    for rule in policy.fields:  # type: ignore[attr-defined]
+        crm_values = pd.Series(c[rule.name].to_numpy(dtype=object)[ci], dtype=object)
+        gen_values = pd.Series(g[rule.name].to_numpy(dtype=object)[gi], dtype=object)
+        crm_e164 = gen_e164 = None
+        if rule.compare == "phone" and rule.name == "phone":
+            crm_e164 = c["phone_e164"].to_numpy(dtype=object)[ci]
+            gen_e164 = g["phone_e164"].to_numpy(dtype=object)[gi]
+        chunks.append(
+            pd.DataFrame(
+                {
+                    "crm_id": pairs["crm_id"].to_numpy(dtype=object),
+                    "genesys_id": pairs["genesys_id"].to_numpy(dtype=object),
+                    "field": rule.name,
+                    "crm_value": _objects(crm_values),
+                    "genesys_value": _objects(gen_values),
+                    "crm_key": compare_keys(crm_values, rule.compare, region, crm_e164),
+                    "genesys_key": compare_keys(gen_values, rule.compare, region, gen_e164),
+                    "crm_modified_at": crm_mod,
+                    "genesys_modified_at": gen_mod,
+                }
+            )
+        )
+    return pd.concat(chunks, ignore_index=True)
+
+
+def _keys_per_field(frame: pd.DataFrame, column: str, policy: object) -> np.ndarray:
+    """Comparison keys of a value column whose rows belong to different fields."""
+    keys = np.full(len(frame), None, dtype=object)
+    region = getattr(policy, "default_region", "US")
+    for rule in policy.fields:  # type: ignore[attr-defined]
+        rows = np.flatnonzero((frame["field"] == rule.name).to_numpy())
+        if len(rows):
+            keys[rows] = compare_keys(frame[column].iloc[rows], rule.compare, region)
+    return keys
+
+
+def merge_fields(
+    pairs: pd.DataFrame,
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    base: pd.DataFrame | None,
+    decisions: pd.DataFrame | None,
+    policy: object,
+) -> pd.DataFrame:
+    """Merge every mapped field of every pair (crm_id, genesys_id of live matched records).
+
+    ``base``: crm_id, genesys_id, field, value (the last synced value; None on first sync). ``decisions``: crm_id,
+    field, use (crm|genesys|value), value. Returns MERGE_COLUMNS; ``new_value`` is the value to write (or the agreed
+    value), ``base_update`` says whether ``new_value`` must be stored as the new base once the writes succeed.
+    """
+    mode = getattr(policy, "mode", "one_way")
+    rules = {rule.name: rule for rule in policy.fields}  # type: ignore[attr-defined]
+    long = field_frame(pairs, crm, genesys, policy)
+    n = len(long)
+
+    if base is not None and len(base):
+        stored = base[["crm_id", "genesys_id", "field", "value"]].drop_duplicates(
+            subset=["crm_id", "genesys_id", "field"], keep="last"
+        )
+        stored = stored.assign(base_key=_keys_per_field(stored, "value", policy), has_base=True)
+        long = long.merge(stored.rename(columns={"value": "base"}), on=["crm_id", "genesys_id", "field"], how="left")
+        has_base = long["has_base"].eq(True).to_numpy()
+        long["base"] = _objects(long["base"])
+        base_key = _objects(long["base_key"])
+    else:
+        long["base"] = None
+        has_base = np.zeros(n, dtype=bool)
+        base_key = np.full(n, None, dtype=object)
+
+    crm_key = long["crm_key"].to_numpy()
+    gen_key = long["genesys_key"].to_numpy()
+    same = _same(crm_key, gen_key)
+    crm_changed = has_base & ~_same(crm_key, base_key)
+    gen_changed = has_base & ~_same(gen_key, base_key)
+    both = (crm_changed & gen_changed) | (~has_base & ~same)
+    changed_on = np.select([both, crm_changed, gen_changed], ["both", "crm", "genesys"], "none")
+    conflict = both & ~same
+
+    field = long["field"]
+    eff = field.map({name: effective_direction(rule.direction, mode) for name, rule in rules.items()}).to_numpy()
+    configured = field.map({name: rule.conflict for name, rule in rules.items()}).to_numpy()
+    policy_used = np.where(mode == "one_way", "one_way", np.where(eff == "both", configured, "direction")).astype(
+        object
+    )
+    held = (mode != "one_way") & conflict & (configured == "manual")
+    policy_used = np.where(held, "manual", policy_used)
+
+    oldest = pd.Timestamp.min.tz_localize("UTC")
+    crm_mod = pd.Series(long["crm_modified_at"]).fillna(oldest).to_numpy()
+    gen_mod = pd.Series(long["genesys_modified_at"]).fillna(oldest).to_numpy()
+    crm_newer = crm_mod >= gen_mod
+    winner = np.select(
+        [
+            same,
+            held,
+            eff == "none",
+            eff == "crm_to_genesys",
+            eff == "genesys_to_crm",
+            changed_on == "crm",
+            changed_on == "genesys",
+            configured == "crm_wins",
+            configured == "genesys_wins",
+            (configured == "last_write_wins") & crm_newer,
+            configured == "last_write_wins",
+        ],
+        ["none", "held", "none", "crm", "genesys", "crm", "genesys", "crm", "genesys", "crm", "genesys"],
+        "held",
+    ).astype(object)
+
+    crm_value = long["crm_value"].to_numpy()
+    gen_value = long["genesys_value"].to_numpy()
+    new_value = np.where(winner == "genesys", gen_value, crm_value)
+    new_key = np.where(winner == "genesys", gen_key, crm_key)
+
+    if decisions is not None and len(decisions) and mode != "one_way":
+        chosen = decisions[["crm_id", "field", "use", "value"]].drop_duplicates(subset=["crm_id", "field"], keep="last")
+        chosen = chosen.assign(value_key=_keys_per_field(chosen, "value", policy))
+        picked = long[["crm_id", "field"]].merge(chosen, on=["crm_id", "field"], how="left")
+        use = picked["use"].to_numpy(dtype=object)
+        decided = conflict & pd.notna(use)
+        winner = np.where(decided, "decision", winner)
+        typed = decided & (use == "value")
+        taken_gen = decided & (use == "genesys")
+        taken_crm = decided & (use == "crm")
+        new_value = np.where(typed, _objects(picked["value"]), new_value)
+        new_key = np.where(typed, _objects(picked["value_key"]), new_key)
+        new_value = np.where(taken_gen, gen_value, np.where(taken_crm, crm_value, new_value))
+        new_key = np.where(taken_gen, gen_key, np.where(taken_crm, crm_key, new_key))
+
+    resolved = np.isin(winner, ["crm", "genesys", "decision"])
+    need_genesys = resolved & np.isin(eff, ["crm_to_genesys", "both"]) & ~_same(new_key, gen_key)
+    need_crm = resolved & np.isin(eff, ["genesys_to_crm", "both"]) & ~_same(new_key, crm_key)
+    action = np.select(
+        [winner == "held", need_genesys & need_crm, need_genesys, need_crm],
+        ["hold", "write_both", "write_genesys", "write_crm"],
+        "none",
+    ).astype(object)
+    # Agreement (already equal, or resolved by this plan) is stored as the next base when it moves the base.
+    agreed = same | resolved
+    base_update = agreed & (~has_base | ~_same(new_key, base_key))
+
+    long["changed_on"] = changed_on
+    long["conflict"] = conflict
+    long["policy"] = policy_used
+    long["winner"] = winner
+    long["action"] = action
+    long["new_value"] = np.where(agreed, new_value, None)
+    long["base_update"] = base_update
+    return long[list(MERGE_COLUMNS)]

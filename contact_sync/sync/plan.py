@@ -1,0 +1,352 @@
+"""The reconciliation frame (one row per link and field, Pandera-checked) and the write plan derived from it.
+
+Rows come from three places: the field merge of live matched pairs, creates for records that exist on one side only,
+and record-level actions for CRM records that were deleted or merged away (``unlink`` by default, ``delete_genesys``
+with ``on_crm_delete: delete``). A mass-delete guard refuses, as a whole, to plan more deletes/unlinks than
+``max_delete_share`` of the linked contacts: those rows become ``hold`` and the plan says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing.pandas import Series
+
+from contact_sync.sync.matching import MatchResult
+from contact_sync.sync.merge import MERGE_COLUMNS, field_frame, merge_fields
+
+CHANGED_ON: Final = ("none", "crm", "genesys", "both")
+WINNERS: Final = ("crm", "genesys", "none", "held", "decision")
+ACTIONS: Final = (
+    "none",
+    "write_genesys",
+    "write_crm",
+    "write_both",
+    "create_genesys",
+    "create_crm",
+    "hold",
+    "unlink",
+    "delete_genesys",
+)
+RECONCILIATION_COLUMNS: Final = (*MERGE_COLUMNS, "note")
+
+
+class ReconciliationRow(pa.DataFrameModel):
+    """One row per (link, field): what each side holds, what changed, who wins and what is done about it."""
+
+    crm_id: Series[object] = pa.Field(nullable=True)
+    """CRM record id; null only on create_crm rows (the CRM record does not exist yet)."""
+    genesys_id: Series[object] = pa.Field(nullable=True)
+    """Genesys contact id; null only on create_genesys rows."""
+    field: Series[object] = pa.Field(nullable=False)
+    """Canonical field name (first_name, email, ...)."""
+    base: Series[object] = pa.Field(nullable=True)
+    """Value last synced for this link and field (the ledger's base); null on first sync."""
+    crm_value: Series[object] = pa.Field(nullable=True)
+    genesys_value: Series[object] = pa.Field(nullable=True)
+    changed_on: Series[object] = pa.Field(isin=list(CHANGED_ON))
+    """Which side moved away from the base ("both" also on a first sync with different values)."""
+    conflict: Series[bool]
+    """Both sides changed to different values (or differ on first sync)."""
+    policy: Series[object] = pa.Field(nullable=False)
+    """What decided: the field's conflict policy, "direction" (one-way field: its source wins), "one_way" (mode),
+    "create", or "on_crm_delete"."""
+    winner: Series[object] = pa.Field(isin=list(WINNERS))
+    action: Series[object] = pa.Field(isin=list(ACTIONS))
+    """write_both only follows a decision that typed a value differing from both sides."""
+    new_value: Series[object] = pa.Field(nullable=True)
+    """Value to write (creates and writes) or agreed on; null when held or unresolved."""
+    base_update: Series[bool]
+    """Store new_value as the next base once the writes succeed."""
+    crm_modified_at: Series[object] = pa.Field(nullable=True)
+    genesys_modified_at: Series[object] = pa.Field(nullable=True)
+    note: Series[object] = pa.Field(nullable=True)
+    """Why a record-level action happened (deleted, merged into ..., refused by the mass-delete guard)."""
+
+    class Config:
+        strict = True
+        ordered = False
+
+    @pa.dataframe_check
+    def ids_present(cls, frame: pd.DataFrame) -> pd.Series:
+        """Only a create may lack the id of the side it creates on."""
+        crm_ok = frame["crm_id"].notna() | (frame["action"] == "create_crm")
+        genesys_ok = frame["genesys_id"].notna() | (frame["action"] == "create_genesys")
+        return crm_ok & genesys_ok
+
+
+def _frame(columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
+
+
+@dataclass
+class SyncPlan:
+    """Everything one run should write, hold or report, derived from the reconciliation frame."""
+
+    reconciliation: pd.DataFrame
+    genesys_creates: pd.DataFrame
+    """crm_id + one column per mapped field: Genesys contacts to create, linked to crm_id through externalIds."""
+    genesys_updates: pd.DataFrame
+    """genesys_id, crm_id, field, value, old_value: only the fields that change."""
+    crm_updates: pd.DataFrame
+    """crm_id, genesys_id, field, value, old_value (bidirectional mode only)."""
+    crm_creates: pd.DataFrame
+    """genesys_id + one column per mapped field (only with create_crm_from_genesys, bidirectional mode)."""
+    conflicts: pd.DataFrame
+    """crm_id, genesys_id, field, base, crm_value, genesys_value, crm_modified_at, genesys_modified_at, policy,
+    winner, value, held."""
+    unlinks: pd.DataFrame
+    """crm_id, genesys_id, reason: links to drop because the CRM record was deleted or merged away."""
+    deletes: pd.DataFrame
+    """crm_id, genesys_id, reason: Genesys contacts to delete (on_crm_delete: delete)."""
+    refused_deletes: pd.DataFrame
+    """crm_id, genesys_id, reason: unlinks/deletes the mass-delete guard refused to plan."""
+    new_links: pd.DataFrame
+    """crm_id, genesys_id, rule, score: links to record (not yet in the ledger)."""
+    base_updates: pd.DataFrame
+    """crm_id, genesys_id, field, value: the next base once the writes succeed. genesys_id is null for rows of a
+    Genesys create (the writer fills in the new id), crm_id null for rows of a CRM create."""
+    ambiguous: pd.DataFrame
+    crm_duplicates: pd.DataFrame
+    genesys_duplicates: pd.DataFrame
+    rejected: pd.DataFrame
+    delete_guard: str | None = None
+    """Why deletes/unlinks were refused, or None."""
+    fields: tuple[str, ...] = field(default=())
+
+    def is_empty(self) -> bool:
+        """True when nothing has to be written anywhere (systems or ledger); reports and held items may remain."""
+        return all(
+            len(frame) == 0
+            for frame in (
+                self.genesys_creates,
+                self.genesys_updates,
+                self.crm_updates,
+                self.crm_creates,
+                self.unlinks,
+                self.deletes,
+                self.new_links,
+                self.base_updates,
+            )
+        )
+
+    def summary(self) -> dict[str, int]:
+        """Counts for reports and run metadata."""
+        return {
+            "genesys_creates": len(self.genesys_creates),
+            "genesys_updates": len(self.genesys_updates),
+            "genesys_contacts_updated": int(self.genesys_updates["genesys_id"].nunique()),
+            "crm_updates": len(self.crm_updates),
+            "crm_contacts_updated": int(self.crm_updates["crm_id"].nunique()),
+            "crm_creates": len(self.crm_creates),
+            "conflicts": len(self.conflicts),
+            "conflicts_held": int(self.conflicts["held"].sum()) if len(self.conflicts) else 0,
+            "unlinks": len(self.unlinks),
+            "deletes": len(self.deletes),
+            "refused_deletes": len(self.refused_deletes),
+            "new_links": len(self.new_links),
+            "base_updates": len(self.base_updates),
+            "ambiguous_records": len(self.ambiguous),
+            "crm_duplicate_records": int(self.crm_duplicates["record_id"].nunique()),
+            "genesys_duplicate_records": int(self.genesys_duplicates["record_id"].nunique()),
+            "rejected": len(self.rejected),
+        }
+
+
+def _live_ids(crm: pd.DataFrame) -> pd.DataFrame:
+    """record_id, live, note (why not live) for each CRM record."""
+    deleted = crm["is_deleted"].fillna(False).astype(bool).to_numpy()
+    merged_into = crm["merged_into"].to_numpy(dtype=object)
+    merged = pd.notna(merged_into)
+    note = np.where(merged, "merged into " + pd.Series(merged_into).fillna("").astype(str), "deleted in CRM")
+    return pd.DataFrame(
+        {"record_id": crm["record_id"].to_numpy(dtype=object), "live": ~deleted & ~merged, "note": note}
+    ).drop_duplicates(subset=["record_id"], keep=False)
+
+
+def _one_side_rows(ids: pd.Series, frame: pd.DataFrame, policy: object, side: str, action: str) -> pd.DataFrame:
+    """create_genesys / create_crm rows: one per record and mapped field, carrying the source side's values."""
+    source = frame.drop_duplicates(subset=["record_id"], keep=False).set_index("record_id")
+    at = source.index.get_indexer(ids)
+    modified = source["modified_at"].to_numpy()[at]
+    chunks = []
+    for rule in policy.fields:  # type: ignore[attr-defined]
+        values = source[rule.name].to_numpy(dtype=object)[at]
+        values = np.where(pd.isna(values), None, values)
+        chunks.append(
+            pd.DataFrame(
+                {
+                    "crm_id": ids.to_numpy(dtype=object) if side == "crm" else None,
+                    "genesys_id": ids.to_numpy(dtype=object) if side == "genesys" else None,
+                    "field": rule.name,
+                    "base": None,
+                    "crm_value": values if side == "crm" else None,
+                    "genesys_value": values if side == "genesys" else None,
+                    "changed_on": side,
+                    "conflict": False,
+                    "policy": "create",
+                    "winner": side,
+                    "action": action,
+                    "new_value": values,
+                    "base_update": True,
+                    "crm_modified_at": modified if side == "crm" else None,
+                    "genesys_modified_at": modified if side == "genesys" else None,
+                    "note": None,
+                }
+            )
+        )
+    return pd.concat(chunks, ignore_index=True) if chunks else _frame(RECONCILIATION_COLUMNS)
+
+
+def build_reconciliation(
+    match: MatchResult,
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    base: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, str | None]:
+    """The validated reconciliation frame and the mass-delete guard's refusal message (None when not tripped)."""
+    mode = getattr(policy, "mode", "one_way")
+    status = _live_ids(crm).set_index("record_id")
+    pairs = match.matches[["crm_id", "genesys_id"]]
+    live = status["live"].reindex(pairs["crm_id"]).fillna(False).to_numpy(dtype=bool)
+    crm_clean = crm.drop_duplicates(subset=["record_id"], keep=False)
+    genesys_clean = genesys.drop_duplicates(subset=["record_id"], keep=False)
+    parts: list[pd.DataFrame] = []
+
+    if live.any():
+        merged = merge_fields(pairs[live], crm_clean, genesys_clean, base, decisions, policy)
+        merged["note"] = None
+        parts.append(merged)
+
+    guard: str | None = None
+    gone = pairs[~live]
+    if len(gone):
+        rows = field_frame(gone, crm_clean, genesys_clean, policy).drop(columns=["crm_key", "genesys_key"])
+        action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
+        share = float(getattr(policy, "max_delete_share", 0.05))
+        allowed = share * len(pairs)
+        refused = len(gone) > allowed
+        if refused:
+            guard = (
+                f"mass-delete guard: {len(gone)} of {len(pairs)} linked contacts would be "
+                f"{'deleted' if action == 'delete_genesys' else 'unlinked'}, more than max_delete_share "
+                f"{share:g} allows ({allowed:g}); nothing was planned for them"
+            )
+        rows = rows.assign(
+            base=None,
+            changed_on="crm",
+            conflict=False,
+            policy="on_crm_delete",
+            winner="held" if refused else "crm",
+            action="hold" if refused else action,
+            new_value=None,
+            base_update=False,
+            note=status["note"].reindex(rows["crm_id"]).to_numpy(dtype=object),
+        )
+        if refused:
+            rows["note"] = rows["note"] + "; refused by the mass-delete guard"
+        parts.append(rows)
+
+    creatable = match.unmatched_crm[match.unmatched_crm["duplicate_of"].isna() & ~match.unmatched_crm["held"]]
+    if len(creatable):
+        parts.append(_one_side_rows(creatable["crm_id"], crm_clean, policy, "crm", "create_genesys"))
+    if mode == "bidirectional" and getattr(policy, "create_crm_from_genesys", False):
+        orphans = match.unmatched_genesys[match.unmatched_genesys["linked_crm_id"].isna()]
+        if len(orphans):
+            parts.append(_one_side_rows(orphans["genesys_id"], genesys_clean, policy, "genesys", "create_crm"))
+
+    frames = [part[list(RECONCILIATION_COLUMNS)].astype(object) for part in parts if len(part)]
+    recon = pd.concat(frames, ignore_index=True) if frames else _frame(RECONCILIATION_COLUMNS)
+    recon = recon.astype({name: object for name in RECONCILIATION_COLUMNS if name not in ("conflict", "base_update")})
+    recon = recon.astype({"conflict": bool, "base_update": bool})
+    return ReconciliationRow.validate(recon), guard
+
+
+def _wide(rows: pd.DataFrame, id_column: str, fields: tuple[str, ...]) -> pd.DataFrame:
+    if rows.empty:
+        return _frame([id_column, *fields])
+    wide = rows.pivot(index=id_column, columns="field", values="new_value")
+    wide = wide.reindex(columns=list(fields)).reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def _record_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    out = rows.drop_duplicates(subset=["crm_id", "genesys_id"])[["crm_id", "genesys_id", "note"]]
+    return out.rename(columns={"note": "reason"}).reset_index(drop=True)
+
+
+def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: str | None = None) -> SyncPlan:
+    """Derive the write plan from a validated reconciliation frame."""
+    fields = tuple(rule.name for rule in policy.fields)  # type: ignore[attr-defined]
+    action = recon["action"]
+    to_genesys = recon[action.isin(["write_genesys", "write_both"])]
+    to_crm = recon[action.isin(["write_crm", "write_both"])]
+    conflicts = recon[recon["conflict"]]
+    live_links = recon.loc[~action.isin(["unlink", "delete_genesys", "create_genesys", "create_crm"])]
+    live_pairs = live_links[["crm_id", "genesys_id"]].drop_duplicates()
+    new_links = match.matches[match.matches["rule"] != "link"].merge(live_pairs, on=["crm_id", "genesys_id"])
+    base_rows = recon[recon["base_update"]]
+    return SyncPlan(
+        reconciliation=recon,
+        genesys_creates=_wide(recon[action == "create_genesys"], "crm_id", fields),
+        genesys_updates=pd.DataFrame(
+            {
+                "genesys_id": to_genesys["genesys_id"],
+                "crm_id": to_genesys["crm_id"],
+                "field": to_genesys["field"],
+                "value": to_genesys["new_value"],
+                "old_value": to_genesys["genesys_value"],
+            }
+        ).reset_index(drop=True),
+        crm_updates=pd.DataFrame(
+            {
+                "crm_id": to_crm["crm_id"],
+                "genesys_id": to_crm["genesys_id"],
+                "field": to_crm["field"],
+                "value": to_crm["new_value"],
+                "old_value": to_crm["crm_value"],
+            }
+        ).reset_index(drop=True),
+        crm_creates=_wide(recon[action == "create_crm"], "genesys_id", fields),
+        conflicts=pd.DataFrame(
+            {
+                "crm_id": conflicts["crm_id"],
+                "genesys_id": conflicts["genesys_id"],
+                "field": conflicts["field"],
+                "base": conflicts["base"],
+                "crm_value": conflicts["crm_value"],
+                "genesys_value": conflicts["genesys_value"],
+                "crm_modified_at": conflicts["crm_modified_at"],
+                "genesys_modified_at": conflicts["genesys_modified_at"],
+                "policy": conflicts["policy"],
+                "winner": conflicts["winner"],
+                "value": conflicts["new_value"],
+                "held": conflicts["action"] == "hold",
+            }
+        ).reset_index(drop=True),
+        unlinks=_record_rows(recon[action == "unlink"]),
+        deletes=_record_rows(recon[action == "delete_genesys"]),
+        refused_deletes=_record_rows(recon[(action == "hold") & (recon["policy"] == "on_crm_delete")]),
+        new_links=new_links.reset_index(drop=True),
+        base_updates=pd.DataFrame(
+            {
+                "crm_id": base_rows["crm_id"],
+                "genesys_id": base_rows["genesys_id"],
+                "field": base_rows["field"],
+                "value": base_rows["new_value"],
+            }
+        ).reset_index(drop=True),
+        ambiguous=match.ambiguous,
+        crm_duplicates=match.crm_duplicates,
+        genesys_duplicates=match.genesys_duplicates,
+        rejected=match.rejected,
+        delete_guard=guard,
+        fields=fields,
+    )
