@@ -330,22 +330,31 @@ class GenesysConnector:
         to the caller's keys. A rejected contact is reported with the service's message; the rest are written."""
         report = WriteReport()
         before = self.api_calls.total
-        sendable: list[tuple[str, Contact, LinkKey]] = []
+        results: list[RecordOutcome | None] = [None] * len(items)
+        sendable: list[tuple[int, tuple[str, Contact, LinkKey]]] = []
         seen: dict[LinkKey, str] = {}
-        for key, contact in items:
+        keys: set[str] = set()
+        for position, (key, contact) in enumerate(items):
             link = _first_link(contact)
             if link is None:
-                report.add(RecordOutcome(key, "failed", message="contact has no externalIds link to match it by"))
-            elif link in seen:
-                report.add(
-                    RecordOutcome(key, "failed", message=f"externalIds link {link[1]!r} repeats key {seen[link]}")
+                results[position] = RecordOutcome(
+                    key, "failed", message="contact has no externalIds link to match it by"
                 )
+            elif link in seen:
+                message = f"externalIds link {link[1]!r} repeats key {seen[link]}"
+                results[position] = RecordOutcome(key, "failed", message=message)
+            elif key in keys:
+                results[position] = RecordOutcome(key, "failed", message="the same key was given twice")
             else:
                 seen[link] = key
-                sendable.append((key, _writable(contact), link))
+                keys.add(key)
+                sendable.append((position, (key, _writable(contact), link)))
         for start in range(0, len(sendable), self.batch_size):
-            for outcome in self._create_batch(sendable[start : start + self.batch_size]):
-                report.add(outcome)
+            chunk = sendable[start : start + self.batch_size]
+            # _create_batch answers in the order it was given.
+            for (position, _), outcome in zip(chunk, self._create_batch([item for _, item in chunk]), strict=True):
+                results[position] = outcome
+        report.outcomes = [o for o in results if o is not None]
         report.api_calls = self.api_calls.total - before
         return report
 
