@@ -1,0 +1,269 @@
+"""Matching and deduplication: each tier, each ambiguity case, duplicates on both sides, deletes, bad ids."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contact_sync.sync.matching import match_contacts
+from contact_sync_tests.sync.engine_helpers import at, crm, genesys, links, make_policy
+
+POLICY = make_policy("one_way")
+
+
+def pairs(result) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    return set(zip(result.matches["crm_id"], result.matches["genesys_id"], result.matches["rule"], strict=True))
+
+
+def ambiguous_ids(result, system: str) -> set[str]:  # type: ignore[no-untyped-def]
+    amb = result.ambiguous
+    return set(amb.loc[amb["system"] == system, "record_id"])
+
+
+def test_stored_link_wins_over_everything_else() -> None:
+    # g2 carries c1's email, but the ledger links c1 to g1: the link is the most trusted fact.
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "a@x.com"}),
+        genesys({"record_id": "g1", "email": "other@x.com"}, {"record_id": "g2", "email": "a@x.com"}),
+        links(("c1", "g1")),
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g1", "link")}
+    assert list(result.unmatched_genesys["genesys_id"]) == ["g2"]
+    assert result.matches["score"].tolist() == [1.0]
+
+
+def test_external_id_in_genesys_links_without_a_ledger_entry() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "a@x.com"}),
+        genesys({"record_id": "g9", "crm_id": "c1", "email": "changed@x.com"}),
+        None,
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g9", "external_id")}
+
+
+def test_email_matches_after_trim_and_casefold() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "  Ann.Lee@Example.COM "}),
+        genesys({"record_id": "g1", "email": "ann.lee@example.com"}),
+        None,
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g1", "email")}
+    assert result.matches["score"].iloc[0] < 1.0
+
+
+def test_phone_matches_by_e164_across_formats() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "a@x.com", "phone": "(415) 555-0101"}),
+        genesys({"record_id": "g1", "email": "b@y.com", "phone": "+1 415-555-0101"}),
+        None,
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g1", "phone")}
+
+
+def test_unparseable_phones_never_match() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "phone": "call me"}),
+        genesys({"record_id": "g1", "phone": "call me"}),
+        None,
+        POLICY,
+    )
+    assert result.matches.empty
+    assert list(result.unmatched_crm["crm_id"]) == ["c1"]
+
+
+def test_name_match_needs_the_switch_and_the_same_account() -> None:
+    c = crm(
+        {"record_id": "c1", "first_name": "José", "last_name": "Núñez", "account_id": "A1"},
+        {"record_id": "c2", "first_name": "Mia", "last_name": "Wong", "account_id": "A1"},
+    )
+    g = genesys(
+        {"record_id": "g1", "first_name": "jose ", "last_name": "NUNEZ", "account_id": "A1"},
+        {"record_id": "g2", "first_name": "Mia", "last_name": "Wong", "account_id": "A2"},
+    )
+    assert match_contacts(c, g, None, make_policy("one_way")).matches.empty
+    result = match_contacts(c, g, None, make_policy("one_way", match_on_name=True))
+    assert pairs(result) == {("c1", "g1", "name_account")}
+
+
+def test_tiers_are_tried_in_order_of_trust() -> None:
+    # c1's email points at g1 and its phone at g2; email is more trusted, and g2 stays free for c2's phone.
+    c = crm(
+        {"record_id": "c1", "email": "a@x.com", "phone": "415 555 0101"},
+        {"record_id": "c2", "email": "c2@x.com", "phone": "415 555 0102"},
+    )
+    g = genesys(
+        {"record_id": "g1", "email": "A@x.com"},
+        {"record_id": "g2", "phone": "4155550101"},
+        {"record_id": "g3", "phone": "+14155550102"},
+    )
+    result = match_contacts(c, g, None, POLICY)
+    assert pairs(result) == {("c1", "g1", "email"), ("c2", "g3", "phone")}
+    assert list(result.unmatched_genesys["genesys_id"]) == ["g2"]
+
+
+def test_ambiguous_email_two_genesys_candidates_is_reported_not_guessed() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "a@x.com", "phone": "415 555 0101"}),
+        genesys(
+            {"record_id": "g1", "email": "a@x.com"}, {"record_id": "g2", "email": "A@X.com", "phone": "4155550101"}
+        ),
+        None,
+        POLICY,
+    )
+    assert result.matches.empty
+    assert ambiguous_ids(result, "crm") == {"c1"}
+    assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
+    # Ambiguous records are left alone: c1 is not matched by phone at a lower tier, nor created.
+    assert result.unmatched_crm.empty
+
+
+def test_ambiguous_phone_two_genesys_candidates() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "phone": "415 555 0101"}),
+        genesys({"record_id": "g1", "phone": "+14155550101"}, {"record_id": "g2", "phone": "(415) 555-0101"}),
+        None,
+        POLICY,
+    )
+    assert result.matches.empty
+    assert set(result.ambiguous["rule"]) == {"phone"}
+    assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
+
+
+def test_ambiguous_external_id_two_genesys_contacts_carry_the_same_crm_id() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1"}),
+        genesys({"record_id": "g1", "crm_id": "c1"}, {"record_id": "g2", "crm_id": "c1"}),
+        None,
+        POLICY,
+    )
+    assert result.matches.empty
+    assert set(result.ambiguous["rule"]) == {"external_id"}
+    assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
+
+
+def test_ambiguous_name_two_crm_namesakes_in_one_account() -> None:
+    result = match_contacts(
+        crm(
+            {"record_id": "c1", "first_name": "Li", "last_name": "Chen", "account_id": "A1"},
+            {"record_id": "c2", "first_name": "Li", "last_name": "Chen", "account_id": "A1"},
+        ),
+        genesys({"record_id": "g1", "first_name": "Li", "last_name": "Chen", "account_id": "A1"}),
+        None,
+        make_policy("one_way", match_on_name=True),
+    )
+    assert result.matches.empty
+    assert ambiguous_ids(result, "crm") == {"c1", "c2"}
+
+
+def test_corrupt_ledger_linking_one_crm_id_twice_is_reported() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1"}),
+        genesys({"record_id": "g1"}, {"record_id": "g2"}),
+        links(("c1", "g1"), ("c1", "g2")),
+        POLICY,
+    )
+    assert result.matches.empty
+    assert set(result.ambiguous["rule"]) == {"link"}
+    assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
+
+
+def test_crm_duplicates_get_one_primary_the_oldest_and_only_it_matches() -> None:
+    c = crm(
+        {"record_id": "c2", "email": "Ann@x.com", "created_at": at(0)},
+        {"record_id": "c1", "email": "ann@x.com ", "created_at": at(5)},
+        {"record_id": "c3", "phone": "415 555 0101", "created_at": at(1)},
+        {"record_id": "c4", "phone": "+1 (415) 555-0101", "created_at": at(1)},
+    )
+    g = genesys({"record_id": "g1", "email": "ANN@x.com"})
+    result = match_contacts(c, g, None, POLICY)
+    assert pairs(result) == {("c2", "g1", "email")}
+    dups = result.crm_duplicates.set_index("record_id")
+    assert dups.loc["c2", "is_primary"] and not dups.loc["c1", "is_primary"]
+    # Same created_at: the lowest id is the primary.
+    assert dups.loc["c3", "is_primary"] and dups.loc["c4", "primary_id"] == "c3"
+    unmatched = result.unmatched_crm.set_index("crm_id")
+    assert unmatched.loc["c1", "duplicate_of"] == "c2"
+    assert unmatched.loc["c4", "duplicate_of"] == "c3"
+    assert pd.isna(unmatched.loc["c3", "duplicate_of"])
+
+
+def test_an_already_linked_duplicate_is_the_primary() -> None:
+    # c1 is older, but c2 is already in Genesys: c1 must not become a second Genesys contact.
+    c = crm(
+        {"record_id": "c1", "email": "ann@x.com", "created_at": at(0)},
+        {"record_id": "c2", "email": "ann@x.com", "created_at": at(9)},
+    )
+    g = genesys({"record_id": "g2", "crm_id": "c2", "email": "ann@x.com"})
+    result = match_contacts(c, g, None, POLICY)
+    assert pairs(result) == {("c2", "g2", "external_id")}
+    assert result.unmatched_crm.set_index("crm_id").loc["c1", "duplicate_of"] == "c2"
+
+
+def test_genesys_duplicates_are_grouped_and_reported() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "z@x.com"}),
+        genesys({"record_id": "g1", "email": "dup@x.com"}, {"record_id": "g2", "email": "DUP@x.com"}),
+        None,
+        POLICY,
+    )
+    dups = result.genesys_duplicates
+    assert set(dups["record_id"]) == {"g1", "g2"}
+    assert dups["group_id"].nunique() == 1 and dups["key_type"].iloc[0] == "email"
+    assert dups["is_primary"].sum() == 1
+
+
+def test_deleted_crm_record_keeps_its_link_but_matches_nothing_new() -> None:
+    c = crm(
+        {"record_id": "c1", "email": "a@x.com", "is_deleted": True},
+        {"record_id": "c2", "email": "b@x.com", "is_deleted": True, "merged_into": "c9"},
+    )
+    g = genesys({"record_id": "g1", "email": "zzz@x.com"}, {"record_id": "g2", "email": "b@x.com"})
+    result = match_contacts(c, g, links(("c1", "g1")), POLICY)
+    assert pairs(result) == {("c1", "g1", "link")}
+    assert result.unmatched_crm.empty
+    assert list(result.unmatched_genesys["genesys_id"]) == ["g2"]
+
+
+def test_one_to_one_on_both_sides() -> None:
+    # g1 carries c1's id and c2's email: once linked to c1 it is not offered to c2.
+    result = match_contacts(
+        crm({"record_id": "c1", "email": "a@x.com"}, {"record_id": "c2", "email": "b@x.com"}),
+        genesys({"record_id": "g1", "crm_id": "c1", "email": "b@x.com"}),
+        None,
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g1", "external_id")}
+    assert list(result.unmatched_crm["crm_id"]) == ["c2"]
+
+
+def test_missing_and_repeated_ids_are_rejected_with_a_reason() -> None:
+    c = crm({"record_id": "c1", "email": "a@x.com"}, {"record_id": "c2", "email": "b@x.com"})
+    c = pd.concat([c, c.iloc[[1]]], ignore_index=True)
+    g = genesys({"record_id": "g1", "email": "a@x.com"}, {"record_id": "g2", "email": "b@x.com"})
+    g.loc[1, "record_id"] = pd.NA
+    result = match_contacts(c, g, None, POLICY)
+    assert pairs(result) == {("c1", "g1", "email")}
+    rejected = result.rejected
+    assert set(zip(rejected["system"], rejected["reason"], strict=True)) == {
+        ("crm", "record_id appears twice in snapshot"),
+        ("genesys", "missing record_id"),
+    }
+    assert "c2" not in set(result.unmatched_crm["crm_id"])
+
+
+def test_bad_values_do_not_crash_and_stay_unmatched() -> None:
+    long_name = "x" * 10_000
+    result = match_contacts(
+        crm(
+            {"record_id": "c1", "email": "no-at-sign", "first_name": long_name, "last_name": "李", "account_id": "A"},
+            {"record_id": "c2"},
+        ),
+        genesys({"record_id": "g1", "email": "no-at-sign", "first_name": long_name, "last_name": "李"}),
+        None,
+        make_policy("one_way", match_on_name=True),
+    )
+    assert result.matches.empty
+    assert set(result.unmatched_crm["crm_id"]) == {"c1", "c2"}
