@@ -391,30 +391,36 @@ class GenesysConnector:
             # Results that name no contact: find out by lookup which exist, and re-send the rest one by one so each
             # gets its own answer.
             reason = f"{len(unmatched)} result(s) of a bulk add could not be matched to a contact"
-            for outcome in self._recover_create(missing, reason, depth):
+            for outcome in self._recover_create(missing, reason, depth, one_by_one=True):
                 outcomes[outcome.key] = outcome
         return [outcomes[key] for key, _, _ in batch]
 
     def _recover_create(
-        self, batch: list[tuple[str, Contact, LinkKey]], reason: str, depth: int
+        self, batch: list[tuple[str, Contact, LinkKey]], reason: str, depth: int, *, one_by_one: bool = False
     ) -> list[RecordOutcome]:
         """After a create call whose outcome is unknown for `batch`: find which contacts exist (identifier lookup by
-        the link) and create only the others, one by one, so nothing is lost and nothing is created twice."""
+        the link) and send only the others again (one by one when their answers could not be told apart), so
+        nothing is lost and nothing is created twice. Answers in the order of `batch`."""
         log.info("bulk add: %s; checking %d contact(s) before sending again", reason, len(batch))
-        outcomes: list[RecordOutcome] = []
+        outcomes: dict[str, RecordOutcome] = {}
+        again: list[tuple[str, Contact, LinkKey]] = []
         for key, contact, link in batch:
             try:
                 existing = self._lookup_link(link)
             except ConnectorError as exc:
-                outcomes.append(RecordOutcome(key, "failed", message=f"outcome unknown ({reason}): {exc.message}"))
+                outcomes[key] = RecordOutcome(key, "failed", message=f"outcome unknown ({reason}): {exc.message}")
                 continue
             if existing is not None:
-                outcomes.append(RecordOutcome(key, "created", record_id=existing.get("id")))
+                outcomes[key] = RecordOutcome(key, "created", record_id=existing.get("id"))
             elif depth >= 2:
-                outcomes.append(RecordOutcome(key, "failed", message=f"not created after retries: {reason}"))
+                outcomes[key] = RecordOutcome(key, "failed", message=f"not created after retries: {reason}")
             else:
-                outcomes += self._create_batch([(key, contact, link)], depth + 1)
-        return outcomes
+                again.append((key, contact, link))
+        groups = [[item] for item in again] if one_by_one else ([again] if again else [])
+        for group in groups:
+            for outcome in self._create_batch(group, depth + 1):
+                outcomes[outcome.key] = outcome
+        return [outcomes[key] for key, _, _ in batch]
 
     def _lookup_link(self, link: LinkKey) -> Contact | None:
         body = {"type": "ExternalId", "value": link[1], "externalSource": {"id": link[0]}}
