@@ -40,8 +40,8 @@ class ParsedPhone:
     extension: str | None
 
 
-def _region_matcher(region: str) -> tuple[re.Pattern[str] | None, re.Pattern[str]]:
-    """(leading-digits pattern, "is a known number type" pattern) of one NANP region, from the library's metadata."""
+def _typed_pattern(region: str) -> re.Pattern[str]:
+    """Matches the national numbers of a valid type in one NANP region (general pattern and a type pattern)."""
     md = PhoneMetadata.metadata_for_region(region)
     general = md.general_desc.national_number_pattern
     types = [
@@ -49,22 +49,43 @@ def _region_matcher(region: str) -> tuple[re.Pattern[str] | None, re.Pattern[str
         for name in _TYPE_DESCS
         if getattr(md, name) is not None and getattr(md, name).national_number_pattern
     ]
-    typed = re.compile(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})")
-    leading = re.compile(md.leading_digits) if md.leading_digits else None
-    return leading, typed
+    return re.compile(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})")
 
 
-_NANP_MATCHERS = [(region, *_region_matcher(region)) for region in _NANP_REGIONS]
+def _nanp_steps() -> list[tuple[str | None, re.Pattern[str]]]:
+    """The library's region walk for +1 numbers, in its order: (region, typed pattern) for a region without leading
+    digits, (None, one pattern with a named group per region) for a run of regions chosen by leading digits."""
+    steps: list[tuple[str | None, re.Pattern[str]]] = []
+    run: list[str] = []
+    for region in _NANP_REGIONS:
+        leading = PhoneMetadata.metadata_for_region(region).leading_digits
+        if leading:
+            run.append(f"(?P<{region}>{leading})")
+            continue
+        if run:
+            steps.append((None, re.compile("|".join(run))))
+            run = []
+        steps.append((region, _typed_pattern(region)))
+    if run:
+        steps.append((None, re.compile("|".join(run))))
+    return steps
+
+
+_NANP_STEPS = _nanp_steps()
+_NANP_TYPED = {region: _typed_pattern(region) for region in _NANP_REGIONS}
 
 
 def nanp_region(national: str) -> str | None:
     """The region of a valid 10-digit NANP number, None when invalid (mirrors `phonenumbers.is_valid_number`)."""
-    for region, leading, typed in _NANP_MATCHERS:
-        if leading is not None:
-            if leading.match(national):
-                return region if typed.fullmatch(national) else None
-        elif typed.fullmatch(national):
-            return region
+    for region, pattern in _NANP_STEPS:
+        if region is not None:
+            if pattern.fullmatch(national):
+                return region
+            continue
+        match = pattern.match(national)
+        if match is not None:
+            chosen = match.lastgroup
+            return chosen if chosen and _NANP_TYPED[chosen].fullmatch(national) else None
     return None
 
 

@@ -25,12 +25,10 @@ CREATE TABLE IF NOT EXISTS contacts (
     created TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS identifiers (
-    kind TEXT NOT NULL,
-    value TEXT NOT NULL,
-    contact_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS identifiers_lookup ON identifiers (kind, value);
-CREATE INDEX IF NOT EXISTS identifiers_contact ON identifiers (contact_id);
+    key TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    PRIMARY KEY (key, contact_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS organizations (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY,
@@ -45,14 +43,19 @@ _EMAIL_FIELDS = ("workEmail", "personalEmail", "otherEmail")
 _SEARCH_FIELDS = ("firstName", "middleName", "lastName", "title", *_EMAIL_FIELDS)
 
 
-def identifiers_of(contact: dict[str, Any]) -> list[tuple[str, str]]:
-    """(kind, value) pairs a contact can be looked up by: Email (lower case), Phone (E.164), ExternalId."""
-    out = [("Email", contact[f].lower()) for f in _EMAIL_FIELDS if contact.get(f)]
-    out += [("Phone", contact[f]["e164"]) for f in _PHONE_FIELDS if contact.get(f, {}).get("e164")]
-    out += [
-        ("ExternalId", external_id_key(x["externalSource"]["id"], x["value"])) for x in contact.get("externalIds") or []
-    ]
-    return out
+def identifiers_of(contact: dict[str, Any]) -> set[str]:
+    """The lookup keys of a contact: Email (lower case), Phone (E.164), ExternalId (source id and value)."""
+    keys = {identifier_key("Email", contact[f].lower()) for f in _EMAIL_FIELDS if contact.get(f)}
+    keys.update(identifier_key("Phone", contact[f]["e164"]) for f in _PHONE_FIELDS if contact.get(f, {}).get("e164"))
+    keys.update(
+        identifier_key("ExternalId", external_id_key(x["externalSource"]["id"], x["value"]))
+        for x in contact.get("externalIds") or []
+    )
+    return keys
+
+
+def identifier_key(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
 
 
 def external_id_key(source_id: str, value: str) -> str:
@@ -106,25 +109,36 @@ class Store:
 
     def put_contacts(self, contacts: Iterable[dict[str, Any]]) -> None:
         """Insert or replace whole contacts (each with `id` and `createDate`) and their identifiers."""
-        rows = []
-        idents = []
-        ids = []
-        for c in contacts:
-            ids.append((c["id"],))
-            rows.append((c["id"], orjson.dumps(c), search_text(c), c["createDate"]))
-            idents += [(kind, value, c["id"]) for kind, value in identifiers_of(c)]
+        contacts = list(contacts)
+        if not contacts:
+            return
+        rows = [(c["id"], orjson.dumps(c), search_text(c), c["createDate"]) for c in contacts]
         with self.transaction() as db:
-            db.executemany("DELETE FROM identifiers WHERE contact_id = ?", ids)
+            old = self._read_many(db, [c["id"] for c in contacts])
+            gone = [(k, cid) for cid, o in old.items() for k in identifiers_of(o)]
+            db.executemany("DELETE FROM identifiers WHERE key = ? AND contact_id = ?", gone)
             db.executemany("INSERT OR REPLACE INTO contacts (id, data, search, created) VALUES (?, ?, ?, ?)", rows)
-            db.executemany("INSERT INTO identifiers (kind, value, contact_id) VALUES (?, ?, ?)", idents)
+            idents = [(k, c["id"]) for c in contacts for k in identifiers_of(c)]
+            db.executemany("INSERT OR IGNORE INTO identifiers (key, contact_id) VALUES (?, ?)", idents)
 
     def insert_new_contacts(self, contacts: list[dict[str, Any]]) -> None:
-        """Bulk insert of contacts known to be new (seeding): no deletes first."""
+        """Bulk insert of contacts known to be new (seeding): no lookups of earlier versions."""
         rows = [(c["id"], orjson.dumps(c), search_text(c), c["createDate"]) for c in contacts]
-        idents = [(kind, value, c["id"]) for c in contacts for kind, value in identifiers_of(c)]
+        idents = [(k, c["id"]) for c in contacts for k in identifiers_of(c)]
+        idents.sort()
         with self.transaction() as db:
             db.executemany("INSERT INTO contacts (id, data, search, created) VALUES (?, ?, ?, ?)", rows)
-            db.executemany("INSERT INTO identifiers (kind, value, contact_id) VALUES (?, ?, ?)", idents)
+            db.executemany("INSERT OR IGNORE INTO identifiers (key, contact_id) VALUES (?, ?)", idents)
+
+    @staticmethod
+    def _read_many(db: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for cid, data in db.execute(f"SELECT id, data FROM contacts WHERE id IN ({marks})", chunk):
+                found[cid] = orjson.loads(data)
+        return found
 
     def get_contact_raw(self, contact_id: str) -> bytes | None:
         with self.lock:
@@ -136,22 +150,17 @@ class Store:
         return orjson.loads(raw) if raw is not None else None
 
     def get_contacts(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
         with self.lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for cid, data in self._conn.execute(f"SELECT id, data FROM contacts WHERE id IN ({marks})", chunk):
-                    found[cid] = orjson.loads(data)
-        return found
+            return self._read_many(self._conn, ids)
 
     def delete_contacts(self, ids: list[str]) -> set[str]:
         """Delete these contacts; the ids that existed."""
-        existing = set(self.get_contacts(ids))
         with self.transaction() as db:
-            db.executemany("DELETE FROM contacts WHERE id = ?", [(i,) for i in existing])
-            db.executemany("DELETE FROM identifiers WHERE contact_id = ?", [(i,) for i in existing])
-        return existing
+            old = self._read_many(db, ids)
+            db.executemany("DELETE FROM contacts WHERE id = ?", [(i,) for i in old])
+            gone = [(k, cid) for cid, o in old.items() for k in identifiers_of(o)]
+            db.executemany("DELETE FROM identifiers WHERE key = ? AND contact_id = ?", gone)
+        return set(old)
 
     def count_contacts(self) -> int:
         with self.lock:
@@ -186,8 +195,8 @@ class Store:
         with self.lock:
             row = self._conn.execute(
                 "SELECT c.data FROM identifiers i JOIN contacts c ON c.id = i.contact_id "
-                "WHERE i.kind = ? AND i.value = ? ORDER BY c.created, c.id LIMIT 1",
-                (kind, value),
+                "WHERE i.key = ? ORDER BY c.created, c.id LIMIT 1",
+                (identifier_key(kind, value),),
             ).fetchone()
         return row[0] if row else None
 

@@ -148,18 +148,19 @@ def normalize_phone(value: Any, field: str, ctx: Context, problems: _Problems) -
     if unknown:
         problems.add(field, f"{field} has unknown field(s): {', '.join(sorted(unknown))}")
         return None
-    strings = {k: _string(value.get(k), f"{field}.{k}", problems) for k in PHONE_KEYS if k != "acceptsSMS"}
+    strings = {k: _string(v, f"{field}.{k}", problems) for k, v in value.items() if k != "acceptsSMS"}
+    get = strings.get
     accepts_sms = value.get("acceptsSMS")
     if accepts_sms is not None and not isinstance(accepts_sms, bool):
         problems.add(f"{field}.acceptsSMS", f"{field}.acceptsSMS must be a boolean")
-    raw = strings["display"] or strings["e164"] or strings["userInput"]
+    raw = get("display") or get("e164") or get("userInput")
     if raw is None:
         return None
-    region = strings["normalizationCountryCode"] or strings["countryCode"] or ctx.default_country
+    region = get("normalizationCountryCode") or get("countryCode") or ctx.default_country
     parsed = parse_phone(raw, region)
     user_input = raw
     # A client echoing back what it read sends the rewritten display: keep the original input then.
-    previous = strings["userInput"]
+    previous = get("userInput")
     if parsed is not None and previous and previous != raw:
         earlier = parse_phone(previous, region)
         if earlier is not None and earlier.display == parsed.display:
@@ -170,12 +171,13 @@ def normalize_phone(value: Any, field: str, ctx: Context, problems: _Problems) -
         phone["e164"] = parsed.e164
         if parsed.region:
             phone["countryCode"] = parsed.region
-    if strings["extension"] or (parsed is not None and parsed.extension):
-        phone["extension"] = strings["extension"] or parsed.extension  # type: ignore[union-attr]
+    extension = get("extension") or (parsed.extension if parsed is not None else None)
+    if extension:
+        phone["extension"] = extension
     if isinstance(accepts_sms, bool):
         phone["acceptsSMS"] = accepts_sms
-    if strings["normalizationCountryCode"]:
-        phone["normalizationCountryCode"] = strings["normalizationCountryCode"]
+    if get("normalizationCountryCode"):
+        phone["normalizationCountryCode"] = get("normalizationCountryCode")
     return phone
 
 
@@ -269,46 +271,96 @@ def normalize_contact(data: Any, ctx: Context, existing: dict[str, Any] | None =
     if not isinstance(data, dict):
         raise bad_request("The request body must be an ExternalContact object")
     problems = _Problems()
-    _common_unknown(data, CONTACT_FIELDS, problems)
     out: dict[str, Any] = {}
-    for name in NAME_FIELDS:
-        out[name] = _string(data.get(name), name, problems)
-    for name in PHONE_FIELDS:
-        out[name] = normalize_phone(data.get(name), name, ctx, problems)
-    for name in EMAIL_FIELDS:
-        out[name] = _email(data.get(name), name, problems)
-    out["address"] = _address(data.get("address"), "address", problems)
-    org = data.get("externalOrganization")
-    if org is not None:
-        org_id = org.get("id") if isinstance(org, dict) else None
-        if not isinstance(org_id, str) or not ctx.org_exists(org_id):
-            problems.add("externalOrganization", f"Unable to find external organization with id {org_id}", "not.found")
+    for name, value in data.items():
+        if value is None or name in SERVER_FIELDS:
+            continue
+        kind = _CONTACT_KINDS.get(name)
+        if kind is None:
+            problems.add(name, f"Unrecognized field '{name}'", "unrecognized.field")
+        elif kind == "string":
+            out[name] = _string(value, name, problems)
+        elif kind == "phone":
+            out[name] = normalize_phone(value, name, ctx, problems)
+        elif kind == "email":
+            out[name] = _email(value, name, problems)
+        elif kind == "address":
+            out[name] = _address(value, name, problems)
+        elif kind == "messaging":
+            if not isinstance(value, dict):
+                problems.add(name, f"{name} must be an object")
+            elif value:
+                out[name] = value
         else:
-            out["externalOrganization"] = {"id": org_id, "selfUri": f"{ctx.base_uri}/organizations/{org_id}"}
-    url = _string(data.get("externalSystemUrl"), "externalSystemUrl", problems)
-    if url is not None and not _URL.fullmatch(url):
-        problems.add("externalSystemUrl", "externalSystemUrl must be an http(s) URL")
-    out["externalSystemUrl"] = url
-    opt_out = data.get("surveyOptOut")
-    if opt_out is not None and not isinstance(opt_out, bool):
-        problems.add("surveyOptOut", "surveyOptOut must be a boolean")
-    out["surveyOptOut"] = opt_out if isinstance(opt_out, bool) else None
-    schema = data.get("schema")
-    if schema is not None and not (isinstance(schema, dict) and isinstance(schema.get("id"), str)):
-        problems.add("schema", "schema must be {id, version}")
-    elif schema is not None:
-        out["schema"] = {"id": schema["id"], "version": schema.get("version")}
-    out["customFields"] = _custom_fields(data.get("customFields"), problems)
-    out["externalIds"] = _external_ids(data.get("externalIds"), ctx, problems)
-    for name in MESSAGING_FIELDS:
-        value = data.get(name)
-        if value is not None and not isinstance(value, dict):
-            problems.add(name, f"{name} must be an object")
-        elif value:
-            out[name] = value
-    _division(data.get("division"), ctx, existing, problems)
+            out[name] = _CONTACT_OTHER[name](value, ctx, existing, problems)
     problems.raise_if_any()
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _external_org(value: Any, ctx: Context, existing: dict[str, Any] | None, problems: _Problems) -> Any:
+    org_id = value.get("id") if isinstance(value, dict) else None
+    if not isinstance(org_id, str) or not ctx.org_exists(org_id):
+        problems.add("externalOrganization", f"Unable to find external organization with id {org_id}", "not.found")
+        return None
+    return {"id": org_id, "selfUri": f"{ctx.base_uri}/organizations/{org_id}"}
+
+
+def _system_url(value: Any, ctx: Context, existing: dict[str, Any] | None, problems: _Problems) -> Any:
+    url = _string(value, "externalSystemUrl", problems)
+    if url is not None and not _URL.fullmatch(url):
+        problems.add("externalSystemUrl", "externalSystemUrl must be an http(s) URL")
+        return None
+    return url
+
+
+def _survey_opt_out(value: Any, ctx: Context, existing: dict[str, Any] | None, problems: _Problems) -> Any:
+    if not isinstance(value, bool):
+        problems.add("surveyOptOut", "surveyOptOut must be a boolean")
+        return None
+    return value
+
+
+def _schema(value: Any, ctx: Context, existing: dict[str, Any] | None, problems: _Problems) -> Any:
+    if not (isinstance(value, dict) and isinstance(value.get("id"), str)):
+        problems.add("schema", "schema must be {id, version}")
+        return None
+    return {"id": value["id"], "version": value.get("version")}
+
+
+def _division_field(value: Any, ctx: Context, existing: dict[str, Any] | None, problems: _Problems) -> Any:
+    _division(value, ctx, existing, problems)
+    return None  # the division is server-set (from the existing contact, or the home division)
+
+
+_CONTACT_KINDS: dict[str, str] = {
+    **dict.fromkeys(NAME_FIELDS, "string"),
+    **dict.fromkeys(PHONE_FIELDS, "phone"),
+    **dict.fromkeys(EMAIL_FIELDS, "email"),
+    **dict.fromkeys(MESSAGING_FIELDS, "messaging"),
+    "address": "address",
+    **dict.fromkeys(
+        (
+            "externalOrganization",
+            "externalSystemUrl",
+            "surveyOptOut",
+            "schema",
+            "customFields",
+            "externalIds",
+            "division",
+        ),
+        "other",
+    ),
+}
+_CONTACT_OTHER: dict[str, Callable[[Any, Context, dict[str, Any] | None, _Problems], Any]] = {
+    "externalOrganization": _external_org,
+    "externalSystemUrl": _system_url,
+    "surveyOptOut": _survey_opt_out,
+    "schema": _schema,
+    "customFields": lambda v, ctx, existing, problems: _custom_fields(v, problems),
+    "externalIds": lambda v, ctx, existing, problems: _external_ids(v, ctx, problems),
+    "division": _division_field,
+}
+assert set(_CONTACT_KINDS) == CONTACT_FIELDS
 
 
 def normalize_organization(data: Any, ctx: Context, existing: dict[str, Any] | None = None) -> dict[str, Any]:
