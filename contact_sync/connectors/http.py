@@ -269,10 +269,14 @@ def call_with_retries(
 ) -> T:
     """Call `fn` until `classify` says it is done, retrying transient failures with backoff and waiting out 429s.
 
-    `classify(result, None)` or `classify(None, exception)` decides each attempt. A "done" result is returned at
-    once and never retried. Past the policy's bounds the last reason is raised as `RetriesExhausted` (or
-    `RateLimited`); a "fail" decision raises its error. Exceptions `classify` does not map are re-raised unchanged
-    only when it returns "raise" without an error. Every message is redacted of `secrets`.
+    `classify(result, None)` or `classify(None, exception)` decides each attempt: `Decision.done()` returns the
+    result at once (a success is never repeated); `retry` backs off by the policy; `rate_limited` waits the given
+    seconds; `again` repeats at once (the classifier bounds it); `fail(error)` raises that error, and a bare
+    `Decision("raise")` re-raises the attempt's own exception. Past the policy's bounds the last reason is raised as
+    `RetriesExhausted` (or `RateLimited`). Messages are redacted of `secrets`. The limiter, if any, is acquired
+    before every attempt.
+
+    Salesforce-style use: `call_with_retries(lambda: sf.query(q), classify_salesforce, policy=..., limiter=...)`.
     """
     policy = policy or RetryPolicy()
     secrets = list(secrets)
