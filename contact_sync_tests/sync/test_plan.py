@@ -1,0 +1,167 @@
+"""The reconciliation frame and the write plan: creates, updates, conflicts, deletes and the mass-delete guard."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.errors
+import pytest
+
+from contact_sync.sync.engine import reconcile
+from contact_sync.sync.plan import ReconciliationRow
+from contact_sync_tests.sync.engine_helpers import at, base_of, crm, genesys, links, make_policy
+
+FIELDS = ["first_name", "last_name", "email", "phone", "account_id", "lead_score", "tags"]
+
+
+def test_genesys_create_carries_the_link_and_every_mapped_field() -> None:
+    c = crm({"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "ann@x.com", "phone": "415 555 0101",
+             "account_id": "A1", "lead_score": 42.0, "tags": "vip"})  # fmt: skip
+    plan = reconcile(c, genesys(), make_policy("one_way"))
+    creates = plan.genesys_creates
+    assert list(creates.columns) == ["crm_id", *FIELDS]
+    expected = {"crm_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "ann@x.com", "phone": "415 555 0101",
+                "account_id": "A1", "lead_score": 42.0, "tags": "vip"}  # fmt: skip
+    assert creates.iloc[0].to_dict() == expected
+    # Its base is recorded once the writer knows the new Genesys id.
+    assert len(plan.base_updates) == len(FIELDS) and plan.base_updates["genesys_id"].isna().all()
+    assert plan.genesys_updates.empty and plan.new_links.empty
+
+
+def test_crm_duplicates_create_one_genesys_contact() -> None:
+    c = crm(
+        {"record_id": "c1", "email": "ann@x.com", "created_at": at(0)},
+        {"record_id": "c2", "email": "ANN@x.com", "created_at": at(3)},
+        {"record_id": "c3", "email": "bob@x.com", "phone": "415 555 0101", "created_at": at(0)},
+        {"record_id": "c4", "phone": "(415) 555-0101", "created_at": at(1)},
+    )
+    plan = reconcile(c, genesys(), make_policy("one_way"))
+    assert sorted(plan.genesys_creates["crm_id"]) == ["c1", "c3"]
+    assert set(plan.crm_duplicates["record_id"]) == {"c1", "c2", "c3", "c4"}
+
+
+def test_ambiguous_records_get_nothing_written() -> None:
+    c = crm({"record_id": "c1", "email": "a@x.com", "first_name": "New"})
+    g = genesys({"record_id": "g1", "email": "a@x.com"}, {"record_id": "g2", "email": "a@x.com"})
+    plan = reconcile(c, g, make_policy("bidirectional"))
+    assert plan.reconciliation.empty
+    assert plan.is_empty()
+    assert set(plan.ambiguous["record_id"]) == {"c1", "g1", "g2"}
+
+
+def test_updates_hold_only_changed_fields_and_crm_updates_only_in_bidirectional_mode() -> None:
+    c = crm({"record_id": "c1", "first_name": "Anne", "email": "a@x.com"})
+    g = genesys({"record_id": "g1", "crm_id": "c1", "first_name": "Ann", "email": "new@x.com"})
+    base = base_of("c1", "g1", first_name="Ann", email="a@x.com", last_name=None, phone=None, account_id=None,
+                   lead_score=None, tags=None)  # fmt: skip
+    plan = reconcile(c, g, make_policy("bidirectional"), links=links(("c1", "g1")), base=base)
+    assert plan.genesys_updates[["genesys_id", "field", "value", "old_value"]].to_dict("records") == [
+        {"genesys_id": "g1", "field": "first_name", "value": "Anne", "old_value": "Ann"}
+    ]
+    assert plan.crm_updates[["crm_id", "field", "value", "old_value"]].to_dict("records") == [
+        {"crm_id": "c1", "field": "email", "value": "new@x.com", "old_value": "a@x.com"}
+    ]
+    one_way = reconcile(c, g, make_policy("one_way"), links=links(("c1", "g1")), base=base)
+    assert one_way.crm_updates.empty
+    assert set(one_way.genesys_updates["field"]) == {"first_name", "email"}
+
+
+def test_crm_creates_only_when_the_policy_says_so() -> None:
+    g = genesys(
+        {"record_id": "g1", "first_name": "Walk", "last_name": "In", "email": "walk@in.com"},
+        {"record_id": "g2", "crm_id": "c-gone", "email": "orphan@x.com"},
+    )
+    assert reconcile(crm(), g, make_policy("bidirectional")).crm_creates.empty
+    assert reconcile(crm(), g, make_policy("one_way", create_crm_from_genesys=True)).crm_creates.empty
+    plan = reconcile(crm(), g, make_policy("bidirectional", create_crm_from_genesys=True))
+    # g2 names a CRM id already: it is never copied into a new CRM record.
+    assert plan.crm_creates[["genesys_id", "first_name", "email"]].to_dict("records") == [
+        {"genesys_id": "g1", "first_name": "Walk", "email": "walk@in.com"}
+    ]
+
+
+def test_conflicts_carry_both_versions_the_base_and_the_outcome() -> None:
+    c = crm({"record_id": "c1", "email": "crm@x.com", "modified_at": at(10)})
+    g = genesys({"record_id": "g1", "crm_id": "c1", "email": "gen@x.com", "modified_at": at(20)})
+    plan = reconcile(
+        c, g, make_policy("bidirectional"), links=links(("c1", "g1")), base=base_of("c1", "g1", email="old@x.com")
+    )
+    conflict = plan.conflicts.iloc[0].to_dict()
+    keys = ("field", "base", "crm_value", "genesys_value", "policy", "winner", "value", "held")
+    assert {k: conflict[k] for k in keys} == {
+        "field": "email", "base": "old@x.com", "crm_value": "crm@x.com", "genesys_value": "gen@x.com",
+        "policy": "last_write_wins", "winner": "genesys", "value": "gen@x.com", "held": False,
+    }  # fmt: skip
+    assert conflict["genesys_modified_at"] == at(20)
+
+
+def _linked_world(n: int, deleted: int, merged: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rows = []
+    for i in range(n):
+        row = {"record_id": f"c{i}", "email": f"p{i}@x.com"}
+        if i < deleted:
+            row["is_deleted"] = True
+        if deleted <= i < deleted + merged:
+            row.update(is_deleted=True, merged_into=f"c{n - 1}")
+        rows.append(row)
+    g = genesys(*({"record_id": f"g{i}", "crm_id": f"c{i}", "email": f"p{i}@x.com"} for i in range(n)))
+    return crm(*rows), g, links(*((f"c{i}", f"g{i}") for i in range(n)))
+
+
+def test_crm_delete_and_merge_unlink_and_report_by_default() -> None:
+    c, g, lk = _linked_world(40, deleted=1, merged=1)
+    plan = reconcile(c, g, make_policy("one_way"), links=lk)
+    assert plan.unlinks.to_dict("records") == [
+        {"crm_id": "c0", "genesys_id": "g0", "reason": "deleted in CRM"},
+        {"crm_id": "c1", "genesys_id": "g1", "reason": "merged into c39"},
+    ]
+    assert plan.deletes.empty and plan.delete_guard is None
+    assert plan.genesys_updates.empty
+
+
+def test_delete_policy_plans_genesys_deletes() -> None:
+    c, g, lk = _linked_world(40, deleted=2)
+    plan = reconcile(c, g, make_policy("one_way", on_crm_delete="delete"), links=lk)
+    assert sorted(plan.deletes["genesys_id"]) == ["g0", "g1"]
+    assert plan.unlinks.empty
+
+
+def test_mass_delete_guard_refuses_and_says_why() -> None:
+    c, g, lk = _linked_world(40, deleted=3)  # 3 > 5% of 40
+    plan = reconcile(c, g, make_policy("one_way", on_crm_delete="delete"), links=lk)
+    assert plan.deletes.empty and plan.unlinks.empty
+    assert sorted(plan.refused_deletes["genesys_id"]) == ["g0", "g1", "g2"]
+    assert plan.delete_guard is not None and "3 of 40" in plan.delete_guard
+    assert set(plan.reconciliation.loc[plan.reconciliation["crm_id"] == "c0", "action"]) == {"hold"}
+    # A looser guard lets the same deletes through.
+    loose = reconcile(c, g, make_policy("one_way", on_crm_delete="delete", max_delete_share=0.1), links=lk)
+    assert len(loose.deletes) == 3 and loose.delete_guard is None
+
+
+def test_new_links_carry_rule_and_score_and_known_links_are_not_repeated() -> None:
+    c = crm({"record_id": "c1", "email": "a@x.com"}, {"record_id": "c2", "phone": "415 555 0101"})
+    g = genesys({"record_id": "g1", "email": "A@x.com"}, {"record_id": "g2", "phone": "+14155550101"})
+    plan = reconcile(c, g, make_policy("one_way"), links=links(("c1", "g1")))
+    assert plan.new_links.to_dict("records") == [{"crm_id": "c2", "genesys_id": "g2", "rule": "phone", "score": 0.85}]
+
+
+def test_is_empty_and_summary_counts() -> None:
+    c = crm({"record_id": "c1", "email": "a@x.com"}, {"record_id": "c2", "email": "b@x.com"})
+    plan = reconcile(c, genesys(), make_policy("one_way"))
+    assert not plan.is_empty()
+    summary = plan.summary()
+    assert summary["genesys_creates"] == 2 and summary["base_updates"] == 2 * len(FIELDS)
+    assert summary["genesys_updates"] == 0 and summary["conflicts"] == 0
+
+
+def test_reconciliation_schema_rejects_an_unknown_action_and_a_missing_id() -> None:
+    c = crm({"record_id": "c1", "email": "a@x.com"})
+    recon = reconcile(c, genesys(), make_policy("one_way")).reconciliation
+    assert set(recon["action"]) == {"create_genesys"}
+    bad = recon.copy()
+    bad.loc[0, "action"] = "overwrite_everything"
+    with pytest.raises(pandera.errors.SchemaError):
+        ReconciliationRow.validate(bad)
+    bad = recon.copy()
+    bad["action"] = "write_genesys"  # an update needs a Genesys id
+    with pytest.raises(pandera.errors.SchemaError):
+        ReconciliationRow.validate(bad)
