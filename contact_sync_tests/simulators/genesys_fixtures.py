@@ -1,0 +1,78 @@
+"""Fixtures and helpers for the Genesys simulator tests: a served simulator, an authorized httpx client, a test clock.
+
+Test modules import the fixtures they use (`from contact_sync_tests.simulators.genesys_fixtures import ...`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from contact_sync.simulators import serve_simulator
+from contact_sync.simulators.genesys import GenesysSimulator
+
+API = "/api/v2/externalcontacts"
+
+
+class TestClock:
+    """A clock tests move by hand."""
+
+    __test__ = False
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def get_token(sim: GenesysSimulator) -> str:
+    response = httpx.post(
+        f"{sim.url}/oauth/token",
+        auth=(sim.client_id, sim.client_secret),
+        data={"grant_type": "client_credentials"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def api_client(sim: GenesysSimulator, timeout: float = 10.0) -> httpx.Client:
+    """An httpx client of the simulator's API, with a fresh Bearer token."""
+    return httpx.Client(
+        base_url=f"{sim.url}{API}",
+        headers={"Authorization": f"Bearer {get_token(sim)}"},
+        timeout=timeout,
+    )
+
+
+def contact_body(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"firstName": "Ann", "lastName": "Lee", "workEmail": "ann.lee@example.com"}
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@pytest.fixture
+def genesys() -> Iterator[GenesysSimulator]:
+    """A served Genesys simulator, empty, rate limit off (tests that need one set it)."""
+    with serve_simulator(GenesysSimulator(rate_limit_per_minute=None)) as sim:
+        yield sim  # type: ignore[misc]
+
+
+@pytest.fixture
+def client(genesys: GenesysSimulator) -> Iterator[httpx.Client]:
+    with api_client(genesys) as c:
+        yield c
+
+
+@pytest.fixture
+def clock(genesys: GenesysSimulator) -> TestClock:
+    c = TestClock()
+    genesys.set_clock(c)
+    return c
