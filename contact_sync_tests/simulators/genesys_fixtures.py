@@ -5,6 +5,7 @@ Test modules import the fixtures they use (`from contact_sync_tests.simulators.g
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.genesys import GenesysSimulator
 
 API = "/api/v2/externalcontacts"
+# Plain http, but httpx builds a TLS context for every client: build it once (loading CA bundles is slow).
+_TLS = ssl.create_default_context()
 
 
 class TestClock:
@@ -38,6 +41,7 @@ def get_token(sim: GenesysSimulator) -> str:
         f"{sim.url}/oauth/token",
         auth=(sim.client_id, sim.client_secret),
         data={"grant_type": "client_credentials"},
+        verify=_TLS,
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -49,6 +53,7 @@ def api_client(sim: GenesysSimulator, timeout: float = 10.0) -> httpx.Client:
         base_url=f"{sim.url}{API}",
         headers={"Authorization": f"Bearer {get_token(sim)}"},
         timeout=timeout,
+        verify=_TLS,
     )
 
 
@@ -58,11 +63,23 @@ def contact_body(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-@pytest.fixture
-def genesys() -> Iterator[GenesysSimulator]:
-    """A served Genesys simulator, empty, rate limit off (tests that need one set it)."""
+@pytest.fixture(scope="session")
+def served_genesys() -> Iterator[GenesysSimulator]:
+    """One served Genesys simulator for the session (tests get it emptied through `genesys`)."""
     with serve_simulator(GenesysSimulator(rate_limit_per_minute=None)) as sim:
         yield sim  # type: ignore[misc]
+
+
+@pytest.fixture
+def genesys(served_genesys: GenesysSimulator) -> Iterator[GenesysSimulator]:
+    """The served Genesys simulator, empty: no data, tokens, fault rules or call counts; real clock; no rate limit."""
+    sim = served_genesys
+    sim.reset()
+    sim.set_clock(None)
+    sim.set_rate_limit(None)
+    yield sim
+    sim.faults.clear()
+    sim.set_clock(None)
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from contact_sync_tests.simulators.genesys_fixtures import (
     clock,
     genesys,
     get_token,
+    served_genesys,
 )
 
-__all__ = ["client", "clock", "genesys"]
+__all__ = ["client", "clock", "genesys", "served_genesys"]
 
 
 def _token(sim: GenesysSimulator, **kwargs: object) -> httpx.Response:
