@@ -168,6 +168,15 @@ def test_expired_token_mid_scan_is_refreshed_and_the_page_read_again(
     assert sim.calls[("POST", "/oauth/token")] == 2
 
 
+def test_a_token_refused_twice_is_an_auth_error(sim: GenesysSimulator, connector: GenesysConnector) -> None:
+    sim.load_contacts(people(3))
+    sim.set_faults([{"kind": "expired_token", "path": "/scan/contacts", "count": 2}])
+    with pytest.raises(AuthError):
+        connector.scan_contacts()
+    assert sim.calls[("POST", "/oauth/token")] == 2  # refreshed once, not in a loop
+    assert len(connector.scan_contacts()) == 3  # and the next call works again
+
+
 def test_token_lifetime_is_respected_without_waiting_for_a_401(settings: GenesysSettings) -> None:
     moment = [datetime(2026, 5, 1, tzinfo=UTC).timestamp()]
     with serve_simulator(GenesysSimulator(rate_limit_per_minute=None, token_lifetime_s=300)) as short:
@@ -332,8 +341,11 @@ def test_a_batch_refused_as_too_large_is_split_and_written(sleeps: list[float]) 
             updated = conn.update_contacts({i: {"title": "Split"} for i in snapshot}, snapshot)
             assert updated.counts() == {"updated": 150}
             assert all(r["title"] == "Split" for r in conn.scan_contacts())
-            # 150 in batches of 100 -> 413 on both, split to 50 (413 again) then 25s: every call counted.
-            assert conn.api_calls.events["error"] > 0
+            # Batches of 100 and 50 are refused (413) and halved until they fit: 100 -> 2 x 50 -> 4 x 25, and
+            # 50 -> 2 x 25: 10 calls, 4 of them refused, for each of the add, the re-fetch and the update.
+            for route in ("/bulk/contacts/add", "/bulk/contacts", "/bulk/contacts/update"):
+                assert small.calls[("POST", f"{API}{route}")] == 10  # type: ignore[attr-defined]
+            assert conn.api_calls.events["error"] == 3 * 4
 
 
 @pytest.mark.parametrize(
