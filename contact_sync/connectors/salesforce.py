@@ -96,7 +96,7 @@ class SalesforceConnector:
         self.bulk_poll_seconds = bulk_poll_seconds
         self.counter = CallCounter()
         self.method: AuthMethod = auth_method(settings)
-        self._http = SalesforceSession(
+        self.http = SalesforceSession(
             ca_bundle=settings.ca_bundle,
             retry=retry or RetryPolicy(),
             counter=self.counter,
@@ -115,17 +115,17 @@ class SalesforceConnector:
 
     def _client(self) -> Salesforce:
         if self._sf is None:
-            session = self._guard(lambda: login(self.settings, self._http, self.method))
+            session = self._guard(lambda: login(self.settings, self.http, self.method))
             self._install(session.session_id, session.instance_url)
         assert self._sf is not None
         return self._sf
 
     def _install(self, session_id: Secret, instance_url: str) -> None:
-        self._http.session_id = session_id
+        self.http.session_id = session_id
         self._sf = Salesforce(
             session_id=session_id.reveal(),
             instance_url=instance_url,
-            session=self._http,
+            session=self.http,
             version=self.settings.api_version,
         )
 
@@ -134,8 +134,8 @@ class SalesforceConnector:
         if self.method == "session_id":
             return None
         log.info("Salesforce session expired; logging in again (%s)", self.method)
-        session = login(self.settings, self._http, self.method)
-        self._http.session_id = session.session_id
+        session = login(self.settings, self.http, self.method)
+        self.http.session_id = session.session_id
         if self._sf is not None:
             self._sf.session_id = session.session_id.reveal()
             self._sf._generate_headers()
@@ -157,7 +157,7 @@ class SalesforceConnector:
             raise RequestRejected(message, status=status) from None
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._http.secrets())
+        return redact(text, self.http.secrets())
 
     @property
     def api_calls(self) -> dict[str, int]:
@@ -167,10 +167,10 @@ class SalesforceConnector:
     @property
     def api_usage(self) -> ApiUsage | None:
         """The org's daily API usage as last reported by Salesforce (`Sforce-Limit-Info`), if seen yet."""
-        return self._http.api_usage
+        return self.http.api_usage
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     def __enter__(self) -> SalesforceConnector:
         return self
@@ -278,7 +278,7 @@ class SalesforceConnector:
 
     def _create_chunk(self, chunk: list[tuple[str, Mapping[str, Any]]], report: WriteReport) -> None:
         pending = chunk
-        for _ in range(self._http.retry.max_attempts):
+        for _ in range(self.http.retry.max_attempts):
             records = [{"attributes": {"type": "Contact"}, **dict(fields)} for _, fields in pending]
             try:
                 results = self._collection("POST", records)

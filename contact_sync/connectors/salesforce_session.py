@@ -33,6 +33,7 @@ from contact_sync.settings import Secret, redact
 
 log = logging.getLogger(__name__)
 
+_QUERY_LOCATOR = re.compile(r"/(query|queryAll)/(?!\?)[^/?]+")
 _LIMIT_INFO = re.compile(r"api-usage=(?P<used>\d+)/(?P<total>\d+)")
 
 
@@ -136,9 +137,11 @@ class SalesforceSession(requests.Session):
         method = method.decode() if isinstance(method, bytes) else method
         url = url.decode() if isinstance(url, bytes) else url
         path = urlsplit(url).path
-        endpoint = route_template(method, url)
+        endpoint = route_template(method, _QUERY_LOCATOR.sub(r"/\1/{locator}", url))
         headers = dict(kwargs.pop("headers", None) or {})
         kwargs.setdefault("timeout", self.timeout)
+        # Per request, because requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`.
+        kwargs.setdefault("verify", self.verify)
         carries_session = str(headers.get("Authorization", "")).startswith("Bearer ")
         login_call = _is_login(path)
         repeatable = not _is_create(method, path)
@@ -162,6 +165,10 @@ class SalesforceSession(requests.Session):
                 if not isinstance(exc, requests.exceptions.RequestException):
                     return Decision("raise", type(exc).__name__)
                 reason = redact(f"{type(exc).__name__}: {exc}", self.secrets())
+                if isinstance(exc, requests.exceptions.SSLError):
+                    return Decision.fail(
+                        ConnectorError(f"{endpoint}: TLS failed (is SALESFORCE_CA_BUNDLE right?): {reason}")
+                    )
                 if repeatable or _never_sent(exc):
                     return Decision.retry(reason)
                 return Decision.fail(OutcomeUnknown(f"{endpoint}: {reason}", endpoint=endpoint))
