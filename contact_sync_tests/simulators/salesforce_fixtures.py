@@ -68,16 +68,19 @@ def sim(served_sf: SalesforceSimulator) -> Iterator[SalesforceSimulator]:
 
 
 @pytest.fixture
-def sf(sim: SalesforceSimulator) -> Salesforce:
-    return session_client(sim)
+def sf(sim: SalesforceSimulator) -> Iterator[Salesforce]:
+    client = session_client(sim)
+    yield client
+    client.session.close()
 
 
 @pytest.fixture
-def http(sim: SalesforceSimulator) -> requests.Session:
+def http(sim: SalesforceSimulator) -> Iterator[requests.Session]:
     """A raw session with a valid bearer token, for requests the client library has no helper for."""
     session = client_session(sim)
     session.headers["Authorization"] = f"Bearer {sim.new_session()}"
-    return session
+    yield session
+    session.close()
 
 
 def utc(*args: int) -> datetime:
