@@ -217,15 +217,18 @@ class Store:
             return db.execute("DELETE FROM organizations WHERE id = ?", (org_id,)).rowcount > 0
 
     def put_source(self, source: dict[str, Any]) -> bool:
-        """Insert or replace an external source; False when another source already has its name."""
-        try:
-            with self.transaction() as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO sources (id, name_key, data) VALUES (?, ?, ?)",
-                    (source["id"], source["name"].lower(), orjson.dumps(source)),
-                )
-        except sqlite3.IntegrityError:
-            return False
+        """Insert or replace an external source; False (nothing written) when another source has its name."""
+        name_key = source["name"].lower()
+        with self.transaction() as db:
+            taken = db.execute(
+                "SELECT 1 FROM sources WHERE name_key = ? AND id != ?", (name_key, source["id"])
+            ).fetchone()
+            if taken:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO sources (id, name_key, data) VALUES (?, ?, ?)",
+                (source["id"], name_key, orjson.dumps(source)),
+            )
         return True
 
     def get_source(self, source_id: str) -> dict[str, Any] | None:
