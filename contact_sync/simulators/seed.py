@@ -230,6 +230,7 @@ class _Pools:
     suffixes: list[str]
 
 
+@functools.lru_cache(maxsize=8)
 def _pools(locale: str, seed: int) -> _Pools:
     """Small pools drawn from Faker once (its per-call cost is what makes per-row generation slow)."""
     from faker import Faker
