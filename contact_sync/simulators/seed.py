@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["NICKNAMES", "Dataset", "SeedReport", "format_phone", "generate_dataset", "seed_simulators"]
+__all__ = ["NICKNAMES", "Dataset", "SeedReport", "generate_dataset", "seed_simulators"]
 
 REGIONS: dict[str, str] = {"US": "en_US", "CA": "en_CA"}
 
@@ -171,11 +171,6 @@ def _with_links(
     return out
 
 
-def format_phone(npa: int, nxx: int, line: int, style: int) -> str:
-    """One NANP number written in one of `PHONE_TEMPLATES`' styles."""
-    return PHONE_TEMPLATES[style].format(npa, nxx, line)
-
-
 def _format_phones(npa: np.ndarray, nxx: np.ndarray, line: np.ndarray, style: np.ndarray) -> list[str]:
     t = PHONE_TEMPLATES
     return [
@@ -323,7 +318,7 @@ def generate_dataset(
         raise ValueError(f"contacts must be a whole number >= 0, got {contacts!r}")
     _check_share("overlap", overlap)
     _check_share("duplicates", duplicates, 0.5)
-    _check_share("genesys_only", genesys_only, 100.0)
+    _check_share("genesys_only", genesys_only)
     if accounts is not None and (isinstance(accounts, bool) or not isinstance(accounts, int) or accounts < 0):
         raise ValueError(f"accounts must be a whole number >= 0, got {accounts!r}")
     if region not in REGIONS:
@@ -343,59 +338,120 @@ def generate_dataset(
     # Companies.
     company = _company_names(rng, pools, n_accounts)
     company_domain = np.array([f"{_slug(c)[:40] or 'company'}.com" for c in company], dtype=object)
-    account_rows = [{"Name": name} for name in company]
-    organization_rows = [{"name": name} for name in company]
 
-    # People (CRM and Genesys-only alike): names, company, email, phones.
-    fi = rng.integers(0, len(pools.first), size=n_all)
-    li = rng.integers(0, len(pools.last), size=n_all)
-    first, last = pools.first[fi], pools.last[li]
+    people = _people(rng, pools, exchanges, n_all, company_domain)
+    salesforce = _salesforce_records(rng, people, n_people, n_dup)
+    genesys = _genesys_records(rng, people, pools, exchanges, n_people, n_overlap, region)
+
+    # A Genesys copy of a CRM person matches that person's original Salesforce record.
+    is_crm = genesys.person < n_people
+    genesys_match = np.full(len(genesys.person), -1, dtype=np.int64)
+    genesys_match[is_crm] = salesforce.original_position[genesys.person[is_crm]]
+
+    return Dataset(
+        accounts=[{"Name": name} for name in company],
+        salesforce_contacts=salesforce.rows,
+        salesforce_contact_account=people.account[salesforce.person],
+        organizations=[{"name": name} for name in company],
+        genesys_contacts=genesys.rows,
+        genesys_contact_organization=people.account[genesys.person],
+        salesforce_person=salesforce.person,
+        genesys_person=genesys.person,
+        salesforce_duplicate_of=salesforce.duplicate_of,
+        genesys_match=genesys_match,
+        genesys_noise=genesys.noise,
+        parameters={
+            "contacts": contacts,
+            "overlap": overlap,
+            "duplicates": duplicates,
+            "genesys_only": genesys_only,
+            "accounts": n_accounts,
+            "seed": seed,
+            "region": region,
+        },
+    )
+
+
+@dataclass
+class _People:
+    """Every distinct person, CRM people first, then those only in Genesys: one array entry each."""
+
+    first: np.ndarray
+    last: np.ndarray
+    first_slug: np.ndarray
+    last_slug: np.ndarray
+    account: np.ndarray  # company index, -1: none
+    email: list[str]  # unique per person
+    phone: tuple[np.ndarray, np.ndarray, np.ndarray]  # area code, exchange, line
+    mobile: tuple[np.ndarray, np.ndarray, np.ndarray]
+    has_mobile: np.ndarray
+    style: np.ndarray  # the phone style of the person's CRM record (index into PHONE_TEMPLATES)
+
+    def phones(self, which: str, index: np.ndarray, style: np.ndarray) -> list[str]:
+        npa, nxx, line = self.phone if which == "phone" else self.mobile
+        return _format_phones(npa[index], nxx[index], line[index], style)
+
+
+def _people(
+    rng: np.random.Generator, pools: _Pools, exchanges: np.ndarray, n: int, company_domain: np.ndarray
+) -> _People:
+    fi = rng.integers(0, len(pools.first), size=n)
+    li = rng.integers(0, len(pools.last), size=n)
+    n_accounts = len(company_domain)
     if n_accounts:
-        weights = rng.pareto(1.2, size=n_accounts) + 1.0
-        person_account = rng.choice(n_accounts, size=n_all, p=weights / weights.sum())
-        person_account[rng.random(n_all) < _NO_ACCOUNT] = -1
+        weights = rng.pareto(1.2, size=n_accounts) + 1.0  # a few big customers, a long tail of small ones
+        account = rng.choice(n_accounts, size=n, p=weights / weights.sum())
+        account[rng.random(n) < _NO_ACCOUNT] = -1
     else:
-        person_account = np.full(n_all, -1, dtype=np.int64)
-    work_domain = rng.random(n_all) < 0.75
-    free = np.array(FREE_MAIL_DOMAINS, dtype=object)[rng.integers(0, len(FREE_MAIL_DOMAINS), size=n_all)]
-    domain = np.where(
-        (person_account >= 0) & work_domain, company_domain[np.maximum(person_account, 0)] if n_accounts else free, free
+        account = np.full(n, -1, dtype=np.int64)
+    free = np.array(FREE_MAIL_DOMAINS, dtype=object)[rng.integers(0, len(FREE_MAIL_DOMAINS), size=n)]
+    at_work = (account >= 0) & (rng.random(n) < 0.75)
+    domain = free.copy()
+    domain[at_work] = company_domain[account[at_work]]
+    return _People(
+        first=pools.first[fi],
+        last=pools.last[li],
+        first_slug=pools.first_slug[fi],
+        last_slug=pools.last_slug[li],
+        account=account.astype(np.int64),
+        email=_emails(rng, pools.first_slug[fi], pools.last_slug[li], domain),
+        phone=_numbers(rng, exchanges, n),
+        mobile=_numbers(rng, exchanges, n),
+        has_mobile=rng.random(n) < 0.4,
+        style=rng.choice(len(PHONE_TEMPLATES), size=n, p=[0.6, 0.1, 0.1, 0.2, 0.0]),
     )
-    email = _emails(rng, pools.first_slug[fi], pools.last_slug[li], domain)
-    phone_npa, phone_nxx, phone_line = _numbers(rng, exchanges, n_all)
-    mobile_npa, mobile_nxx, mobile_line = _numbers(rng, exchanges, n_all)
-    has_mobile = rng.random(n_all) < 0.4
-    crm_style = rng.choice(len(PHONE_TEMPLATES), size=n_all, p=[0.6, 0.1, 0.1, 0.2, 0.0])
 
-    # Salesforce: one original record per CRM person, then the duplicates.
-    sf_first = first[:n_people].copy()
-    sf_email = list(email[:n_people])
-    sf_phone = _format_phones(phone_npa[:n_people], phone_nxx[:n_people], phone_line[:n_people], crm_style[:n_people])
-    sf_mobile = _format_phones(
-        mobile_npa[:n_people], mobile_nxx[:n_people], mobile_line[:n_people], crm_style[:n_people]
-    )
-    sf_has_mobile = has_mobile[:n_people]
-    sf_person = np.arange(n_people)
-    sf_account = person_account[:n_people]
 
+def _other_style(rng: np.random.Generator, style: np.ndarray) -> np.ndarray:
+    """A phone style different from each given one."""
+    return (style + rng.integers(1, len(PHONE_TEMPLATES), size=len(style))) % len(PHONE_TEMPLATES)
+
+
+@dataclass
+class _SalesforceRecords:
+    rows: list[dict[str, Any]]
+    person: np.ndarray
+    duplicate_of: np.ndarray  # position of the original record, -1 for originals
+    original_position: np.ndarray  # by CRM person: position of their original record
+
+
+def _salesforce_records(rng: np.random.Generator, people: _People, n_people: int, n_dup: int) -> _SalesforceRecords:
+    """One original record per CRM person plus `n_dup` duplicates of distinct people, shuffled together."""
+    originals = np.arange(n_people)
     dup_of = np.sort(rng.choice(n_people, size=n_dup, replace=False)) if n_dup else np.zeros(0, dtype=np.int64)
-    dup_first = np.array([NICKNAMES.get(n, n) for n in first[dup_of]], dtype=object)
-    dup_email = _case_variant([email[i] for i in dup_of.tolist()], rng.integers(0, 3, size=n_dup))
-    other_style = (crm_style[dup_of] + rng.integers(1, len(PHONE_TEMPLATES), size=n_dup)) % len(PHONE_TEMPLATES)
-    dup_phone = _format_phones(phone_npa[dup_of], phone_nxx[dup_of], phone_line[dup_of], other_style)
-    dup_mobile = _format_phones(mobile_npa[dup_of], mobile_nxx[dup_of], mobile_line[dup_of], other_style)
-
-    all_first = np.concatenate([sf_first, dup_first])
-    all_last = np.concatenate([last[:n_people], last[dup_of]])
-    all_email = sf_email + dup_email
-    all_phone = sf_phone + dup_phone
-    all_mobile = np.array(sf_mobile + dup_mobile, dtype=object)
-    all_has_mobile = np.concatenate([sf_has_mobile, has_mobile[dup_of]])
-    n_sf = n_people + n_dup
-    score = rng.integers(0, 101, size=n_sf)
-    has_score = rng.random(n_sf) < 0.8
-    tags = _tags(rng, n_sf)
-    sf_rows_logical = [
+    person = np.concatenate([originals, dup_of]).astype(np.int64)
+    dup_style = _other_style(rng, people.style[dup_of])
+    style = np.concatenate([people.style[:n_people], dup_style])
+    first = [*people.first[:n_people].tolist(), *(NICKNAMES.get(n, n) for n in people.first[dup_of].tolist())]
+    email = people.email[:n_people] + _case_variant(
+        [people.email[i] for i in dup_of.tolist()], rng.integers(0, 3, n_dup)
+    )
+    phone = people.phones("phone", person, style)
+    mobile = people.phones("mobile", person, style)
+    n = len(person)
+    score = rng.integers(0, 101, size=n)
+    has_score = rng.random(n) < 0.8
+    rows = [
         _compact(
             {
                 "FirstName": f,
@@ -408,171 +464,133 @@ def generate_dataset(
             }
         )
         for f, ln, e, p, m, hm, s, hs, t in zip(
-            all_first.tolist(),
-            all_last.tolist(),
-            all_email,
-            all_phone,
-            all_mobile.tolist(),
-            all_has_mobile.tolist(),
+            first,
+            people.last[person].tolist(),
+            email,
+            phone,
+            mobile,
+            people.has_mobile[person].tolist(),
             score.tolist(),
             has_score.tolist(),
-            tags,
+            _tags(rng, n),
             strict=True,
         )
     ]
-    logical_person = np.concatenate([sf_person, dup_of])
-    logical_account = np.concatenate([sf_account, sf_account[dup_of]])
-    logical_dup_of = np.concatenate([np.full(n_people, -1, dtype=np.int64), dup_of])
+    order = rng.permutation(n)  # final position k holds record order[k]
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    logical_dup_of = np.concatenate([np.full(n_people, -1, dtype=np.int64), dup_of])[order]
+    return _SalesforceRecords(
+        rows=[rows[i] for i in order.tolist()],
+        person=person[order],
+        duplicate_of=np.where(logical_dup_of >= 0, position[np.maximum(logical_dup_of, 0)], -1).astype(np.int64),
+        original_position=position[:n_people],
+    )
 
-    sf_order = rng.permutation(n_sf)  # final position k holds logical record sf_order[k]
-    sf_position = np.empty(n_sf, dtype=np.int64)
-    sf_position[sf_order] = np.arange(n_sf)
-    salesforce_contacts = [sf_rows_logical[i] for i in sf_order.tolist()]
-    salesforce_person = logical_person[sf_order]
-    salesforce_account = logical_account[sf_order]
-    dup_logical = logical_dup_of[sf_order]
-    salesforce_duplicate_of = np.where(dup_logical >= 0, sf_position[np.maximum(dup_logical, 0)], -1)
 
-    # Genesys: the overlapping CRM people (with noise), then people only in Genesys.
-    overlap_people = np.sort(rng.choice(n_people, size=n_overlap, replace=False)) if n_overlap else np.zeros(0, int)
-    g_people = np.concatenate([overlap_people, np.arange(n_people, n_all)]).astype(np.int64)
-    n_g = len(g_people)
-    is_overlap = np.arange(n_g) < n_overlap
-    roll = rng.random((6, n_g))
-    g_first = first[g_people].copy()
-    nick = is_overlap & (roll[0] < _GENESYS_NICKNAME) & np.array([n in NICKNAMES for n in g_first], dtype=bool)
-    g_first[nick] = [NICKNAMES[n] for n in g_first[nick]]
-    g_last = last[g_people].copy()
-    other_last = is_overlap & (roll[1] < _GENESYS_LASTNAME_OTHER)
-    g_last[other_last] = pools.last[rng.integers(0, len(pools.last), size=int(other_last.sum()))]
-    g_email: list[str | None] = [email[i] for i in g_people.tolist()]
-    email_case = is_overlap & (roll[2] < _GENESYS_EMAIL_CASE)
-    email_other = is_overlap & ~email_case & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER)
+@dataclass
+class _GenesysRecords:
+    rows: list[dict[str, Any]]
+    person: np.ndarray
+    noise: list[str]
+
+
+def _genesys_records(
+    rng: np.random.Generator,
+    people: _People,
+    pools: _Pools,
+    exchanges: np.ndarray,
+    n_people: int,
+    n_overlap: int,
+    region: str,
+) -> _GenesysRecords:
+    """The Genesys copies of `n_overlap` CRM people (with noise) and the people only in Genesys, shuffled together."""
+    overlap = np.sort(rng.choice(n_people, size=n_overlap, replace=False)) if n_overlap else np.zeros(0, np.int64)
+    person = np.concatenate([overlap, np.arange(n_people, len(people.first))]).astype(np.int64)
+    n = len(person)
+    is_copy = np.arange(n) < n_overlap
+    roll = rng.random((6, n))
+
+    first = people.first[person].copy()
+    nick = is_copy & (roll[0] < _GENESYS_NICKNAME) & np.array([f in NICKNAMES for f in first], dtype=bool)
+    first[nick] = [NICKNAMES[f] for f in first[nick]]
+    last = people.last[person].copy()
+    other_last = is_copy & (roll[1] < _GENESYS_LASTNAME_OTHER)
+    last[other_last] = pools.last[rng.integers(0, len(pools.last), size=int(other_last.sum()))]
+
+    email: list[str | None] = [people.email[i] for i in person.tolist()]
+    email_case = is_copy & (roll[2] < _GENESYS_EMAIL_CASE)
+    email_other = is_copy & ~email_case & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER)
     email_missing = (
-        is_overlap
+        is_copy
         & ~email_case
         & ~email_other
         & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER + _GENESYS_EMAIL_MISSING)
     )
     case_idx = np.flatnonzero(email_case).tolist()
-    case_styles = rng.integers(0, 3, size=len(case_idx))
-    for j, variant in zip(case_idx, _case_variant([g_email[j] or "" for j in case_idx], case_styles), strict=True):
-        g_email[j] = variant
+    variants = _case_variant([people.email[person[j]] for j in case_idx], rng.integers(0, 3, size=len(case_idx)))
+    for j, variant in zip(case_idx, variants, strict=True):
+        email[j] = variant
     other_idx = np.flatnonzero(email_other)
     personal = _emails(
         rng,
-        pools.first_slug[fi[g_people[other_idx]]],
-        pools.last_slug[li[g_people[other_idx]]],
+        people.first_slug[person[other_idx]],
+        people.last_slug[person[other_idx]],
         np.full(len(other_idx), "gmail.com", dtype=object),
-        taken=set(email),
+        taken=set(people.email),
         pattern_offset=1,
     )
     for j, address in zip(other_idx.tolist(), personal, strict=True):
-        g_email[j] = address
+        email[j] = address
     for j in np.flatnonzero(email_missing).tolist():
-        g_email[j] = None
+        email[j] = None
 
-    phone_other = is_overlap & (roll[3] < _GENESYS_PHONE_OTHER)
-    g_npa, g_nxx, g_line = phone_npa[g_people].copy(), phone_nxx[g_people].copy(), phone_line[g_people].copy()
-    new_npa, new_nxx, new_line = _numbers(rng, exchanges, int(phone_other.sum()))
-    g_npa[phone_other], g_nxx[phone_other], g_line[phone_other] = new_npa, new_nxx, new_line
-    g_style = np.where(
-        is_overlap,
-        (crm_style[g_people] + rng.integers(1, len(PHONE_TEMPLATES), size=n_g)) % len(PHONE_TEMPLATES),
-        rng.integers(0, len(PHONE_TEMPLATES), size=n_g),
-    )
-    g_phone = _format_phones(g_npa, g_nxx, g_line, g_style)
-    g_mobile = _format_phones(mobile_npa[g_people], mobile_nxx[g_people], mobile_line[g_people], g_style)
-    g_has_mobile = has_mobile[g_people] & (roll[4] < 0.8)
+    style = np.where(is_copy, _other_style(rng, people.style[person]), rng.integers(0, len(PHONE_TEMPLATES), size=n))
+    phone_other = is_copy & (roll[3] < _GENESYS_PHONE_OTHER)
+    npa, nxx, line = (part[person].copy() for part in people.phone)
+    npa[phone_other], nxx[phone_other], line[phone_other] = _numbers(rng, exchanges, int(phone_other.sum()))
+    phone = _format_phones(npa, nxx, line, style)
+    mobile = people.phones("mobile", person, style)
+    has_mobile = people.has_mobile[person] & (roll[4] < 0.8)
     has_address = roll[5] < 0.6
-    street = pools.streets[rng.integers(0, len(pools.streets), size=n_g)]
-    place = rng.integers(0, len(pools.places), size=n_g)
-    country = region
-    g_rows_logical = []
-    for (
-        f,
-        ln,
-        e,
-        p,
-        m,
-        hm,
-        ha,
-        st,
-        pl,
-    ) in zip(
-        g_first.tolist(),
-        g_last.tolist(),
-        g_email,
-        g_phone,
-        g_mobile,
-        g_has_mobile.tolist(),
-        has_address.tolist(),
-        street.tolist(),
-        place.tolist(),
-        strict=True,
-    ):
-        row: dict[str, Any] = {"firstName": f, "lastName": ln}
-        if e is not None:
-            row["workEmail"] = e
-        row["workPhone"] = {"display": p}
-        if hm:
-            row["cellPhone"] = {"display": m}
-        if ha:
-            city, state, postal = pools.places[pl]
+    street = pools.streets[rng.integers(0, len(pools.streets), size=n)].tolist()
+    place = rng.integers(0, len(pools.places), size=n).tolist()
+
+    rows: list[dict[str, Any]] = []
+    for j in range(n):
+        row: dict[str, Any] = {"firstName": first[j], "lastName": last[j]}
+        if email[j] is not None:
+            row["workEmail"] = email[j]
+        row["workPhone"] = {"display": phone[j]}
+        if has_mobile[j]:
+            row["cellPhone"] = {"display": mobile[j]}
+        if has_address[j]:
+            city, state, postal = pools.places[place[j]]
             row["address"] = {
-                "address1": st,
+                "address1": street[j],
                 "city": city,
                 "state": state,
                 "postalCode": postal,
-                "countryCode": country,
+                "countryCode": region,
             }
-        g_rows_logical.append(row)
-    noise_logical = _noise_labels(
+        rows.append(row)
+    noise = _noise_labels(
         {
             "email_case": email_case,
             "email_other": email_other,
             "email_missing": email_missing,
-            "phone_format": is_overlap,
+            "phone_format": is_copy,
             "phone_other": phone_other,
             "nickname": nick,
             "last_name_other": other_last,
         },
-        n_g,
+        n,
     )
-
-    g_order = rng.permutation(n_g)
-    genesys_contacts = [g_rows_logical[i] for i in g_order.tolist()]
-    genesys_person = g_people[g_order]
-    # A Genesys copy of a CRM person matches that person's original Salesforce record.
-    original_position = sf_position[:n_people] if n_people else np.zeros(0, dtype=np.int64)
-    genesys_match = np.where(
-        genesys_person < n_people, original_position[np.minimum(genesys_person, max(n_people - 1, 0))], -1
-    )
-    if n_people == 0:
-        genesys_match = np.full(n_g, -1, dtype=np.int64)
-    genesys_org = person_account[g_people][g_order] if n_g else np.zeros(0, dtype=np.int64)
-
-    return Dataset(
-        accounts=account_rows,
-        salesforce_contacts=salesforce_contacts,
-        salesforce_contact_account=salesforce_account.astype(np.int64),
-        organizations=organization_rows,
-        genesys_contacts=genesys_contacts,
-        genesys_contact_organization=np.asarray(genesys_org, dtype=np.int64),
-        salesforce_person=salesforce_person.astype(np.int64),
-        genesys_person=genesys_person.astype(np.int64),
-        salesforce_duplicate_of=salesforce_duplicate_of.astype(np.int64),
-        genesys_match=genesys_match.astype(np.int64),
-        genesys_noise=[noise_logical[i] for i in g_order.tolist()],
-        parameters={
-            "contacts": contacts,
-            "overlap": overlap,
-            "duplicates": duplicates,
-            "genesys_only": genesys_only,
-            "accounts": n_accounts,
-            "seed": seed,
-            "region": region,
-        },
+    order = rng.permutation(n)
+    return _GenesysRecords(
+        rows=[rows[i] for i in order.tolist()],
+        person=person[order],
+        noise=[noise[i] for i in order.tolist()],
     )
 
 
