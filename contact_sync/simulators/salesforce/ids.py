@@ -52,3 +52,20 @@ def normalize_id(value: object) -> str | None:
     if not isinstance(value, str) or len(value) not in (15, 18):
         return None
     return _normalize(value)
+
+
+_TRIPLES: list[str] = []
+
+
+def make_ids(prefix: str, start: int, n: int) -> list[str]:
+    """`make_id(prefix, start + i)` for i in range(n), computed in bulk (large seed loads)."""
+    if not _TRIPLES:
+        _TRIPLES.extend(a + b + c for a in BASE62 for b in BASE62 for c in BASE62)
+    triples = _TRIPLES
+    size = len(triples)
+    head = prefix + _POD
+    out = []
+    for number in range(start, start + n):
+        id15 = head + triples[number // (size * size) % size] + triples[number // size % size] + triples[number % size]
+        out.append(id15 + checksum(id15))
+    return out

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from contact_sync.simulators.salesforce.errors import record_error
-from contact_sync.simulators.salesforce.ids import make_id, normalize_id
+from contact_sync.simulators.salesforce.ids import make_ids, normalize_id
 from contact_sync.simulators.salesforce.schema import ACCOUNT, CONTACT, OBJECTS, SObject, full_name
 from contact_sync.simulators.salesforce.soql import Compiled
 from contact_sync.simulators.salesforce.timefmt import format_sf, parse_sf, truncate_ms
-from contact_sync.simulators.salesforce.validation import validate
+from contact_sync.simulators.salesforce.validation import validate, validate_many
 
 DB_FILE = "salesforce.sqlite3"
 _SQL_TYPES = {
@@ -246,16 +246,12 @@ class Store:
         self, obj: SObject, payloads: Sequence[dict[str, Any]], all_or_none: bool = False
     ) -> list[dict[str, Any]]:
         """Insert records; one collections-shaped result per payload, in order (nothing written if allOrNone fails)."""
-        cleaned: list[dict[str, Any] | None] = []
-        errors: list[list] = []
-        for payload in payloads:
-            if any(len(k) == 2 and k.lower() == "id" for k in payload):
-                cleaned.append(None)
-                errors.append([record_error("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])])
-                continue
-            values, errs = validate(obj, payload, creating=True)
-            cleaned.append(None if errs else values)
-            errors.append(errs)
+        cleaned, errors = validate_many(obj, payloads, creating=True)
+        id_keys = {k for k in set().union(*payloads) if k.lower() == "id"} if payloads else set()
+        for i, payload in enumerate(payloads):
+            if id_keys and cleaned[i] is not None and not id_keys.isdisjoint(payload):
+                cleaned[i] = None
+                errors[i] = [record_error("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])]
         with self._write() as cur:
             for i, ref_errs in enumerate(self._check_references(cur, obj, cleaned)):
                 if ref_errs:
@@ -281,13 +277,13 @@ class Store:
         cols = ["seq", "Id", *writable, "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"]
         if obj is CONTACT:
             cols.append("Name")
-        ids = [make_id(obj.prefix, start + i) for i in range(len(rows))]
-        data = []
-        for i, row in enumerate(rows):
-            vals = [start + i, ids[i], *(row.get(c) for c in writable), 0, stamp, stamp, stamp]
-            if obj is CONTACT:
-                vals.append(full_name(row.get("FirstName"), row.get("LastName")))
-            data.append(vals)
+        n = len(rows)
+        ids = make_ids(obj.prefix, start, n)
+        columns: list[Any] = [range(start, start + n), ids, *([r.get(c) for r in rows] for c in writable)]
+        columns += [[0] * n, [stamp] * n, [stamp] * n, [stamp] * n]
+        if obj is CONTACT:
+            columns.append([full_name(r.get("FirstName"), r.get("LastName")) for r in rows])
+        data = zip(*columns, strict=True)
         col_sql = ", ".join(f'"{c}"' for c in cols)
         cur.executemany(f"INSERT INTO {obj.table} ({col_sql}) VALUES ({','.join('?' * len(cols))})", data)
         return ids
