@@ -130,7 +130,7 @@ def main() -> int:
             rows.append((label, "salesforce_soql", seconds, time.process_time() - cpu, seen))
 
     width = max(len(r[0]) for r in rows)
-    # CPU seconds: client and simulators together (they share this process); wall above CPU means waiting for cores.
+    # CPU seconds: client and simulators together (they share this process); wall above CPU means waiting (cores, disk).
     print(f"{'measure':<{width}}  {'records':>9}  {'seconds':>8}  {'cpu s':>6}  {'rec/s':>8}  {'target':>7}  met")
     all_met = True
     for label, key, seconds, cpu_seconds, records in rows:
