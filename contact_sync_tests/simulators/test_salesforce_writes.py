@@ -251,3 +251,23 @@ def test_direct_helpers_validate_like_the_api(sim: SalesforceSimulator) -> None:
         sim.edit_contact(cid, Email="still-not-an-email")
     with pytest.raises(RecordErrors):
         sim.merge(cid, [cid])
+
+
+def test_automation_changes_move_only_the_system_modstamp(sim: SalesforceSimulator, sf: Salesforce) -> None:
+    clock = FrozenClock(utc(2026, 3, 1, 9, 0))
+    sim.set_clock(clock)
+    (cid,) = sim.load_contacts([{"LastName": "Auto"}])
+    clock.now = utc(2026, 3, 1, 10, 0)
+    sim.automation_edit(cid, Tags__c="scored")
+    rec = sf.query(f"SELECT LastModifiedDate, SystemModstamp, Tags__c FROM Contact WHERE Id = '{cid}'")["records"][0]
+    assert rec["LastModifiedDate"] == "2026-03-01T09:00:00.000+0000"
+    assert rec["SystemModstamp"] == "2026-03-01T10:00:00.000+0000"
+    assert rec["Tags__c"] == "scored"
+
+
+def test_describe_lists_the_fields(sf: Salesforce) -> None:
+    fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
+    assert fields["LastName"]["length"] == 80 and fields["LastName"]["nillable"] is False
+    assert fields["Email"]["type"] == "email"
+    assert fields["Genesys_Id__c"]["externalId"] is True
+    assert fields["SystemModstamp"]["updateable"] is False

@@ -148,6 +148,12 @@ class SalesforceSimulator(Simulator):
         if not result["success"]:
             raise RecordErrors(result["errors"])
 
+    def automation_edit(self, contact_id: str, **fields: Any) -> None:
+        """A change by automation (a flow, a trigger): bumps SystemModstamp only, not LastModifiedDate."""
+        result = self.store.update(CONTACT, [(contact_id, fields)], by_user=False)[0]
+        if not result["success"]:
+            raise RecordErrors(result["errors"])
+
     def delete_contact(self, contact_id: str) -> None:
         """Soft delete (IsDeleted; only queryAll and the deleted/ endpoint see it afterwards)."""
         result = self.store.delete(CONTACT, [contact_id])[0]

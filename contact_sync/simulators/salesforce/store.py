@@ -294,9 +294,11 @@ class Store:
         items: Sequence[tuple[Any, dict[str, Any]]],
         all_or_none: bool = False,
         unmodified_since: datetime | None = None,
+        by_user: bool = True,
     ) -> list[dict[str, Any]]:
         """Update records given as (id, payload); one result per item. `unmodified_since` fails with
-        `PRECONDITION_FAILED` a record whose LastModifiedDate is later (compared at second resolution)."""
+        `PRECONDITION_FAILED` a record whose LastModifiedDate is later (compared at second resolution).
+        `by_user=False` is a change by automation: it moves SystemModstamp but not LastModifiedDate."""
         norm_ids = [normalize_id(rid) if isinstance(rid, str) else None for rid, _ in items]
         cleaned: list[dict[str, Any] | None] = []
         errors: list[list] = []
@@ -368,7 +370,8 @@ class Store:
                         first = sets.get("FirstName", old[3])
                         last_name = sets.get("LastName", old[4])
                         sets["Name"] = full_name(first, last_name)
-                    sets["LastModifiedDate"] = stamp
+                    if by_user:
+                        sets["LastModifiedDate"] = stamp
                     sets["SystemModstamp"] = stamp
                     assign = ", ".join(f'"{k}" = ?' for k in sets)
                     cur.execute(f'UPDATE {obj.table} SET {assign} WHERE "Id" = ?', [*sets.values(), nid])
