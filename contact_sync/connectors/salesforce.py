@@ -127,6 +127,7 @@ class SalesforceConnector:
             instance_url=instance_url,
             session=self.http,
             version=self.settings.api_version,
+            object_pairs_hook=dict,
         )
 
     def _renew(self) -> Secret | None:
@@ -206,12 +207,11 @@ class SalesforceConnector:
             records = self._read_bulk()
         else:
             records = self._read_rest(watermark)
-        latest = keep_latest(records)
-        ordered = sorted(latest.values(), key=lambda r: (parse_datetime(r["SystemModstamp"]), r["Id"]))
+        ordered = keep_latest(records)
         deleted = [r["Id"] for r in ordered if r.get("IsDeleted")]
         return ReadResult(
             records=ordered,
-            watermark=next_watermark(watermark, ordered),
+            watermark=next_watermark(watermark, ordered[-1:]),  # ordered by SystemModstamp: the last is the latest
             api_calls=self.counter.total - calls_before,
             deleted_ids=deleted,
         )

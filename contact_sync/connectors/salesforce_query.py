@@ -110,22 +110,24 @@ def ids_soql(fields: Sequence[str], ids: Sequence[str], sobject: str = "Contact"
     return f"SELECT {', '.join(fields)} FROM {sobject} WHERE Id IN ({', '.join(soql_string(i) for i in ids)})"
 
 
-def strip_attributes(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A REST record without its `attributes` (type and url), so REST and Bulk records look alike."""
-    return {k: v for k, v in record.items() if k != "attributes"}
+def strip_attributes(record: dict[str, Any]) -> dict[str, Any]:
+    """A REST record without its `attributes` (type and url), so REST and Bulk records look alike (in place)."""
+    record.pop("attributes", None)
+    return record
 
 
-def keep_latest(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Records by Id, keeping the version with the latest `SystemModstamp` (the later one read on a tie)."""
-    latest: dict[str, dict[str, Any]] = {}
-    stamps: dict[str, datetime] = {}
+def keep_latest(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One record per Id, the version with the latest `SystemModstamp` (on a tie the later one read), ordered by
+    (`SystemModstamp`, Id) like the query."""
+    latest: dict[str, tuple[datetime, Mapping[str, Any]]] = {}
     for record in records:
         record_id = record["Id"]
         stamp = parse_datetime(record["SystemModstamp"])
-        if record_id not in stamps or stamp >= stamps[record_id]:
-            latest[record_id] = dict(record)
-            stamps[record_id] = stamp
-    return latest
+        seen = latest.get(record_id)
+        if seen is None or stamp >= seen[0]:
+            latest[record_id] = (stamp, record)
+    ordered = sorted(latest.items(), key=lambda item: (item[1][0], item[0]))
+    return [dict(record) for _, (_, record) in ordered]
 
 
 def next_watermark(previous: str | None, records: Iterable[Mapping[str, Any]]) -> str | None:

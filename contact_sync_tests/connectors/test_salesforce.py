@@ -157,6 +157,7 @@ def test_incremental_read_across_pages_with_edits_during_the_read(sims: RunningS
         pages = after_pages(sf.http, {2: edit})
         first = sf.read_contacts(None)
         assert pages["pages"] == 4  # 700 records in pages of 200
+        assert sf.api_calls["GET /services/data/v59.0/queryAll/{locator}"] == 3
         assert len(first.records) == 700
         assert sorted(ids_of(first.records)) == sorted(ids)  # none lost, none doubled
         assert first.watermark is not None

@@ -75,9 +75,9 @@ def test_keep_latest_keeps_one_record_per_id_with_the_latest_stamp() -> None:
         {"Id": "b", "SystemModstamp": "2026-01-01T00:00:01.000Z", "Email": "b2@x.org"},
     ]
     latest = keep_latest(records)
-    assert sorted(latest) == ["a", "b"]
-    assert latest["a"]["Email"] == "new@x.org"
-    assert latest["b"]["Email"] == "b2@x.org"  # a tie: the one read later wins
+    assert [r["Id"] for r in latest] == ["b", "a"]  # ordered by SystemModstamp, then Id
+    assert latest[1]["Email"] == "new@x.org"
+    assert latest[0]["Email"] == "b2@x.org"  # a tie: the one read later wins
 
 
 def test_next_watermark_is_the_latest_stamp_read_and_never_moves_back() -> None:
