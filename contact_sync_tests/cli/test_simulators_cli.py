@@ -6,6 +6,7 @@ import os
 import queue
 import shlex
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -202,3 +203,15 @@ def test_serve_stops_cleanly_on_sigterm(served: Served) -> None:
     code, stderr = served.stop(signal.SIGTERM)
     assert code == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["simulators", "serve", "--port-genesys", str(port), "--state-dir", str(tmp_path / "state")]
+        )
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: cannot start the simulators: Address already in use"
