@@ -1,8 +1,9 @@
-"""Local simulators of the outside services (Salesforce, Genesys Cloud), served on 127.0.0.1 for tests and the demo.
+"""Local simulators of the outside services (Salesforce, Genesys Cloud, Dynamics 365), on 127.0.0.1 for tests and demo.
 
 `with run_simulators(state_dir=None, faults=None) as sims:` starts every simulator on a free port and yields a
 `RunningSimulators` with `sims.env` (the environment variables that point contact-sync at them) and one object per
-service (`sims.salesforce`, `sims.genesys`) carrying the same values as attributes plus helpers for tests.
+service (`sims.salesforce`, `sims.genesys`, `sims.dynamics`) carrying the same values as attributes plus helpers for
+tests.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ class RunningSimulators:
 
     salesforce: Any
     genesys: Any
+    dynamics: Any
     env: dict[str, str] = field(default_factory=dict)
 
     def all(self) -> list[Simulator]:
-        return [self.salesforce, self.genesys]
+        return [self.salesforce, self.genesys, self.dynamics]
 
 
 @contextmanager
@@ -66,6 +68,7 @@ def run_simulators(
     - `faults`: fault rules by service name, e.g. `{"genesys": [{"kind": "429", "path": "/scan/", "every": 3}]}`.
     - `options`: constructor options by service name, e.g. `{"genesys": {"rate_limit_per_minute": 60}}`.
     """
+    from contact_sync.simulators.dynamics import DynamicsSimulator
     from contact_sync.simulators.genesys import GenesysSimulator
     from contact_sync.simulators.salesforce import SalesforceSimulator
 
@@ -74,7 +77,7 @@ def run_simulators(
     options = dict(options or {})
     faults = dict(faults or {})
     unknown = set(faults) | set(ports) | set(options)
-    unknown -= {"salesforce", "genesys"}
+    unknown -= {"salesforce", "genesys", "dynamics"}
     if unknown:
         raise ValueError(f"unknown simulator name(s): {', '.join(sorted(unknown))}")
 
@@ -86,7 +89,8 @@ def run_simulators(
             state_for("salesforce"), fault_seed=fault_seed, **options.get("salesforce", {})
         )
         genesys = GenesysSimulator(state_for("genesys"), fault_seed=fault_seed, **options.get("genesys", {}))
-        running = RunningSimulators(salesforce=salesforce, genesys=genesys)
+        dynamics = DynamicsSimulator(state_for("dynamics"), fault_seed=fault_seed, **options.get("dynamics", {}))
+        running = RunningSimulators(salesforce=salesforce, genesys=genesys, dynamics=dynamics)
         for sim in running.all():
             if sim.name in faults:
                 sim.set_faults(list(faults[sim.name]))
