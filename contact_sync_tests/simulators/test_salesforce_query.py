@@ -65,6 +65,8 @@ def test_first_page_shape_and_relative_next_records_url(sim: SalesforceSimulator
     assert rest["done"] is True
     assert len(rest["records"]) == 500
     assert "nextRecordsUrl" not in rest
+    again = http.get(sim.url + page["nextRecordsUrl"])  # a client retrying a page after a timeout gets it again
+    assert again.status_code == 200 and again.json()["records"] == rest["records"]
     bad = http.get(api(sim, "query/01gNOPE-2000"))
     assert bad.status_code == 400
     assert bad.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"

@@ -39,7 +39,8 @@ JSON = "application/json;charset=UTF-8"
 MIN_VERSION, MAX_VERSION = 50.0, 62.0
 DEFAULT_BATCH, MIN_BATCH, MAX_BATCH = 2000, 200, 2000
 MAX_COLLECTION = 200
-MAX_CURSORS = 10
+MAX_CURSORS = 10  # open query cursors kept per simulator (the real per-user limit); the oldest is dropped
+KEEP_FINISHED_CURSORS = 2
 CURSOR_TTL_SECONDS = 15 * 60
 _LOGIN_HOST_RE = re.compile(r"^/[^/]+\.salesforce\.com(?=/services/)")
 _BATCH_RE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
@@ -68,6 +69,7 @@ class _Cursor:
     batch: int
     include_deleted: bool
     touched: float
+    finished: bool = False
 
 
 def _compile_template(template: str) -> re.Pattern[str]:
@@ -348,6 +350,10 @@ class SalesforceApp:
             now = time.monotonic()
             for key in [k for k, c in self._cursors.items() if now - c.touched > CURSOR_TTL_SECONDS]:
                 del self._cursors[key]
+            # Finished cursors stay a while (a client may fetch a page again after a timeout), but only a few.
+            finished = [k for k, c in self._cursors.items() if c.finished]
+            for key in finished[:-KEEP_FINISHED_CURSORS]:
+                del self._cursors[key]
             while len(self._cursors) > MAX_CURSORS:
                 self._cursors.popitem(last=False)
         return locator
@@ -378,6 +384,7 @@ class SalesforceApp:
                 record[names[i]] = bool(values[i])
             records.append(record)
         body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": end >= len(cursor.rows)}
+        cursor.finished = cursor.finished or body["done"]
         if not body["done"]:
             kind = "queryAll" if cursor.include_deleted else "query"
             body["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{locator}-{end}"
@@ -503,7 +510,7 @@ class SalesforceApp:
             raise ApiError(
                 400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
             )
-        return bool(body.get("allOrNone", False)), records
+        return body.get("allOrNone") in (True, "true"), records
 
     def _by_type(self, records: list[Any]) -> tuple[SObject | None, list[dict[str, Any] | None]]:
         """The one sObject type of the call and, per record, its error when it has no (or another) type."""

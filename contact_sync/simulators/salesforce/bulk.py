@@ -18,6 +18,7 @@ from contact_sync.simulators.salesforce.soql import Compiled
 _LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 MAX_RECORDS_DEFAULT = 50_000
+MAX_JOBS = 20
 
 
 @dataclass
@@ -97,8 +98,11 @@ class BulkJobs:
             return make_id("750", next(self._counter))
 
     def add(self, job: QueryJob) -> None:
+        """Keep a job; beyond `MAX_JOBS` the oldest is forgotten (its rows can be large)."""
         with self._lock:
             self._jobs[job.id] = job
+            while len(self._jobs) > MAX_JOBS:
+                del self._jobs[next(iter(self._jobs))]
 
     def get(self, job_id: str) -> QueryJob | None:
         with self._lock:
