@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -203,7 +204,7 @@ class SalesforceConnector:
         if watermark is not None:
             parse_datetime(watermark)
         calls_before = self.counter.total
-        if watermark is None and self.bulk_threshold >= 0 and self.count_contacts() > self.bulk_threshold:
+        if watermark is None and self.count_contacts() > self.bulk_threshold:
             records = self._read_bulk()
         else:
             records = self._read_rest(watermark)
@@ -271,8 +272,9 @@ class SalesforceConnector:
         """Create contacts, 200 a call; each outcome carries the caller's key and the new Id or the service's error."""
         report = WriteReport()
         calls_before = self.counter.total
-        for chunk in _chunks(list(items), COLLECTION_SIZE):
-            self._create_chunk(list(chunk), report)
+        with _limit_keeps(report):
+            for chunk in _chunks(list(items), COLLECTION_SIZE):
+                self._create_chunk(list(chunk), report)
         report.api_calls = self.counter.total - calls_before
         return report
 
@@ -335,79 +337,98 @@ class SalesforceConnector:
     ) -> WriteReport:
         """Update contacts (Id -> field values), 200 a call, skipping any changed since `snapshot_modstamp`.
 
-        Each batch's `SystemModstamp` is re-read first: a record whose stamp is later than the snapshot's (or that
-        is gone) is reported `changed_since_read` and not written; it comes back in the next incremental read.
+        Each batch's `SystemModstamp` is re-read first (one query): a record whose stamp is later than the
+        snapshot's (or that is gone) is reported `changed_since_read` and not written; it comes back in the next
+        incremental read. An edit landing between that re-read and the write itself is not detected (sObject
+        Collections take no `If-Unmodified-Since`); the window is one round trip.
         """
         report = WriteReport()
         calls_before = self.counter.total
         ids = check_ids(changes)
-        for chunk in _chunks(ids, COLLECTION_SIZE):
-            writable: list[str] = []
+        with _limit_keeps(report):
+            for chunk in _chunks(ids, COLLECTION_SIZE):
+                self._update_chunk(list(chunk), changes, snapshot_modstamp, report)
+        report.api_calls = self.counter.total - calls_before
+        return report
+
+    def _update_chunk(
+        self,
+        chunk: list[str],
+        changes: Mapping[str, Mapping[str, Any]],
+        snapshot_modstamp: Mapping[str, str],
+        report: WriteReport,
+    ) -> None:
+        writable: list[str] = []
+        try:
             current = self._modstamps(chunk)
             for record_id in chunk:
                 fields = dict(changes[record_id])
                 snapshot = snapshot_modstamp.get(record_id)
                 if snapshot is None:
-                    report.add(
-                        RecordOutcome(record_id, "failed", record_id, "no snapshot SystemModstamp given", fields)
-                    )
+                    report.add(RecordOutcome(record_id, "failed", record_id, "no snapshot SystemModstamp", fields))
                 elif record_id not in current:
                     report.add(
                         RecordOutcome(record_id, "changed_since_read", record_id, "deleted since it was read", fields)
                     )
                 elif parse_datetime(current[record_id]) > parse_datetime(snapshot):
-                    report.add(
-                        RecordOutcome(
-                            record_id,
-                            "changed_since_read",
-                            record_id,
-                            f"changed since it was read (SystemModstamp {current[record_id]} > {snapshot})",
-                            fields,
-                        )
-                    )
+                    message = f"changed since it was read (SystemModstamp {current[record_id]} > {snapshot})"
+                    report.add(RecordOutcome(record_id, "changed_since_read", record_id, message, fields))
                 else:
                     writable.append(record_id)
             if not writable:
-                continue
+                return
             records = [{"attributes": {"type": "Contact"}, "id": i, **dict(changes[i])} for i in writable]
-            try:
-                results = self._collection("PATCH", records)
-            except ApiLimitExceeded:
-                raise
-            except ConnectorError as exc:
-                for record_id in writable:
+            results = self._collection("PATCH", records)
+        except ApiLimitExceeded:
+            raise
+        except ConnectorError as exc:
+            done = {o.key for o in report.outcomes}
+            for record_id in chunk:
+                if record_id not in done:
                     report.add(RecordOutcome(record_id, "failed", record_id, str(exc), dict(changes[record_id])))
-                continue
-            for record_id, result in zip(writable, results, strict=True):
-                report.add(_outcome(record_id, "updated", result, changes[record_id], record_id))
-        report.api_calls = self.counter.total - calls_before
-        return report
+            return
+        for record_id, result in zip(writable, results, strict=True):
+            report.add(_outcome(record_id, "updated", result, changes[record_id], record_id))
 
     def delete_contacts(self, ids: Sequence[str]) -> WriteReport:
         """Delete contacts, 200 a call; one already deleted counts as deleted (so a repeated call is harmless)."""
         report = WriteReport()
         calls_before = self.counter.total
-        sf = self._client()
-        for chunk in _chunks(check_ids(ids), COLLECTION_SIZE):
-            params = {"ids": ",".join(chunk), "allOrNone": "false"}
-            try:
-                results = self._guard(lambda params=params: sf.restful("composite/sobjects", params, method="DELETE"))
-            except ApiLimitExceeded:
-                raise
-            except ConnectorError as exc:
-                for record_id in chunk:
-                    report.add(RecordOutcome(record_id, "failed", record_id, str(exc)))
-                continue
-            if not isinstance(results, list) or len(results) != len(chunk):
-                raise ConnectorError(f"Salesforce answered a delete of {len(chunk)} ids with {results!r:.200}")
-            for record_id, result in zip(chunk, results, strict=True):
-                codes = {e.get("statusCode") for e in result.get("errors") or []}
-                if not result.get("success") and codes == {"ENTITY_IS_DELETED"}:
-                    report.add(RecordOutcome(record_id, "deleted", record_id, "already deleted"))
-                else:
-                    report.add(_outcome(record_id, "deleted", result, {}, record_id))
+        with _limit_keeps(report):
+            for chunk in _chunks(check_ids(ids), COLLECTION_SIZE):
+                self._delete_chunk(list(chunk), report)
         report.api_calls = self.counter.total - calls_before
         return report
+
+    def _delete_chunk(self, chunk: list[str], report: WriteReport) -> None:
+        sf = self._client()
+        params = {"ids": ",".join(chunk), "allOrNone": "false"}
+        try:
+            results = self._guard(lambda: sf.restful("composite/sobjects", params, method="DELETE"))
+            if not isinstance(results, list) or len(results) != len(chunk):
+                raise ConnectorError(f"Salesforce answered a delete of {len(chunk)} ids with {results!r:.200}")
+        except ApiLimitExceeded:
+            raise
+        except ConnectorError as exc:
+            for record_id in chunk:
+                report.add(RecordOutcome(record_id, "failed", record_id, str(exc)))
+            return
+        for record_id, result in zip(chunk, results, strict=True):
+            codes = {e.get("statusCode") for e in result.get("errors") or []}
+            if not result.get("success") and codes == {"ENTITY_IS_DELETED"}:
+                report.add(RecordOutcome(record_id, "deleted", record_id, "already deleted"))
+            else:
+                report.add(_outcome(record_id, "deleted", result, {}, record_id))
+
+
+@contextmanager
+def _limit_keeps(report: WriteReport) -> Iterator[None]:
+    """On `ApiLimitExceeded`, attach the outcomes so far to the error, so the caller knows what was written."""
+    try:
+        yield
+    except ApiLimitExceeded as exc:
+        exc.report = report
+        raise
 
 
 def _outcome(

@@ -29,6 +29,7 @@ from contact_sync.connectors.http import (
     call_with_retries,
     route_template,
 )
+from contact_sync.connectors.results import WriteReport
 from contact_sync.settings import Secret, redact
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,11 @@ _LIMIT_INFO = re.compile(r"api-usage=(?P<used>\d+)/(?P<total>\d+)")
 class ApiLimitExceeded(RequestRejected):
     """Salesforce refused the call with `REQUEST_LIMIT_EXCEEDED`: the org's daily API allocation is used up.
 
-    Nothing more can be done until the allocation renews; the run should stop and report it.
+    Nothing more can be done until the allocation renews; the run should stop and report it. When raised by a
+    write, `report` holds the outcomes of the records handled before the limit was hit.
     """
+
+    report: WriteReport | None = None
 
 
 @dataclass(frozen=True)

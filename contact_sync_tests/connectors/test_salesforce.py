@@ -393,6 +393,15 @@ def test_daily_api_limit_stops_the_run_with_a_clear_error(sims: RunningSimulator
         assert sf.api_usage is not None
         assert sf.api_usage.total == sim.daily_api_limit and sf.api_usage.remaining <= 2
 
+        # A write stopped by the limit says what it wrote before stopping.
+        sim.api_usage = sim.daily_api_limit - 1  # one call left: the first batch of 200
+        items = [(f"k{i}", {"LastName": f"L{i}"}) for i in range(450)]
+        with pytest.raises(ApiLimitExceeded) as stopped:
+            sf.create_contacts(items)
+        partial = stopped.value.report
+        assert partial is not None and partial.counts() == {"created": 200}
+        assert sim.count() == 50 + 200
+
 
 def test_secrets_never_appear_in_logs_reprs_or_errors(
     sims: RunningSimulators, caplog: pytest.LogCaptureFixture
