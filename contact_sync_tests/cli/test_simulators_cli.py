@@ -24,6 +24,8 @@ from contact_sync.simulators.salesforce import SalesforceSimulator
 from contact_sync.simulators.seed import generate_dataset
 
 CLI = Path(sys.executable).parent / "contact-sync"
+REQUIRED = {"SALESFORCE_INSTANCE_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_CA_BUNDLE"}
+REQUIRED |= {"GENESYS_API_URL", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET"}
 
 
 def counts_in(state_dir: Path) -> tuple[int, int]:
@@ -114,7 +116,7 @@ class Served:
 
     def _read_exports(self, timeout: float) -> dict[str, str]:
         env: dict[str, str] = {}
-        while len(env) < 10:
+        while not env.keys() >= REQUIRED:
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
