@@ -8,7 +8,7 @@ executemany per table; upserts use the dialect's INSERT ... ON CONFLICT (SQLite 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contact_sync.ledger import tables as t
+from contact_sync.ledger.bulk import bind, chunks, insert_rows, mark, select_in, stack
 from contact_sync.ledger.errors import LedgerError
 from contact_sync.ledger.values import (
     encode_column,
@@ -28,14 +29,6 @@ from contact_sync.ledger.values import (
     require_values,
     text_column,
 )
-
-# Keeps every IN (...) list below SQLite's bound-parameter limit and PostgreSQL's comfortable statement size.
-CHUNK = 5000
-
-
-def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _upsert(connection: Connection, table: Table, keys: Sequence[str], updates: Sequence[str]) -> Any:
@@ -56,6 +49,19 @@ def _timestamps(frame: pd.DataFrame, column: str, default: datetime) -> list[dat
         return [default] * len(frame)
     stamps = pd.to_datetime(frame[column], utc=True)
     return [default if is_empty(v) else v.to_pydatetime() for v in stamps.tolist()]
+
+
+def _bound_timestamps(
+    connection: Connection, column: Any, frame: pd.DataFrame, name: str, default: datetime
+) -> list[Any]:
+    """`_timestamps`, bound for the driver as SQLAlchemy would bind `column` (one conversion when all are default)."""
+    to_db = bind(connection, column)
+    if connection.dialect.name == "postgresql":
+        # ISO text is what COPY reads fastest; PostgreSQL parses it into timestamptz exactly.
+        to_db = datetime.isoformat
+    if name not in frame.columns:
+        return [to_db(default)] * len(frame)
+    return [to_db(v) for v in _timestamps(frame, name, default)]
 
 
 def _optional_text(frame: pd.DataFrame, column: str, default: str | None) -> list[str | None]:
@@ -86,15 +92,15 @@ class LedgerBatch:
     # links -------------------------------------------------------------------------------------------------------
 
     def _active_links(self, crm_system: str, column: str, values: Sequence[str]) -> pd.DataFrame:
-        rows: list[Any] = []
-        key = t.links.c[column]
-        for part in chunks(values):
-            rows += self._conn.execute(
-                select(t.links.c.id, t.links.c.crm_system, t.links.c.crm_id, t.links.c.genesys_id).where(
-                    t.links.c.crm_system == crm_system, t.links.c.unlinked_at.is_(None), key.in_(part)
-                )
-            ).all()
-        return pd.DataFrame.from_records(rows, columns=["id", "crm_system", "crm_id", "genesys_id"])
+        return select_in(
+            self._conn,
+            "SELECT id, crm_system, crm_id, genesys_id FROM sync_links "
+            f"WHERE crm_system = {mark(self._conn)} AND unlinked_at IS NULL",
+            column,
+            values,
+            params=(crm_system,),
+            columns=["id", "crm_system", "crm_id", "genesys_id"],
+        )
 
     def add_links(self, links: pd.DataFrame, run_id: str | None = None) -> int:
         """Link CRM ids to Genesys ids one-to-one; returns how many links are new.
@@ -121,11 +127,12 @@ class LedgerBatch:
         new_parts = []
         for crm_system, part in frame.groupby("crm_system", sort=False):
             system = str(crm_system)
-            existing = pd.concat(
+            existing = stack(
                 [
                     self._active_links(system, "crm_id", part["crm_id"].tolist()),
                     self._active_links(system, "genesys_id", part["genesys_id"].tolist()),
-                ]
+                ],
+                ["id", "crm_system", "crm_id", "genesys_id"],
             ).drop_duplicates("id")
             if len(existing):
                 same = part.merge(
@@ -144,28 +151,20 @@ class LedgerBatch:
         new = pd.concat(new_parts) if new_parts else frame.iloc[0:0]
         if new.empty:
             return 0
-        rows = [
-            {
-                "crm_system": s,
-                "crm_id": c,
-                "genesys_id": g,
-                "rule": str(r),
-                "score": float(sc),
-                "linked_at": at,
-                "run_id": run,
-            }
-            for s, c, g, r, sc, at, run in zip(
+        rows = list(
+            zip(
                 new["crm_system"].tolist(),
                 new["crm_id"].tolist(),
                 new["genesys_id"].tolist(),
-                new["rule"].tolist(),
-                new["score"].tolist(),
-                _timestamps(new, "linked_at", self.now),
+                new["rule"].astype(str).tolist(),
+                new["score"].astype(float).tolist(),
+                _bound_timestamps(self._conn, t.links.c.linked_at, new, "linked_at", self.now),
                 _optional_text(new, "run_id", run_id),
                 strict=True,
             )
-        ]
-        self._conn.execute(insert(t.links), rows)
+        )
+        columns = ["crm_system", "crm_id", "genesys_id", "rule", "score", "linked_at", "run_id"]
+        insert_rows(self._conn, "sync_links", columns, rows)
         return len(rows)
 
     def unlink(self, unlinks: pd.DataFrame, run_id: str | None = None) -> int:
@@ -218,20 +217,25 @@ class LedgerBatch:
         require_present(base, ["crm_id", "genesys_id", "field"], "base")
         frame = base.assign(crm_id=text_column(base["crm_id"]), genesys_id=text_column(base["genesys_id"]))
         frame = frame.drop_duplicates(["crm_id", "genesys_id", "field"], keep="last")
-        rows = [
-            {"crm_id": c, "genesys_id": g, "field": str(f), "value": v, "synced_at": at, "run_id": run}
-            for c, g, f, v, at, run in zip(
+        rows = list(
+            zip(
                 frame["crm_id"].tolist(),
                 frame["genesys_id"].tolist(),
-                frame["field"].tolist(),
+                frame["field"].astype(str).tolist(),
                 encode_column(frame["value"].tolist()),
-                _timestamps(frame, "synced_at", self.now),
+                _bound_timestamps(self._conn, t.base_values.c.synced_at, frame, "synced_at", self.now),
                 _optional_text(frame, "run_id", run_id),
                 strict=True,
             )
-        ]
-        stmt = _upsert(self._conn, t.base_values, ["crm_id", "genesys_id", "field"], ["value", "synced_at", "run_id"])
-        self._conn.execute(stmt, rows)
+        )
+        insert_rows(
+            self._conn,
+            "sync_base_values",
+            ["crm_id", "genesys_id", "field", "value", "synced_at", "run_id"],
+            rows,
+            on_conflict="ON CONFLICT (crm_id, genesys_id, field) DO UPDATE SET "
+            "value = excluded.value, synced_at = excluded.synced_at, run_id = excluded.run_id",
+        )
         return len(rows)
 
     # audit log ---------------------------------------------------------------------------------------------------
@@ -252,34 +256,34 @@ class LedgerBatch:
         if any(r is None and c is None and g is None for r, c, g in zip(*ids.values(), strict=True)):
             raise LedgerError("audit: every row needs a record_id, crm_id or genesys_id")
         none = [None] * len(audit)
-        rows = [
-            {
-                "run_id": run,
-                "at": at,
-                "system": s,
-                "record_id": r,
-                "crm_id": c,
-                "genesys_id": g,
-                "field": str(f),
-                "old_value": old,
-                "new_value": new,
-                "reason": reason,
-            }
-            for run, at, s, r, c, g, f, old, new, reason in zip(
+        rows = list(
+            zip(
                 _optional_text(audit, "run_id", run_id),
-                _timestamps(audit, "at", self.now),
+                _bound_timestamps(self._conn, t.audit.c.at, audit, "at", self.now),
                 audit["system"].tolist(),
                 ids["record_id"],
                 ids["crm_id"],
                 ids["genesys_id"],
-                audit["field"].tolist(),
+                audit["field"].astype(str).tolist(),
                 encode_column(audit["old_value"].tolist()) if "old_value" in audit.columns else none,
                 encode_column(audit["new_value"].tolist()) if "new_value" in audit.columns else none,
                 audit["reason"].tolist(),
                 strict=True,
             )
+        )
+        columns = [
+            "run_id",
+            "at",
+            "system",
+            "record_id",
+            "crm_id",
+            "genesys_id",
+            "field",
+            "old_value",
+            "new_value",
+            "reason",
         ]
-        self._conn.execute(insert(t.audit), rows)
+        insert_rows(self._conn, "sync_audit", columns, rows)
         return len(rows)
 
     # conflicts ---------------------------------------------------------------------------------------------------
@@ -398,8 +402,7 @@ class LedgerBatch:
             raise LedgerError(f"cohort {name!r} already exists")
         members = list(dict.fromkeys(str(c) for c in crm_ids if not is_empty(c)))
         self._conn.execute(insert(t.cohorts).values(name=name, created_at=self.now, size=len(members)))
-        if members:
-            self._conn.execute(insert(t.cohort_members), [{"cohort": name, "crm_id": c} for c in members])
+        insert_rows(self._conn, "sync_cohort_members", ["cohort", "crm_id"], [(name, c) for c in members])
         return len(members)
 
     # runs, alerts ------------------------------------------------------------------------------------------------

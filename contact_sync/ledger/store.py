@@ -21,7 +21,8 @@ import pandas as pd
 from sqlalchemy import URL, Connection, Select, exc, func, or_, select
 
 from contact_sync.ledger import tables as t
-from contact_sync.ledger.batch import LedgerBatch, chunks
+from contact_sync.ledger.batch import LedgerBatch
+from contact_sync.ledger.bulk import chunks, fetch, mark, select_in, stack
 from contact_sync.ledger.engine import (
     build_engine,
     current_revision,
@@ -193,15 +194,24 @@ class Ledger:
         Columns: crm_system, crm_id, genesys_id, rule, score, linked_at, run_id, unlinked_at, unlink_reason,
         unlink_run_id; oldest first.
         """
-        query = select(*(t.links.c[c] for c in LINK_COLUMNS)).order_by(t.links.c.id)
-        if crm_system is not None:
-            query = query.where(t.links.c.crm_system == crm_system)
-        if not include_unlinked:
-            query = query.where(t.links.c.unlinked_at.is_(None))
-        rows = self._select_by_ids(query, [t.links.c.crm_id, t.links.c.genesys_id], ids)
-        result = frame(rows, LINK_COLUMNS)
-        if ids is not None:
-            result = result.drop_duplicates().reset_index(drop=True)
+        where, params = ["1=1"], []
+        with self._read() as connection:
+            if crm_system is not None:
+                where.append(f"crm_system = {mark(connection)}")
+                params.append(crm_system)
+            if not include_unlinked:
+                where.append("unlinked_at IS NULL")
+            sql = f"SELECT id, {', '.join(LINK_COLUMNS)} FROM sync_links WHERE {' AND '.join(where)}"
+            columns = ["id", *LINK_COLUMNS]
+            if ids is None:
+                result = fetch(connection, sql, params, columns)
+            else:
+                wanted = [str(i) for i in dict.fromkeys(ids)]
+                result = stack(
+                    [select_in(connection, sql, c, wanted, params, columns) for c in ("crm_id", "genesys_id")],
+                    columns,
+                ).drop_duplicates("id")
+        result = result.sort_values("id").drop(columns="id").reset_index(drop=True)
         for column in ("linked_at", "unlinked_at"):
             result[column] = utc_column(result[column])
         result["score"] = result["score"].astype(float)
@@ -228,9 +238,13 @@ class Ledger:
 
         Columns: crm_id, genesys_id, field, value, synced_at, run_id.
         """
-        query = select(*(t.base_values.c[c] for c in BASE_COLUMNS))
-        rows = self._select_by_ids(query, [t.base_values.c.crm_id], crm_ids)
-        result = frame(rows, BASE_COLUMNS)
+        sql = f"SELECT {', '.join(BASE_COLUMNS)} FROM sync_base_values WHERE 1=1"
+        with self._read() as connection:
+            if crm_ids is None:
+                result = fetch(connection, sql, (), BASE_COLUMNS)
+            else:
+                wanted = [str(i) for i in dict.fromkeys(crm_ids)]
+                result = select_in(connection, sql, "crm_id", wanted, (), BASE_COLUMNS)
         result["value"] = decode_column(result["value"])
         result["synced_at"] = utc_column(result["synced_at"])
         return result
@@ -284,22 +298,22 @@ class Ledger:
         with self.batch() as tx:
             return tx.add_audit(audit, run_id)
 
-    def _audit_frame(self, rows: Sequence[Any]) -> pd.DataFrame:
-        result = frame(rows, AUDIT_COLUMNS).drop_duplicates("id")
+    def _audit_frame(self, rows: Sequence[Any] | pd.DataFrame) -> pd.DataFrame:
+        result = rows if isinstance(rows, pd.DataFrame) else frame(rows, AUDIT_COLUMNS)
+        result = result.drop_duplicates("id")
+        result["at"] = utc_column(result["at"])
         result = result.sort_values(["at", "id"], kind="stable").reset_index(drop=True)
         result["old_value"] = decode_column(result["old_value"])
         result["new_value"] = decode_column(result["new_value"])
-        result["at"] = utc_column(result["at"])
         return result
 
     def audit_for_run(self, run_id: str) -> pd.DataFrame:
         """Every audit row a run wrote, oldest first (columns as `audit_trail`); an unknown run id is refused."""
         with self._read() as connection:
-            rows = connection.execute(
-                select(*(t.audit.c[c] for c in AUDIT_COLUMNS)).where(t.audit.c.run_id == run_id)
-            ).all()
+            sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM sync_audit WHERE run_id = {mark(connection)}"
+            rows = fetch(connection, sql, (run_id,), AUDIT_COLUMNS)
             if (
-                not rows
+                rows.empty
                 and connection.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)).first() is None
             ):
                 raise LedgerError(f"no run with id {run_id}")

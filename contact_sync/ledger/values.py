@@ -60,11 +60,14 @@ def decode_value(text: str | None) -> Any:
 
 
 def encode_column(values: Iterable[Any]) -> list[str | None]:
-    return [encode_value(v) for v in values]
+    """`encode_value` over a column, with a fast path for the common case of plain strings."""
+    dumps = json.dumps
+    return [dumps(v, ensure_ascii=False) if type(v) is str else encode_value(v) for v in values]
 
 
 def decode_column(values: Iterable[str | None]) -> list[Any]:
-    return [decode_value(v) for v in values]
+    loads = json.loads
+    return [None if v is None else loads(v) for v in values]
 
 
 def require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:
@@ -91,7 +94,10 @@ def require_present(frame: pd.DataFrame, columns: Sequence[str], what: str) -> N
 
 def text_column(series: pd.Series) -> list[str | None]:
     """A column of ids as plain str (None where empty), whatever dtype the caller's frame had."""
-    return [None if is_empty(v) else str(v) for v in series.tolist()]
+    values = series.tolist()
+    if all(type(v) is str for v in values):
+        return values
+    return [None if is_empty(v) else str(v) for v in values]
 
 
 def frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -101,7 +107,7 @@ def frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
 
 def utc_column(series: pd.Series) -> pd.Series:
     """A timestamp column as pandas UTC datetimes (NaT where empty)."""
-    return pd.to_datetime(series, utc=True)
+    return pd.to_datetime(series, utc=True, format="ISO8601")
 
 
 def now_utc() -> datetime:
