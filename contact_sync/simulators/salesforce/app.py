@@ -436,7 +436,7 @@ class SalesforceApp:
             try:
                 since = parsedate_to_datetime(header).astimezone(UTC)
             except (TypeError, ValueError):
-                raise ApiError(400, "MALFORMED_QUERY", f"Invalid If-Unmodified-Since header: {header}") from None
+                raise ApiError(400, "BAD_REQUEST", f"Invalid If-Unmodified-Since header: {header}") from None
         result = self.store.update(obj, [(record_id, payload)], unmodified_since=since)[0]
         if result["success"]:
             return Response(status_code=204)
@@ -528,9 +528,9 @@ class SalesforceApp:
                 errors.append(None)
         return obj, errors
 
-    def _merge_results(
-        self, type_errors: list[dict[str, Any] | None], results: list[dict[str, Any]], all_or_none: bool
-    ) -> list[dict[str, Any]]:
+    @staticmethod
+    def _merge_results(type_errors: list[dict[str, Any] | None], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Put the results of the typed records back between the per-record type errors, in request order."""
         it = iter(results)
         out = []
         for err in type_errors:
@@ -544,7 +544,7 @@ class SalesforceApp:
             return json_response(_rolled_back_all(type_errors))
         good = [r for r, e in zip(records, type_errors, strict=True) if e is None]
         results = self.store.create(obj, good, all_or_none) if obj and good else []
-        return json_response(self._merge_results(type_errors, results, all_or_none))
+        return json_response(self._merge_results(type_errors, results))
 
     async def coll_update(self, request: Request, params: dict[str, str]) -> Response:
         all_or_none, records = await self._collection_body(request)
@@ -557,7 +557,7 @@ class SalesforceApp:
                 rid = next((v for k, v in rec.items() if k.lower() == "id"), None)
                 items.append((rid, rec))
         results = self.store.update(obj, items, all_or_none) if obj and items else []
-        return json_response(self._merge_results(type_errors, results, all_or_none))
+        return json_response(self._merge_results(type_errors, results))
 
     async def coll_delete(self, request: Request, params: dict[str, str]) -> Response:
         raw = request.query_params.get("ids", "")

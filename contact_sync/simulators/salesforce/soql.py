@@ -12,7 +12,7 @@ real message layout with the row and column of the offending token.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from contact_sync.simulators.salesforce.errors import ApiError
@@ -65,7 +65,6 @@ class Compiled:
     limit: int | None
     offset: int | None
     soql: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Parser:
