@@ -100,13 +100,16 @@ class SyncPlan:
     """crm_id, genesys_id, field, base, crm_value, genesys_value, crm_modified_at, genesys_modified_at, policy,
     winner, value, held."""
     unlinks: pd.DataFrame
-    """crm_id, genesys_id, reason: links to drop because the CRM record was deleted or merged away."""
+    """crm_id, genesys_id, reason: links to drop (with their base) because the CRM record was deleted or merged
+    away. The Genesys contact keeps the CRM id in its externalIds, so it is neither matched again nor copied into the
+    CRM as a new contact."""
     deletes: pd.DataFrame
     """crm_id, genesys_id, reason: Genesys contacts to delete (on_crm_delete: delete)."""
     refused_deletes: pd.DataFrame
     """crm_id, genesys_id, reason: unlinks/deletes the mass-delete guard refused to plan."""
     new_links: pd.DataFrame
-    """crm_id, genesys_id, rule, score: links to record (not yet in the ledger)."""
+    """crm_id, genesys_id, rule, score: links to record (not yet in the ledger); the writer also puts the CRM id in
+    the Genesys contact's externalIds when it is not there yet."""
     base_updates: pd.DataFrame
     """crm_id, genesys_id, field, value: the next base once the writes succeed. genesys_id is null for rows of a
     Genesys create (the writer fills in the new id), crm_id null for rows of a CRM create."""

@@ -26,8 +26,10 @@ def at(minutes: float) -> pd.Timestamp:
     return T0 + pd.Timedelta(minutes=minutes)
 
 
-def contacts(system: str, rows: list[dict[str, Any]], region: str = "US") -> pd.DataFrame:
-    """A canonical frame from a few dicts; omitted columns get neutral defaults, phone_e164 is derived."""
+def contacts(system: str, rows: list[dict[str, Any]], region: str = "US", validate: bool = True) -> pd.DataFrame:
+    """A canonical frame from a few dicts; omitted columns get neutral defaults, phone_e164 is derived.
+
+    ``validate`` checks it against ``CanonicalContact`` (property tests build hundreds of frames and skip it)."""
     filled = []
     for row in rows:
         full = {
@@ -56,15 +58,16 @@ def contacts(system: str, rows: list[dict[str, Any]], region: str = "US") -> pd.
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
     frame["is_deleted"] = frame["is_deleted"].astype(bool)
     frame["phone_e164"] = normalize_phone(frame["phone"], region).astype("string")
-    return CanonicalContact.validate(frame[list(CANONICAL_COLUMNS)])
+    frame = frame[list(CANONICAL_COLUMNS)]
+    return CanonicalContact.validate(frame) if validate else frame
 
 
-def crm(*rows: dict[str, Any]) -> pd.DataFrame:
-    return contacts("salesforce", list(rows))
+def crm(*rows: dict[str, Any], validate: bool = True) -> pd.DataFrame:
+    return contacts("salesforce", list(rows), validate=validate)
 
 
-def genesys(*rows: dict[str, Any]) -> pd.DataFrame:
-    return contacts("genesys", list(rows))
+def genesys(*rows: dict[str, Any], validate: bool = True) -> pd.DataFrame:
+    return contacts("genesys", list(rows), validate=validate)
 
 
 def make_policy(
@@ -106,7 +109,7 @@ def _set_values(frame: pd.DataFrame, updates: pd.DataFrame, id_column: str, now:
 def _with_rows(frame: pd.DataFrame, rows: list[dict[str, Any]], system: str) -> pd.DataFrame:
     if not rows:
         return frame
-    return pd.concat([frame, contacts(system, rows)], ignore_index=True)
+    return pd.concat([frame, contacts(system, rows, validate=False)], ignore_index=True)
 
 
 def apply_plan(
@@ -157,6 +160,10 @@ def apply_plan(
     if len(plan.deletes):
         genesys_frame = genesys_frame[~genesys_frame["record_id"].isin(plan.deletes["genesys_id"])]
 
+    # Recording a link also writes the CRM id into the Genesys contact's externalIds.
+    carried = plan.new_links.set_index("genesys_id")["crm_id"]
+    mask = genesys_frame["record_id"].isin(carried.index)
+    genesys_frame.loc[mask, "crm_id"] = genesys_frame.loc[mask, "record_id"].map(carried).astype("string")
     added = [plan.new_links[["crm_id", "genesys_id"]], links(*created_g.items())]
     added.append(links(*((crm_id, genesys_id) for genesys_id, crm_id in created_c.items())))
     link_frame = pd.concat([link_frame, *added], ignore_index=True).drop_duplicates()

@@ -1,0 +1,167 @@
+"""Properties of the engine on random worlds (hypothesis): idempotence, convergence, directions, one-to-one links.
+
+A world is a set of linked pairs (with or without a base, edited on either side at random times), CRM-only and
+Genesys-only records that may match, duplicate or collide, some CRM deletes and merges, and a random policy. The plan
+is applied with ``apply_plan`` (what successful writers and the ledger do) and the engine is run again.
+
+The unlinked records draw emails and phones from a pool the linked pairs never use: a write that changes a linked
+CRM contact's email can legitimately change who is a duplicate of whom, which is new work for the next run, not a
+failure of idempotence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contact_sync.sync.engine import reconcile
+from contact_sync.sync.merge import compare_keys, effective_direction
+from contact_sync_tests.sync.engine_helpers import apply_plan, at, base_of, crm, genesys, links, make_policy
+
+FIELDS = ("first_name", "last_name", "email", "phone", "account_id", "lead_score", "tags")
+LINKED_VALUES: dict[str, list[Any]] = {
+    "first_name": ["Ann", "ann", "Bob ", None],
+    "last_name": ["Lee", "Núñez", None],
+    "email": ["a@x.com", "A@X.com", "b@x.com", None, "not-an-email"],
+    "phone": ["415 555 0101", "+14155550101", "(212) 555-0100", None, "junk"],
+    "account_id": ["A1", "A2", None],
+    "lead_score": [None, 1.0, 2.5],
+    "tags": ["vip", "gold;vip", "vip;gold", None],
+}
+FREE_VALUES: dict[str, list[Any]] = {
+    **LINKED_VALUES,
+    "email": ["p@y.com", "P@y.com", "q@y.com", None],
+    "phone": ["646 555 0111", "+16465550111", "646 555 0122", None],
+}
+
+settings.register_profile("sync", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def record(values: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({name: st.sampled_from(pool) for name, pool in values.items()})
+
+
+edits = st.dictionaries(st.sampled_from(FIELDS), st.integers(0, 4), max_size=3)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Any:
+    rules = {
+        name: {
+            "direction": draw(st.sampled_from(["crm_to_genesys", "both", "genesys_to_crm"])),
+            "conflict": draw(st.sampled_from(["crm_wins", "genesys_wins", "last_write_wins", "manual"])),
+        }
+        for name in FIELDS
+    }
+    return make_policy(
+        draw(st.sampled_from(["one_way", "bidirectional"])),
+        fields=rules,
+        match_on_name=draw(st.booleans()),
+        create_crm_from_genesys=draw(st.booleans()),
+        on_crm_delete=draw(st.sampled_from(["unlink", "delete"])),
+        max_delete_share=draw(st.sampled_from([0.05, 1.0])),
+    )
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> dict[str, Any]:
+    crm_rows, gen_rows, link_pairs, base_frames = [], [], [], []
+    for i in range(draw(st.integers(0, 5))):
+        start = draw(record(LINKED_VALUES))
+        crm_row = {**start, "record_id": f"c{i}", "modified_at": at(draw(st.integers(0, 3)))}
+        gen_row = {**start, "record_id": f"g{i}", "modified_at": at(draw(st.integers(0, 3)))}
+        for row in (crm_row, gen_row):
+            for name, pick in draw(edits).items():
+                pool = LINKED_VALUES[name]
+                row[name] = pool[pick % len(pool)]
+        stored_link = draw(st.booleans())
+        if stored_link or draw(st.booleans()):
+            # A stored link always has the CRM id in externalIds too (our writers put it there with the link).
+            gen_row["crm_id"] = f"c{i}"
+        deleted = draw(st.sampled_from(["live", "live", "live", "deleted", "merged"]))
+        if deleted != "live":
+            crm_row["is_deleted"] = True
+            crm_row["merged_into"] = "c0" if deleted == "merged" else None
+        crm_rows.append(crm_row)
+        gen_rows.append(gen_row)
+        if stored_link:
+            link_pairs.append((f"c{i}", f"g{i}"))
+            if draw(st.booleans()):
+                base_frames.append(base_of(f"c{i}", f"g{i}", **{name: start[name] for name in FIELDS}))
+    for i in range(draw(st.integers(0, 4))):
+        crm_rows.append({**draw(record(FREE_VALUES)), "record_id": f"cf{i}", "created_at": at(draw(st.integers(0, 2)))})
+    for i in range(draw(st.integers(0, 4))):
+        gen_rows.append({**draw(record(FREE_VALUES)), "record_id": f"gf{i}"})
+    base = pd.concat(base_frames, ignore_index=True) if base_frames else None
+    return {
+        "crm": crm(*crm_rows, validate=False),
+        "genesys": genesys(*gen_rows, validate=False),
+        "links": links(*link_pairs),
+        "base": base,
+    }
+
+
+def _one_to_one(pairs: pd.DataFrame) -> bool:
+    return not pairs["crm_id"].duplicated().any() and not pairs["genesys_id"].duplicated().any()
+
+
+def assert_plan_is_safe(plan: Any, policy: Any) -> None:
+    """No write against a field's direction, links one-to-one, no CRM record created twice or as a duplicate."""
+    directions = {r.name: effective_direction(r.direction, policy.mode) for r in policy.fields}
+    to_genesys = {name for name, d in directions.items() if d in ("crm_to_genesys", "both")}
+    to_crm = {name for name, d in directions.items() if d in ("genesys_to_crm", "both")}
+    assert set(plan.genesys_updates["field"]) <= to_genesys
+    assert set(plan.crm_updates["field"]) <= to_crm
+    if policy.mode == "one_way":
+        assert plan.crm_updates.empty and plan.crm_creates.empty
+    live = plan.reconciliation[~plan.reconciliation["action"].isin(["create_genesys", "create_crm"])]
+    assert _one_to_one(live[["crm_id", "genesys_id"]].drop_duplicates())
+    created = set(plan.genesys_creates["crm_id"])
+    assert len(created) == len(plan.genesys_creates)
+    assert not created & set(live["crm_id"])
+    dups = plan.crm_duplicates
+    assert not created & set(dups.loc[~dups["is_primary"].astype(bool), "record_id"])
+
+
+@settings(settings.get_profile("sync"))
+@given(world=worlds(), policy=policies())
+def test_plans_are_safe_idempotent_and_converge(world: dict[str, Any], policy: Any) -> None:
+    plan = reconcile(world["crm"], world["genesys"], policy, links=world["links"], base=world["base"])
+    assert_plan_is_safe(plan, policy)
+    c, g, lk, base = apply_plan(plan, world["crm"], world["genesys"], world["links"], world["base"], at(100))
+    assert _one_to_one(lk)
+
+    again = reconcile(c, g, policy, links=lk, base=base)
+    assert again.is_empty(), again.reconciliation[again.reconciliation["action"] != "none"].to_dict("records")
+
+    # Every live link agrees on every field that syncs both ways, unless a conflict is held for a person to decide.
+    rows = again.reconciliation
+    both_ways = [r.name for r in policy.fields if effective_direction(r.direction, policy.mode) == "both"]
+    for rule in policy.fields:
+        if rule.name not in both_ways:
+            continue
+        part = rows[(rows["field"] == rule.name) & (rows["action"] == "none")]
+        crm_keys = compare_keys(part["crm_value"], rule.compare, policy.default_region)
+        gen_keys = compare_keys(part["genesys_value"], rule.compare, policy.default_region)
+        assert list(pd.Series(crm_keys).fillna("")) == list(pd.Series(gen_keys).fillna(""))
+
+
+def test_property_worlds_cover_the_interesting_cases() -> None:
+    """Guard against a generator that silently stops producing conflicts, creates or duplicates."""
+    seen: dict[str, int] = dict.fromkeys(("conflicts", "genesys_creates", "crm_duplicate_records", "unlinks"), 0)
+
+    @settings(max_examples=20, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(world=worlds(), policy=policies())
+    def collect(world: dict[str, Any], policy: Any) -> None:
+        policy = dataclasses.replace(policy, max_delete_share=1.0)
+        summary = reconcile(world["crm"], world["genesys"], policy, links=world["links"], base=world["base"]).summary()
+        for key in seen:
+            seen[key] += int(np.sign(summary[key]))
+
+    collect()
+    assert all(count > 0 for count in seen.values()), seen
