@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -101,8 +103,8 @@ class Service:
 
     # --- contacts ----------------------------------------------------------------------------------------------------
 
-    def _new_contact(self, fields: dict[str, Any], now: str) -> dict[str, Any]:
-        cid = str(uuid.uuid4())
+    def _new_contact(self, fields: dict[str, Any], now: str, cid: str | None = None) -> dict[str, Any]:
+        cid = cid or str(uuid.uuid4())
         return {
             "id": cid,
             **fields,
@@ -132,10 +134,13 @@ class Service:
     def load_contacts(self, rows: list[dict[str, Any]]) -> list[str]:
         """Create many contacts at once (seeding); a bad row raises `ValueError` naming it and nothing is written."""
         now = iso_ms(self.clock())
+        org_ids = self.store.organization_ids()
+        ctx = dataclasses.replace(self.ctx, org_exists=org_ids.__contains__)
         contacts = []
+        ids = new_ids(len(rows))
         for i, row in enumerate(rows):
             try:
-                contacts.append(self._new_contact(normalize_contact(row, self.ctx), now))
+                contacts.append(self._new_contact(normalize_contact(row, ctx), now, ids[i]))
             except ApiError as exc:
                 raise ValueError(f"contact row {i} is invalid: {exc.message}") from None
         self.store.insert_new_contacts(contacts)
@@ -524,6 +529,19 @@ class Service:
     def delete_source(self, source_id: str) -> None:
         if not self.store.delete_source(source_id):
             raise not_found("external source", source_id)
+
+
+def new_ids(n: int) -> list[str]:
+    """n random version-4 UUID strings (what `uuid.uuid4` makes, several times faster for a batch)."""
+    raw = bytearray(os.urandom(16 * n))
+    out = []
+    for start in range(0, len(raw), 16):
+        b = raw[start : start + 16]
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        h = b.hex()
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
 
 
 def _with_entities(entities: list[bytes], rest: dict[str, Any]) -> bytes:

@@ -144,6 +144,20 @@ def normalize_phone(value: Any, field: str, ctx: Context, problems: _Problems) -
     if not isinstance(value, dict):
         problems.add(field, f"{field} must be a PhoneNumber object")
         return None
+    if len(value) == 1 and type(value.get("display")) is str and len(value["display"]) <= MAX_STRING:
+        # The common create (seeding): only a display string.
+        raw = value["display"].strip()
+        if not raw:
+            return None
+        parsed = parse_phone(raw, ctx.default_country)
+        if parsed is None:
+            return {"display": raw, "userInput": raw}
+        phone = {"display": parsed.display, "userInput": raw, "e164": parsed.e164}
+        if parsed.region:
+            phone["countryCode"] = parsed.region
+        if parsed.extension:
+            phone["extension"] = parsed.extension
+        return phone
     unknown = set(value) - set(PHONE_KEYS)
     if unknown:
         problems.add(field, f"{field} has unknown field(s): {', '.join(sorted(unknown))}")
