@@ -88,7 +88,7 @@ def _url(env: Mapping[str, str], name: str, value: str | None = None) -> str:
     value = value if value is not None else _require(env, name)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+        raise SettingsError(f"{name} must be an http(s) URL, got {redact_url(value)!r}")
     return value.rstrip("/")
 
 
@@ -116,7 +116,7 @@ class SalesforceSettings:
         env = os.environ if env is None else env
         instance_url = _url(env, "SALESFORCE_INSTANCE_URL")
         if not instance_url.startswith("https://"):
-            raise SettingsError(f"SALESFORCE_INSTANCE_URL must be an https URL, got {instance_url!r}")
+            raise SettingsError(f"SALESFORCE_INSTANCE_URL must be an https URL, got {redact_url(instance_url)!r}")
         api_version = _get(env, "SALESFORCE_API_VERSION") or DEFAULT_SALESFORCE_API_VERSION
         try:
             major = float(api_version)
@@ -219,5 +219,24 @@ class LedgerSettings:
             folder = default_dir or Path(".contact_sync")
             return cls(database_url=f"sqlite:///{folder / 'ledger.sqlite'}")
         if "://" not in url:
-            raise SettingsError(f"CONTACT_SYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {url!r}")
+            raise SettingsError(
+                f"CONTACT_SYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {redact_url(url)!r}"
+            )
         return cls(database_url=url)
+
+    def __repr__(self) -> str:
+        return f"LedgerSettings(database_url={redact_url(self.database_url)!r})"
+
+    __str__ = __repr__
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password in its user info (`user:password@host`) replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return f"{scheme}{sep}{netloc}{slash}{path}"
