@@ -64,8 +64,12 @@ class SalesforceConnector:
     - `page_size`: `Sforce-Query-Options: batchSize` of REST queries (200..2000).
     - `bulk_threshold`: a first load (no watermark) of more contacts than this uses Bulk API 2.0.
     - `external_id_field`: a unique external id field set on creates (e.g. `Genesys_Id__c`); when a create call's
-      outcome is unknown (connection dropped, 500), the records already created are found by it and only the rest
-      are sent again. Without it such records are reported failed, never sent twice.
+      outcome is unknown (connection dropped, timeout, 500), the records already created are found by it and only
+      the rest are sent again. Without it such records are reported failed, never sent twice. (A timed-out call
+      still running inside Salesforce when we look could land after the re-send; an sObject Collections upsert on
+      the external id field would close that gap, but the simulator does not serve it yet.)
+    - `http`: the `requests.Session` simple-salesforce runs on (retries, renewal, counting); requests hooks may be
+      added to it.
     """
 
     def __init__(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -324,6 +325,7 @@ def test_read_survives_429_storms_5xx_drops_and_session_expiry(sims: RunningSimu
     sim.set_faults(
         [
             # The first query call meets a 429 storm; the next pages meet 500, 503, two drops and an expired token.
+            {"kind": "slow", "path": "/queryAll/.", "count": 1, "delay": 1.5},  # past the client's timeout
             {"kind": "429", "path": "/queryAll/$", "count": 6, "retry_after": 0},
             {"kind": "500", "path": "/queryAll/.", "count": 1},
             {"kind": "503", "path": "/queryAll/.", "count": 1, "retry_after": 0},
@@ -331,20 +333,21 @@ def test_read_survives_429_storms_5xx_drops_and_session_expiry(sims: RunningSimu
             {"kind": "expired_token", "path": "/queryAll/.", "skip": 2, "count": 1},
         ]
     )
-    with connector(client_settings(sims), page_size=200) as sf:
+    with connector(client_settings(sims), page_size=200, timeout=0.5) as sf:
         pages = after_pages(sf.http, {1: sim.expire_sessions})
         result = sf.read_contacts(None)
         assert pages["pages"] >= 4
         assert sf.api_calls["POST /services/oauth2/token"] >= 2  # logged in again after expiry
     assert sorted(ids_of(result.records)) == sorted(ids)
     fired = Counter(f.kind for f in sim.faults.fired)
-    assert fired == {"429": 6, "500": 1, "503": 1, "drop": 2, "expired_token": 1}
+    assert fired == {"slow": 1, "429": 6, "500": 1, "503": 1, "drop": 2, "expired_token": 1}
 
 
 def test_writes_under_faults_are_neither_lost_nor_applied_twice(sims: RunningSimulators) -> None:
     sim = sims.salesforce
     sim.set_faults(
         [
+            {"kind": "slow", "path": "/composite/sobjects", "method": "POST", "skip": 1, "count": 1, "delay": 1.5},
             {"kind": "429", "path": "/composite/sobjects", "count": 3, "retry_after": 0},
             {"kind": "drop", "path": "/composite/sobjects", "method": "POST", "every": 2, "count": 1},
             {"kind": "500", "path": "/composite/sobjects", "method": "PATCH", "count": 1},
@@ -353,7 +356,7 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(sims: RunningSim
         ]
     )
     items = [(f"g-{i}", {"LastName": f"Made{i}", "Genesys_Id__c": f"g-{i}"}) for i in range(450)]
-    with connector(client_settings(sims), external_id_field="Genesys_Id__c") as sf:
+    with connector(client_settings(sims), external_id_field="Genesys_Id__c", timeout=0.5) as sf:
         report = sf.create_contacts(items)
         assert report.counts() == {"created": 450}
         assert sim.count() == 450  # nothing created twice
@@ -366,7 +369,32 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(sims: RunningSim
     assert updated.counts() == {"updated": 450}
     for key, record_id in list(created.items())[::50]:
         assert sim.contact(record_id)["Email"] == f"{key}@example.org"
-    assert Counter(f.kind for f in sim.faults.fired)["drop"] == 2
+    fired = Counter(f.kind for f in sim.faults.fired)
+    assert fired["drop"] == 2 and fired["slow"] == 1
+    time.sleep(1.5)
+    assert sim.count() == 450, "a timed-out create landed late"
+
+
+def test_a_create_applied_whose_answer_was_lost_is_found_by_external_id(sims: RunningSimulators) -> None:
+    items = [(f"g-{i}", {"LastName": f"Made{i}", "Genesys_Id__c": f"g-{i}"}) for i in range(5)]
+    lost: Counter[str] = Counter()
+
+    def lose_the_answer(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        # The org applied the create; the connection breaks before the answer arrives (no fault rule does this).
+        if response.request.method == "POST" and response.url.endswith("/composite/sobjects") and not lost:
+            lost["answers"] += 1
+            _ = response.content
+            raise requests.exceptions.ConnectionError("connection reset while reading the answer")
+
+    with connector(client_settings(sims), external_id_field="Genesys_Id__c") as sf:
+        sf.http.hooks["response"].append(lose_the_answer)
+        report = sf.create_contacts(items)
+        assert sf.api_calls["POST /services/data/v59.0/composite/sobjects"] == 1  # not sent again
+    assert lost["answers"] == 1
+    assert report.counts() == {"created": 5}
+    assert sims.salesforce.count() == 5
+    for key, record_id in ((o.key, o.record_id) for o in report.outcomes):
+        assert record_id is not None and sims.salesforce.contact(record_id)["Genesys_Id__c"] == key
 
 
 def test_create_without_an_external_id_is_not_repeated_after_an_unknown_outcome(sims: RunningSimulators) -> None:
