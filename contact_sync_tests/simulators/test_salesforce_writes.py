@@ -271,3 +271,25 @@ def test_describe_lists_the_fields(sf: Salesforce) -> None:
     assert fields["Email"]["type"] == "email"
     assert fields["Genesys_Id__c"]["externalId"] is True
     assert fields["SystemModstamp"]["updateable"] is False
+
+
+def test_duplicate_rule_refuses_an_email_that_exists(sim: SalesforceSimulator, sf: Salesforce) -> None:
+    (first,) = sim.load_contacts([{"LastName": "First", "Email": "Same@Example.com"}])
+    assert sf.Contact.create({"LastName": "Allowed", "Email": "same@example.com"})["success"]  # rule off by default
+    sim.api.duplicate_rule = True
+    try:
+        with pytest.raises(SalesforceMalformedRequest) as err:
+            sf.Contact.create({"LastName": "Twin", "Email": "SAME@example.com"})
+        assert err.value.content[0]["errorCode"] == "DUPLICATES_DETECTED"
+        records = [
+            {"attributes": {"type": "Contact"}, "LastName": "New", "Email": "new@example.com"},
+            {"attributes": {"type": "Contact"}, "LastName": "New twin", "Email": "NEW@example.com"},
+        ]
+        results = sf.restful("composite/sobjects", method="POST", json={"records": records})
+        assert [r["success"] for r in results] == [True, False]
+        assert results[1]["errors"][0]["statusCode"] == "DUPLICATES_DETECTED"
+        assert sf.Contact.update(results[0]["id"], {"Email": "New@Example.com", "Phone": "1"}) == 204  # its own
+        with pytest.raises(SalesforceMalformedRequest):
+            sf.Contact.update(first, {"Email": "new@example.com"})
+    finally:
+        sim.api.duplicate_rule = False

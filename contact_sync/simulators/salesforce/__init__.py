@@ -41,7 +41,12 @@ __all__ = ["RecordErrors", "SalesforceSimulator"]
 
 
 class SalesforceSimulator(Simulator):
-    """The Salesforce simulator: credentials, state, the ASGI app (behind fault injection) and test helpers."""
+    """The Salesforce simulator: credentials, state, the ASGI app (behind fault injection) and test helpers.
+
+    `daily_api_limit`: API calls allowed before 403 REQUEST_LIMIT_EXCEEDED. `duplicate_rule`: when True, API creates
+    and updates of a contact whose Email (ignoring case) another live contact already has are refused with
+    DUPLICATES_DETECTED, like an active duplicate rule; the direct helpers (`load_contacts`, ...) never apply it.
+    """
 
     name: ClassVar[str] = "salesforce"
     needs_tls: ClassVar[bool] = True
@@ -57,6 +62,7 @@ class SalesforceSimulator(Simulator):
         password: str = "sim-password",
         security_token: str = "simSecurityToken0123",
         daily_api_limit: int = 100_000,
+        duplicate_rule: bool = False,
     ) -> None:
         super().__init__(state_dir, fault_seed)
         self.client_id = client_id
@@ -69,7 +75,7 @@ class SalesforceSimulator(Simulator):
         self._clock: Callable[[], datetime] | None = None
         self.store = Store(self.state_dir, self._now)
         creds = Credentials(client_id, client_secret, username, password, security_token)
-        self.api = SalesforceApp(self.store, creds, lambda: self.url, daily_api_limit, self.calls)
+        self.api = SalesforceApp(self.store, creds, lambda: self.url, daily_api_limit, self.calls, duplicate_rule)
         self.app = FaultMiddleware(self.api, self.faults, render_fault)
 
     def __repr__(self) -> str:

@@ -87,12 +87,14 @@ class SalesforceApp:
         instance_url: Callable[[], str],
         daily_api_limit: int,
         calls: Counter,
+        duplicate_rule: bool = False,
     ) -> None:
         self.store = store
         self.creds = creds
         self.instance_url = instance_url
         self.daily_api_limit = daily_api_limit
         self.calls = calls
+        self.duplicate_rule = duplicate_rule
         self.api_used = 0
         self.bulk = BulkJobs()
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
@@ -403,7 +405,7 @@ class SalesforceApp:
     async def create(self, request: Request, params: dict[str, str]) -> Response:
         obj = self._sobject(params["sobject"])
         payload = await self._json_object(request, obj.name)
-        result = self.store.create(obj, [payload])[0]
+        result = self.store.create(obj, [payload], check_duplicates=self.duplicate_rule)[0]
         if not result["success"]:
             raise ApiError.from_record_errors(400, result["errors"])
         return json_response({"id": result["id"], "success": True, "errors": []}, 201)
@@ -437,7 +439,9 @@ class SalesforceApp:
                 since = parsedate_to_datetime(header).astimezone(UTC)
             except (TypeError, ValueError):
                 raise ApiError(400, "BAD_REQUEST", f"Invalid If-Unmodified-Since header: {header}") from None
-        result = self.store.update(obj, [(record_id, payload)], unmodified_since=since)[0]
+        result = self.store.update(
+            obj, [(record_id, payload)], unmodified_since=since, check_duplicates=self.duplicate_rule
+        )[0]
         if result["success"]:
             return Response(status_code=204)
         self._raise_write_error(result["errors"])
@@ -491,11 +495,13 @@ class SalesforceApp:
         if len(ids) > 1:
             return self._multiple(params["version"], obj, ids)
         if not ids:
-            result = self.store.create(obj, [{**payload, field: params["value"]}])[0]
+            result = self.store.create(
+                obj, [{**payload, field: params["value"]}], check_duplicates=self.duplicate_rule
+            )[0]
             if not result["success"]:
                 raise ApiError.from_record_errors(400, result["errors"])
             return json_response({"id": result["id"], "success": True, "errors": [], "created": True}, 201)
-        result = self.store.update(obj, [(ids[0], payload)])[0]
+        result = self.store.update(obj, [(ids[0], payload)], check_duplicates=self.duplicate_rule)[0]
         if not result["success"]:
             self._raise_write_error(result["errors"])
         return json_response({"id": ids[0], "success": True, "errors": [], "created": False}, 200)
@@ -543,7 +549,7 @@ class SalesforceApp:
         if all_or_none and any(type_errors):
             return json_response(_rolled_back_all(type_errors))
         good = [r for r, e in zip(records, type_errors, strict=True) if e is None]
-        results = self.store.create(obj, good, all_or_none) if obj and good else []
+        results = self.store.create(obj, good, all_or_none, self.duplicate_rule) if obj and good else []
         return json_response(self._merge_results(type_errors, results))
 
     async def coll_update(self, request: Request, params: dict[str, str]) -> Response:
@@ -556,7 +562,9 @@ class SalesforceApp:
             if err is None:
                 rid = next((v for k, v in rec.items() if k.lower() == "id"), None)
                 items.append((rid, rec))
-        results = self.store.update(obj, items, all_or_none) if obj and items else []
+        results = (
+            self.store.update(obj, items, all_or_none, check_duplicates=self.duplicate_rule) if obj and items else []
+        )
         return json_response(self._merge_results(type_errors, results))
 
     async def coll_delete(self, request: Request, params: dict[str, str]) -> Response:

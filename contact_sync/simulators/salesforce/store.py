@@ -242,10 +242,57 @@ class Store:
                 )
         return errors
 
+    def _duplicate_errors(
+        self,
+        cur: sqlite3.Cursor,
+        obj: SObject,
+        cleaned: list[dict[str, Any] | None],
+        own_ids: Sequence[str | None],
+        errors: list[list],
+    ) -> None:
+        """The duplicate rule (off unless the simulator enables it): a contact whose Email equals, ignoring case, the
+        Email of another live contact or of an earlier record of the same call is refused with DUPLICATES_DETECTED."""
+        if obj is not CONTACT:
+            return
+        wanted = {v["Email"].lower() for v in cleaned if v and v.get("Email")}
+        if not wanted:
+            return
+        existing: dict[str, set[str]] = {}
+        emails = list(wanted)
+        for i in range(0, len(emails), _CHUNK):
+            chunk = emails[i : i + _CHUNK]
+            sql = (
+                f'SELECT lower("Email"), "Id" FROM contact WHERE "IsDeleted" = 0 AND lower("Email") IN '
+                f"({','.join('?' * len(chunk))})"
+            )
+            for email, rid in cur.execute(sql, chunk):
+                existing.setdefault(email, set()).add(rid)
+        for i, values in enumerate(cleaned):
+            email = values.get("Email") if values else None
+            if not email:
+                continue
+            others = existing.get(email.lower(), set()) - {own_ids[i]}
+            if others:
+                errors[i].append(
+                    record_error(
+                        "DUPLICATES_DETECTED",
+                        "You're creating a duplicate record. We recommend you use an existing record instead.",
+                        [],
+                    )
+                )
+                cleaned[i] = None
+            else:
+                existing.setdefault(email.lower(), set()).add(own_ids[i] or f"new-{i}")
+
     def create(
-        self, obj: SObject, payloads: Sequence[dict[str, Any]], all_or_none: bool = False
+        self,
+        obj: SObject,
+        payloads: Sequence[dict[str, Any]],
+        all_or_none: bool = False,
+        check_duplicates: bool = False,
     ) -> list[dict[str, Any]]:
-        """Insert records; one collections-shaped result per payload, in order (nothing written if allOrNone fails)."""
+        """Insert records; one collections-shaped result per payload, in order (nothing written if allOrNone fails).
+        `check_duplicates` applies the duplicate rule (see `_duplicate_errors`)."""
         cleaned, errors = validate_many(obj, payloads, creating=True)
         id_keys = {k for k in set().union(*payloads) if k.lower() == "id"} if payloads else set()
         for i, payload in enumerate(payloads):
@@ -257,6 +304,8 @@ class Store:
                 if ref_errs:
                     errors[i].extend(ref_errs)
                     cleaned[i] = None
+            if check_duplicates:
+                self._duplicate_errors(cur, obj, cleaned, [None] * len(payloads), errors)
             if all_or_none and any(errors):
                 return _rolled_back(errors, [None] * len(payloads))
             good = [v for v in cleaned if v is not None]
@@ -295,6 +344,7 @@ class Store:
         all_or_none: bool = False,
         unmodified_since: datetime | None = None,
         by_user: bool = True,
+        check_duplicates: bool = False,
     ) -> list[dict[str, Any]]:
         """Update records given as (id, payload); one result per item. `unmodified_since` fails with
         `PRECONDITION_FAILED` a record whose LastModifiedDate is later (compared at second resolution).
@@ -357,6 +407,8 @@ class Store:
                 if ref_errs:
                     errors[i].extend(ref_errs)
                     cleaned[i] = None
+            if check_duplicates:
+                self._duplicate_errors(cur, obj, cleaned, norm_ids, errors)
             if all_or_none and any(errors):
                 return _rolled_back(errors, norm_ids)
             if any(v is not None for v in cleaned):
