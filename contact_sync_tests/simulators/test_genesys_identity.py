@@ -157,6 +157,19 @@ def test_identifier_lookup_by_email_phone_and_external_id(client: httpx.Client) 
     )
 
 
+def test_reverse_whitepages_lookup_by_email_or_phone(genesys: GenesysSimulator, client: httpx.Client) -> None:
+    ids = genesys.load_contacts(
+        [contact_body(workEmail="dup@example.com", cellPhone={"display": "317-555-7000"}) for _ in range(30)]
+    )
+    by_email = client.get("/reversewhitepageslookup", params={"lookupVal": "DUP@example.com"}).json()
+    assert len(by_email["contacts"]) == 25 and set(c["id"] for c in by_email["contacts"]) <= set(ids)
+    by_phone = client.get("/reversewhitepageslookup", params={"lookupVal": "+13175557000"}).json()
+    assert len(by_phone["contacts"]) == 25
+    none = client.get("/reversewhitepageslookup", params={"lookupVal": "+442079460958"}).json()
+    assert none == {"contacts": [], "externalOrganizations": []}
+    assert client.get("/reversewhitepageslookup").status_code == 400
+
+
 def test_organizations_create_get_put_scan_and_external_ids(genesys: GenesysSimulator, client: httpx.Client) -> None:
     source = client.post("/externalsources", json={"name": "CRM"}).json()
     created = client.post(

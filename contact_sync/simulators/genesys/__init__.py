@@ -2,8 +2,9 @@
 
 `GenesysSimulator` holds the state (SQLite, in memory or in a state folder), the ASGI app behind fault injection, and
 helpers tests use directly (seeding, an agent's edit, token expiry, rate limit and clock control, call counts).
-Behaviour follows docs/reference genesys-cloud-api facts; choices where the real service is not documented are named
-in `validation.py` and `service.py`.
+Behaviour follows the project's reference notes on the Genesys Cloud API (genesys-cloud-api.md); choices where the real
+service is not documented are named in `validation.py` and `service.py`. Not simulated: contact merge
+(`/contacts/merge`), notes, relationships, schemas.
 """
 
 from __future__ import annotations

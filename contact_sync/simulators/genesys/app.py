@@ -129,6 +129,9 @@ def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls
     async def lookup(request: Request) -> Result:
         return 200, service.identifier_lookup(await json_body(request))
 
+    async def reverse_lookup(request: Request) -> Result:
+        return 200, service.reverse_whitepages_lookup(q(request, "lookupVal"))
+
     # --- organizations ---
     async def create_org(request: Request) -> Result:
         return 200, service.create_organization(await json_body(request))
@@ -195,6 +198,7 @@ def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls
         api(f"{BASE}/bulk/contacts/update", bulk(service.bulk_update), ["POST"]),
         api(f"{BASE}/bulk/contacts/remove", bulk(service.bulk_remove), ["POST"]),
         api(f"{BASE}/identifierlookup/contacts", lookup, ["POST"]),
+        api(f"{BASE}/reversewhitepageslookup", reverse_lookup, ["GET"]),
         api(f"{BASE}/organizations", create_org, ["POST"]),
         api(f"{BASE}/organizations/{{organizationId}}", get_org, ["GET"]),
         api(f"{BASE}/organizations/{{organizationId}}", put_org, ["PUT"]),

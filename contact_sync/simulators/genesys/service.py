@@ -33,6 +33,7 @@ BASE = "/api/v2/externalcontacts"
 HOME_DIVISION_ID = "8c2b3a9e-7d1f-4c55-9a61-1f0e6b2d4c3a"
 CURSOR_LIFETIME_S = 24 * 3600
 SCAN_MIN, SCAN_MAX, SCAN_DEFAULT = 10, 200, 100
+REVERSE_LOOKUP_MAX = 25
 SORTABLE = {
     "firstName": "json_extract(data, '$.firstName')",
     "lastName": "json_extract(data, '$.lastName')",
@@ -410,6 +411,19 @@ class Service:
         if found is None:
             raise ApiError(404, "not.found", f"No contact found with {kind} identifier {value}")
         return found
+
+    def reverse_whitepages_lookup(self, lookup_val: str | None) -> bytes:
+        """Contacts (at most 25) with this email address or phone number: `{contacts, externalOrganizations}`."""
+        value = (lookup_val or "").strip()
+        if not value:
+            raise bad_request("lookupVal is required", "lookupVal", "required")
+        if "@" in value:
+            kind, key = "Email", value.lower()
+        else:
+            parsed = parse_phone(value, self.ctx.default_country)
+            kind, key = "Phone", parsed.e164 if parsed else value
+        found = self.store.lookup_all(kind, key, REVERSE_LOOKUP_MAX)
+        return b'{"contacts":[' + b",".join(found) + b'],"externalOrganizations":[]}'
 
     # --- organizations -----------------------------------------------------------------------------------------------
 

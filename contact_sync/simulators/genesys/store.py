@@ -211,6 +211,16 @@ class Store:
             ).fetchone()
         return row[0] if row else None
 
+    def lookup_all(self, kind: str, value: str, limit: int) -> list[bytes]:
+        """Up to `limit` contacts with this identifier, earliest created first."""
+        with self.lock:
+            rows = self._conn.execute(
+                "SELECT c.data FROM identifiers i JOIN contacts c ON c.id = i.contact_id "
+                "WHERE i.key = ? ORDER BY c.created, c.id LIMIT ?",
+                (identifier_key(kind, value), limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     # --- organizations and external sources --------------------------------------------------------------------------
 
     def put_organizations(self, orgs: Iterable[dict[str, Any]]) -> None:
