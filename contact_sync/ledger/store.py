@@ -94,6 +94,11 @@ class Ledger:
             self._engine = build_engine(self._url)
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
             raise ledger_error(error, self._url, "creating the engine") from None
+        # The bulk paths talk to the driver directly, so its own errors are database errors too.
+        self._db_errors: tuple[type[BaseException], ...] = (
+            exc.SQLAlchemyError,
+            self._engine.dialect.loaded_dbapi.Error,
+        )
 
     @classmethod
     def from_settings(cls, settings: LedgerSettings) -> Ledger:
@@ -121,7 +126,7 @@ class Ledger:
         """Create or upgrade the schema to this release's newest revision; a no-op when it is current."""
         try:
             upgrade(self._engine)
-        except exc.SQLAlchemyError as error:
+        except self._db_errors as error:
             raise ledger_error(error, self._url, "migrating the schema") from None
 
     def schema_revision(self) -> str | None:
@@ -143,7 +148,7 @@ class Ledger:
         try:
             with write_connection(self._engine) as connection:
                 yield LedgerBatch(connection)
-        except exc.SQLAlchemyError as error:
+        except self._db_errors as error:
             raise ledger_error(error, self._url, "writing") from None
 
     @contextmanager
@@ -151,7 +156,7 @@ class Ledger:
         try:
             with self._engine.connect() as connection:
                 yield connection
-        except exc.SQLAlchemyError as error:
+        except self._db_errors as error:
             raise ledger_error(error, self._url, "reading") from None
 
     def record_batch(
