@@ -315,7 +315,7 @@ def parse_query(entity: Entity, query_string: str) -> Query:
     if "$orderby" in raw:
         query.orderby = parse_orderby(entity, raw["$orderby"])
     if "$top" in raw:
-        if not raw["$top"].isdigit():
+        if not raw["$top"].isdigit() or int(raw["$top"]) > 2**31 - 1:
             raise bad_query(f"Invalid value '{raw['$top']}' for $top query option found.")
         query.top = int(raw["$top"])
     if "$count" in raw:
