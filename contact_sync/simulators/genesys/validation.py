@@ -82,7 +82,6 @@ ORG_FIELDS = frozenset(
         "tags",
     }
 )
-LIST_FIELDS = frozenset({"externalIds", "websites", "tickers", "tags"})
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-]+@{_LABEL}(?:\.{_LABEL})+")
