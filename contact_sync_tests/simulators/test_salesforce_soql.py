@@ -51,3 +51,22 @@ def test_ids_have_prefix_and_a_valid_checksum() -> None:
     assert len({make_id("003", n) for n in range(1, 5000)}) == 4999
     # A published example: 001A0000006Vm9r is 001A0000006Vm9rIAC in its 18-character form.
     assert checksum("001A0000006Vm9r") == "IAC"
+
+
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Id FROM Contact LIMIT 99999999999999999999999", "NUMBER_OUTSIDE_VALID_RANGE"),
+        ("SELECT Id FROM Contact OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
+        ("SELECT Id FROM Contact WHERE CreatedDate > 2026-13-45T99:00:00Z", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE IsDeleted < true", "INVALID_QUERY_FILTER_OPERATOR"),
+        ("SELECT Id FROM Contact WHERE Id LIKE 'a%'", "INVALID_QUERY_FILTER_OPERATOR"),
+        ("SELECT Id FROM Contact WHERE LastName = :name", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE (LastName = 'a'", "MALFORMED_QUERY"),
+    ],
+)
+def test_out_of_range_and_unsupported_input_is_a_400(soql: str, code: str) -> None:
+    with pytest.raises(ApiError) as err:
+        compile_soql(soql)
+    assert err.value.status == 400
+    assert err.value.entries[0]["errorCode"] == code

@@ -293,3 +293,14 @@ def test_duplicate_rule_refuses_an_email_that_exists(sim: SalesforceSimulator, s
             sf.Contact.update(first, {"Email": "new@example.com"})
     finally:
         sim.api.duplicate_rule = False
+
+
+@pytest.mark.parametrize("attributes", [None, {}, {"type": 5}, {"type": "Lead"}])
+def test_collection_records_without_a_known_type(sf: Salesforce, attributes: dict | None) -> None:
+    records = [
+        {"attributes": attributes, "LastName": "Typeless"},
+        {"attributes": {"type": "Contact"}, "LastName": "Ok"},
+    ]
+    results = sf.restful("composite/sobjects", method="POST", json={"records": records})
+    assert [r["success"] for r in results] == [False, True]
+    assert results[0]["errors"][0]["statusCode"] == "INVALID_TYPE"

@@ -82,9 +82,9 @@ BY_PREFIX: dict[str, SObject] = {o.prefix: o for o in OBJECTS.values()}
 _LOOKUP: dict[str, dict[str, Field]] = {o.name: {f.name.lower(): f for f in o.fields} for o in OBJECTS.values()}
 
 
-def sobject(name: str) -> SObject | None:
-    """The sObject type of this name (case-insensitive), or None."""
-    return OBJECTS.get(name.lower())
+def sobject(name: object) -> SObject | None:
+    """The sObject type of this name (case-insensitive), or None (also for anything that is not a string)."""
+    return OBJECTS.get(name.lower()) if isinstance(name, str) else None
 
 
 def full_name(first: str | None, last: str | None) -> str | None:

@@ -194,6 +194,8 @@ class _Parser:
         tok = self.next()
         if tok.kind != "number" or not tok.text.isdigit():
             raise self.unexpected(tok)
+        if int(tok.text) > 2**31 - 1:
+            raise self.error("NUMBER_OUTSIDE_VALID_RANGE", f"Invalid integer: {tok.text}", tok)
         return int(tok.text)
 
     def resolve(self, tok: Token) -> Field:
@@ -302,7 +304,7 @@ class _Parser:
                 raise self.type_error(f, tok, quoted=False)
             parsed = parse_sf(tok.text)
             if parsed is None:
-                raise self.error("MALFORMED_QUERY", f"line 1:{tok.pos} no viable alternative at character ' '", tok)
+                raise self.error("MALFORMED_QUERY", f"invalid dateTime: {tok.text}", tok)
             return format_sf(parsed)
         if kind == "boolean":
             if tok.word not in ("true", "false"):
