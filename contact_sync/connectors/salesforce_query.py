@@ -81,13 +81,16 @@ def check_field_names(fields: Sequence[str]) -> list[str]:
     return names
 
 
-def incremental_soql(fields: Sequence[str], watermark: str | None, overlap: timedelta, sobject: str = "Contact") -> str:
-    """`SELECT fields FROM sobject [WHERE SystemModstamp >= watermark - overlap] ORDER BY SystemModstamp, Id`."""
+def incremental_soql(
+    fields: Sequence[str], watermark: str | None, overlap: timedelta, sobject: str = "Contact", ordered: bool = True
+) -> str:
+    """`SELECT fields FROM sobject [WHERE SystemModstamp >= watermark - overlap] [ORDER BY SystemModstamp, Id]`."""
     where = ""
     if watermark is not None:
         since = parse_datetime(watermark) - overlap
         where = f" WHERE SystemModstamp >= {soql_datetime(since)}"
-    return f"SELECT {', '.join(fields)} FROM {sobject}{where} ORDER BY SystemModstamp, Id"
+    order = " ORDER BY SystemModstamp, Id" if ordered else ""
+    return f"SELECT {', '.join(fields)} FROM {sobject}{where}{order}"
 
 
 def soql_string(value: str) -> str:

@@ -4,6 +4,9 @@ Every call simple-salesforce makes (REST, queries, Bulk API 2.0, logins) goes th
 which applies the shared retry loop of `connectors.http`, counts the call per endpoint, reads `Sforce-Limit-Info`,
 puts the current session id in the `Authorization` header, and, on `INVALID_SESSION_ID`, logs in again once and
 repeats the call once. Failures leave as the typed errors of `connectors.http`, never as simple-salesforce's own.
+
+simple-salesforce itself is only ever given a session id (its "direct" mode), so its own re-login on 401, which
+repeats the call recursively, never runs: renewal happens here, at most once per call.
 """
 
 from __future__ import annotations

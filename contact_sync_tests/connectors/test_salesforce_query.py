@@ -48,6 +48,11 @@ def test_first_read_has_no_filter() -> None:
     assert soql.endswith("FROM Contact ORDER BY SystemModstamp, Id")
 
 
+def test_bulk_query_can_leave_ordering_out() -> None:
+    soql = incremental_soql(["Id", "SystemModstamp"], None, timedelta(0), ordered=False)
+    assert soql == "SELECT Id, SystemModstamp FROM Contact"
+
+
 def test_field_list_is_checked() -> None:
     with pytest.raises(ValueError, match="SystemModstamp"):
         check_field_names(["Id", "Email"])
