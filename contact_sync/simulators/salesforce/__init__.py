@@ -14,9 +14,15 @@ works against it unchanged, given a `requests.Session` whose `verify` is the sim
   `serverUrl`/`instance_url` is the simulator's own URL, so every later call goes to it too, and an expired session
   is renewed by the library's own re-login. No patching of the library is involved.
 
-State is SQLite (see `store.py`): sessions are stored there as well, so a restarted simulator on the same state
-folder still accepts the sessions it issued (until `expire_sessions()`). Query cursors, Bulk jobs and the daily API
-usage count live in the serving process and start afresh on a restart (as after a day boundary).
+Served (all under `/services/data/v50.0` .. `v62.0`): `query`, `queryAll` and their `nextRecordsUrl` pages (SOQL
+subset: see `soql.py`), `sobjects/{Contact|Account}` create/read/update/delete and `describe`, upsert by the external
+id `Genesys_Id__c`, `sobjects/Contact/updated/` and `deleted/`, `composite/sobjects` POST/PATCH/DELETE, Bulk API 2.0
+`jobs/query`, `limits/`; plus `/services/oauth2/token` and `/services/Soap/u/{version}`.
+
+State is SQLite (see `store.py`, which also explains how SystemModstamp always moves forward): sessions are stored
+there as well, so a restarted simulator on the same state folder still accepts the sessions it issued (until
+`expire_sessions()`). Query cursors, Bulk jobs and the daily API usage count live in the serving process and start
+afresh on a restart (as after a day boundary).
 """
 
 from __future__ import annotations
