@@ -186,6 +186,8 @@ class SalesforceSession(requests.Session):
                 return Decision.done()
             code, message = salesforce_errors(response)
             message = redact(message, self.secrets())
+            if status == 429:
+                return Decision.rate_limited(_retry_after(response), f"429 {code} {message}")
             if login_call and (status < 500 or b"Fault>" in response.content):
                 # Refused credentials: the login code turns this answer into an AuthError naming the service's reason.
                 return Decision.done()
@@ -208,8 +210,6 @@ class SalesforceSession(requests.Session):
                         )
                     )
                 return Decision.again(f"{code or 401}: logged in again")
-            if status == 429:
-                return Decision.rate_limited(_retry_after(response), f"429 {code} {message}")
             if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
                 return Decision.fail(
                     ApiLimitExceeded(
@@ -227,7 +227,10 @@ class SalesforceSession(requests.Session):
                 )
             return Decision.fail(
                 RequestRejected(
-                    f"{endpoint}: {status} {code}: {message}".strip(), status=status, endpoint=endpoint, body=code
+                    f"{endpoint}: {status} {code}: {message}".strip(),
+                    status=status,
+                    endpoint=endpoint,
+                    body=_json_or_text(response),
                 )
             )
 
@@ -236,6 +239,13 @@ class SalesforceSession(requests.Session):
 
     def __repr__(self) -> str:
         return f"SalesforceSession(calls={self.counter.total})"
+
+
+def _json_or_text(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _retry_after(response: requests.Response) -> float | None:

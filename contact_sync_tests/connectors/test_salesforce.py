@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from contact_sync.connectors.http import AuthError, RetryPolicy
+from contact_sync.connectors.http import AuthError, RequestRejected, RetryPolicy
 from contact_sync.connectors.salesforce import ApiLimitExceeded, SalesforceConnector
 from contact_sync.connectors.salesforce_auth import login
 from contact_sync.settings import SalesforceSettings, Secret
@@ -141,6 +141,24 @@ def test_wrong_credentials_are_an_auth_error_without_the_secret(sims: RunningSim
     with connector(wrong_pw) as sf, pytest.raises(AuthError, match="INVALID_LOGIN") as err:
         sf.read_contacts(None)
     assert "wrong-password-456" not in str(err.value)
+
+
+def test_login_waits_out_429_from_the_token_endpoint(sims: RunningSimulators) -> None:
+    sims.salesforce.set_faults([{"kind": "429", "path": "/services/oauth2/token", "count": 2, "retry_after": 0}])
+    with connector(client_settings(sims)) as sf:
+        sf.connect()
+        assert sf.api_calls["POST /services/oauth2/token"] == 3
+
+
+def test_a_rejected_query_is_a_typed_error_with_the_service_message(sims: RunningSimulators) -> None:
+    fields = ["Id", "SystemModstamp", "Nope__c"]
+    with (
+        connector(client_settings(sims), fields=fields) as sf,
+        pytest.raises(RequestRejected, match="INVALID_FIELD") as err,
+    ):
+        sf.read_contacts("2026-01-01T00:00:00.000Z")
+    assert err.value.status == 400
+    assert "Nope__c" in str(err.value)
 
 
 # --- incremental reads -----------------------------------------------------------------------------------------
