@@ -200,13 +200,16 @@ def _address(value: Any, field: str, problems: _Problems) -> dict[str, str] | No
     if not isinstance(value, dict):
         problems.add(field, f"{field} must be an object")
         return None
-    unknown = set(value) - set(ADDRESS_FIELDS)
+    unknown = value.keys() - _ADDRESS_KEYS
     if unknown:
         problems.add(field, f"{field} has unknown field(s): {', '.join(sorted(unknown))}")
         return None
-    out = {k: _string(value.get(k), f"{field}.{k}", problems) for k in ADDRESS_FIELDS}
+    out = {k: _string(v, f"{field}.{k}", problems) for k, v in value.items()}
     cleaned = {k: v for k, v in out.items() if v is not None}
     return cleaned or None
+
+
+_ADDRESS_KEYS = frozenset(ADDRESS_FIELDS)
 
 
 def _custom_fields(value: Any, problems: _Problems) -> dict[str, Any] | None:
