@@ -81,6 +81,8 @@ class ServedApp:
             "lifespan": "off",
             "timeout_keep_alive": 30,
             "backlog": 2048,
+            # A client that keeps a (TLS) keep-alive connection open must not hold a shutdown for long.
+            "timeout_graceful_shutdown": 1,
         }
         if self.tls:
             config_kwargs["ssl_certfile"] = str(self.tls.cert_file)
@@ -103,7 +105,10 @@ class ServedApp:
             return
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(min(timeout, 2.0))
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout)
         self._server = self._thread = None
 
     def __enter__(self) -> ServedApp:
