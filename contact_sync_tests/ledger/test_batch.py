@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,9 +91,7 @@ def test_a_100k_row_batch_round_trips(ledger: Ledger) -> None:
             "value": [f"+1555{i:07d}" for i in range(ROWS)],
         }
     )
-    started = time.perf_counter()
     written = ledger.record_batch("r-big", links=links, base=base)
-    write_s = time.perf_counter() - started
     assert written == {"unlinked": 0, "linked": ROWS, "base": ROWS, "audit": 0}
 
     stored_links = ledger.links()
@@ -112,8 +109,6 @@ def test_a_100k_row_batch_round_trips(ledger: Ledger) -> None:
     stored_base = ledger.base_values(crm_ids=crm_ids[subset])
     assert len(stored_base) == 7000 and set(stored_base["value"]) == {"same"}
     assert set(stored_base["run_id"]) == {"r-big-2"}
-    assert len(ledger.base_values()) == ROWS
-    print(f"{ledger.dialect}: 100k links + 100k base values written in {write_s:.1f} s")
 
 
 def _write_runs(url: str, prefix: str, count: int) -> None:
