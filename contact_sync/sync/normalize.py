@@ -459,13 +459,16 @@ def normalize_tags(values: pd.Series | Iterable[Any]) -> pd.Series:
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     if series.empty:
         return pd.Series([], index=series.index, dtype="string")
-    is_text = series.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    out = pd.Series(pd.NA, index=series.index, dtype="string")
+    objects = series.to_numpy(dtype=object)
+    is_text = np.fromiter((isinstance(v, str) for v in objects), dtype=bool, count=len(objects))
+    result = np.full(len(objects), None, dtype=object)
     if is_text.any():
-        out[is_text] = _per_distinct(
-            series[is_text], lambda d: pa.array([tags_text(v) for v in d.to_pylist()], type=pa.string())
+        texts = _per_distinct(
+            pd.Series(objects[is_text], dtype=object),
+            lambda d: pa.array([tags_text(v) for v in d.to_pylist()], type=pa.string()),
         )
-    rest = ~is_text & series.notna().to_numpy(dtype=bool)
-    if rest.any():
-        out[rest] = [tags_text(v) for v in series[rest].tolist()]
-    return out
+        result[is_text] = texts.to_numpy(dtype=object, na_value=None)
+    rest = np.flatnonzero(~is_text)
+    if len(rest):
+        result[rest] = [tags_text(v) for v in objects[rest]]
+    return pd.Series(pd.array(result, dtype="string"), index=series.index)
