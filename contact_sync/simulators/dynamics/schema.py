@@ -50,18 +50,16 @@ class Entity:
     columns: tuple[Column, ...]
     lookups: tuple[Lookup, ...] = ()
     by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+    # Every column a client may `$select`, `$filter` or `$orderby` on, in the order rows show them.
+    readable: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {c.name: c for c in self.columns})
+        object.__setattr__(self, "readable", tuple(c.name for c in self.columns))
 
     @property
     def type_name(self) -> str:
         return f"Microsoft.Dynamics.CRM.{self.logical_name}"
-
-    @property
-    def readable(self) -> tuple[str, ...]:
-        """Every column a client may `$select`, `$filter` or `$orderby` on, in the order rows show them."""
-        return tuple(c.name for c in self.columns)
 
 
 _SYSTEM = (

@@ -9,9 +9,9 @@ delta returns the rows written and the rows deleted after the previous token, ol
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,12 @@ MAX_COUNT = 5000  # `@odata.count` stops at 5000, as the real service's does
 _NOT_NULL = {"createdon", "modifiedon", "versionnumber", "statecode", "statuscode"}
 _LINK_SAFE = ",()'*:"  # left readable in next/delta links, as the real service leaves them
 _BIND_RE = re.compile(r"^(?:.*/)?([A-Za-z_][A-Za-z0-9_]*)\(([^)]*)\)$")
+
+
+def new_guid() -> str:
+    """A random (version 4) GUID in the Web API's text form; quicker than `uuid.uuid4()` for big seeds."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def _etag(version: int) -> str:
@@ -247,7 +253,7 @@ class Service:
     def create(self, entity: Entity, body: Any) -> dict[str, Any]:
         """POST: a new row (the stored row, with its id)."""
         values, binds, explicit_id = self.validate(entity, body, creating=True)
-        record_id = explicit_id or str(uuid.uuid4())
+        record_id = explicit_id or new_guid()
         stamp = stored_datetime(self.clock())
         with self.store.transaction() as db:
             if explicit_id and Store.existing_ids(db, entity, [explicit_id]):
@@ -310,7 +316,7 @@ class Service:
             values, binds, explicit_id = self.validate(entity, body, creating=True)
             created = _stamp(stamps.get("createdon")) or now
             modified = _stamp(stamps.get("modifiedon")) or created
-            prepared.append((values, binds, explicit_id or str(uuid.uuid4()), created, modified))
+            prepared.append((values, binds, explicit_id or new_guid(), created, modified))
         targets: dict[str, set[str]] = {}
         for _, binds, *_ in prepared:
             for bound in binds.values():
