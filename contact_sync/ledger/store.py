@@ -4,6 +4,13 @@ Reads are methods here (DataFrames for bulk data, records or plain values for si
 through `with ledger.batch() as tx:` (see `LedgerBatch`), so one written batch's links, base values and audit rows
 commit together or not at all. The single-write methods below each open their own one-statement batch.
 
+Conflicts move through three statuses: `open` (manual policy: nothing written, waiting for a person), `resolved`
+(an automatic policy's winner was written by the run that found it, or a person decided and `pending_decisions()`
+lists it until a run applies it) and `applied` (a run wrote the decision: `mark_applied`; deciding again is refused).
+
+Field values (base values, audit old/new values, conflict versions) are stored as JSON text and come back with their
+type; empty values (None, NaN, NA) are stored as SQL NULL and come back as None.
+
 Health score (the guide's `getHealthScore`, durations in seconds where the guide divides milliseconds by 1000), over
 the last 10 finished, non-dry runs:
 
@@ -305,7 +312,7 @@ class Ledger:
 
     def _audit_frame(self, rows: Sequence[Any] | pd.DataFrame) -> pd.DataFrame:
         result = rows if isinstance(rows, pd.DataFrame) else frame(rows, AUDIT_COLUMNS)
-        result = result.drop_duplicates("id")
+        result = result.drop_duplicates("id").copy()
         result["at"] = utc_column(result["at"])
         result = result.sort_values(["at", "id"], kind="stable").reset_index(drop=True)
         result["old_value"] = decode_column(result["old_value"])
@@ -323,6 +330,17 @@ class Ledger:
             ):
                 raise LedgerError(f"no run with id {run_id}")
         return self._audit_frame(rows)
+
+    def audit_for_ids(self, ids: Sequence[str]) -> pd.DataFrame:
+        """Every audit row whose record id, CRM id or Genesys id is in `ids`, oldest first (columns as
+        `audit_trail`). For bulk questions such as "which fields a run wrote were changed again since"."""
+        wanted = [str(i) for i in dict.fromkeys(ids)]
+        sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM sync_audit WHERE 1=1"
+        with self._read() as connection:
+            parts = [
+                select_in(connection, sql, c, wanted, (), AUDIT_COLUMNS) for c in ("record_id", "crm_id", "genesys_id")
+            ]
+        return self._audit_frame(stack(parts, AUDIT_COLUMNS))
 
     def audit_trail(self, query: str) -> pd.DataFrame:
         """Every audit row about one contact, oldest first: `query` is a record id, CRM id, Genesys id or an email

@@ -197,6 +197,9 @@ def test_audit_trail_by_every_id_and_by_email_oldest_first(ledger: Ledger) -> No
         "genesys change",
     ]
     assert ledger.audit_trail("nobody@example.com").empty
+    by_ids = ledger.audit_for_ids(["g-2", "003A"])
+    assert len(by_ids) == 5 and by_ids["at"].is_monotonic_increasing
+    assert ledger.audit_for_ids(["nothing"]).empty
     assert ledger.audit_for_run("r2")["new_value"].tolist() == ["+15550009"]
 
 
