@@ -1,0 +1,584 @@
+"""The Dynamics 365 (Dataverse Web API) connector on httpx: incremental contact reads through change tracking (or
+`modifiedon` when change tracking is off), account names, and contact creates, updates and deletes.
+
+- Auth: OAuth client credentials against the Microsoft identity endpoint (`DYNAMICS_TOKEN_URL`), a form body with the
+  `{org}/.default` scope; the token is cached until shortly before it expires and renewed once on a 401.
+- Reads: `Prefer: odata.track-changes` reads every contact once and ends with an `@odata.deltaLink`; its
+  `$deltatoken` (with the latest `modifiedon` read) is the watermark. Following it returns the rows changed since and
+  `$deletedEntity` rows for deletes (-> `ReadResult.deleted_ids`). When the table's change tracking is off the read
+  falls back to `modifiedon ge <watermark - overlap>` ordered by `modifiedon` (hard deletes are then not seen; rows
+  made inactive, `statecode` 1, still are). An expired delta token (7 days by default) means one full re-read:
+  `last_read_full` is then True and a record missing from that read was deleted in the meantime.
+- Writes: one request per record (creates with a client-chosen `contactid`, so a create whose answer was lost is
+  checked and never applied twice); updates with `If-Match: <etag of the snapshot>` so an edit made since the
+  snapshot is never overwritten (412 -> "changed_since_read").
+- Every call goes through `connectors.http` (client-side rate limit, retries, 429 `Retry-After`, per-endpoint counts,
+  typed errors with secrets redacted).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from contact_sync.connectors.dynamics_odata import (
+    API_PATH,
+    CONTACT_COLUMNS,
+    DUPLICATE_KEY,
+    DynamicsWatermark,
+    check_columns,
+    deltatoken_of,
+    entity_id,
+    error_code,
+    ids_filter,
+    is_delta_expired,
+    is_guid,
+    is_tracking_refused,
+    latest_modifiedon,
+    modified_since_filter,
+    normalize_route,
+    overlap_start,
+    prefer,
+    written_matches,
+)
+from contact_sync.connectors.http import (
+    AuthError,
+    CallCounter,
+    ConnectorError,
+    Decision,
+    OutcomeUnknown,
+    RateLimiter,
+    RequestRejected,
+    ResilientClient,
+    RetriesExhausted,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_seconds,
+    service_message,
+)
+from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
+from contact_sync.settings import DynamicsSettings, redact
+
+__all__ = ["DynamicsConnector", "DynamicsWatermark"]
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 5000
+ACCOUNT_CHUNK = 50  # ids per `accountid eq ... or ...` filter: keeps the URL far below the service's limit
+# Default client-side pace: Dataverse allows 6000 requests per 300 s sliding window per user (1200 a minute).
+DEFAULT_RATE_LIMIT_PER_MINUTE = 1200
+# A create or update whose outcome was unknown is checked and sent again at most this many times.
+MAX_RESENDS = 2
+TOKEN_ENDPOINT = "POST /oauth2/v2.0/token"
+
+Row = dict[str, Any]
+
+# `ResilientClient.request` takes no per-request headers; the few this API needs (Prefer, If-Match) are set for the
+# duration of one call here and added by a request hook of the connector's httpx client.
+_CALL_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("dynamics_call_headers", default=None)
+
+
+@contextmanager
+def _call_headers(headers: Mapping[str, str]) -> Iterator[None]:
+    token = _CALL_HEADERS.set(headers)
+    try:
+        yield
+    finally:
+        _CALL_HEADERS.reset(token)
+
+
+def _add_call_headers(request: httpx.Request) -> None:
+    headers = _CALL_HEADERS.get()
+    if headers:
+        request.headers.update(headers)
+
+
+class _DynamicsCallCounter(CallCounter):
+    """A `CallCounter` that counts `contacts(<guid>)` as `contacts({id})`, so per-record calls share one endpoint."""
+
+    def count(self, endpoint: str, n: int = 1) -> None:
+        super().count(normalize_route(endpoint), n)
+
+
+class _TokenCache:
+    """Client-credentials token from the Microsoft identity endpoint, cached until shortly before expiry."""
+
+    def __init__(
+        self,
+        settings: DynamicsSettings,
+        counter: CallCounter,
+        policy: RetryPolicy,
+        timeout: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._settings = settings
+        # The identity endpoint is another host in production (login.microsoftonline.com): its own client.
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"Accept": "application/json"})
+        self._counter = counter
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.issued = 0
+
+    def token(self, *, refresh: bool = False) -> str:
+        with self._lock:
+            if refresh or self._token is None or self._clock() >= self._expires_at:
+                self._token, lifetime = self._fetch()
+                # Renew a little before the service would refuse it: 10% of the lifetime, at most a minute.
+                self._expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
+                self.issued += 1
+            return self._token
+
+    def _fetch(self) -> tuple[str, float]:
+        settings = self._settings
+        secrets = [*settings.secrets]
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret.reveal(),
+            "scope": settings.scope,
+        }
+
+        def attempt() -> httpx.Response:
+            self._counter.count(TOKEN_ENDPOINT)
+            return self._http.post(settings.token_url, data=form)
+
+        def classify(response: httpx.Response | None, exc: BaseException | None) -> Decision:
+            if exc is not None:
+                if isinstance(exc, httpx.TransportError):
+                    return Decision.retry(f"{type(exc).__name__}: {exc}")
+                return Decision("raise", str(exc))
+            assert response is not None
+            if response.status_code < 300:
+                return Decision.done()
+            message = redact(service_message(response), secrets)
+            if response.status_code == 429:
+                return Decision.rate_limited(retry_after_seconds(response), f"429 {message}")
+            if response.status_code >= 500:
+                return Decision.retry(f"{response.status_code} {message}")
+            return Decision.fail(
+                AuthError(
+                    f"Dynamics token request refused ({response.status_code}): {message}",
+                    status=response.status_code,
+                    endpoint=TOKEN_ENDPOINT,
+                )
+            )
+
+        response = call_with_retries(
+            attempt, classify, policy=self._policy, sleep=self._sleep, what=TOKEN_ENDPOINT, secrets=secrets
+        )
+        try:
+            body = response.json()
+            return str(body["access_token"]), float(body.get("expires_in") or 3599)
+        except (ValueError, KeyError, TypeError):
+            raise AuthError("Dynamics token response has no access_token", endpoint=TOKEN_ENDPOINT) from None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"_TokenCache(issued={self.issued})"
+
+
+class DynamicsConnector:
+    """Reads and writes Dynamics 365 contacts through one httpx client (see the module docstring).
+
+    - `page_size`: `Prefer: odata.maxpagesize` of reads (1..5000).
+    - `overlap`: how far before the watermark a `modifiedon` read starts (late commits, clock skew).
+    - `columns`: the contact columns read (`$select`); `contactid` and `modifiedon` are always added.
+    - `rate_limit_per_minute`: the client-side pace (None: off); below the service protection limit by default.
+    - `clock` and `sleep` time the token and the limiter and wait between retries (tests pass fakes).
+    """
+
+    def __init__(
+        self,
+        settings: DynamicsSettings,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        overlap: timedelta = timedelta(minutes=5),
+        columns: Sequence[str] = CONTACT_COLUMNS,
+        retry: RetryPolicy | None = None,
+        rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
+        timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        if overlap < timedelta(0):
+            raise ValueError("overlap must not be negative")
+        self.settings = settings
+        self.page_size = page_size
+        self.overlap = overlap
+        self.columns = check_columns(columns)
+        self.counter: CallCounter = _DynamicsCallCounter()
+        self.limiter = RateLimiter(rate_limit_per_minute, clock=clock, sleep=sleep)
+        self.last_read_full = False
+        self.last_read_mode: str | None = None
+        self._api = settings.url + API_PATH
+        policy = retry or RetryPolicy()
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            headers={"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
+            event_hooks={"request": [_add_call_headers]},
+        )
+        self._tokens = _TokenCache(settings, self.counter, policy, timeout, clock, sleep)
+        self._client = ResilientClient(
+            self._http,
+            policy=policy,
+            limiter=self.limiter,
+            counter=self.counter,
+            tokens=self._tokens,
+            secrets=[*settings.secrets],
+            sleep=sleep,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------------
+
+    @property
+    def api_calls(self) -> dict[str, int]:
+        """Calls made so far, per endpoint (`METHOD /route({id})`), every attempt counted (token requests too)."""
+        return self.counter.as_dict()
+
+    @property
+    def tokens_issued(self) -> int:
+        return self._tokens.issued
+
+    def close(self) -> None:
+        self._http.close()
+        self._tokens.close()
+
+    def __enter__(self) -> DynamicsConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"DynamicsConnector(url={self.settings.url!r}, client_id={self.settings.client_id!r}, "
+            f"page_size={self.page_size}, calls={self.counter.total})"
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        # Absolute URLs throughout, so a first page and its nextLinks are counted as the same endpoint.
+        if url.startswith("/"):
+            url = self._api + url
+        with _call_headers(headers or {}):
+            return self._client.request(method, url, json=json, params=params, idempotent=idempotent)
+
+    # --- reads -------------------------------------------------------------------------------------------------------
+
+    def read_contacts(self, watermark: str | None) -> ReadResult:
+        """Contacts changed since `watermark` (every contact when None), with deletes, and the next watermark.
+
+        Records are Web API rows (`@odata.etag` included: the ETag a later update sends as `If-Match`), one per
+        `contactid` (the last copy seen); `$deletedEntity` rows of a delta are kept in `records` as the service sent
+        them and their ids listed in `deleted_ids`. If the read fails part-way an error is raised and the caller's
+        watermark stays where it was. `last_read_mode` says how it read: "full" (change tracking, initial read),
+        "delta", or "modifiedon".
+        """
+        mark = DynamicsWatermark.parse(watermark)
+        before = self.counter.total
+        self.last_read_full = False
+        rows: list[Row]
+        token: str | None = None
+        try:
+            if mark.deltatoken is not None:
+                try:
+                    rows, token = self._read_delta(mark.deltatoken)
+                    self.last_read_mode = "delta"
+                except RequestRejected as exc:
+                    if not is_delta_expired(exc.body, exc.message):
+                        raise
+                    log.warning("Dynamics delta token expired (%s); reading every contact again", exc.message)
+                    rows, token = self._read_tracked()
+            else:
+                rows, token = self._read_tracked()
+        except RequestRejected as exc:
+            if not is_tracking_refused(exc.body, exc.message):
+                raise
+            log.warning("Dynamics change tracking is off for contacts (%s); reading by modifiedon", exc.message)
+            rows, token = self._read_modified(mark), None
+        latest: dict[str, Row] = {}
+        deleted: dict[str, None] = {}
+        for row in rows:
+            record_id = _row_id(row)
+            if record_id is None:
+                continue
+            latest.pop(record_id, None)
+            latest[record_id] = row
+            if _is_deleted_entity(row):
+                deleted[record_id] = None
+            else:
+                deleted.pop(record_id, None)
+        records = list(latest.values())
+        next_mark = DynamicsWatermark(deltatoken=token, modifiedon=latest_modifiedon(records, mark.modifiedon))
+        return ReadResult(
+            records=records,
+            watermark=next_mark.encode(),
+            api_calls=self.counter.total - before,
+            deleted_ids=list(deleted),
+        )
+
+    def _read_tracked(self) -> tuple[list[Row], str]:
+        """The initial change-tracking read: every contact, then the delta token."""
+        rows, token = self._pages(
+            "/contacts", {"$select": ",".join(self.columns)}, prefer(self.page_size, track_changes=True)
+        )
+        if token is None:
+            raise ConnectorError("Dynamics answered a change-tracking read without an @odata.deltaLink")
+        self.last_read_full = True
+        self.last_read_mode = "full"
+        return rows, token
+
+    def _read_delta(self, deltatoken: str) -> tuple[list[Row], str]:
+        params = {"$select": ",".join(self.columns), "$deltatoken": deltatoken}
+        rows, token = self._pages("/contacts", params, prefer(self.page_size, track_changes=True))
+        if token is None:
+            raise ConnectorError("Dynamics answered a delta read without a new @odata.deltaLink")
+        return rows, token
+
+    def _read_modified(self, mark: DynamicsWatermark) -> list[Row]:
+        params = {"$select": ",".join(self.columns), "$orderby": "modifiedon asc,contactid asc"}
+        start = overlap_start(mark.modifiedon, self.overlap)
+        if start is not None:
+            params["$filter"] = modified_since_filter(start)
+        rows, _ = self._pages("/contacts", params, prefer(self.page_size))
+        self.last_read_mode = "modifiedon"
+        return rows
+
+    def _pages(self, path: str, params: Mapping[str, str], prefer_header: str) -> tuple[list[Row], str | None]:
+        """Every row of a read, following `@odata.nextLink` to the end; (rows, the final delta token or None).
+
+        A failed page is retried with the same link (its `$skiptoken` is stable), so none is skipped or read twice.
+        """
+        rows: list[Row] = []
+        url: str = path
+        query: Mapping[str, str] | None = params
+        seen: set[str] = set()
+        headers = {"Prefer": prefer_header}
+        while True:
+            body = self._request("GET", url, params=query, headers=headers).json()
+            rows.extend(body.get("value") or [])
+            next_link = body.get("@odata.nextLink")
+            if next_link:
+                if next_link in seen:
+                    raise ConnectorError(f"Dynamics returned the same @odata.nextLink twice: {next_link[:200]}")
+                seen.add(next_link)
+                url, query = next_link, None
+                continue
+            delta_link = body.get("@odata.deltaLink")
+            return rows, deltatoken_of(delta_link) if delta_link else None
+
+    def read_accounts(self, ids: Sequence[str]) -> dict[str, str]:
+        """Account names by id for the given account ids (unknown ids are left out); `accountid eq` filters, 50 ids
+        a call. Raises ValueError for an id that is not a GUID."""
+        wanted = sorted({i.lower() for i in ids if i})
+        bad = [i for i in wanted if not is_guid(i)]
+        if bad:
+            raise ValueError(f"not Dynamics record ids (GUIDs): {', '.join(map(repr, bad[:5]))}")
+        names: dict[str, str] = {}
+        for start in range(0, len(wanted), ACCOUNT_CHUNK):
+            chunk = wanted[start : start + ACCOUNT_CHUNK]
+            params = {"$select": "accountid,name", "$filter": ids_filter("accountid", chunk)}
+            rows, _ = self._pages("/accounts", params, prefer(MAX_PAGE_SIZE))
+            for row in rows:
+                if row.get("accountid"):
+                    names[str(row["accountid"]).lower()] = row.get("name") or ""
+        return names
+
+    def get_contact(self, contact_id: str) -> Row | None:
+        """One contact (the read columns and `@odata.etag`), or None when it does not exist."""
+        if not is_guid(contact_id):
+            raise ValueError(f"not a Dynamics record id (GUID): {contact_id!r}")
+        try:
+            return self._request(
+                "GET", f"/contacts({contact_id.lower()})", params={"$select": ",".join(self.columns)}
+            ).json()
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    # --- writes ------------------------------------------------------------------------------------------------------
+
+    def create_contacts(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> WriteReport:
+        """Create contacts from (caller key, columns); each outcome carries the key and the new `contactid`.
+
+        Each record gets a `contactid` chosen here (unless the columns give one): when a create's answer is lost
+        (timeout, dropped connection, 500), the record is looked up by that id and sent again only if absent, and a
+        repeat that finds it already there (412 duplicate key) counts as created; nothing is created twice.
+        A rejected record is reported with the service's message; the rest are written.
+        """
+        report = WriteReport()
+        before = self.counter.total
+        guard = _Guard(report)
+        for key, columns in items:
+            guard.run(key, dict(columns), lambda key=key, columns=columns: self._create_one(key, dict(columns)))
+        report.api_calls = self.counter.total - before
+        return report
+
+    def _create_one(self, key: str, columns: Row) -> RecordOutcome:
+        record_id = str(columns.get("contactid") or uuid.uuid4()).lower()
+        if not is_guid(record_id):
+            return RecordOutcome(key, "failed", message=f"contactid is not a GUID: {record_id!r}", fields=columns)
+        body = {**columns, "contactid": record_id}
+        reason = ""
+        for attempt in range(MAX_RESENDS + 1):
+            try:
+                response = self._request("POST", "/contacts", json=body, idempotent=False)
+            except OutcomeUnknown as exc:
+                reason = exc.message
+                if self.get_contact(record_id) is not None:
+                    return RecordOutcome(key, "created", record_id=record_id, fields=columns)
+                log.info("create of %s: outcome unknown (%s); not there, sending again", record_id, reason)
+                continue
+            except RequestRejected as exc:
+                if attempt > 0 and error_code(exc.body) == DUPLICATE_KEY and self.get_contact(record_id) is not None:
+                    # Our earlier attempt landed after all (its answer was lost): created once, not twice.
+                    return RecordOutcome(key, "created", record_id=record_id, fields=columns)
+                return RecordOutcome(key, "failed", message=exc.message, fields=columns)
+            created = entity_id(response.headers.get("OData-EntityId")) or record_id
+            return RecordOutcome(key, "created", record_id=created, fields=columns)
+        return RecordOutcome(
+            key, "failed", message=f"outcome unknown after {MAX_RESENDS + 1} attempts: {reason}", fields=columns
+        )
+
+    def update_contacts(
+        self, changes: Mapping[str, Mapping[str, Any]], snapshot_etags: Mapping[str, str]
+    ) -> WriteReport:
+        """Update contacts (id -> columns) with `If-Match: <the snapshot's @odata.etag>`.
+
+        A contact edited (or deleted) since the snapshot is not written: the service answers 412 (404) and it is
+        reported "changed_since_read"; it comes back in the next read. When an update's answer is lost, the contact
+        is fetched: still at the snapshot's ETag -> sent again; holding the values sent -> updated; else changed.
+        """
+        report = WriteReport()
+        before = self.counter.total
+        guard = _Guard(report)
+        for record_id, columns in changes.items():
+            guard.run(
+                record_id,
+                dict(columns),
+                lambda i=record_id, c=columns: self._update_one(i, dict(c), snapshot_etags.get(i)),
+            )
+        report.api_calls = self.counter.total - before
+        return report
+
+    def _update_one(self, record_id: str, columns: Row, etag: str | None) -> RecordOutcome:
+        if not is_guid(record_id):
+            return RecordOutcome(record_id, "failed", message="not a Dynamics record id (GUID)", fields=columns)
+        if not etag:
+            return RecordOutcome(record_id, "failed", record_id, "no snapshot ETag given for this contact", columns)
+        if not columns:
+            return RecordOutcome(record_id, "skipped", record_id, "nothing to write", columns)
+        path = f"/contacts({record_id.lower()})"
+        reason = ""
+        for _ in range(MAX_RESENDS + 1):
+            try:
+                self._request("PATCH", path, json=columns, headers={"If-Match": etag}, idempotent=False)
+                return RecordOutcome(record_id, "updated", record_id, None, columns)
+            except OutcomeUnknown as exc:
+                reason = exc.message
+                current = self.get_contact(record_id)
+                if current is None:
+                    return RecordOutcome(record_id, "changed_since_read", record_id, "deleted since read", columns)
+                if current.get("@odata.etag") == etag:
+                    log.info("update of %s: outcome unknown (%s); not applied, sending again", record_id, reason)
+                    continue
+                if written_matches(current, columns):
+                    return RecordOutcome(record_id, "updated", record_id, None, columns)
+                return RecordOutcome(
+                    record_id, "changed_since_read", record_id, f"changed since read ({current.get('@odata.etag')})"
+                )
+            except RequestRejected as exc:
+                if exc.status == 412:
+                    message = f"changed since read (ETag {etag} is no longer current): {exc.message}"
+                    return RecordOutcome(record_id, "changed_since_read", record_id, message, columns)
+                if exc.status == 404:
+                    return RecordOutcome(record_id, "changed_since_read", record_id, "deleted since read", columns)
+                return RecordOutcome(record_id, "failed", record_id, exc.message, columns)
+        return RecordOutcome(
+            record_id, "failed", record_id, f"outcome unknown after {MAX_RESENDS + 1} attempts: {reason}", columns
+        )
+
+    def delete_contacts(self, ids: Sequence[str]) -> WriteReport:
+        """Delete contacts; one already gone (404) counts as deleted, so a repeated call is harmless."""
+        report = WriteReport()
+        before = self.counter.total
+        guard = _Guard(report)
+        seen: set[str] = set()
+        for record_id in ids:
+            if record_id.lower() in seen:
+                continue
+            seen.add(record_id.lower())
+            guard.run(record_id, {}, lambda i=record_id: self._delete_one(i))
+        report.api_calls = self.counter.total - before
+        return report
+
+    def _delete_one(self, record_id: str) -> RecordOutcome:
+        if not is_guid(record_id):
+            return RecordOutcome(record_id, "failed", message="not a Dynamics record id (GUID)")
+        try:
+            self._request("DELETE", f"/contacts({record_id.lower()})")
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return RecordOutcome(record_id, "deleted", record_id, "already gone")
+            return RecordOutcome(record_id, "failed", record_id, exc.message)
+        return RecordOutcome(record_id, "deleted", record_id)
+
+
+class _Guard:
+    """Runs one write per record into a report; after the service stayed unavailable (retries exhausted) the records
+    left are reported failed without being sent, instead of each one waiting out the whole retry policy again."""
+
+    def __init__(self, report: WriteReport) -> None:
+        self.report = report
+        self.stopped: str | None = None
+
+    def run(self, key: str, fields: Row, write: Callable[[], RecordOutcome]) -> None:
+        if self.stopped is not None:
+            self.report.add(RecordOutcome(key, "failed", message=f"not sent: {self.stopped}", fields=fields))
+            return
+        try:
+            self.report.add(write())
+        except RetriesExhausted as exc:
+            self.stopped = f"the service stayed unavailable ({exc.message})"
+            self.report.add(RecordOutcome(key, "failed", message=exc.message, fields=fields))
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            self.report.add(RecordOutcome(key, "failed", message=exc.message, fields=fields))
+
+
+def _row_id(row: Mapping[str, Any]) -> str | None:
+    value = row.get("id") if _is_deleted_entity(row) else row.get("contactid")
+    return str(value).lower() if value else None
+
+
+def _is_deleted_entity(row: Mapping[str, Any]) -> bool:
+    context = row.get("@odata.context")
+    return isinstance(context, str) and context.endswith("$deletedEntity")
