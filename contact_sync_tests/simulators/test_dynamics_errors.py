@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from contact_sync.simulators.dynamics import DynamicsSimulator
+from contact_sync.simulators.dynamics.odata import encode_skiptoken
 from contact_sync_tests.simulators.dynamics_fixtures import client, contact_body, dynamics, served_dynamics
 
 __all__ = ["client", "dynamics", "served_dynamics"]
@@ -162,6 +163,7 @@ def test_a_repeated_query_option(client: httpx.Client) -> None:
 def test_unknown_resources_and_methods(client: httpx.Client) -> None:
     assert "leads" in error_of(client.get("/leads"), 404)["message"]
     assert "PUT" in error_of(client.put("/contacts", json={}), 405)["message"]
+    assert "DELETE" in error_of(client.delete(f"/accounts({uuid.uuid4()})"), 405)["message"]
 
 
 def test_no_input_produces_a_500(dynamics: DynamicsSimulator, client: httpx.Client) -> None:
@@ -174,6 +176,18 @@ def test_no_input_produces_a_500(dynamics: DynamicsSimulator, client: httpx.Clie
             response = client.request(method, path, json=body)
             assert response.status_code < 500, (method, path, body, response.text)
     for query in ("$filter=(((", "$filter=lastname eq 'a' and", "$orderby=,", "$select=,", "$top=99999999999999999999",
-                  "$filter=not", "$filter=contains(", "$filter=lastname eq 1.5", "$skiptoken=%3Ccookie"):  # fmt: skip
+                  "$filter=not", "$filter=contains(", "$filter=lastname eq 1.5", "$skiptoken=%3Ccookie",
+                  "$top=%C2%B2", "$deltatoken=%C2%B2!01/01/2026%2000:00:00"):  # fmt: skip
         response = client.get(f"/contacts?{query}")
         assert 400 <= response.status_code < 500, (query, response.text)
+    # A hand-made paging cookie (it is base64 JSON, so a client could forge one) is refused, not trusted.
+    forged_states = [{"o": "track", "s": "x", "k": 1}, {"o": "delta", "s": 1, "k": "x"}, {"o": "track"},
+                     {"o": "contactid asc|", "k": [{}], "n": None}, {"o": "contactid asc|", "k": [""], "n": -5},
+                     {"o": "contactid asc|", "k": ["", "extra"], "n": None}, []]  # fmt: skip
+    for state in forged_states:
+        token = encode_skiptoken(2, state)  # type: ignore[arg-type]
+        for prefer in ("", "odata.track-changes"):
+            response = client.get("/contacts", params={"$skiptoken": token}, headers={"Prefer": prefer})
+            assert response.status_code == 400, (state, prefer, response.text)
+    # A Prefer value that is not a plain number is ignored, not a crash.
+    assert client.get("/contacts", headers={"Prefer": "odata.maxpagesize=\u00b2".encode()}).status_code == 200

@@ -179,13 +179,15 @@ def build_app(
             service.delete(entity, record_id(request, entity), request.headers.get("if-match"))
             return _response(204)
 
-        return [
+        routes = [
             api(collection, list_rows, ["GET"]),
             api(collection, create, ["POST"]),
             api(single, get_row, ["GET"]),
             api(single, patch, ["PATCH"]),
-            api(single, delete, ["DELETE"]),
         ]
+        if entity.entity_set == "contacts":  # accounts are minimal: no delete (it would orphan contacts' lookups)
+            routes.append(api(single, delete, ["DELETE"]))
+        return routes
 
     async def service_document(request: Request) -> Response:
         value = [{"name": s, "kind": "EntitySet", "url": s} for s in ENTITIES]

@@ -29,6 +29,11 @@ SUPPORTED_OPTIONS = ("$select", "$filter", "$orderby", "$top", "$count", "$skipt
 EDM = {"guid": "Edm.Guid", "string": "Edm.String", "datetime": "Edm.DateTimeOffset", "int": "Edm.Int32"}
 
 
+def is_number(text: str) -> bool:
+    """Plain ASCII digits only (`str.isdigit` also accepts `²`, which `int` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 # --- datetimes ------------------------------------------------------------------------------------------------------
 
 
@@ -79,7 +84,7 @@ def parse_prefer(headers: list[str]) -> Preferences:
         for item in re.findall(r'(?:[^,"]|"[^"]*")+', header):
             name, _, value = item.strip().partition("=")
             name, value = name.strip().lower(), value.strip().strip('"')
-            if name == "odata.maxpagesize" and value.isdigit() and int(value) > 0:
+            if name == "odata.maxpagesize" and is_number(value) and int(value) > 0:
                 prefs.max_page_size = int(value)
             elif name == "odata.track-changes":
                 prefs.track_changes = True
@@ -315,7 +320,7 @@ def parse_query(entity: Entity, query_string: str) -> Query:
     if "$orderby" in raw:
         query.orderby = parse_orderby(entity, raw["$orderby"])
     if "$top" in raw:
-        if not raw["$top"].isdigit() or int(raw["$top"]) > 2**31 - 1:
+        if not is_number(raw["$top"]) or int(raw["$top"]) > 2**31 - 1:
             raise bad_query(f"Invalid value '{raw['$top']}' for $top query option found.")
         query.top = int(raw["$top"])
     if "$count" in raw:
@@ -384,7 +389,7 @@ def encode_deltatoken(version: int, issued: datetime) -> str:
 def decode_deltatoken(token: str) -> tuple[int, datetime]:
     version, sep, stamp = token.partition("!")
     try:
-        if not sep or not version.isdigit():
+        if not sep or not is_number(version):
             raise ValueError(token)
         issued = datetime.strptime(stamp, "%m/%d/%Y %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:

@@ -424,10 +424,15 @@ class Service:
         parts = [f"{name}={quote(value, safe=_LINK_SAFE)}" for name, value in options.items()]
         return f"{base}/{entity.entity_set}?{'&'.join(parts)}"
 
-    def _state(self, query: Query) -> tuple[int, dict[str, Any]]:
+    @staticmethod
+    def _state(query: Query, kind: str, types: dict[str, type | tuple[type, ...]]) -> tuple[int, dict[str, Any]]:
+        """The page number and keyset state of a `$skiptoken` made for this kind of read (or page 1, empty state)."""
         if query.skiptoken is None:
             return 1, {}
-        return decode_skiptoken(query.skiptoken)
+        page_no, state = decode_skiptoken(query.skiptoken)
+        if state.get("o") != kind or any(not isinstance(state.get(k), t) for k, t in types.items()):
+            raise bad_query("The $skiptoken does not belong to this query.")
+        return page_no, state
 
     @staticmethod
     def _sort_expr(entity: Entity, name: str) -> str:
@@ -448,8 +453,10 @@ class Service:
         if entity.key not in {name for name, _ in order}:
             order.append((entity.key, all_desc))
         signature = ",".join(f"{n} {'desc' if d else 'asc'}" for n, d in order) + f"|{query.raw.get('$filter', '')}"
-        page_no, state = self._state(query)
-        if state and state.get("o") != signature:
+        page_no, state = self._state(query, signature, {"k": list, "n": (int, type(None))})
+        if state and (
+            not all(isinstance(v, str | int | float) for v in state["k"]) or (state["n"] is not None and state["n"] < 0)
+        ):
             raise bad_query("The $skiptoken does not belong to this query.")
         exprs = [self._sort_expr(entity, n) for n, _ in order]
         where, params = [f"({query.where})"], list(query.params)
@@ -457,7 +464,7 @@ class Service:
             cond, cond_params = _after(exprs, [d for _, d in order], state["k"])
             where.append(cond)
             params += cond_params
-        remaining = state.get("n", query.top)
+        remaining = state["n"] if state else query.top
         limit = page_size if remaining is None else min(page_size, remaining)
         columns = self._columns(entity, query)
         names = ", ".join(f'"{c}"' for c in columns)
@@ -478,9 +485,7 @@ class Service:
         body["value"] = value
         if more:
             last = list(fetched[-1][len(columns) :])
-            new_state: dict[str, Any] = {"o": signature, "k": last}
-            if remaining is not None:
-                new_state["n"] = remaining - limit
+            new_state = {"o": signature, "k": last, "n": None if remaining is None else remaining - limit}
             options = {k: v for k, v in query.raw.items() if k != "$skiptoken"}
             options["$skiptoken"] = encode_skiptoken(page_no + 1, new_state)
             body["@odata.nextLink"] = self._link(base, entity, options)
@@ -490,10 +495,8 @@ class Service:
         self, db: sqlite3.Connection, entity: Entity, query: Query, prefs: Preferences, page_size: int, base: str
     ) -> dict[str, Any]:
         """The first read of change tracking: every row up to a snapshot version, in key order."""
-        page_no, state = self._state(query)
-        snapshot = int(state["s"]) if state else Store.current_version(db)
-        if state and state.get("o") != "track":
-            raise bad_query("The $skiptoken does not belong to this query.")
+        page_no, state = self._state(query, "track", {"s": int, "k": str})
+        snapshot = state["s"] if state else Store.current_version(db)
         columns = self._columns(entity, query)
         names = ", ".join(f'"{c}"' for c in columns)
         fetched = db.execute(
@@ -534,11 +537,9 @@ class Service:
                 errors.DELTA_TOKEN_EXPIRED,
                 "Version stamp associated with the client has expired. Please perform a full sync.",
             )
-        page_no, state = self._state(query)
-        if state and state.get("o") != "delta":
-            raise bad_query("The $skiptoken does not belong to this query.")
-        snapshot = int(state["s"]) if state else Store.current_version(db)
-        after = max(since, int(state.get("k", since)))
+        page_no, state = self._state(query, "delta", {"s": int, "k": int})
+        snapshot = state["s"] if state else Store.current_version(db)
+        after = max(since, state["k"]) if state else since
         columns = self._columns(entity, query)
         names = ", ".join(f'"{c}"' for c in columns)
         changed = db.execute(
