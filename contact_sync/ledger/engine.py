@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -45,8 +46,6 @@ def redact_message(message: str, url: URL) -> str:
     """`message` cut to its first line, with the URL's password (raw or URL-quoted) replaced by ***."""
     line = message.strip().splitlines()[0] if message.strip() else message
     if url.password:
-        from urllib.parse import quote
-
         for form in {str(url.password), quote(str(url.password), safe="")}:
             line = line.replace(form, "***")
     return line

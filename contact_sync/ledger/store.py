@@ -151,7 +151,10 @@ class Ledger:
     @contextmanager
     def batch(self) -> Iterator[LedgerBatch]:
         """One write transaction: everything done through the yielded batch commits at the end of the block, or
-        nothing does if the block raises. Database refusals become `LedgerError`."""
+        nothing does if the block raises. Database refusals become `LedgerError`.
+
+        Inside the block write only through the batch: a `Ledger` write method opens a second transaction, which
+        waits for this one (on SQLite up to the busy timeout)."""
         try:
             with write_connection(self._engine) as connection:
                 yield LedgerBatch(connection)
