@@ -93,6 +93,8 @@ class _Problems:
         rows = np.flatnonzero(mask)
         if len(rows):
             texts = [reasons] * len(rows) if isinstance(reasons, str) else list(reasons)
+            if len(texts) != len(rows):
+                raise AssertionError(f"{len(texts)} reasons for {len(rows)} rows")
             into.append((rows, texts))
 
     def rejected_mask(self) -> np.ndarray:
@@ -208,11 +210,11 @@ def _flag(values: pd.Series, label: str, problems: _Problems) -> pd.Series:
         return series.astype(bool)
     series = series.astype(object)
     if pd.api.types.infer_dtype(series, skipna=True) == "boolean":
-        return series.fillna(False).astype(bool)
+        return series.map(lambda v: v is True or v is np.True_).astype(bool)
     result = series.map(_flag_value)
     bad = result.isna().to_numpy(dtype=bool)
     problems.reject(bad, [f"{label} is not true/false: {_shorten(v)}" for v in series[bad].tolist()])
-    return result.fillna(False).astype(bool)
+    return result.map(lambda v: v is True).astype(bool)
 
 
 _FLAGS: Final = {"true": True, "false": False, "": False}
@@ -253,7 +255,7 @@ def _dedupe(
         return usable
     dupes = candidates[repeated].sort_values(["id", "at", "pos"], na_position="first")
     winners = dupes.drop_duplicates("id", keep="last").set_index("id")
-    losers = dupes[~dupes["pos"].isin(winners["pos"])]
+    losers = dupes[~dupes["pos"].isin(winners["pos"])].sort_values("pos")  # reasons must follow row order
     reasons = [
         f"duplicate {label} in one snapshot: kept the copy modified at {winners.at[i, 'at']}"
         for i in losers["id"].tolist()
