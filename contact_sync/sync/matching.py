@@ -104,7 +104,7 @@ def _prepare(frame: pd.DataFrame, match_on_name: bool) -> pd.DataFrame:
             "link": _text_key(frame["crm_id"]).to_numpy(),
             "email": _email_key(frame["email"]).to_numpy(),
             "phone": _text_key(frame["phone_e164"]).to_numpy(),
-            "created_at": frame["created_at"].to_numpy(),
+            "created_at": pd.to_datetime(frame["created_at"], utc=True).to_numpy(dtype="datetime64[ns]"),
             "live": (~frame["is_deleted"].fillna(False).astype(bool) & frame["merged_into"].isna()).to_numpy(),
         }
     )

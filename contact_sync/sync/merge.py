@@ -45,6 +45,19 @@ MERGE_COLUMNS: Final = (
 )
 
 
+FIELD_FRAME_COLUMNS: Final = (
+    "crm_id",
+    "genesys_id",
+    "field",
+    "crm_value",
+    "genesys_value",
+    "crm_key",
+    "genesys_key",
+    "crm_modified_at",
+    "genesys_modified_at",
+)
+
+
 def effective_direction(direction: str, mode: str) -> str:
     """The direction a field really syncs in under a mode: one_way keeps only CRM -> Genesys ("none" otherwise)."""
     if mode == "one_way":
@@ -54,8 +67,62 @@ def effective_direction(direction: str, mode: str) -> str:
 
 def _objects(values: pd.Series | np.ndarray) -> np.ndarray:
     """An object array with None for every kind of missing value."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        return values.to_numpy(dtype=object, na_value=None)
     arr = np.asarray(values, dtype=object)
-    return np.where(pd.isna(arr), None, arr)
+    missing = pd.isna(arr)
+    if missing.any():
+        arr = arr.copy()
+        arr[missing] = None
+    return arr
+
+
+def column_values(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """Values of one canonical column at the given row positions, as objects with None for missing."""
+    column = frame[name]
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.array.take(rows).to_numpy(dtype=object, na_value=None)
+    return _objects(column.to_numpy()[rows])
+
+
+STAMP_COLUMNS: Final = ("crm_modified_at", "genesys_modified_at")
+
+
+def stack_frames(
+    parts: list[pd.DataFrame], columns: tuple[str, ...] | list[str], stamps: tuple[str, ...] = STAMP_COLUMNS
+) -> pd.DataFrame:
+    """Concatenate frames column by column with numpy.
+
+    ``pd.concat`` inspects every value of all-missing object columns to decide dtypes, which costs more than the
+    whole merge on millions of rows. ``stamps`` columns are ``datetime64[ns, UTC]`` (a part may hold None there).
+    """
+    data: dict[str, object] = {}
+    for name in columns:
+        columns_of = [part[name] for part in parts]
+        if name in stamps:
+            ns = [
+                col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+                if isinstance(col.dtype, pd.DatetimeTZDtype)
+                else np.full(len(col), np.datetime64("NaT"), dtype="datetime64[ns]")
+                for col in columns_of
+            ]
+            data[name] = pd.DatetimeIndex(np.concatenate(ns)).tz_localize("UTC")
+        elif all(col.dtype == bool for col in columns_of):
+            data[name] = np.concatenate([col.to_numpy(dtype=bool) for col in columns_of])
+        else:
+            data[name] = np.concatenate(
+                [col.to_numpy() if col.dtype == object else _objects(col) for col in columns_of]
+            )
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _arrow_text(values: np.ndarray) -> pd.Series:
+    """Trimmed text (pyarrow-backed, so string functions run in C); empty after trimming counts as missing."""
+    present = pd.notna(values)
+    if present.any() and not all(isinstance(v, str) for v in values[present][:1000]):
+        values = np.where(present, values.astype(str), None)
+    text = pd.Series(pd.array(values, dtype="string[pyarrow]")).str.strip()
+    return text.where(text != "")
 
 
 def _by_distinct(values: pd.Series, fn) -> pd.Series:  # type: ignore[no-untyped-def]
@@ -78,34 +145,43 @@ def _number_key(value: object) -> str | None:
     return repr(round(float(number), 9) + 0.0)
 
 
-def compare_keys(values: pd.Series, kind: str, region: str, e164: pd.Series | None = None) -> np.ndarray:
+def compare_keys(values: pd.Series | np.ndarray, kind: str, region: str, e164: np.ndarray | None = None) -> np.ndarray:
     """Comparison keys of values of one field (object array, None for empty), per the field's compare kind.
 
     ``e164`` is the already-normalized phone of each value when the caller has it (the canonical frames do), so
     phones are only parsed for values that lack it (the base).
     """
-    values = pd.Series(_objects(values), dtype=object)
-    present = values.notna()
-    text = values.where(~present, values[present].astype(str).str.strip())
-    text = text.where(text != "", None)
+    values = _objects(values)
+    if kind == "number":
+        return _objects(_by_distinct(pd.Series(values, dtype=object), _number_key))
+    text = _arrow_text(values)
     if kind == "email":
-        key = text.where(text.isna(), text.str.casefold())
+        key = text.str.lower()
+        special = key.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+        if special.any():
+            key[special] = key[special].astype(object).map(str.casefold)
     elif kind == "phone":
         if e164 is None:
-            e164 = normalize_phone(pd.Series(text.to_numpy(), dtype="string"), region)
-        parsed = pd.Series(_objects(e164), dtype=object)
-        key = parsed.where(parsed.notna(), "raw:" + text.astype(str)).where(text.notna() | parsed.notna(), None)
-    elif kind == "number":
-        key = _by_distinct(values, _number_key)
+            e164 = _objects(normalize_phone(text.astype("string[python]"), region))
+        raw = ("raw:" + text).to_numpy(dtype=object, na_value=None)
+        return np.where(pd.notna(e164), e164, raw)
     elif kind == "tags":
-        key = _by_distinct(text, _tags_key)
+        key = _by_distinct(text.astype(object), _tags_key)
     else:
         key = text
     return _objects(key)
 
 
+def _filled(keys: np.ndarray) -> np.ndarray:
+    """Keys with None replaced by a marker, so == treats two missing values as equal."""
+    out = keys.copy()
+    out[pd.isna(keys)] = _NULL
+    return out
+
+
 def _same(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    return pd.Series(left).fillna(_NULL).to_numpy() == pd.Series(right).fillna(_NULL).to_numpy()
+    """Equality of two key arrays already passed through ``_filled``."""
+    return left == right
 
 
 def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, policy: object) -> pd.DataFrame:
@@ -117,24 +193,26 @@ def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, p
     if (ci < 0).any() or (gi < 0).any():
         raise ValueError("every pair must name a record of each snapshot")
     region = getattr(policy, "default_region", "US")
-    crm_mod = c["modified_at"].to_numpy()[ci]
-    gen_mod = g["modified_at"].to_numpy()[gi]
+    crm_mod = pd.Series(c["modified_at"].array.take(ci))
+    gen_mod = pd.Series(g["modified_at"].array.take(gi))
+    crm_ids = _objects(pairs["crm_id"])
+    gen_ids = _objects(pairs["genesys_id"])
     chunks = []
     for rule in policy.fields:  # type: ignore[attr-defined]
-        crm_values = pd.Series(c[rule.name].to_numpy(dtype=object)[ci], dtype=object)
-        gen_values = pd.Series(g[rule.name].to_numpy(dtype=object)[gi], dtype=object)
+        crm_values = column_values(c, rule.name, ci)
+        gen_values = column_values(g, rule.name, gi)
         crm_e164 = gen_e164 = None
         if rule.compare == "phone" and rule.name == "phone":
-            crm_e164 = c["phone_e164"].to_numpy(dtype=object)[ci]
-            gen_e164 = g["phone_e164"].to_numpy(dtype=object)[gi]
+            crm_e164 = column_values(c, "phone_e164", ci)
+            gen_e164 = column_values(g, "phone_e164", gi)
         chunks.append(
             pd.DataFrame(
                 {
-                    "crm_id": pairs["crm_id"].to_numpy(dtype=object),
-                    "genesys_id": pairs["genesys_id"].to_numpy(dtype=object),
-                    "field": rule.name,
-                    "crm_value": _objects(crm_values),
-                    "genesys_value": _objects(gen_values),
+                    "crm_id": crm_ids,
+                    "genesys_id": gen_ids,
+                    "field": np.full(len(ci), rule.name, dtype=object),
+                    "crm_value": crm_values,
+                    "genesys_value": gen_values,
                     "crm_key": compare_keys(crm_values, rule.compare, region, crm_e164),
                     "genesys_key": compare_keys(gen_values, rule.compare, region, gen_e164),
                     "crm_modified_at": crm_mod,
@@ -142,7 +220,7 @@ def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, p
                 }
             )
         )
-    return pd.concat(chunks, ignore_index=True)
+    return stack_frames(chunks, FIELD_FRAME_COLUMNS)
 
 
 def _keys_per_field(frame: pd.DataFrame, column: str, policy: object) -> np.ndarray:
@@ -189,8 +267,9 @@ def merge_fields(
         has_base = np.zeros(n, dtype=bool)
         base_key = np.full(n, None, dtype=object)
 
-    crm_key = long["crm_key"].to_numpy()
-    gen_key = long["genesys_key"].to_numpy()
+    crm_key = _filled(long["crm_key"].to_numpy())
+    gen_key = _filled(long["genesys_key"].to_numpy())
+    base_key = _filled(base_key)
     same = _same(crm_key, gen_key)
     crm_changed = has_base & ~_same(crm_key, base_key)
     gen_changed = has_base & ~_same(gen_key, base_key)
@@ -207,9 +286,9 @@ def merge_fields(
     held = (mode != "one_way") & conflict & (configured == "manual")
     policy_used = np.where(held, "manual", policy_used)
 
-    oldest = pd.Timestamp.min.tz_localize("UTC")
-    crm_mod = pd.Series(long["crm_modified_at"]).fillna(oldest).to_numpy()
-    gen_mod = pd.Series(long["genesys_modified_at"]).fillna(oldest).to_numpy()
+    # As int64 nanoseconds a missing stamp (NaT) is the smallest value: the oldest write.
+    crm_mod = long["crm_modified_at"].to_numpy(dtype="datetime64[ns]").view("i8")
+    gen_mod = long["genesys_modified_at"].to_numpy(dtype="datetime64[ns]").view("i8")
     crm_newer = crm_mod >= gen_mod
     winner = np.select(
         [
@@ -245,7 +324,7 @@ def merge_fields(
         taken_gen = decided & (use == "genesys")
         taken_crm = decided & (use == "crm")
         new_value = np.where(typed, _objects(picked["value"]), new_value)
-        new_key = np.where(typed, _objects(picked["value_key"]), new_key)
+        new_key = np.where(typed, _filled(_objects(picked["value_key"])), new_key)
         new_value = np.where(taken_gen, gen_value, np.where(taken_crm, crm_value, new_value))
         new_key = np.where(taken_gen, gen_key, np.where(taken_crm, crm_key, new_key))
 

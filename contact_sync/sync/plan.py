@@ -17,7 +17,8 @@ import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
 from contact_sync.sync.matching import MatchResult
-from contact_sync.sync.merge import MERGE_COLUMNS, field_frame, merge_fields
+from contact_sync.sync.merge import MERGE_COLUMNS, column_values, field_frame, merge_fields, stack_frames
+from contact_sync.sync.schema import UtcTimestamp
 
 CHANGED_ON: Final = ("none", "crm", "genesys", "both")
 WINNERS: Final = ("crm", "genesys", "none", "held", "decision")
@@ -62,8 +63,8 @@ class ReconciliationRow(pa.DataFrameModel):
     """Value to write (creates and writes) or agreed on; null when held or unresolved."""
     base_update: Series[bool]
     """Store new_value as the next base once the writes succeed."""
-    crm_modified_at: Series[object] = pa.Field(nullable=True)
-    genesys_modified_at: Series[object] = pa.Field(nullable=True)
+    crm_modified_at: Series[UtcTimestamp] = pa.Field(nullable=True)
+    genesys_modified_at: Series[UtcTimestamp] = pa.Field(nullable=True)
     note: Series[object] = pa.Field(nullable=True)
     """Why a record-level action happened (deleted, merged into ..., refused by the mass-delete guard)."""
 
@@ -81,6 +82,15 @@ class ReconciliationRow(pa.DataFrameModel):
 
 def _frame(columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
+
+
+def _empty_reconciliation() -> pd.DataFrame:
+    frame = _frame(RECONCILIATION_COLUMNS)
+    for name in ("conflict", "base_update"):
+        frame[name] = frame[name].astype(bool)
+    for name in ("crm_modified_at", "genesys_modified_at"):
+        frame[name] = pd.Series([], dtype="datetime64[ns, UTC]")
+    return frame
 
 
 @dataclass
@@ -175,11 +185,11 @@ def _one_side_rows(ids: pd.Series, frame: pd.DataFrame, policy: object, side: st
     """create_genesys / create_crm rows: one per record and mapped field, carrying the source side's values."""
     source = frame.drop_duplicates(subset=["record_id"], keep=False).set_index("record_id")
     at = source.index.get_indexer(ids)
-    modified = source["modified_at"].to_numpy()[at]
+    modified = pd.Series(source["modified_at"].array.take(at))
+    n = len(at)
     chunks = []
     for rule in policy.fields:  # type: ignore[attr-defined]
-        values = source[rule.name].to_numpy(dtype=object)[at]
-        values = np.where(pd.isna(values), None, values)
+        values = column_values(source, rule.name, at)
         chunks.append(
             pd.DataFrame(
                 {
@@ -199,10 +209,11 @@ def _one_side_rows(ids: pd.Series, frame: pd.DataFrame, policy: object, side: st
                     "crm_modified_at": modified if side == "crm" else None,
                     "genesys_modified_at": modified if side == "genesys" else None,
                     "note": None,
-                }
+                },
+                index=pd.RangeIndex(n),
             )
         )
-    return pd.concat(chunks, ignore_index=True) if chunks else _frame(RECONCILIATION_COLUMNS)
+    return stack_frames(chunks, RECONCILIATION_COLUMNS)
 
 
 def build_reconciliation(
@@ -264,10 +275,8 @@ def build_reconciliation(
         if len(orphans):
             parts.append(_one_side_rows(orphans["genesys_id"], genesys_clean, policy, "genesys", "create_crm"))
 
-    frames = [part[list(RECONCILIATION_COLUMNS)].astype(object) for part in parts if len(part)]
-    recon = pd.concat(frames, ignore_index=True) if frames else _frame(RECONCILIATION_COLUMNS)
-    recon = recon.astype({name: object for name in RECONCILIATION_COLUMNS if name not in ("conflict", "base_update")})
-    recon = recon.astype({"conflict": bool, "base_update": bool})
+    frames = [part for part in parts if len(part)]
+    recon = stack_frames(frames, RECONCILIATION_COLUMNS) if frames else _empty_reconciliation()
     return ReconciliationRow.validate(recon), guard
 
 
