@@ -2,4 +2,19 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from contact_sync.defs.io_managers import ContactSyncIOManager
+from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.sync.assets import SYNC_ASSETS
+from contact_sync.defs.sync.checks import reconciliation_is_valid
+from contact_sync.defs.sync.jobs import SYNC_JOBS
+from contact_sync.defs.sync.schedules import SYNC_SCHEDULES
+from contact_sync.defs.sync.sensors import SYNC_SENSORS
+
+defs = dg.Definitions(
+    assets=SYNC_ASSETS,
+    asset_checks=[reconciliation_is_valid],
+    jobs=list(SYNC_JOBS.values()),
+    schedules=SYNC_SCHEDULES,
+    sensors=SYNC_SENSORS,
+    resources={"contact_sync": ContactSyncResource(), "io_manager": ContactSyncIOManager()},
+)

@@ -1,0 +1,307 @@
+"""The sync assets. Each is a few lines of wiring around a `contact_sync.pipeline` step, plus the metadata that lets
+the Dagster UI tell the run's story (row counts, created/updated/skipped/errors/conflicts, markdown previews)."""
+
+import time
+from typing import Any, Final
+
+import dagster as dg
+import pandas as pd
+
+from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.sync.partitions import rollout_cohort
+from contact_sync.pipeline import alerts, runs
+from contact_sync.pipeline.cohorts import cohort_members
+from contact_sync.pipeline.planning import match_snapshots, plan_cohort
+from contact_sync.pipeline.snapshots import Snapshot, read_genesys_snapshot, refresh_crm_snapshot
+from contact_sync.pipeline.writes import (
+    WriteSummary,
+    apply_to_crm,
+    apply_to_genesys,
+    planned_crm,
+    planned_genesys,
+)
+from contact_sync.sync.matching import MatchResult
+from contact_sync.sync.plan import SyncPlan
+
+MODE_TAG: Final = "contact_sync/mode"
+PREVIEW_ROWS: Final = 10
+WRITE_RETRY: Final = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+"""For transient failures (a service down for a minute). Retrying is safe: the write steps are idempotent."""
+
+
+def run_mode(context: dg.AssetExecutionContext, sync: ContactSyncResource) -> str:
+    """The run's mode: the job's tag (one job per mode), else the configured default."""
+    return context.run.tags.get(MODE_TAG) or sync.services.settings.mode
+
+
+def _preview(frame: pd.DataFrame, columns: list[str] | None = None) -> dg.MetadataValue:
+    shown = frame[columns] if columns else frame
+    if shown.empty:
+        return dg.MetadataValue.md("_(none)_")
+    return dg.MetadataValue.md(shown.head(PREVIEW_ROWS).astype(str).to_markdown(index=False))
+
+
+def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[str, Any]:
+    contacts = snapshot.contacts
+    meta: dict[str, Any] = {
+        "dagster/row_count": len(contacts),
+        "live": int((~contacts["is_deleted"]).sum()),
+        "deleted_or_merged": int(contacts["is_deleted"].sum()),
+        "rejected": len(snapshot.rejected),
+        "simulated_services": sync.services.simulated,
+        **{f"read_{k}": v for k, v in snapshot.info.items() if v is not None},
+        "preview": _preview(
+            contacts, ["record_id", "crm_id", "first_name", "last_name", "email", "phone", "modified_at"]
+        ),
+    }
+    if sync.services.simulated:
+        meta["WARNING"] = "BUILT-IN SIMULATORS, not real services (no CRM or Genesys credentials are set)"
+    return meta
+
+
+@dg.asset(
+    group_name="snapshots",
+    kinds={"salesforce", "pandas", "parquet"},
+    description="Every CRM contact (deleted and merged ones flagged) as canonical rows; refreshed incrementally "
+    "from the stored watermark into the mirror in the data folder.",
+)
+def crm_contacts(context: dg.AssetExecutionContext, contact_sync: ContactSyncResource) -> dg.Output[Snapshot]:
+    snapshot = refresh_crm_snapshot(contact_sync.services, persist=not contact_sync.dry_run)
+    return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
+
+
+@dg.asset(
+    group_name="snapshots",
+    kinds={"genesys", "pandas", "parquet"},
+    description="Every Genesys Cloud external contact (cursor scan) as canonical rows, organizations mapped to CRM "
+    "accounts.",
+)
+def genesys_contacts(context: dg.AssetExecutionContext, contact_sync: ContactSyncResource) -> dg.Output[Snapshot]:
+    snapshot = read_genesys_snapshot(contact_sync.services)
+    return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
+
+
+@dg.asset(
+    group_name="sync",
+    kinds={"pandas"},
+    description="Each CRM contact linked to at most one Genesys contact: stored link, external id, email, phone "
+    "(name + account when the policy allows); duplicates and ambiguous keys reported.",
+)
+def contact_matches(
+    contact_sync: ContactSyncResource, crm_contacts: Snapshot, genesys_contacts: Snapshot
+) -> dg.Output[MatchResult]:
+    match = match_snapshots(contact_sync.services, crm_contacts, genesys_contacts)
+    counts = match.matches["rule"].value_counts().to_dict()
+    return dg.Output(
+        match,
+        metadata={
+            "dagster/row_count": len(match.matches),
+            **{f"matched_by_{rule}": int(n) for rule, n in counts.items()},
+            "unmatched_crm": len(match.unmatched_crm),
+            "unmatched_genesys": len(match.unmatched_genesys),
+            "ambiguous_records": len(match.ambiguous),
+            "crm_duplicate_records": len(match.crm_duplicates),
+            "genesys_duplicate_records": len(match.genesys_duplicates),
+            "rejected": len(match.rejected),
+            "crm_duplicates": _preview(match.crm_duplicates),
+            "ambiguous": _preview(match.ambiguous),
+        },
+    )
+
+
+@dg.asset(
+    group_name="sync",
+    kinds={"pandas", "pandera"},
+    partitions_def=rollout_cohort,
+    description="One row per (link, field) of the cohort: base, CRM and Genesys values, who changed, conflict, "
+    "policy, winner and action (Pandera model ReconciliationRow), and the write plan derived from it.",
+)
+def reconciliation(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    crm_contacts: Snapshot,
+    genesys_contacts: Snapshot,
+    contact_matches: MatchResult,
+) -> dg.Output[SyncPlan]:
+    services = contact_sync.services
+    mode, cohort = run_mode(context, contact_sync), context.partition_key
+    if not contact_sync.dry_run:
+        record = context.instance.get_run_record_by_id(context.run_id)
+        started = pd.Timestamp(record.start_time, unit="s", tz="UTC") if record and record.start_time else None
+        runs.begin_run(services.ledger, context.run_id, mode, cohort, started.to_pydatetime() if started else None)
+    plan = plan_cohort(services, crm_contacts, genesys_contacts, contact_matches, mode, cohort)  # type: ignore[arg-type]
+    recon = plan.reconciliation
+    summary = plan.summary()
+    return dg.Output(
+        plan,
+        metadata={
+            "dagster/row_count": len(recon),
+            "mode": mode,
+            "cohort": cohort,
+            "dry_run": contact_sync.dry_run,
+            **summary,
+            "delete_guard": plan.delete_guard or "",
+            "actions": dg.MetadataValue.json({str(k): int(v) for k, v in recon["action"].value_counts().items()}),
+            "writes_preview": _preview(
+                recon[~recon["action"].isin(["none"])],
+                ["crm_id", "genesys_id", "field", "crm_value", "genesys_value", "winner", "action", "new_value"],
+            ),
+        },
+    )
+
+
+def _write_metadata(summary: WriteSummary) -> dict[str, Any]:
+    data = summary.as_dict()
+    failures = pd.DataFrame(data.pop("failures"), columns=["key", "message"])
+    return {**{k: v for k, v in data.items() if k != "system"}, "failures": _preview(failures)}
+
+
+@dg.asset(
+    group_name="writes",
+    kinds={"genesys"},
+    partitions_def=rollout_cohort,
+    retry_policy=WRITE_RETRY,
+    description="Applies the plan to Genesys: creates (linked by externalIds), changed fields only, unlinks and "
+    "deletes by policy; each written batch recorded in the ledger in one transaction.",
+)
+def genesys_writes(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    reconciliation: SyncPlan,
+    crm_contacts: Snapshot,
+    genesys_contacts: Snapshot,
+) -> dg.Output[WriteSummary]:
+    if contact_sync.dry_run:
+        summary = planned_genesys(reconciliation)
+    else:
+        summary = apply_to_genesys(
+            contact_sync.services, reconciliation, crm_contacts, genesys_contacts, context.run_id
+        )
+    return dg.Output(summary, metadata=_write_metadata(summary))
+
+
+@dg.asset(
+    group_name="writes",
+    kinds={"salesforce"},
+    partitions_def=rollout_cohort,
+    retry_policy=WRITE_RETRY,
+    description="Applies the plan to the CRM (bidirectional mode only; nothing in one-way mode): changed fields "
+    "guarded by the snapshot's SystemModstamp, recorded in the ledger batch by batch.",
+)
+def crm_writes(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    reconciliation: SyncPlan,
+    crm_contacts: Snapshot,
+    genesys_writes: WriteSummary,
+) -> dg.Output[WriteSummary]:
+    kind = contact_sync.services.crm.kind
+    if run_mode(context, contact_sync) == "one_way":
+        summary = WriteSummary(system=kind, dry_run=contact_sync.dry_run)
+    elif contact_sync.dry_run:
+        summary = planned_crm(reconciliation, kind)
+    else:
+        summary = apply_to_crm(
+            contact_sync.services, reconciliation, crm_contacts, context.run_id, genesys_writes.failed_ids
+        )
+    return dg.Output(summary, metadata=_write_metadata(summary))
+
+
+@dg.asset(
+    group_name="reports",
+    kinds={"pandas"},
+    partitions_def=rollout_cohort,
+    description="The run's conflicts with both versions, the base, the policy and the winner; held ones wait in "
+    "the ledger's review queue, decisions written by this run are marked applied.",
+)
+def conflict_report(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    reconciliation: SyncPlan,
+    genesys_writes: WriteSummary,
+    crm_writes: WriteSummary,
+) -> dg.Output[pd.DataFrame]:
+    services = contact_sync.services
+    table = runs.conflict_table(reconciliation)
+    recorded, applied = 0, 0
+    if not contact_sync.dry_run:
+        recorded = len(runs.record_conflicts(services, reconciliation, context.run_id))
+        failed = set(genesys_writes.failed_ids) | set(crm_writes.failed_ids)
+        members = cohort_members(services.ledger, context.partition_key)
+        applied = runs.apply_decisions(services, reconciliation, context.run_id, failed, members)
+    held = int(table["held"].astype(bool).sum()) if len(table) else 0
+    return dg.Output(
+        table.astype(str),
+        metadata={
+            "dagster/row_count": len(table),
+            "held_for_review": held,
+            "recorded_in_ledger": recorded,
+            "decisions_applied": applied,
+            "preview": _preview(table),
+        },
+    )
+
+
+@dg.asset(
+    group_name="reports",
+    kinds={"python"},
+    partitions_def=rollout_cohort,
+    description="The run report (created/updated/deleted/unlinked/skipped/errors/conflicts, duration, API calls), "
+    "run history in the ledger, health score and alerts.",
+)
+def sync_report(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    reconciliation: SyncPlan,
+    genesys_writes: WriteSummary,
+    crm_writes: WriteSummary,
+    conflict_report: pd.DataFrame,
+) -> dg.Output[dict[str, Any]]:
+    services = contact_sync.services
+    record = context.instance.get_run_record_by_id(context.run_id)
+    started = record.start_time if record is not None and record.start_time else time.time()
+    report = runs.run_report(
+        run_id=context.run_id,
+        status="success",
+        mode=run_mode(context, contact_sync),
+        cohort=context.partition_key,
+        plan=reconciliation,
+        genesys=genesys_writes,
+        crm=crm_writes,
+        duration_s=max(0.0, time.time() - started),
+        api_calls=services.api_calls(),
+    )
+    health = None
+    if not contact_sync.dry_run:
+        runs.finish_run(services.ledger, report)
+        health = services.ledger.health_score()
+        raised = alerts.run_alerts(report)
+        low = alerts.health_alert(health, services.settings.health_threshold, context.run_id)
+        alerts.send_alerts(
+            [*raised, *([low] if low else [])], services.ledger, services.settings.alert_webhook, logger=context.log
+        )
+    flat = {k: v for k, v in report.items() if not isinstance(v, dict)}
+    return dg.Output(
+        report,
+        metadata={
+            **flat,
+            **{f"{k}_{side}": n for k in ("created", "updated", "deleted") for side, n in report[k].items()},
+            "dry_run": contact_sync.dry_run,
+            "health_score": health if health is not None else "n/a",
+            "simulated_services": services.simulated,
+            "api_calls": dg.MetadataValue.json(report["api_calls"]),
+            "report": dg.MetadataValue.json(report),
+        },
+    )
+
+
+SYNC_ASSETS: Final = [
+    crm_contacts,
+    genesys_contacts,
+    contact_matches,
+    reconciliation,
+    genesys_writes,
+    crm_writes,
+    conflict_report,
+    sync_report,
+]

@@ -1,0 +1,43 @@
+"""One sync job per mode. Each run materializes the shared snapshots and matches, then the chosen cohort's
+partition of the reconciliation, writes and reports (`partition_key` = cohort). Run config: only
+`{"resources": {"contact_sync": {"config": {"dry_run": true}}}}` for a dry run.
+
+Runs carry the tag `contact_sync/pair`; `dagster.yaml` limits that tag to one run at a time per value, so two syncs
+of the same CRM/Genesys pair never overlap (the run queue holds the second)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import dagster as dg
+
+from contact_sync.defs.sync.assets import MODE_TAG, SYNC_ASSETS
+
+PAIR_TAG: Final = "contact_sync/pair"
+MODES: Final = ("one_way", "bidirectional")
+
+
+def pair_name() -> str:
+    """The CRM/Genesys pair this code location syncs (one pair per code location)."""
+    import os
+
+    return f"{(os.environ.get('CONTACT_SYNC_CRM') or 'salesforce').strip().lower()}-genesys"
+
+
+def job_name(mode: str) -> str:
+    return f"sync_{mode}"
+
+
+def _job(mode: str) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        job_name(mode),
+        selection=dg.AssetSelection.assets(*SYNC_ASSETS),
+        description=f"Sync contacts ({mode.replace('_', '-')}) for one rollout cohort (the partition key).",
+        tags={MODE_TAG: mode, PAIR_TAG: pair_name()},
+        executor_def=dg.in_process_executor,
+    )
+
+
+sync_one_way = _job("one_way")
+sync_bidirectional = _job("bidirectional")
+SYNC_JOBS: Final = {"one_way": sync_one_way, "bidirectional": sync_bidirectional}

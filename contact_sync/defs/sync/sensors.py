@@ -1,0 +1,122 @@
+"""Sensors: alert on failed sync runs, watch the health score, and apply conflict decisions people made.
+
+They read the ledger named by the environment (CONTACT_SYNC_DATABASE_URL, default SQLite in the data folder)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import dagster as dg
+import pandas as pd
+
+from contact_sync.defs.sync.jobs import SYNC_JOBS
+from contact_sync.defs.sync.partitions import ensure_cohort_partition
+from contact_sync.defs.sync.schedules import configured_mode_and_cohort
+from contact_sync.ledger import Ledger, LedgerError
+from contact_sync.pipeline import alerts
+from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
+
+HEALTH_INTERVAL_S: Final = 300
+DECISIONS_INTERVAL_S: Final = 60
+
+
+@contextmanager
+def open_ledger(settings: PipelineSettings) -> Iterator[Ledger]:
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(settings.database_url)
+    try:
+        ledger.migrate()
+        yield ledger
+    finally:
+        ledger.dispose()
+
+
+@dg.run_failure_sensor(
+    name="sync_run_failure_alert",
+    monitored_jobs=list(SYNC_JOBS.values()),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A sync run failed: close its run history as failed and alert (log, ledger, webhook).",
+)
+def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
+    settings = PipelineSettings.from_env()
+    run = context.dagster_run
+    message = context.failure_event.message or "run failed"
+    with open_ledger(settings) as ledger:
+        try:
+            if ledger.run(run.run_id).status == "running":
+                ledger.finish_run(run.run_id, "failure", error_summary=message[:2000])
+        except LedgerError:
+            pass  # failed before the run was recorded (or a dry run): the alert still goes out
+        alert = alerts.Alert(
+            "run_failed",
+            f"sync run {run.run_id} ({run.job_name}, cohort {run.tags.get('dagster/partition', '?')}) failed: "
+            f"{message[:500]}",
+            run.run_id,
+        )
+        alerts.send_alerts([alert], ledger, settings.alert_webhook, logger=context.log)
+
+
+@dg.sensor(
+    name="sync_health",
+    minimum_interval_seconds=HEALTH_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts once per newly finished run while the health score (last 10 runs) is below the threshold.",
+)
+def sync_health(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    settings = PipelineSettings.from_env()
+    with open_ledger(settings) as ledger:
+        finished = [r for r in ledger.recent_runs(10) if r.status in ("success", "failure") and not r.dry_run]
+        if not finished:
+            return dg.SkipReason("no finished sync run yet")
+        latest = finished[0].run_id
+        if context.cursor == latest:
+            return dg.SkipReason(f"run {latest} already evaluated")
+        context.update_cursor(latest)
+        score = ledger.health_score()
+        alert = alerts.health_alert(score, settings.health_threshold, latest)
+        if alert is None:
+            return dg.SkipReason(f"health score {score:.1f} is at or above {settings.health_threshold:g}")
+        alerts.send_alerts([alert], ledger, settings.alert_webhook, logger=context.log)
+        return dg.SkipReason(f"alerted: {alert.message}")
+
+
+@dg.sensor(
+    name="apply_conflict_decisions",
+    minimum_interval_seconds=DECISIONS_INTERVAL_S,
+    job=SYNC_JOBS["bidirectional"],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a bidirectional run of the cohort holding conflicts people decided since the last tick.",
+)
+def apply_conflict_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    settings = PipelineSettings.from_env()
+    with open_ledger(settings) as ledger:
+        pending = ledger.pending_decisions()
+        if context.cursor:
+            pending = pending[pending["decided_at"] > pd.Timestamp(context.cursor)]
+        if pending.empty:
+            return dg.SkipReason("no new conflict decisions")
+        _, cohort = configured_mode_and_cohort()
+        if cohort != ALL_COHORT:
+            try:
+                members = set(ledger.cohort_members(cohort))
+            except LedgerError:
+                members = set()
+            if not set(pending["crm_id"].astype(str)) <= members:
+                cohort = ALL_COHORT
+    ensure_cohort_partition(context.instance, ALL_COHORT)
+    newest = pending["decided_at"].max().isoformat()
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"decisions-{newest}",
+                partition_key=cohort,
+                tags={"contact_sync/decisions": ",".join(str(i) for i in pending["id"].head(50))},
+            )
+        ],
+        cursor=newest,
+    )
+
+
+SYNC_SENSORS: Final = [sync_run_failure_alert, sync_health, apply_conflict_decisions]

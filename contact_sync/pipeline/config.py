@@ -1,0 +1,73 @@
+"""The pipeline's own settings, read from the environment: which CRM, which policy file, default mode and cohort, the
+data folder, the ledger database, alerting. Connector credentials are read by `contact_sync.settings`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, get_args
+
+from contact_sync.settings import LedgerSettings, Secret, SettingsError
+from contact_sync.sync.policy import Mode
+
+DEFAULT_DATA_DIR: Final = ".contact_sync"
+DEFAULT_HEALTH_THRESHOLD: Final = 70.0
+ALL_COHORT: Final = "all"
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Everything a run needs to know besides the services' credentials."""
+
+    crm: str = "salesforce"
+    """CONTACT_SYNC_CRM: which CRM adapter to build (see `contact_sync.pipeline.crm.CRM_ADAPTERS`)."""
+    policy_path: str | None = None
+    """CONTACT_SYNC_POLICY: the policy YAML; None = the shipped default."""
+    mode: Mode = "one_way"
+    """CONTACT_SYNC_MODE: the mode scheduled runs use."""
+    cohort: str = ALL_COHORT
+    """CONTACT_SYNC_COHORT: the cohort scheduled runs sync."""
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    """CONTACT_SYNC_DATA_DIR: CRM mirror, simulator state and the default SQLite ledger live here."""
+    database_url: str = ""
+    """CONTACT_SYNC_DATABASE_URL: the ledger; default SQLite file in the data folder."""
+    alert_webhook: Secret | None = None
+    """CONTACT_SYNC_ALERT_WEBHOOK: Slack-compatible incoming webhook URL (a secret: it is never logged)."""
+    health_threshold: float = DEFAULT_HEALTH_THRESHOLD
+    """CONTACT_SYNC_HEALTH_THRESHOLD: alert when the health score drops below this."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = (env.get(name) or "").strip()
+            return value or None
+
+        mode = get("CONTACT_SYNC_MODE") or "one_way"
+        if mode not in get_args(Mode):
+            raise SettingsError(f"CONTACT_SYNC_MODE must be one of {', '.join(get_args(Mode))}, got {mode!r}")
+        policy = get("CONTACT_SYNC_POLICY")
+        if policy is not None and not Path(policy).is_file():
+            raise SettingsError(f"CONTACT_SYNC_POLICY names no file: {policy!r}")
+        threshold_raw = get("CONTACT_SYNC_HEALTH_THRESHOLD") or str(DEFAULT_HEALTH_THRESHOLD)
+        try:
+            threshold = float(threshold_raw)
+        except ValueError:
+            raise SettingsError(f"CONTACT_SYNC_HEALTH_THRESHOLD must be a number, got {threshold_raw!r}") from None
+        webhook = get("CONTACT_SYNC_ALERT_WEBHOOK")
+        if webhook is not None and not webhook.startswith(("http://", "https://")):
+            raise SettingsError("CONTACT_SYNC_ALERT_WEBHOOK must be an http(s) URL")
+        data_dir = Path(get("CONTACT_SYNC_DATA_DIR") or DEFAULT_DATA_DIR)
+        return cls(
+            crm=(get("CONTACT_SYNC_CRM") or "salesforce").lower(),
+            policy_path=policy,
+            mode=mode,  # type: ignore[arg-type]
+            cohort=get("CONTACT_SYNC_COHORT") or ALL_COHORT,
+            data_dir=data_dir,
+            database_url=LedgerSettings.from_env(env, default_dir=data_dir).database_url,
+            alert_webhook=Secret(webhook) if webhook else None,
+            health_threshold=threshold,
+        )

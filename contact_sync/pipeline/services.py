@@ -1,0 +1,114 @@
+"""Open everything one run talks to (CRM adapter, Genesys connector, ledger, policy) from the environment.
+
+When neither the CRM nor Genesys is configured, the built-in simulators are started in-process on free loopback ports,
+with their state kept under `<data_dir>/simulators` so one run after another (and `dagster dev`) sees the same data;
+this is logged loudly and reported by `Services.simulated`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Final
+
+from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.crm import CRM_CREDENTIAL_VARIABLES, CrmAdapter, build_crm_adapter
+from contact_sync.settings import GenesysSettings
+from contact_sync.sync.policy import SyncPolicy, load_policy
+
+log = logging.getLogger(__name__)
+
+GENESYS_CREDENTIAL_VARIABLES: Final = ("GENESYS_API_URL", "GENESYS_REGION", "GENESYS_CLIENT_ID")
+SIMULATOR_WARNING: Final = (
+    "NO CRM OR GENESYS CREDENTIALS ARE SET: contact-sync is running against its BUILT-IN SIMULATORS "
+    "(state in {state_dir}), not real services"
+)
+
+
+@dataclass
+class Services:
+    """The open connections of one run. Close with `close()` (or use `open_services` as a context manager)."""
+
+    settings: PipelineSettings
+    policy: SyncPolicy
+    crm: CrmAdapter
+    genesys: GenesysConnector
+    ledger: Ledger
+    simulated: bool = False
+    """True when the built-in simulators stand in for the real services."""
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def api_calls(self) -> dict[str, int]:
+        """API calls so far, per system and endpoint: {"crm GET /...": n, "genesys POST /...": n}."""
+        calls = {f"{self.crm.kind} {k}": v for k, v in self.crm.api_calls().items()}
+        calls.update({f"genesys {k}": v for k, v in self.genesys.api_calls.as_dict().items()})
+        return calls
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _configured(env: Mapping[str, str], names: tuple[str, ...]) -> bool:
+    return any((env.get(name) or "").strip() for name in names)
+
+
+@contextmanager
+def open_services(
+    settings: PipelineSettings | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    rate_limit: bool = True,
+) -> Iterator[Services]:
+    """Open the services a run uses, from `env` (default: the process environment); see the module docstring.
+
+    `rate_limit=False` turns the Genesys client-side limiter off (benchmarks on the simulators)."""
+    env = dict(os.environ if env is None else env)
+    settings = settings or PipelineSettings.from_env(env)
+    services = build_services(settings, env, rate_limit=rate_limit)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_limit: bool = True) -> Services:
+    """Like `open_services`, for callers that manage the lifetime themselves (Dagster resources)."""
+    env = dict(env)
+    stack = ExitStack()
+    try:
+        simulated = False
+        crm_vars = CRM_CREDENTIAL_VARIABLES.get(settings.crm, ())
+        if not _configured(env, crm_vars) and not _configured(env, GENESYS_CREDENTIAL_VARIABLES):
+            from contact_sync.simulators import run_simulators
+
+            state_dir = settings.data_dir / "simulators"
+            state_dir.mkdir(parents=True, exist_ok=True)
+            sims = stack.enter_context(
+                run_simulators(state_dir=state_dir, options={"genesys": {"rate_limit_per_minute": None}})
+            )
+            env.update(sims.env)
+            simulated = True
+            log.warning(SIMULATOR_WARNING.format(state_dir=state_dir))
+        policy = load_policy(settings.policy_path)
+        crm = build_crm_adapter(settings.crm, env, policy)
+        stack.callback(crm.close)
+        genesys = GenesysConnector(GenesysSettings.from_env(env), rate_limit=rate_limit)
+        stack.callback(genesys.close)
+        if settings.database_url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger(settings.database_url)
+        stack.callback(ledger.dispose)
+        ledger.migrate()
+    except BaseException:
+        stack.close()
+        raise
+    return Services(
+        settings=settings, policy=policy, crm=crm, genesys=genesys, ledger=ledger, simulated=simulated, _stack=stack
+    )

@@ -1,0 +1,146 @@
+"""Snapshots of both sides as canonical frames: the CRM mirror refreshed incrementally, Genesys by full scan.
+
+The CRM mirror is the canonical frame of every CRM record seen so far (deleted and merged ones kept as rows with
+`is_deleted` / `merged_into`), persisted as Parquet in the data folder. Each refresh reads only what changed since the
+ledger's watermark (the connector subtracts an overlap window) and upserts it by record id. The watermark is stored
+only after the mirror file is written: a crash in between re-reads the overlap next time, which the upsert absorbs.
+Genesys has no modified-since filter, so its snapshot is a cursor scan of contacts plus organizations (organization
+id -> CRM account id, from the organization's `externalIds` under the CRM's external source).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from contact_sync.pipeline.records import STAMP_COLUMNS, genesys_to_canonical
+from contact_sync.pipeline.services import Services
+from contact_sync.sync.schema import empty_canonical, empty_rejected
+
+ORGANIZATION_COLUMNS = ("organization_id", "account_id")
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype="string") for name in columns})
+
+
+@dataclass
+class Snapshot:
+    """One side's contacts at read time. `stamps` holds the service's own modify stamp per record (handed back to
+    the connectors, which skip a record changed since); `organizations` is Genesys only."""
+
+    system: str
+    contacts: pd.DataFrame = field(default_factory=empty_canonical)
+    stamps: pd.DataFrame = field(default_factory=lambda: _empty(STAMP_COLUMNS))
+    rejected: pd.DataFrame = field(default_factory=empty_rejected)
+    organizations: pd.DataFrame = field(default_factory=lambda: _empty(ORGANIZATION_COLUMNS))
+    info: dict[str, Any] = field(default_factory=dict)
+    """How the snapshot was taken: records read, API calls, watermark before/after, whether it was persisted."""
+
+    def stamp_map(self) -> dict[str, str]:
+        return dict(zip(self.stamps["record_id"].astype(str), self.stamps["stamp"].astype(str), strict=True))
+
+
+class CrmMirror:
+    """The persisted CRM mirror of one CRM type: `<data_dir>/mirror/<kind>_contacts.parquet` (+ stamps)."""
+
+    def __init__(self, data_dir: Path, kind: str) -> None:
+        self.folder = Path(data_dir) / "mirror"
+        self.contacts_path = self.folder / f"{kind}_contacts.parquet"
+        self.stamps_path = self.folder / f"{kind}_stamps.parquet"
+
+    def exists(self) -> bool:
+        return self.contacts_path.is_file() and self.stamps_path.is_file()
+
+    def load(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        if not self.exists():
+            return None
+        return pd.read_parquet(self.contacts_path), pd.read_parquet(self.stamps_path)
+
+    def save(self, contacts: pd.DataFrame, stamps: pd.DataFrame) -> None:
+        """Write both files through temporary names and rename, so a reader never sees half a file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for frame, path in ((contacts, self.contacts_path), (stamps, self.stamps_path)):
+            tmp = path.with_suffix(".parquet.tmp")
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+
+
+def upsert(old: pd.DataFrame, new: pd.DataFrame, key: str = "record_id") -> pd.DataFrame:
+    """`old` with the rows of `new` replacing those with the same key (and new keys appended)."""
+    if old.empty:
+        return new.reset_index(drop=True)
+    if new.empty:
+        return old.reset_index(drop=True)
+    kept = old[~old[key].isin(new[key])]
+    return pd.concat([kept, new.astype(old.dtypes.to_dict())], ignore_index=True)
+
+
+def watermark_name(kind: str) -> str:
+    return f"{kind}_contacts"
+
+
+def refresh_crm_snapshot(services: Services, *, persist: bool = True) -> Snapshot:
+    """Read the CRM's changes since the stored watermark into the mirror and return the whole mirror.
+
+    With `persist=False` (dry runs) the refreshed mirror is returned but neither the file nor the watermark moves.
+    Without a mirror file the read starts from scratch (whatever watermark the ledger holds)."""
+    crm, ledger = services.crm, services.ledger
+    mirror = CrmMirror(services.settings.data_dir, crm.kind)
+    stored = mirror.load()
+    before = ledger.watermark(watermark_name(crm.kind)) if stored is not None else None
+    read = crm.read_changes(before)
+    fresh, fresh_stamps, rejected = crm.to_canonical(read.records)
+    contacts = upsert(stored[0], fresh) if stored is not None else fresh
+    stamps = upsert(stored[1], fresh_stamps) if stored is not None else fresh_stamps
+    if persist:
+        mirror.save(contacts, stamps)
+        if read.watermark is not None:
+            ledger.set_watermark(watermark_name(crm.kind), read.watermark)
+    info = {
+        "records_read": len(read.records),
+        "deleted_read": len(read.deleted_ids),
+        "api_calls": read.api_calls,
+        "watermark_before": before,
+        "watermark_after": read.watermark,
+        "incremental": before is not None,
+        "persisted": persist,
+    }
+    return Snapshot(system=crm.kind, contacts=contacts, stamps=stamps, rejected=rejected, info=info)
+
+
+def organization_accounts(organizations: list[dict[str, Any]], source_name: str) -> pd.DataFrame:
+    """organization_id, account_id for the organizations linked to a CRM account under `source_name`."""
+    wanted = source_name.lower()
+    rows = []
+    for org in organizations:
+        for link in org.get("externalIds") or []:
+            source = (link.get("externalSource") or {}) if isinstance(link, dict) else {}
+            if str(source.get("name", "")).lower() == wanted and link.get("value"):
+                rows.append((str(org["id"]), str(link["value"])))
+                break
+    if not rows:
+        return _empty(ORGANIZATION_COLUMNS)
+    return pd.DataFrame(rows, columns=list(ORGANIZATION_COLUMNS)).astype("string")
+
+
+def read_genesys_snapshot(services: Services) -> Snapshot:
+    """Every Genesys external contact (cursor scan) and organization, as canonical rows."""
+    before = services.genesys.api_calls.total
+    source = services.crm.external_source
+    organizations = organization_accounts(services.genesys.scan_organizations(), source)
+    raw = services.genesys.scan_contacts()
+    accounts = dict(zip(organizations["organization_id"], organizations["account_id"], strict=True))
+    contacts, stamps, rejected = genesys_to_canonical(raw, services.policy, source, accounts)
+    info = {
+        "records_read": len(raw),
+        "organizations": len(organizations),
+        "api_calls": services.genesys.api_calls.total - before,
+    }
+    return Snapshot(
+        system="genesys", contacts=contacts, stamps=stamps, rejected=rejected, organizations=organizations, info=info
+    )

@@ -1,0 +1,374 @@
+"""Apply a plan to Genesys and to the CRM, batch by batch, recording each written batch in the ledger in one
+transaction (links, base values, audit rows with old and new values and the reason).
+
+Idempotent by construction, so a retried step or a re-run after a crash writes nothing twice: creates carry the CRM
+id in `externalIds` (a contact created but not yet recorded is matched by it next time), updates only send fields
+that still differ, and every update is guarded by the snapshot's modify stamp (a record edited since the snapshot is
+skipped and becomes the next run's change). A base value is stored only once both sides hold it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from contact_sync.connectors.results import WriteReport
+from contact_sync.pipeline.records import canonical_to_genesys, genesys_create_body
+from contact_sync.pipeline.services import Services
+from contact_sync.pipeline.snapshots import Snapshot
+from contact_sync.sync.plan import SyncPlan
+
+CHUNK: Final = 2000
+"""Records per written batch (one ledger transaction each); the connectors split it into API-sized calls."""
+MAX_FAILURES_KEPT: Final = 50
+
+
+@dataclass
+class WriteSummary:
+    """What one side's writes did (or, in a dry run, would do)."""
+
+    system: str
+    dry_run: bool = False
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unlinked: int = 0
+    changed_since_read: int = 0
+    errors: int = 0
+    api_calls: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    """Up to 50 failed records: {"key", "message"}."""
+    failed_ids: list[str] = field(default_factory=list)
+    """Ids (on the written side) whose write failed or was skipped: their base values were not stored."""
+
+    def absorb(self, report: WriteReport) -> None:
+        counts = report.counts()
+        self.created += counts.get("created", 0)
+        self.updated += counts.get("updated", 0)
+        self.deleted += counts.get("deleted", 0)
+        self.changed_since_read += counts.get("changed_since_read", 0)
+        self.errors += counts.get("failed", 0)
+        self.api_calls += report.api_calls
+        for outcome in report.outcomes:
+            if outcome.status in ("failed", "changed_since_read"):
+                self.failed_ids.append(outcome.key)
+            if outcome.status == "failed" and len(self.failures) < MAX_FAILURES_KEPT:
+                self.failures.append({"key": outcome.key, "message": outcome.message or ""})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "dry_run": self.dry_run,
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unlinked": self.unlinked,
+            "changed_since_read": self.changed_since_read,
+            "errors": self.errors,
+            "api_calls": self.api_calls,
+            "failures": self.failures,
+        }
+
+
+def _reason(rows: pd.DataFrame, side: str) -> np.ndarray:
+    """The audit reason of each written reconciliation row."""
+    return np.select(
+        [rows["winner"].eq("decision"), rows["conflict"].astype(bool), rows["changed_on"].eq(side)],
+        ["decision", "conflict winner", f"{side} change"],
+        default="crm change" if side == "crm" else "genesys change",
+    )
+
+
+def _chunks(ids: list[str], size: int = CHUNK) -> Iterable[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _base(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"crm_id": rows["crm_id"], "genesys_id": rows["genesys_id"], "field": rows["field"], "value": rows["new_value"]}
+    )
+
+
+def _links(rows: pd.DataFrame, crm_system: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "crm_system": crm_system,
+            "crm_id": rows["crm_id"],
+            "genesys_id": rows["genesys_id"],
+            "rule": rows["rule"],
+            "score": rows["score"].astype(float),
+        }
+    )
+
+
+def planned_genesys(plan: SyncPlan) -> WriteSummary:
+    """The counts a dry run reports for Genesys."""
+    return WriteSummary(
+        system="genesys",
+        dry_run=True,
+        created=len(plan.genesys_creates),
+        updated=int(plan.genesys_updates["genesys_id"].nunique()),
+        deleted=len(plan.deletes),
+        unlinked=len(plan.unlinks),
+    )
+
+
+def planned_crm(plan: SyncPlan, kind: str) -> WriteSummary:
+    return WriteSummary(
+        system=kind, dry_run=True, created=len(plan.crm_creates), updated=int(plan.crm_updates["crm_id"].nunique())
+    )
+
+
+def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot, run_id: str) -> WriteSummary:
+    """Write the plan's Genesys side: record-only changes, link and field updates, creates, unlinks and deletes."""
+    ledger, kind = services.ledger, services.crm.kind
+    summary = WriteSummary(system="genesys")
+    recon = plan.reconciliation
+    carried_ids = genesys.contacts[["record_id", "crm_id"]].dropna().astype(str)
+    carried = (
+        plan.new_links[["crm_id", "genesys_id"]]
+        .astype(str)
+        .merge(carried_ids.rename(columns={"record_id": "genesys_id"}), how="left", indicator=True)
+    )
+    new_links = plan.new_links.assign(carried=(carried["_merge"] == "both").to_numpy())
+    written = recon[recon["action"].isin(["write_genesys", "write_both"])]
+    to_link = new_links[~new_links["carried"]]
+
+    # 1. Ledger only: links already carried in externalIds, and base values both sides already agree on.
+    agreed = recon[(recon["action"] == "none") & recon["base_update"]]
+    ledger.record_batch(run_id, links=_links(new_links[new_links["carried"]], kind), base=_base(agreed))
+
+    # 2. Unlinks (CRM record deleted or merged away), with their audit rows.
+    if len(plan.unlinks):
+        unlinks = plan.unlinks.assign(crm_system=kind, reason=plan.unlinks["reason"].fillna("deleted in CRM"))
+        audit = pd.DataFrame(
+            {
+                "system": "genesys",
+                "record_id": plan.unlinks["genesys_id"],
+                "crm_id": plan.unlinks["crm_id"],
+                "genesys_id": plan.unlinks["genesys_id"],
+                "field": "link",
+                "old_value": plan.unlinks["crm_id"],
+                "new_value": None,
+                "reason": "unlink",
+            }
+        )
+        summary.unlinked += ledger.record_batch(run_id, unlinks=unlinks, audit=audit)["unlinked"]
+
+    needs_source = len(plan.genesys_creates) or len(to_link)
+    source = services.genesys.ensure_external_source(services.crm.external_source) if needs_source else None
+    organizations = _organizations(services, plan, crm, genesys)
+
+    # 3. Updates: changed fields plus the externalIds link of contacts matched without it.
+    changes: dict[str, dict[str, Any]] = {}
+    for gid, fld, value in zip(written["genesys_id"], written["field"], written["new_value"], strict=True):
+        changes.setdefault(str(gid), {}).update(canonical_to_genesys({fld: value}, services.policy, organizations))
+    for crm_id, gid in zip(to_link["crm_id"], to_link["genesys_id"], strict=True):
+        assert source is not None
+        changes.setdefault(str(gid), {})["externalIds"] = {"externalSource": {"id": source["id"]}, "value": crm_id}
+    stamps = genesys.stamp_map()
+    base_rows = recon[recon["base_update"] & recon["action"].isin(["write_genesys"])]
+    for ids in _chunks(sorted(changes)):
+        report = services.genesys.update_contacts({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
+        summary.absorb(report)
+        done = {o.key for o in report.outcomes if o.status == "updated"}
+        rows = written[written["genesys_id"].isin(done)]
+        audit = pd.DataFrame(
+            {
+                "system": "genesys",
+                "record_id": rows["genesys_id"],
+                "crm_id": rows["crm_id"],
+                "genesys_id": rows["genesys_id"],
+                "field": rows["field"],
+                "old_value": rows["genesys_value"],
+                "new_value": rows["new_value"],
+                "reason": _reason(rows, "crm"),
+            }
+        )
+        linked = to_link[to_link["genesys_id"].isin(done)]
+        link_audit = pd.DataFrame(
+            {
+                "system": "genesys",
+                "record_id": linked["genesys_id"],
+                "crm_id": linked["crm_id"],
+                "genesys_id": linked["genesys_id"],
+                "field": "externalIds",
+                "old_value": None,
+                "new_value": linked["crm_id"],
+                "reason": "crm change",
+            }
+        )
+        ledger.record_batch(
+            run_id,
+            links=_links(linked, kind),
+            base=_base(base_rows[base_rows["genesys_id"].isin(done)]),
+            audit=pd.concat([audit, link_audit], ignore_index=True),
+        )
+
+    # 4. Creates, each carrying its CRM id in externalIds.
+    if len(plan.genesys_creates):
+        assert source is not None
+        creates = plan.genesys_creates.set_index("crm_id")
+        values = creates.to_dict("index")
+        create_rows = recon[recon["action"] == "create_genesys"]
+        for ids in _chunks([str(i) for i in creates.index]):
+            items = []
+            for crm_id in ids:
+                body = genesys_create_body(canonical_to_genesys(values[crm_id], services.policy, organizations))
+                body["externalIds"] = [{"externalSource": {"id": source["id"]}, "value": crm_id}]
+                items.append((crm_id, body))
+            report = services.genesys.create_contacts(items)
+            summary.absorb(report)
+            made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
+            rows = create_rows[create_rows["crm_id"].isin(made)]
+            rows = rows.assign(genesys_id=rows["crm_id"].map(made))
+            kept = rows[rows["new_value"].notna()]
+            ledger.record_batch(
+                run_id,
+                links=pd.DataFrame(
+                    {
+                        "crm_system": kind,
+                        "crm_id": list(made),
+                        "genesys_id": list(made.values()),
+                        "rule": "created",
+                        "score": 1.0,
+                    }
+                ),
+                base=_base(rows),
+                audit=pd.DataFrame(
+                    {
+                        "system": "genesys",
+                        "record_id": kept["genesys_id"],
+                        "crm_id": kept["crm_id"],
+                        "genesys_id": kept["genesys_id"],
+                        "field": kept["field"],
+                        "old_value": None,
+                        "new_value": kept["new_value"],
+                        "reason": "created",
+                    }
+                ),
+            )
+
+    # 5. Deletes (policy on_crm_delete: delete): remove the contact, then end the link.
+    if len(plan.deletes):
+        report = services.genesys.delete_contacts(plan.deletes["genesys_id"].astype(str).tolist())
+        summary.absorb(report)
+        gone = {o.key for o in report.outcomes if o.status in ("deleted", "skipped")}
+        rows = plan.deletes[plan.deletes["genesys_id"].isin(gone)]
+        ledger.record_batch(
+            run_id,
+            unlinks=rows.assign(crm_system=kind, reason=rows["reason"].fillna("deleted in CRM")),
+            audit=pd.DataFrame(
+                {
+                    "system": "genesys",
+                    "record_id": rows["genesys_id"],
+                    "crm_id": rows["crm_id"],
+                    "genesys_id": rows["genesys_id"],
+                    "field": "contact",
+                    "old_value": rows["genesys_id"],
+                    "new_value": None,
+                    "reason": "delete",
+                }
+            ),
+        )
+    return summary
+
+
+def _organizations(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot) -> dict[str, str]:
+    """CRM account id -> Genesys organization id for every account the plan writes, creating missing ones."""
+    recon = plan.reconciliation
+    writes = recon[
+        recon["action"].isin(["write_genesys", "write_both", "create_genesys"]) & (recon["field"] == "account_id")
+    ]
+    wanted = sorted({str(v) for v in writes["new_value"].dropna()})
+    if not wanted:
+        return {}
+    known = dict(zip(genesys.organizations["account_id"], genesys.organizations["organization_id"], strict=True))
+    missing = [a for a in wanted if a not in known]
+    if missing:
+        source = services.genesys.ensure_external_source(services.crm.external_source)
+        names = services.crm.account_names(missing)
+        known.update(services.genesys.ensure_organizations({a: names.get(a, a) for a in missing}, source))
+    return {a: known[a] for a in wanted if a in known}
+
+
+def apply_to_crm(
+    services: Services, plan: SyncPlan, crm: Snapshot, run_id: str, genesys_failed: Iterable[str] = ()
+) -> WriteSummary:
+    """Write the plan's CRM side (bidirectional mode): field updates guarded by the snapshot's stamps, and creates
+    for Genesys-only contacts when the policy asks for them."""
+    ledger, kind = services.ledger, services.crm.kind
+    summary = WriteSummary(system=kind)
+    recon = plan.reconciliation
+    written = recon[recon["action"].isin(["write_crm", "write_both"])]
+    failed_on_genesys = set(genesys_failed)
+    changes: dict[str, dict[str, Any]] = {}
+    for crm_id, fld, value in zip(written["crm_id"], written["field"], written["new_value"], strict=True):
+        changes.setdefault(str(crm_id), {})[fld] = value
+    stamps = crm.stamp_map()
+    for ids in _chunks(sorted(changes)):
+        report = services.crm.update({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
+        summary.absorb(report)
+        done = {o.key for o in report.outcomes if o.status == "updated"}
+        rows = written[written["crm_id"].isin(done)]
+        both_ok = (rows["action"] == "write_crm") | ~rows["genesys_id"].isin(failed_on_genesys)
+        ledger.record_batch(
+            run_id,
+            base=_base(rows[rows["base_update"] & both_ok]),
+            audit=pd.DataFrame(
+                {
+                    "system": kind,
+                    "record_id": rows["crm_id"],
+                    "crm_id": rows["crm_id"],
+                    "genesys_id": rows["genesys_id"],
+                    "field": rows["field"],
+                    "old_value": rows["crm_value"],
+                    "new_value": rows["new_value"],
+                    "reason": _reason(rows, "genesys"),
+                }
+            ),
+        )
+    if len(plan.crm_creates):
+        creates = plan.crm_creates.set_index("genesys_id")
+        values = creates.to_dict("index")
+        create_rows = recon[recon["action"] == "create_crm"]
+        for ids in _chunks([str(i) for i in creates.index]):
+            report = services.crm.create(
+                [(gid, {k: v for k, v in values[gid].items() if k != "account_id"}) for gid in ids]
+            )
+            summary.absorb(report)
+            made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
+            rows = create_rows[create_rows["genesys_id"].isin(made)]
+            rows = rows.assign(crm_id=rows["genesys_id"].map(made))
+            kept = rows[rows["new_value"].notna()]
+            ledger.record_batch(
+                run_id,
+                links=pd.DataFrame(
+                    {
+                        "crm_system": kind,
+                        "crm_id": list(made.values()),
+                        "genesys_id": list(made),
+                        "rule": "created",
+                        "score": 1.0,
+                    }
+                ),
+                base=_base(rows),
+                audit=pd.DataFrame(
+                    {
+                        "system": kind,
+                        "record_id": kept["crm_id"],
+                        "crm_id": kept["crm_id"],
+                        "genesys_id": kept["genesys_id"],
+                        "field": kept["field"],
+                        "old_value": None,
+                        "new_value": kept["new_value"],
+                        "reason": "created",
+                    }
+                ),
+            )
+    return summary
