@@ -515,6 +515,11 @@ class DynamicsConnector:
                     record_id, "changed_since_read", record_id, f"changed since read ({current.get('@odata.etag')})"
                 )
             except RequestRejected as exc:
+                if exc.status == 412 and reason:
+                    # After an attempt whose answer was lost, a 412 may be our own earlier write having landed.
+                    current = self.get_contact(record_id)
+                    if current is not None and written_matches(current, columns):
+                        return RecordOutcome(record_id, "updated", record_id, None, columns)
                 if exc.status == 412:
                     message = f"changed since read (ETag {etag} is no longer current): {exc.message}"
                     return RecordOutcome(record_id, "changed_since_read", record_id, message, columns)
