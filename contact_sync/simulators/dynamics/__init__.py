@@ -5,7 +5,9 @@ helpers tests use directly (seeding, a user's edit or delete, token expiry, cloc
 counts). It is served over plain http on 127.0.0.1 (`needs_tls = False`): the connector uses httpx, which needs no
 TLS to talk to it, unlike simple-salesforce. The token endpoint is on the same host as the Web API, at
 `{url}/{tenant}/oauth2/v2.0/token` (`DYNAMICS_TOKEN_URL`), and the scope it accepts is `{url}/.default`.
-Facts followed: docs/reference dynamics-webapi; error codes the docs do not settle are named in `errors.py`.
+`POST /api/data/v9.2/$batch` takes up to 1000 requests with atomic changesets; a batch counts as one request toward
+service protection (unconfirmed). Facts followed: the project's Dataverse Web API reference notes; error codes they
+do not settle are named in `errors.py`.
 """
 
 from __future__ import annotations

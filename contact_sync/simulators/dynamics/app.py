@@ -1,28 +1,33 @@
-"""The HTTP face of the Dynamics simulator: the token endpoint and `/api/data/v9.2/{contacts,accounts}` as Starlette.
+"""The HTTP face of the Dynamics simulator: the token endpoint and `/api/data/v9.2/{contacts,accounts,$batch}`.
 
-Every Web API route goes through one wrapper that counts the call, checks the Bearer token, applies the service
-protection limit, and turns `ApiError` (and anything unexpected) into the Dataverse error body, so no request ever
-gets a traceback. Responses carry `OData-Version: 4.0` and a `x-ms-service-request-id`.
+Every Web API operation is a plain function of a `Call` (method, path, query, headers, body), so the same code
+answers a request on its own and inside a `$batch`. The wrapper around each route counts the call, checks the Bearer
+token, applies the service protection limit, and turns `ApiError` (and anything unexpected) into the Dataverse error
+body, so no request ever gets a traceback. Responses carry `OData-Version: 4.0` and a `x-ms-service-request-id`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, compile_path
 
 from contact_sync.simulators.dynamics import errors
 from contact_sync.simulators.dynamics.auth import OAuthError, TokenIssuer
+from contact_sync.simulators.dynamics.batch import BatchError, BatchPart, parse_batch, render_batch
 from contact_sync.simulators.dynamics.errors import ApiError, bad_payload, bad_query, new_request_id
 from contact_sync.simulators.dynamics.odata import GUID_RE, parse_prefer, parse_query, parse_select
 from contact_sync.simulators.dynamics.ratelimit import SlidingWindowLimiter
@@ -33,7 +38,9 @@ log = logging.getLogger(__name__)
 
 API = "/api/data/v9.2"
 TOKEN_PATH = "/{tenant}/oauth2/v2.0/token"
+BATCH_PATH = f"{API}/$batch"
 JSON = "application/json; odata.metadata=minimal"
+MAX_BATCH = 1000
 # Fixed identities WhoAmI reports (the simulator has one user: the application user of the OAuth client).
 _WHOAMI_IDS = {
     "BusinessUnitId": "5d5f0f0e-7a4b-4e55-9c3e-1c1a6d0a0b01",
@@ -41,7 +48,26 @@ _WHOAMI_IDS = {
     "OrganizationId": "5d5f0f0e-7a4b-4e55-9c3e-1c1a6d0a0b03",
 }
 
-Handler = Callable[[Request], Awaitable[Response]]
+
+@dataclass
+class Call:
+    """One Web API operation, from an HTTP request or from a part of a `$batch`."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes
+    origin: str  # scheme://host:port the client used
+    path_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        """The Web API root as the client reached it (`http://127.0.0.1:PORT/api/data/v9.2`)."""
+        return f"{self.origin}{API}"
+
+
+Handler = Callable[[Call], Response]
 
 
 def _response(
@@ -63,34 +89,105 @@ def _error(err: ApiError) -> Response:
     return response
 
 
-def base_url(request: Request) -> str:
-    """The Web API root as the client reached it (`http://127.0.0.1:PORT/api/data/v9.2`)."""
-    return f"{request.url.scheme}://{request.url.netloc}{API}"
-
-
-async def json_body(request: Request, entity: Entity) -> Any:
-    """The request's JSON body: 415 for another content type, 400 (`0x80048d19`) when empty or malformed."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def json_body(call: Call, entity: Entity) -> Any:
+    """The call's JSON body: 415 for another content type, 400 (`0x80048d19`) when empty or malformed."""
+    content_type = call.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise ApiError(
-            415,
-            "",
-            f"The content type '{content_type or 'none'}' is not supported; send application/json.",
-        )
-    raw = await request.body()
-    if not raw.strip():
+        raise ApiError(415, "", f"The content type '{content_type or 'none'}' is not supported; send application/json.")
+    if not call.body.strip():
         raise bad_payload(entity.entity_set, "An unexpected end of input was found in the JSON payload.")
     try:
-        return orjson.loads(raw)
+        return orjson.loads(call.body)
     except orjson.JSONDecodeError as exc:
         raise bad_payload(entity.entity_set, f"Invalid JSON. {exc}") from None
 
 
-def record_id(request: Request, entity: Entity) -> str:
-    raw = request.path_params["record_id"]
+def record_id(call: Call, entity: Entity) -> str:
+    raw = call.path_params["record_id"]
     if not GUID_RE.match(raw):
         raise bad_query(f"Unrecognized 'Edm.String' literal '{raw}' in '{entity.entity_set}({raw})'.")
     return raw.lower()
+
+
+def _run(handler: Handler, call: Call) -> Response:
+    """A handler's response, with `ApiError` and anything unexpected turned into the Dataverse error body."""
+    try:
+        return handler(call)
+    except ApiError as err:
+        return _error(err)
+    except Exception:
+        log.exception("dynamics simulator: unexpected error on %s %s", call.method, call.path)
+        return _error(ApiError(500, errors.UNEXPECTED, "An unexpected error occurred."))
+
+
+def entity_handlers(service: Service, entity: Entity) -> list[tuple[str, str, Handler]]:
+    """(method, route template, handler) of one entity set's operations."""
+    collection = f"{API}/{entity.entity_set}"
+    single = f"{collection}({{record_id}})"
+
+    def entity_headers(call: Call, row: dict[str, Any]) -> dict[str, str]:
+        return {
+            "OData-EntityId": f"{call.base}/{entity.entity_set}({row[entity.key]})",
+            "ETag": f'W/"{row["versionnumber"]}"',
+        }
+
+    def with_representation(call: Call, status: int, row: dict[str, Any]) -> Response:
+        prefs = parse_prefer(call.headers.getlist("prefer"))
+        headers = entity_headers(call, row)
+        if not prefs.return_representation:
+            return _response(204, None, headers)
+        query = parse_query(entity, call.query)
+        body = service.render(entity, row, query.select, prefs.annotations is not None)
+        context = f"{call.base}/$metadata#{entity.entity_set}/$entity"
+        headers["Preference-Applied"] = "return=representation"
+        return _response(status, {"@odata.context": context, **body}, headers)
+
+    def list_rows(call: Call) -> Response:
+        query = parse_query(entity, call.query)
+        prefs = parse_prefer(call.headers.getlist("prefer"))
+        body, applied = service.list(entity, query, prefs, call.base)
+        return _response(200, body, {"Preference-Applied": ", ".join(applied)} if applied else None)
+
+    def create(call: Call) -> Response:
+        parse_query(entity, call.query)  # a bad $select fails before anything is written
+        row = service.create(entity, json_body(call, entity))
+        return with_representation(call, 201, row)
+
+    def get_row(call: Call) -> Response:
+        rid = record_id(call, entity)
+        query = parse_query(entity, call.query)
+        prefs = parse_prefer(call.headers.getlist("prefer"))
+        row = service.get(entity, rid)
+        etag = f'W/"{row["versionnumber"]}"'
+        if call.headers.get("if-none-match", "").strip() == etag:
+            return _response(304, None, {"ETag": etag})
+        select_part = f"({','.join(query.select)})" if query.select else ""
+        context = f"{call.base}/$metadata#{entity.entity_set}{select_part}/$entity"
+        body = service.render(entity, row, query.select, prefs.annotations is not None)
+        return _response(200, {"@odata.context": context, **body}, {"ETag": etag})
+
+    def patch(call: Call) -> Response:
+        rid = record_id(call, entity)
+        select = dict(parse_qsl(call.query)).get("$select")
+        if select:
+            parse_select(entity, select)
+        body = json_body(call, entity)
+        _, row = service.upsert(entity, rid, body, call.headers.get("if-match"), call.headers.get("if-none-match"))
+        return with_representation(call, 200, row)
+
+    def delete(call: Call) -> Response:
+        service.delete(entity, record_id(call, entity), call.headers.get("if-match"))
+        return _response(204)
+
+    table = [
+        ("GET", collection, list_rows),
+        ("POST", collection, create),
+        ("GET", single, get_row),
+        ("PATCH", single, patch),
+    ]
+    if entity.entity_set == "contacts":  # accounts are minimal: no delete (it would orphan contacts' lookups)
+        table.append(("DELETE", single, delete))
+    return table
 
 
 def build_app(
@@ -102,127 +199,120 @@ def build_app(
 ) -> Starlette:
     """The Starlette app of one simulator (not yet wrapped in fault injection)."""
 
+    def service_document(call: Call) -> Response:
+        value = [{"name": s, "kind": "EntitySet", "url": s} for s in ENTITIES]
+        return _response(200, {"@odata.context": f"{call.base}/$metadata", "value": value})
+
+    def whoami(call: Call) -> Response:
+        context = f"{call.base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
+        return _response(200, {"@odata.context": context, **_WHOAMI_IDS})
+
+    table: list[tuple[str, str, Handler]] = [
+        ("GET", f"{API}/", service_document),
+        ("GET", f"{API}/WhoAmI", whoami),
+        ("GET", f"{API}/WhoAmI()", whoami),
+    ]
+    for entity in ENTITIES.values():
+        table += entity_handlers(service, entity)
+    dispatch = [(method, compile_path(template)[0], template, handler) for method, template, handler in table]
+
+    def dispatch_part(part: BatchPart, outer: Call) -> Response:
+        """One operation of a `$batch`, with the batch's credentials (already checked)."""
+        path = re.sub(r"^[a-z]+://[^/]+", "", part.url, flags=re.IGNORECASE)
+        if not path.startswith("/"):
+            path = f"{API}/{path}"
+        path, _, query = path.partition("?")
+        for method, regex, template, handler in dispatch:
+            m = regex.match(path)
+            if m and method == part.method:
+                calls[(method, template)] += 1
+                raw = [(k.lower().encode(), v.encode()) for k, v in part.headers]
+                call = Call(part.method, path, query, Headers(raw=raw), part.body, outer.origin, m.groupdict())
+                return _run(handler, call)
+        return _error(ApiError(404, errors.BAD_QUERY, f"Resource not found for the segment '{path}'."))
+
+    def batch(call: Call) -> Response:
+        try:
+            parts = parse_batch(call.headers.get("content-type", ""), call.body)
+        except BatchError as exc:
+            raise ApiError(400, errors.BAD_QUERY, str(exc)) from None
+        if sum(len(p) if isinstance(p, list) else 1 for p in parts) > MAX_BATCH:
+            raise ApiError(400, errors.BAD_QUERY, f"The number of requests in a batch cannot exceed {MAX_BATCH}.")
+        continue_on_error = parse_prefer(call.headers.getlist("prefer")).continue_on_error
+        results: list[Response | list[tuple[BatchPart, Response]]] = []
+        for part in parts:
+            if isinstance(part, list):  # a changeset: all or nothing
+                outcome = run_changeset(part, call)
+                results.append(outcome)
+                failed = isinstance(outcome, Response)
+            else:
+                response = dispatch_part(part, call)
+                results.append(response)
+                failed = response.status_code >= 400
+            if failed and not continue_on_error:
+                break
+        boundary = f"batchresponse_{uuid.uuid4()}"
+        response = _response(200, None)
+        response.body = render_batch(boundary, results)
+        response.headers["Content-Length"] = str(len(response.body))
+        response.headers["Content-Type"] = f"multipart/mixed; boundary={boundary}"
+        return response
+
+    def run_changeset(parts: list[BatchPart], outer: Call) -> Response | list[tuple[BatchPart, Response]]:
+        """Every operation's response, or the first failure's alone when any failed (and nothing was written)."""
+        done: list[tuple[BatchPart, Response]] = []
+        try:
+            with service.store.transaction():
+                for part in parts:
+                    response = dispatch_part(part, outer)
+                    if response.status_code >= 400:
+                        raise _ChangesetFailed(response)
+                    done.append((part, response))
+        except _ChangesetFailed as failed:
+            return failed.response
+        return done
+
     def api(template: str, handler: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
             calls[(request.method, template)] += 1
+            call = Call(
+                request.method,
+                request.url.path,
+                request.url.query,
+                request.headers,
+                await request.body(),
+                f"{request.url.scheme}://{request.url.netloc}",
+                dict(request.path_params),
+            )
             try:
                 client_id = issuer.check(request.headers.get("authorization"))
                 wait = limiter.admit(client_id)
                 if wait is not None:
                     raise errors.request_limit(limiter.limit or 0, int(limiter.window_s), wait)
-                return await handler(request)
             except ApiError as err:
                 return _error(err)
-            except Exception:
-                log.exception("dynamics simulator: unexpected error on %s %s", request.method, request.url.path)
-                return _error(ApiError(500, errors.UNEXPECTED, "An unexpected error occurred."))
+            return _run(handler, call)
 
         return Route(template, endpoint, methods=methods)
-
-    def entity_routes(entity: Entity) -> list[Route]:
-        collection = f"{API}/{entity.entity_set}"
-        single = f"{collection}({{record_id}})"
-
-        def entity_headers(request: Request, row: dict[str, Any]) -> dict[str, str]:
-            return {
-                "OData-EntityId": f"{base_url(request)}/{entity.entity_set}({row[entity.key]})",
-                "ETag": f'W/"{row["versionnumber"]}"',
-            }
-
-        def with_representation(request: Request, status: int, row: dict[str, Any], prefs: Any) -> Response:
-            headers = entity_headers(request, row)
-            if not prefs.return_representation:
-                return _response(204, None, headers)
-            query = parse_query(entity, request.url.query)
-            body = service.render(entity, row, query.select, prefs.annotations is not None)
-            context = f"{base_url(request)}/$metadata#{entity.entity_set}/$entity"
-            headers["Preference-Applied"] = "return=representation"
-            return _response(status, {"@odata.context": context, **body}, headers)
-
-        async def list_rows(request: Request) -> Response:
-            query = parse_query(entity, request.url.query)
-            prefs = parse_prefer(request.headers.getlist("prefer"))
-            body, applied = service.list(entity, query, prefs, base_url(request))
-            return _response(200, body, {"Preference-Applied": ", ".join(applied)} if applied else None)
-
-        async def create(request: Request) -> Response:
-            prefs = parse_prefer(request.headers.getlist("prefer"))
-            parse_query(entity, request.url.query)  # a bad $select fails before anything is written
-            row = service.create(entity, await json_body(request, entity))
-            return with_representation(request, 201, row, prefs)
-
-        async def get_row(request: Request) -> Response:
-            rid = record_id(request, entity)
-            query = parse_query(entity, request.url.query)
-            prefs = parse_prefer(request.headers.getlist("prefer"))
-            row = service.get(entity, rid)
-            etag = f'W/"{row["versionnumber"]}"'
-            if request.headers.get("if-none-match", "").strip() == etag:
-                return _response(304, None, {"ETag": etag})
-            select_part = f"({','.join(query.select)})" if query.select else ""
-            context = f"{base_url(request)}/$metadata#{entity.entity_set}{select_part}/$entity"
-            body = service.render(entity, row, query.select, prefs.annotations is not None)
-            return _response(200, {"@odata.context": context, **body}, {"ETag": etag})
-
-        async def patch(request: Request) -> Response:
-            rid = record_id(request, entity)
-            prefs = parse_prefer(request.headers.getlist("prefer"))
-            if "$select" in request.query_params:
-                parse_select(entity, request.query_params["$select"])
-            body = await json_body(request, entity)
-            _, row = service.upsert(
-                entity, rid, body, request.headers.get("if-match"), request.headers.get("if-none-match")
-            )
-            return with_representation(request, 200, row, prefs)
-
-        async def delete(request: Request) -> Response:
-            service.delete(entity, record_id(request, entity), request.headers.get("if-match"))
-            return _response(204)
-
-        routes = [
-            api(collection, list_rows, ["GET"]),
-            api(collection, create, ["POST"]),
-            api(single, get_row, ["GET"]),
-            api(single, patch, ["PATCH"]),
-        ]
-        if entity.entity_set == "contacts":  # accounts are minimal: no delete (it would orphan contacts' lookups)
-            routes.append(api(single, delete, ["DELETE"]))
-        return routes
-
-    async def service_document(request: Request) -> Response:
-        value = [{"name": s, "kind": "EntitySet", "url": s} for s in ENTITIES]
-        return _response(200, {"@odata.context": f"{base_url(request)}/$metadata", "value": value})
-
-    async def whoami(request: Request) -> Response:
-        context = f"{base_url(request)}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
-        return _response(200, {"@odata.context": context, **_WHOAMI_IDS})
 
     async def token(request: Request) -> Response:
         calls[("POST", TOKEN_PATH)] += 1
         headers = {"Cache-Control": "no-store, no-cache", "x-ms-request-id": str(uuid.uuid4())}
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        origin = f"{request.url.scheme}://{request.url.netloc}"
         try:
             form: dict[str, str] = {}
             if content_type == "application/x-www-form-urlencoded":
                 form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
             payload = issuer.issue(
-                request.path_params["tenant"],
-                form,
-                request.headers.get("authorization"),
-                org_urls() | {f"{request.url.scheme}://{request.url.netloc}"},
+                request.path_params["tenant"], form, request.headers.get("authorization"), org_urls() | {origin}
             )
         except OAuthError as err:
             return Response(orjson.dumps(err.body), err.status, headers, media_type="application/json; charset=utf-8")
         return Response(orjson.dumps(payload), 200, headers, media_type="application/json; charset=utf-8")
 
-    routes = [
-        Route(TOKEN_PATH, token, methods=["POST"]),
-        api(f"{API}/", service_document, ["GET"]),
-        api(f"{API}/WhoAmI", whoami, ["GET"]),
-        api(f"{API}/WhoAmI()", whoami, ["GET"]),
-    ]
-    for entity in ENTITIES.values():
-        routes += entity_routes(entity)
+    routes = [Route(TOKEN_PATH, token, methods=["POST"]), api(BATCH_PATH, batch, ["POST"])]
+    routes += [api(template, handler, [method]) for method, template, handler in table]
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -236,3 +326,11 @@ def build_app(
         return _error(ApiError(status, errors.BAD_QUERY, message))
 
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: http_error})
+
+
+class _ChangesetFailed(Exception):
+    """Raised inside a changeset's transaction to roll it back, carrying the failing operation's response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("changeset failed")
+        self.response = response

@@ -75,6 +75,7 @@ class Preferences:
     track_changes: bool = False
     return_representation: bool = False
     annotations: str | None = None
+    continue_on_error: bool = False
 
 
 def parse_prefer(headers: list[str]) -> Preferences:
@@ -90,6 +91,8 @@ def parse_prefer(headers: list[str]) -> Preferences:
                 prefs.track_changes = True
             elif name == "return" and value.lower() == "representation":
                 prefs.return_representation = True
+            elif name == "odata.continue-on-error":
+                prefs.continue_on_error = True
             elif name == "odata.include-annotations":
                 prefs.annotations = value
     return prefs

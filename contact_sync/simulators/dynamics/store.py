@@ -71,6 +71,7 @@ class Store:
         target = ":memory:" if path is None else str(path)
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=30)
         self.lock = threading.RLock()
+        self._depth = 0  # open transactions (the outer one, then savepoints)
         with self.lock:
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -80,20 +81,33 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE: other processes on the same file wait, they do not interleave)."""
+        """A write transaction (BEGIN IMMEDIATE: other processes on the same file wait, they do not interleave).
+
+        Nested inside another (a `$batch` changeset), it is a savepoint: its failure undoes only its own writes,
+        and the outer transaction decides about the rest.
+        """
         with self.lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            depth = self._depth
+            self._conn.execute(f"SAVEPOINT sp{depth}" if depth else "BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._depth = depth
+                self._conn.execute(f"ROLLBACK TO sp{depth}" if depth else "ROLLBACK")
+                if depth:
+                    self._conn.execute(f"RELEASE sp{depth}")
                 raise
-            self._conn.execute("COMMIT")
+            self._depth = depth
+            self._conn.execute(f"RELEASE sp{depth}" if depth else "COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: several queries that see one consistent state."""
         with self.lock:
+            if self._depth:  # already inside a transaction, which is consistent by itself
+                yield self._conn
+                return
             self._conn.execute("BEGIN")
             try:
                 yield self._conn
