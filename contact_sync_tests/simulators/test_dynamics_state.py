@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -59,3 +61,28 @@ def test_two_simulators_on_one_folder_see_each_others_writes(tmp_path: Path) -> 
     finally:
         a.close()
         b.close()
+
+
+def test_another_process_on_the_folder_sees_the_same_data(tmp_path: Path) -> None:
+    state = tmp_path / "processes"
+    here = DynamicsSimulator(state)
+    try:
+        (cid,) = here.load_contacts([contact_body(firstname="FromParent")])
+        script = (
+            "import sys\n"
+            "from contact_sync.simulators.dynamics import DynamicsSimulator\n"
+            "sim = DynamicsSimulator(sys.argv[1])\n"
+            "print(sim.contact(sys.argv[2])['firstname'])\n"
+            "sim.edit_contact(sys.argv[2], firstname='FromChild')\n"
+            "sim.load_contacts([{'lastname': 'Child'}])\n"
+            "sim.close()\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(state), cid], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "FromParent"
+        assert here.contact(cid)["firstname"] == "FromChild"  # type: ignore[index]
+        assert here.count() == 2
+    finally:
+        here.close()
