@@ -417,9 +417,6 @@ class Service:
         wanted = query.select or list(entity.readable)
         return list(dict.fromkeys([entity.key, "versionnumber", *wanted, *(lk.type_column for lk in entity.lookups)]))
 
-    def _rows(self, cursor: sqlite3.Cursor, columns: list[str]) -> list[dict[str, Any]]:
-        return [dict(zip(columns, r, strict=False)) for r in cursor]
-
     def _link(self, base: str, entity: Entity, options: dict[str, str]) -> str:
         parts = [f"{name}={quote(value, safe=_LINK_SAFE)}" for name, value in options.items()]
         return f"{base}/{entity.entity_set}?{'&'.join(parts)}"
