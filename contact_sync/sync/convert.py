@@ -462,14 +462,12 @@ def _path_values(contacts: Sequence[Mapping[str, Any]], path: str) -> list[Any]:
 
 def _linked_ids(external_ids: Any, source_name: str, source_id: str | None) -> list[str]:
     """Distinct CRM ids a contact's externalIds hold for the CRM's external source."""
-    if not isinstance(external_ids, list):
-        return []
     found: list[str] = []
+    if not isinstance(external_ids, list):
+        return found
     for entry in external_ids:
-        if not isinstance(entry, Mapping):
-            continue
-        source = entry.get("externalSource")
-        if not isinstance(source, Mapping):
+        source = entry.get("externalSource") if isinstance(entry, dict) else None
+        if not isinstance(source, dict):
             continue
         if source.get("name") == source_name or (source_id is not None and source.get("id") == source_id):
             value = entry.get("value")

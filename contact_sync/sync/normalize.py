@@ -470,5 +470,15 @@ def normalize_tags(values: pd.Series | Iterable[Any]) -> pd.Series:
         result[is_text] = texts.to_numpy(dtype=object, na_value=None)
     rest = np.flatnonzero(~is_text)
     if len(rest):
-        result[rest] = [tags_text(v) for v in objects[rest]]
+        seen: dict[tuple[Any, ...], str | None] = {}  # lists repeat a lot ("vip", "gold"): fold each kind once
+        folded: list[str | None] = []
+        for value in objects[rest]:
+            if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+                key = tuple(value)
+                if key not in seen:
+                    seen[key] = tags_text(key)
+                folded.append(seen[key])
+            else:
+                folded.append(tags_text(value))
+        result[rest] = folded
     return pd.Series(pd.array(result, dtype="string"), index=series.index)
