@@ -330,7 +330,7 @@ def every_other(kind: str, **extra: Any) -> list[dict[str, Any]]:
         every_other("drop"),
         every_other("expired_token"),
         every_other("429", retry_after=0),
-        [{"kind": "slow", "path": "/contacts", "every": 3, "count": 4, "delay": 0.6}],
+        [{"kind": "slow", "path": "/contacts", "every": 3, "count": 3, "delay": 1.5}],
     ],
     ids=["500", "503", "drop", "expired_token", "429", "slow"],
 )
@@ -338,7 +338,7 @@ def test_faults_reads_return_every_record_once_and_writes_land_once(
     sim: DynamicsSimulator, settings: DynamicsSettings, faults: list[dict[str, Any]]
 ) -> None:
     ids = seed(sim, 17)
-    with connector(settings, page_size=4, timeout=0.3) as dyn:
+    with connector(settings, page_size=4, timeout=1.0) as dyn:
         sim.set_faults(faults)
         first = dyn.read_contacts(None)
         assert sorted(ids_of(first.records)) == sorted(ids)
@@ -366,11 +366,11 @@ def test_a_create_whose_answer_is_lost_after_it_was_applied_is_not_created_twice
     sim: DynamicsSimulator, settings: DynamicsSettings
 ) -> None:
     # `slow` lets the request through after the client gave up waiting: applied, answer never seen.
-    sim.set_faults([{"kind": "slow", "path": "/contacts", "method": "POST", "count": 2, "delay": 0.5}])
-    with connector(settings, timeout=0.2) as dyn:
+    sim.set_faults([{"kind": "slow", "path": "/contacts", "method": "POST", "count": 2, "delay": 1.5}])
+    with connector(settings, timeout=1.0) as dyn:
         report = dyn.create_contacts([("a", {"lastname": "Slow A"}), ("b", {"lastname": "Slow B"})])
     assert report.counts() == {"created": 2}, report.outcomes
-    time.sleep(0.6)  # let the abandoned requests finish on the server
+    time.sleep(1.6)  # let the abandoned requests finish on the server
     assert sim.count() == 2
     assert {sim.contact(o.record_id or "")["lastname"] for o in report.outcomes} == {"Slow A", "Slow B"}  # type: ignore[index]
 
