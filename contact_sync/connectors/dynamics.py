@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
@@ -78,6 +79,7 @@ ACCOUNT_CHUNK = 50  # ids per `accountid eq ... or ...` filter: keeps the URL fa
 DEFAULT_RATE_LIMIT_PER_MINUTE = 1200
 # A create or update whose outcome was unknown is checked and sent again at most this many times.
 MAX_RESENDS = 2
+MAX_WORKERS = 32
 TOKEN_ENDPOINT = "POST /oauth2/v2.0/token"
 
 Row = dict[str, Any]
@@ -200,6 +202,7 @@ class DynamicsConnector:
     - `overlap`: how far before the watermark a `modifiedon` read starts (late commits, clock skew).
     - `columns`: the contact columns read (`$select`); `contactid` and `modifiedon` are always added.
     - `rate_limit_per_minute`: the client-side pace (None: off); below the service protection limit by default.
+    - `workers`: how many record writes are in flight at once (the service allows 52 concurrent requests per user).
     - `clock` and `sleep` time the token and the limiter and wait between retries (tests pass fakes).
     """
 
@@ -212,6 +215,7 @@ class DynamicsConnector:
         columns: Sequence[str] = CONTACT_COLUMNS,
         retry: RetryPolicy | None = None,
         rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
+        workers: int = 4,
         timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -220,6 +224,9 @@ class DynamicsConnector:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         if overlap < timedelta(0):
             raise ValueError("overlap must not be negative")
+        if not 1 <= workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
+        self.workers = workers
         self.settings = settings
         self.page_size = page_size
         self.overlap = overlap
@@ -433,12 +440,47 @@ class DynamicsConnector:
         repeat that finds it already there (412 duplicate key) counts as created; nothing is created twice.
         A rejected record is reported with the service's message; the rest are written.
         """
-        report = WriteReport()
+        return self._write_each(
+            [
+                (key, dict(columns), lambda key=key, columns=columns: self._create_one(key, dict(columns)))
+                for key, columns in items
+            ]
+        )
+
+    def _write_each(self, jobs: Sequence[tuple[str, Row, Callable[[], RecordOutcome]]]) -> WriteReport:
+        """Run one write per record (`workers` at a time), each outcome in the order of `jobs`.
+
+        A record whose write fails with a connector error is reported failed and the rest proceed. After the service
+        stayed unavailable the records not yet sent are reported "not sent"; after it refused our credentials the
+        same, and then the `AuthError` is raised with the report attached as `report`.
+        """
         before = self.counter.total
-        guard = _Guard(report)
-        for key, columns in items:
-            guard.run(key, dict(columns), lambda key=key, columns=columns: self._create_one(key, dict(columns)))
-        report.api_calls = self.counter.total - before
+        stop = _Stop()
+
+        def run(job: tuple[str, Row, Callable[[], RecordOutcome]]) -> RecordOutcome:
+            key, fields, write = job
+            if stop.reason is not None:
+                return RecordOutcome(key, "failed", message=f"not sent: {stop.reason}", fields=fields)
+            try:
+                return write()
+            except AuthError as exc:
+                stop.set(f"credentials refused ({exc.message})", exc)
+                return RecordOutcome(key, "failed", message=exc.message, fields=fields)
+            except RetriesExhausted as exc:
+                stop.set(f"the service stayed unavailable ({exc.message})")
+                return RecordOutcome(key, "failed", message=exc.message, fields=fields)
+            except ConnectorError as exc:
+                return RecordOutcome(key, "failed", message=exc.message, fields=fields)
+
+        if self.workers == 1 or len(jobs) <= 1:
+            outcomes = [run(job) for job in jobs]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)), thread_name_prefix="dynamics") as pool:
+                outcomes = list(pool.map(run, jobs))
+        report = WriteReport(outcomes=outcomes, api_calls=self.counter.total - before)
+        if stop.auth_error is not None:
+            stop.auth_error.report = report  # type: ignore[attr-defined]
+            raise stop.auth_error
         return report
 
     def _create_one(self, key: str, columns: Row) -> RecordOutcome:
@@ -476,17 +518,12 @@ class DynamicsConnector:
         reported "changed_since_read"; it comes back in the next read. When an update's answer is lost, the contact
         is fetched: still at the snapshot's ETag -> sent again; holding the values sent -> updated; else changed.
         """
-        report = WriteReport()
-        before = self.counter.total
-        guard = _Guard(report)
-        for record_id, columns in changes.items():
-            guard.run(
-                record_id,
-                dict(columns),
-                lambda i=record_id, c=columns: self._update_one(i, dict(c), snapshot_etags.get(i)),
-            )
-        report.api_calls = self.counter.total - before
-        return report
+        return self._write_each(
+            [
+                (i, dict(c), lambda i=i, c=c: self._update_one(i, dict(c), snapshot_etags.get(i)))
+                for i, c in changes.items()
+            ]
+        )
 
     def _update_one(self, record_id: str, columns: Row, etag: str | None) -> RecordOutcome:
         if not is_guid(record_id):
@@ -532,17 +569,10 @@ class DynamicsConnector:
 
     def delete_contacts(self, ids: Sequence[str]) -> WriteReport:
         """Delete contacts; one already gone (404) counts as deleted, so a repeated call is harmless."""
-        report = WriteReport()
-        before = self.counter.total
-        guard = _Guard(report)
-        seen: set[str] = set()
+        unique: dict[str, str] = {}  # one request per id whatever its case; the first spelling is the key reported
         for record_id in ids:
-            if record_id.lower() in seen:
-                continue
-            seen.add(record_id.lower())
-            guard.run(record_id, {}, lambda i=record_id: self._delete_one(i))
-        report.api_calls = self.counter.total - before
-        return report
+            unique.setdefault(record_id.lower(), record_id)
+        return self._write_each([(i, {}, lambda i=i: self._delete_one(i)) for i in unique.values()])
 
     def _delete_one(self, record_id: str) -> RecordOutcome:
         if not is_guid(record_id):
@@ -556,27 +586,21 @@ class DynamicsConnector:
         return RecordOutcome(record_id, "deleted", record_id)
 
 
-class _Guard:
-    """Runs one write per record into a report; after the service stayed unavailable (retries exhausted) the records
-    left are reported failed without being sent, instead of each one waiting out the whole retry policy again."""
+class _Stop:
+    """Shared by the writes of one call: once the service stayed unavailable (retries exhausted) or refused our
+    credentials, the records not yet sent are reported failed instead of each waiting out the retry policy again."""
 
-    def __init__(self, report: WriteReport) -> None:
-        self.report = report
-        self.stopped: str | None = None
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.auth_error: AuthError | None = None
+        self._lock = threading.Lock()
 
-    def run(self, key: str, fields: Row, write: Callable[[], RecordOutcome]) -> None:
-        if self.stopped is not None:
-            self.report.add(RecordOutcome(key, "failed", message=f"not sent: {self.stopped}", fields=fields))
-            return
-        try:
-            self.report.add(write())
-        except RetriesExhausted as exc:
-            self.stopped = f"the service stayed unavailable ({exc.message})"
-            self.report.add(RecordOutcome(key, "failed", message=exc.message, fields=fields))
-        except AuthError:
-            raise
-        except ConnectorError as exc:
-            self.report.add(RecordOutcome(key, "failed", message=exc.message, fields=fields))
+    def set(self, reason: str, auth_error: AuthError | None = None) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            if auth_error is not None and self.auth_error is None:
+                self.auth_error = auth_error
 
 
 def _row_id(row: Mapping[str, Any]) -> str | None:

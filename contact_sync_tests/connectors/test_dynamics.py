@@ -290,6 +290,38 @@ def test_deletes_count_an_already_gone_contact_as_deleted(sim: DynamicsSimulator
     assert sim.count() == 1 and sim.contact(ids[2]) is not None
 
 
+def test_parallel_writes_keep_the_callers_order_and_each_record_once(
+    sim: DynamicsSimulator, settings: DynamicsSettings
+) -> None:
+    with connector(settings, workers=6) as dyn:
+        created = dyn.create_contacts(
+            [(f"k{i}", {"lastname": f"P{i}"} if i % 7 else {"firstname": "bad"}) for i in range(40)]
+        )
+        assert [o.key for o in created.outcomes] == [f"k{i}" for i in range(40)]
+        assert created.counts() == {"created": 34, "failed": 6}
+        new_ids = [o.record_id for o in created.outcomes if o.status == "created"]
+        assert sim.count() == 34 and len(set(new_ids)) == 34
+        etags = {r["contactid"]: r["@odata.etag"] for r in dyn.read_contacts(None).records}
+        updated = dyn.update_contacts({i: {"firstname": "Par"} for i in new_ids}, etags)  # type: ignore[misc]
+        assert [o.key for o in updated.outcomes] == new_ids and updated.counts() == {"updated": 34}
+        deleted = dyn.delete_contacts(new_ids)  # type: ignore[arg-type]
+        assert deleted.counts() == {"deleted": 34} and sim.count() == 0
+    assert dyn.api_calls["POST /api/data/v9.2/contacts"] == 40
+
+
+def test_refused_credentials_during_writes_raise_with_the_report_attached(
+    sim: DynamicsSimulator, settings: DynamicsSettings
+) -> None:
+    ids = seed(sim, 3)
+    wrong = dataclasses.replace(settings, client_secret=Secret("not-the-secret"))
+    with connector(wrong, workers=1) as dyn, pytest.raises(AuthError) as info:
+        dyn.delete_contacts(ids)
+    report = info.value.report  # type: ignore[attr-defined]
+    assert [o.status for o in report.outcomes] == ["failed"] * 3
+    assert "not sent: credentials refused" in report.outcomes[2].message
+    assert sim.count() == 3
+
+
 # --- service protection and faults ---------------------------------------------------------------------------------
 
 
@@ -338,7 +370,8 @@ def test_faults_reads_return_every_record_once_and_writes_land_once(
     sim: DynamicsSimulator, settings: DynamicsSettings, faults: list[dict[str, Any]]
 ) -> None:
     ids = seed(sim, 17)
-    with connector(settings, page_size=4, timeout=1.0) as dyn:
+    # One write at a time: the fault rules count calls, so the pattern each record meets is the same on every run.
+    with connector(settings, page_size=4, timeout=1.0, workers=1) as dyn:
         sim.set_faults(faults)
         first = dyn.read_contacts(None)
         assert sorted(ids_of(first.records)) == sorted(ids)
@@ -380,7 +413,7 @@ def test_a_service_that_stays_down_fails_the_rest_without_sending_them(
 ) -> None:
     sim.set_faults([{"kind": "503", "path": "/contacts", "retry_after": 0}])
     policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0)
-    with connector(settings, retry=policy) as dyn:
+    with connector(settings, retry=policy, workers=1) as dyn:
         report = dyn.create_contacts([(f"k{i}", {"lastname": "Down"}) for i in range(10)])
     assert report.counts() == {"failed": 10}
     assert "not sent" in (report.outcomes[-1].message or "")
