@@ -23,6 +23,16 @@ def sims() -> Iterator[RunningSimulators]:
 
 
 @pytest.fixture
+def dagster_instance() -> Iterator[object]:
+    """An ephemeral Dagster instance (SQLite storage in a temporary folder) with the "all" rollout cohort."""
+    import dagster as dg
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("rollout_cohort", ["all"])
+        yield instance
+
+
+@pytest.fixture
 def sims_state_dir(tmp_path: Path) -> Path:
     """A state folder for simulators that must survive a restart."""
     return tmp_path / "sim-state"

@@ -126,9 +126,9 @@ def reconciliation(
     services = contact_sync.services
     mode, cohort = run_mode(context, contact_sync), context.partition_key
     if not contact_sync.dry_run:
-        record = context.instance.get_run_record_by_id(context.run_id)
+        record = context.instance.get_run_record_by_id(context.run.run_id)
         started = pd.Timestamp(record.start_time, unit="s", tz="UTC") if record and record.start_time else None
-        runs.begin_run(services.ledger, context.run_id, mode, cohort, started.to_pydatetime() if started else None)
+        runs.begin_run(services.ledger, context.run.run_id, mode, cohort, started.to_pydatetime() if started else None)
     plan = plan_cohort(services, crm_contacts, genesys_contacts, contact_matches, mode, cohort)  # type: ignore[arg-type]
     recon = plan.reconciliation
     summary = plan.summary()
@@ -175,7 +175,7 @@ def genesys_writes(
         summary = planned_genesys(reconciliation)
     else:
         summary = apply_to_genesys(
-            contact_sync.services, reconciliation, crm_contacts, genesys_contacts, context.run_id
+            contact_sync.services, reconciliation, crm_contacts, genesys_contacts, context.run.run_id
         )
     return dg.Output(summary, metadata=_write_metadata(summary))
 
@@ -202,7 +202,7 @@ def crm_writes(
         summary = planned_crm(reconciliation, kind)
     else:
         summary = apply_to_crm(
-            contact_sync.services, reconciliation, crm_contacts, context.run_id, genesys_writes.failed_ids
+            contact_sync.services, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids
         )
     return dg.Output(summary, metadata=_write_metadata(summary))
 
@@ -225,10 +225,10 @@ def conflict_report(
     table = runs.conflict_table(reconciliation)
     recorded, applied = 0, 0
     if not contact_sync.dry_run:
-        recorded = len(runs.record_conflicts(services, reconciliation, context.run_id))
+        recorded = len(runs.record_conflicts(services, reconciliation, context.run.run_id))
         failed = set(genesys_writes.failed_ids) | set(crm_writes.failed_ids)
         members = cohort_members(services.ledger, context.partition_key)
-        applied = runs.apply_decisions(services, reconciliation, context.run_id, failed, members)
+        applied = runs.apply_decisions(services, reconciliation, context.run.run_id, failed, members)
     held = int(table["held"].astype(bool).sum()) if len(table) else 0
     return dg.Output(
         table.astype(str),
@@ -258,10 +258,10 @@ def sync_report(
     conflict_report: pd.DataFrame,
 ) -> dg.Output[dict[str, Any]]:
     services = contact_sync.services
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     started = record.start_time if record is not None and record.start_time else time.time()
     report = runs.run_report(
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         status="success",
         mode=run_mode(context, contact_sync),
         cohort=context.partition_key,
@@ -276,7 +276,7 @@ def sync_report(
         runs.finish_run(services.ledger, report)
         health = services.ledger.health_score()
         raised = alerts.run_alerts(report)
-        low = alerts.health_alert(health, services.settings.health_threshold, context.run_id)
+        low = alerts.health_alert(health, services.settings.health_threshold, context.run.run_id)
         alerts.send_alerts(
             [*raised, *([low] if low else [])], services.ledger, services.settings.alert_webhook, logger=context.log
         )

@@ -1,0 +1,140 @@
+"""End to end through the real Dagster sync jobs, on the simulators over HTTP, with the ledger on SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.definitions import defs
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.snapshots import CrmMirror
+from contact_sync.settings import GenesysSettings
+from contact_sync.simulators import RunningSimulators
+from contact_sync_tests.defs.conftest import run_job
+
+PEOPLE = [
+    {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Phone": "(415) 555-0101"},
+    {"FirstName": "Alan", "LastName": "Turing", "Email": "alan@example.com", "Phone": "415-555-0102"},
+    {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@example.com", "Phone": "+1 415 555 0103"},
+    {"FirstName": "Edsger", "LastName": "Dijkstra", "Email": "edsger@example.com", "Phone": "415.555.0104"},
+]
+
+
+def genesys_by_crm_id(sims: RunningSimulators) -> dict[str, dict[str, Any]]:
+    """Every Genesys contact (read over the API), keyed by the CRM id in its externalIds."""
+    with GenesysConnector(GenesysSettings.from_env(sims.env), rate_limit=False) as genesys:
+        contacts = genesys.scan_contacts()
+    out = {}
+    for contact in contacts:
+        for link in contact.get("externalIds") or []:
+            if link["externalSource"].get("name") == "Salesforce":
+                out[link["value"]] = contact
+    return out
+
+
+def test_definitions_load_and_validate() -> None:
+    dg.Definitions.validate_loadable(defs)
+    assert {job.name for job in defs.jobs} >= {"sync_one_way", "sync_bidirectional"}  # type: ignore[union-attr]
+
+
+def test_one_way_creates_then_updates_only_changed_fields_and_never_writes_back(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    ids = sims.salesforce.load_contacts(PEOPLE)
+
+    result, report = run_job(dagster_instance)
+    assert result.success and report is not None
+    assert report["created"] == {"genesys": 4, "crm": 0} and report["errors"] == 0
+    linked = genesys_by_crm_id(sims)
+    assert set(linked) == set(ids)
+    assert linked[ids[0]]["workEmail"] == "ada@example.com"
+    assert sync_ledger.links("salesforce")["crm_id"].nunique() == 4
+
+    # A second run right after writes nothing.
+    before = {k: v["modifyDate"] for k, v in genesys_by_crm_id(sims).items()}
+    result, report = run_job(dagster_instance)
+    assert result.success and report is not None
+    assert report["created"] == {"genesys": 0, "crm": 0} and report["updated"] == {"genesys": 0, "crm": 0}
+    assert {k: v["modifyDate"] for k, v in genesys_by_crm_id(sims).items()} == before
+
+    # CRM phone change + an unmanaged Genesys field, and an agent's Genesys edit of a mapped field.
+    ada, alan = linked[ids[0]], linked[ids[1]]
+    sims.genesys.edit_contact(ada["id"], {"title": "Countess"})
+    sims.genesys.edit_contact(alan["id"], {"firstName": "Alan M."})
+    sims.salesforce.edit_contact(ids[0], Phone="415-555-0199")
+    result, report = run_job(dagster_instance)
+    assert result.success and report is not None
+    assert report["updated"] == {"genesys": 2, "crm": 0}
+    after = genesys_by_crm_id(sims)
+    assert after[ids[0]]["workPhone"]["e164"] == "+14155550199"
+    assert after[ids[0]]["title"] == "Countess"  # unmanaged field preserved by the whole-contact update
+    assert after[ids[0]]["firstName"] == "Ada"
+    assert after[ids[1]]["firstName"] == "Alan"  # one-way: Genesys mirrors the CRM...
+    assert sims.salesforce.contact(ids[1])["FirstName"] == "Alan"  # ...and its edits are never written back
+    audit = sync_ledger.audit_for_run(report["run_id"]).sort_values("field")
+    assert audit[["record_id", "field", "old_value", "new_value"]].to_dict("records") == [
+        {"record_id": alan["id"], "field": "first_name", "old_value": "Alan M.", "new_value": "Alan"},
+        {
+            "record_id": ada["id"],
+            "field": "phone",
+            "old_value": ada["workPhone"]["display"],
+            "new_value": "415-555-0199",
+        },
+    ]
+    assert set(audit["system"]) == {"genesys"}
+    assert sync_ledger.run(report["run_id"]).status == "success"
+
+
+def test_bidirectional_genesys_phone_edit_reaches_the_crm(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    ids = sims.salesforce.load_contacts(PEOPLE[:2])
+    assert run_job(dagster_instance)[0].success
+    grace = genesys_by_crm_id(sims)[ids[1]]
+    sims.genesys.edit_contact(grace["id"], {"workPhone": {"display": "+1 628 555 0177"}})
+    edited = sims.genesys.contact(grace["id"])["workPhone"]["display"]
+
+    result, report = run_job(dagster_instance, mode="bidirectional")
+    assert result.success and report is not None
+    assert report["updated"] == {"genesys": 0, "crm": 1} and report["errors"] == 0
+    assert sims.salesforce.contact(ids[1])["Phone"] == edited
+    assert sims.salesforce.contact(ids[0])["Phone"] == "(415) 555-0101"
+
+    again, report = run_job(dagster_instance, mode="bidirectional")
+    assert again.success and report is not None
+    assert report["updated"] == {"genesys": 0, "crm": 0} and report["created"] == {"genesys": 0, "crm": 0}
+
+
+def test_pilot_cohort_run_touches_only_its_contacts(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    from contact_sync.pipeline.cohorts import create_cohort
+    from contact_sync.pipeline.services import open_services
+
+    rows = [{"LastName": f"Pilot{i:02d}", "Email": f"p{i}@example.com"} for i in range(30)]
+    sims.salesforce.load_contacts(rows)
+    with open_services() as services:  # before any sync: the cohort is picked from the CRM itself
+        cohort = create_cohort(services, "pilot-001", 10)
+    members = sync_ledger.cohort_members("pilot-001")
+    assert cohort.size == 10 and len(members) == 10
+
+    result, report = run_job(dagster_instance, cohort="pilot-001")
+    assert result.success and report is not None
+    assert report["cohort"] == "pilot-001" and report["created"]["genesys"] == 10
+    assert set(genesys_by_crm_id(sims)) == set(members)
+
+
+def test_dry_run_computes_the_plan_and_writes_nothing(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    sims.salesforce.load_contacts(PEOPLE)
+    result, report = run_job(dagster_instance, dry_run=True)
+    assert result.success and report is not None
+    assert report["created"] == {"genesys": 4, "crm": 0}  # what the run would do
+    assert sims.genesys.count() == 0
+    assert sync_ledger.recent_runs() == [] and sync_ledger.links().empty
+    assert sync_ledger.watermark("salesforce_contacts") is None
+    assert not CrmMirror(PipelineSettings.from_env().data_dir, "salesforce").exists()
