@@ -183,6 +183,44 @@ def test_modifiedon_fallback_when_change_tracking_is_off(sim: DynamicsSimulator,
         assert DynamicsWatermark.parse(third.watermark).modifiedon == clock.now
 
 
+def test_modifiedon_read_with_rows_edited_during_the_paged_read_loses_none(
+    sim: DynamicsSimulator, settings: DynamicsSettings
+) -> None:
+    clock = FakeTime()
+    sim.set_clock(clock)
+    ids = seed(sim, 12)
+    sim.set_change_tracking(False)
+    with connector(settings, page_size=5) as dyn:
+        pages = 0
+
+        def during_read(response: httpx.Response) -> None:
+            nonlocal pages
+            if response.request.method == "GET" and response.request.url.path == CONTACTS:
+                pages += 1
+                if pages == 2:  # the first data page is in: edit rows already read and rows not read yet
+                    clock.now += timedelta(seconds=30)
+                    for record_id in ids:
+                        if record_id in first_page_ids:
+                            sim.edit_contact(record_id, firstname="Moved")
+                            break
+                    sim.edit_contact(sorted(set(ids) - first_page_ids)[-1], firstname="Moved too")
+
+        first_page_ids: set[str] = set()
+
+        def remember_first_page(response: httpx.Response) -> None:
+            if not first_page_ids and response.request.url.path == CONTACTS and response.status_code == 200:
+                response.read()
+                first_page_ids.update(r["contactid"] for r in response.json().get("value", []))
+
+        dyn._http.event_hooks["response"] += [remember_first_page, during_read]
+        result = dyn.read_contacts(None)
+    got = ids_of(result.records)
+    assert sorted(got) == sorted(ids)  # each once (the later copy kept), none lost
+    moved = {r["contactid"]: r["firstname"] for r in result.records if r["firstname"].startswith("Moved")}
+    assert sorted(moved.values()) == ["Moved", "Moved too"]
+    assert DynamicsWatermark.parse(result.watermark).modifiedon == clock.now
+
+
 def test_change_tracking_turned_off_after_a_delta_falls_back_from_the_stored_modifiedon(
     sim: DynamicsSimulator, settings: DynamicsSettings
 ) -> None:
