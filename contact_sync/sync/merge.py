@@ -49,10 +49,13 @@ FIELD_FRAME_COLUMNS: Final = (
     "crm_id",
     "genesys_id",
     "field",
+    "base",
     "crm_value",
     "genesys_value",
+    "base_key",
     "crm_key",
     "genesys_key",
+    "has_base",
     "crm_modified_at",
     "genesys_modified_at",
 )
@@ -119,7 +122,7 @@ def stack_frames(
 def _arrow_text(values: np.ndarray) -> pd.Series:
     """Trimmed text (pyarrow-backed, so string functions run in C); empty after trimming counts as missing."""
     present = pd.notna(values)
-    if present.any() and not all(isinstance(v, str) for v in values[present][:1000]):
+    if present.any() and pd.api.types.infer_dtype(values, skipna=True) != "string":
         values = np.where(present, values.astype(str), None)
     text = pd.Series(pd.array(values, dtype="string[pyarrow]")).str.strip()
     return text.where(text != "")
@@ -184,10 +187,33 @@ def _same(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return left == right
 
 
-def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, policy: object) -> pd.DataFrame:
-    """One row per (pair, mapped field) with both current values, their comparison keys and modify stamps."""
-    c = crm.set_index("record_id")
-    g = genesys.set_index("record_id")
+def by_record_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical frame indexed by record_id (as is when it already is), ids seen twice left out."""
+    if frame.index.name == "record_id":
+        return frame
+    return frame[~frame["record_id"].duplicated(keep=False)].set_index("record_id")
+
+
+def _base_by_field(base: pd.DataFrame, crm_ids: np.ndarray, gen_ids: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Base rows of the current pairs only (a base stored for an older link of the same CRM id does not count),
+    split by field, one row per CRM id."""
+    stored = base[["crm_id", "genesys_id", "field", "value"]]
+    linked_to = pd.Series(gen_ids, index=pd.Index(crm_ids, dtype=object))
+    current = stored["genesys_id"].to_numpy(dtype=object) == linked_to.reindex(stored["crm_id"]).to_numpy(dtype=object)
+    stored = stored[current].drop_duplicates(subset=["crm_id", "field"], keep="last")
+    return {str(name): rows for name, rows in stored.groupby("field", sort=False)}
+
+
+def field_frame(
+    pairs: pd.DataFrame,
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    base: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per (pair, mapped field): both current values, the base, their comparison keys and modify stamps."""
+    c = by_record_id(crm)
+    g = by_record_id(genesys)
     ci = c.index.get_indexer(pairs["crm_id"])
     gi = g.index.get_indexer(pairs["genesys_id"])
     if (ci < 0).any() or (gi < 0).any():
@@ -197,6 +223,8 @@ def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, p
     gen_mod = pd.Series(g["modified_at"].array.take(gi))
     crm_ids = _objects(pairs["crm_id"])
     gen_ids = _objects(pairs["genesys_id"])
+    bases = _base_by_field(base, crm_ids, gen_ids) if base is not None and len(base) else {}
+    n = len(ci)
     chunks = []
     for rule in policy.fields:  # type: ignore[attr-defined]
         crm_values = column_values(c, rule.name, ci)
@@ -205,16 +233,28 @@ def field_frame(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, p
         if rule.compare == "phone" and rule.name == "phone":
             crm_e164 = column_values(c, "phone_e164", ci)
             gen_e164 = column_values(g, "phone_e164", gi)
+        base_values = np.full(n, None, dtype=object)
+        base_keys = np.full(n, None, dtype=object)
+        has_base = np.zeros(n, dtype=bool)
+        stored = bases.get(rule.name)
+        if stored is not None:
+            at = pd.Index(stored["crm_id"], dtype=object).get_indexer(crm_ids)
+            has_base = at >= 0
+            base_values[has_base] = _objects(stored["value"].to_numpy())[at[has_base]]
+            base_keys[has_base] = compare_keys(base_values[has_base], rule.compare, region)
         chunks.append(
             pd.DataFrame(
                 {
                     "crm_id": crm_ids,
                     "genesys_id": gen_ids,
-                    "field": np.full(len(ci), rule.name, dtype=object),
+                    "field": np.full(n, rule.name, dtype=object),
+                    "base": base_values,
                     "crm_value": crm_values,
                     "genesys_value": gen_values,
+                    "base_key": base_keys,
                     "crm_key": compare_keys(crm_values, rule.compare, region, crm_e164),
                     "genesys_key": compare_keys(gen_values, rule.compare, region, gen_e164),
+                    "has_base": has_base,
                     "crm_modified_at": crm_mod,
                     "genesys_modified_at": gen_mod,
                 }
@@ -250,22 +290,9 @@ def merge_fields(
     """
     mode = getattr(policy, "mode", "one_way")
     rules = {rule.name: rule for rule in policy.fields}  # type: ignore[attr-defined]
-    long = field_frame(pairs, crm, genesys, policy)
-    n = len(long)
-
-    if base is not None and len(base):
-        stored = base[["crm_id", "genesys_id", "field", "value"]].drop_duplicates(
-            subset=["crm_id", "genesys_id", "field"], keep="last"
-        )
-        stored = stored.assign(base_key=_keys_per_field(stored, "value", policy), has_base=True)
-        long = long.merge(stored.rename(columns={"value": "base"}), on=["crm_id", "genesys_id", "field"], how="left")
-        has_base = long["has_base"].eq(True).to_numpy()
-        long["base"] = _objects(long["base"])
-        base_key = _objects(long["base_key"])
-    else:
-        long["base"] = None
-        has_base = np.zeros(n, dtype=bool)
-        base_key = np.full(n, None, dtype=object)
+    long = field_frame(pairs, crm, genesys, policy, base=base)
+    has_base = long["has_base"].to_numpy(dtype=bool)
+    base_key = long["base_key"].to_numpy()
 
     crm_key = _filled(long["crm_key"].to_numpy())
     gen_key = _filled(long["genesys_key"].to_numpy())

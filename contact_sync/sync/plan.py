@@ -17,7 +17,7 @@ import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
 from contact_sync.sync.matching import MatchResult
-from contact_sync.sync.merge import MERGE_COLUMNS, column_values, field_frame, merge_fields, stack_frames
+from contact_sync.sync.merge import MERGE_COLUMNS, by_record_id, column_values, field_frame, merge_fields, stack_frames
 from contact_sync.sync.schema import UtcTimestamp
 
 CHANGED_ON: Final = ("none", "crm", "genesys", "both")
@@ -183,7 +183,7 @@ def _live_ids(crm: pd.DataFrame) -> pd.DataFrame:
 
 def _one_side_rows(ids: pd.Series, frame: pd.DataFrame, policy: object, side: str, action: str) -> pd.DataFrame:
     """create_genesys / create_crm rows: one per record and mapped field, carrying the source side's values."""
-    source = frame.drop_duplicates(subset=["record_id"], keep=False).set_index("record_id")
+    source = by_record_id(frame)
     at = source.index.get_indexer(ids)
     modified = pd.Series(source["modified_at"].array.take(at))
     n = len(at)
@@ -229,8 +229,8 @@ def build_reconciliation(
     status = _live_ids(crm).set_index("record_id")
     pairs = match.matches[["crm_id", "genesys_id"]]
     live = status["live"].reindex(pairs["crm_id"]).fillna(False).to_numpy(dtype=bool)
-    crm_clean = crm.drop_duplicates(subset=["record_id"], keep=False)
-    genesys_clean = genesys.drop_duplicates(subset=["record_id"], keep=False)
+    crm_clean = by_record_id(crm)
+    genesys_clean = by_record_id(genesys)
     parts: list[pd.DataFrame] = []
 
     if live.any():
@@ -241,7 +241,7 @@ def build_reconciliation(
     guard: str | None = None
     gone = pairs[~live]
     if len(gone):
-        rows = field_frame(gone, crm_clean, genesys_clean, policy).drop(columns=["crm_key", "genesys_key"])
+        rows = field_frame(gone, crm_clean, genesys_clean, policy)
         action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
         share = float(getattr(policy, "max_delete_share", 0.05))
         allowed = share * len(pairs)
