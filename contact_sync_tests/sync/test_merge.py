@@ -214,3 +214,13 @@ def test_missing_values_count_as_values() -> None:
     rows = merge_one(genesys_changes={"phone": None})
     assert writes(rows) == {"phone": "write_crm"}
     assert rows.loc["phone", "new_value"] is None
+
+
+def test_a_base_stored_for_an_older_link_is_not_this_links_base() -> None:
+    # c1 used to be linked to g-old (whose base says "Old"); now it is linked to g1: this is a first sync.
+    c = crm({"record_id": "c1", **BASE, "lead_score": 10.0})
+    g = genesys({"record_id": "g1", **BASE, "lead_score": 10.0})
+    old = base_of("c1", "g-old", first_name="Old")
+    out = merge_fields(pd.DataFrame({"crm_id": ["c1"], "genesys_id": ["g1"]}), c, g, old, None, make_policy())
+    row = out.set_index("field").loc["first_name"]
+    assert row["base"] is None and row["changed_on"] == "none" and row["base_update"]
