@@ -13,8 +13,10 @@ def main() -> None:
 
 def _register() -> None:
     from contact_sync.cli.simulators import simulators
+    from contact_sync.cli.sync import sync
 
     main.add_command(simulators)
+    main.add_command(sync)
 
 
 _register()
