@@ -1,0 +1,129 @@
+"""Schedules, sensors and the instance configuration, evaluated on a test instance (no daemon)."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from contact_sync.definitions import defs
+from contact_sync.defs.sync.jobs import PAIR_TAG
+from contact_sync.defs.sync.schedules import DEFAULT_RUNNING, SYNC_SCHEDULES
+from contact_sync.defs.sync.sensors import apply_conflict_decisions, sync_health, sync_run_failure_alert
+from contact_sync.ledger import Ledger
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO = defs.get_repository_def()
+
+
+def test_schedules_cover_the_guide_frequencies_with_only_30_minutes_on(dagster_instance: dg.DagsterInstance) -> None:
+    crons = {s.name: s.cron_schedule for s in SYNC_SCHEDULES}
+    assert crons == {
+        "sync_every_5_minutes": "*/5 * * * *",
+        "sync_every_15_minutes": "*/15 * * * *",
+        "sync_every_30_minutes": "*/30 * * * *",
+        "sync_hourly": "0 * * * *",
+        "sync_daily": "0 2 * * *",
+    }
+    running = {s.name for s in SYNC_SCHEDULES if s.default_status == dg.DefaultScheduleStatus.RUNNING}
+    assert running == {DEFAULT_RUNNING}
+    schedule = next(s for s in SYNC_SCHEDULES if s.name == DEFAULT_RUNNING)
+    assert schedule.job_name == "sync_one_way"
+    [request] = (
+        schedule.evaluate_tick(dg.build_schedule_context(instance=dagster_instance, repository_def=REPO)).run_requests
+        or []
+    )
+    assert request.partition_key == "all"
+
+
+def test_schedule_skips_a_cohort_that_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch, dagster_instance: dg.DagsterInstance
+) -> None:
+    import importlib
+
+    import contact_sync.defs.sync.schedules as schedules
+
+    monkeypatch.setenv("CONTACT_SYNC_COHORT", "pilot-404")
+    monkeypatch.setenv("CONTACT_SYNC_MODE", "bidirectional")
+    fresh = importlib.reload(schedules)
+    try:
+        schedule = next(s for s in fresh.SYNC_SCHEDULES if s.name == DEFAULT_RUNNING)
+        assert schedule.job_name == "sync_bidirectional"
+        data = schedule.evaluate_tick(dg.build_schedule_context(instance=dagster_instance, repository_def=REPO))
+        assert not data.run_requests and "pilot-404" in (data.skip_message or "")
+        dagster_instance.add_dynamic_partitions("rollout_cohort", ["pilot-404"])
+        data = schedule.evaluate_tick(dg.build_schedule_context(instance=dagster_instance, repository_def=REPO))
+        assert [r.partition_key for r in data.run_requests or []] == ["pilot-404"]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(schedules)
+
+
+def test_decisions_sensor_requests_one_run_per_new_batch_of_decisions(
+    sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    context = dg.build_sensor_context(repository_def=REPO, instance=dagster_instance)
+    assert apply_conflict_decisions(context).__class__ is dg.SkipReason
+    [conflict_id] = sync_ledger.add_conflicts(
+        __import__("pandas").DataFrame(
+            [
+                {"crm_id": "003000000000001AAA", "genesys_id": "g-1", "field": "phone", "base": "1",
+                 "crm_value": "2", "genesys_value": "3", "policy": "manual", "winner": None}
+            ]
+        )
+    )  # fmt: skip
+    sync_ledger.decide(conflict_id, "genesys", by="test")
+    result = apply_conflict_decisions(dg.build_sensor_context(repository_def=REPO, instance=dagster_instance))
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests or []
+    assert request.partition_key == "all" and str(conflict_id) in request.tags["contact_sync/decisions"]
+    again = apply_conflict_decisions(
+        dg.build_sensor_context(repository_def=REPO, instance=dagster_instance, cursor=result.cursor)
+    )
+    assert isinstance(again, dg.SkipReason)
+
+
+def test_health_sensor_alerts_once_per_finished_run_below_the_threshold(
+    sync_ledger: Ledger, dagster_instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTACT_SYNC_HEALTH_THRESHOLD", "90")
+    sync_ledger.start_run("r-1", "one_way", "all")
+    sync_ledger.finish_run("r-1", "success", counts={"errors": 4}, duration_s=2.0)  # 100 - 20 - 2 = 78
+    context = dg.build_sensor_context(repository_def=REPO, instance=dagster_instance)
+    sync_health(context)
+    [alert] = sync_ledger.recent_alerts()
+    assert alert.kind == "low_health" and "78.0" in alert.message
+    sync_health(dg.build_sensor_context(repository_def=REPO, instance=dagster_instance, cursor=context.cursor))
+    assert len(sync_ledger.recent_alerts()) == 1
+
+
+def test_failure_sensor_closes_the_run_and_alerts(sync_ledger: Ledger, dagster_instance: dg.DagsterInstance) -> None:
+    @dg.op
+    def explode() -> None:
+        raise RuntimeError("Genesys is down")
+
+    @dg.job(name="sync_one_way")
+    def failing() -> None:
+        explode()
+
+    result = failing.execute_in_process(instance=dagster_instance, raise_on_error=False)
+    sync_ledger.start_run(result.run_id, "one_way", "all")
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="sync_run_failure_alert",
+        dagster_event=failure,
+        dagster_instance=dagster_instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+    sync_run_failure_alert(context)
+    assert sync_ledger.run(result.run_id).status == "failure"
+    [alert] = sync_ledger.recent_alerts()
+    assert alert.kind == "run_failed" and alert.run_id == result.run_id
+
+
+def test_instance_config_queues_a_second_run_of_the_same_pair(tmp_path: Path) -> None:
+    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": PAIR_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+    workspace = (REPO_ROOT / "workspace.yaml").read_text()
+    assert "contact_sync.definitions" in workspace

@@ -1,0 +1,84 @@
+"""The blocking plan check: a plan that fails it stops every write of the run."""
+
+import dataclasses
+
+import dagster as dg
+
+from contact_sync.defs.io_managers import ContactSyncIOManager
+from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.sync.assets import contact_matches, crm_contacts, genesys_contacts, genesys_writes
+from contact_sync.defs.sync.checks import plan_problems, reconciliation_is_valid
+from contact_sync.defs.sync.partitions import rollout_cohort
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.planning import plan_cohort
+from contact_sync.pipeline.snapshots import Snapshot
+from contact_sync.simulators import RunningSimulators
+from contact_sync.sync.matching import MatchResult
+from contact_sync.sync.plan import SyncPlan
+
+
+def _corrupt(plan: SyncPlan) -> SyncPlan:
+    """The real plan with one row whose action no writer knows (what a bug in the plan builder could produce)."""
+    recon = plan.reconciliation.copy()
+    recon.loc[recon.index[0], "action"] = "overwrite_everything"
+    return dataclasses.replace(plan, reconciliation=recon)
+
+
+@dg.asset(name="reconciliation", partitions_def=rollout_cohort)
+def broken_reconciliation(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    crm_contacts: Snapshot,
+    genesys_contacts: Snapshot,
+    contact_matches: MatchResult,
+) -> SyncPlan:
+    plan = plan_cohort(contact_sync.services, crm_contacts, genesys_contacts, contact_matches, "one_way", "all")
+    return _corrupt(plan)
+
+
+def test_an_invalid_plan_blocks_every_write(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    sims.salesforce.load_contacts([{"LastName": "Gate", "Email": "gate@example.com"}, {"LastName": "Keeper"}])
+    result = dg.materialize(
+        [
+            crm_contacts,
+            genesys_contacts,
+            contact_matches,
+            broken_reconciliation,
+            reconciliation_is_valid,
+            genesys_writes,
+        ],
+        instance=dagster_instance,
+        partition_key="all",
+        resources={"contact_sync": ContactSyncResource(), "io_manager": ContactSyncIOManager()},
+        raise_on_error=False,
+    )
+    assert not result.success
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert "ReconciliationRow" in evaluation.metadata["details"].value
+    assert "genesys_writes" not in {e.step_key for e in result.get_step_success_events()}
+    assert sims.genesys.count() == 0  # the two creates of the plan were never sent
+    assert sync_ledger.links().empty
+
+
+def test_plan_problems_names_writes_to_records_missing_from_the_snapshot() -> None:
+    import pandas as pd
+
+    from contact_sync.sync.plan import RECONCILIATION_COLUMNS, build_plan
+    from contact_sync.sync.policy import load_policy
+
+    row = {name: None for name in RECONCILIATION_COLUMNS}
+    row.update(
+        crm_id="003000000000001AAA", genesys_id="gone", field="phone", changed_on="crm", conflict=False,
+        policy="last_write_wins", winner="crm", action="write_genesys", new_value="+14155550100", base_update=True,
+    )  # fmt: skip
+    recon = pd.DataFrame([row]).astype(object).astype({"conflict": bool, "base_update": bool})
+    empty = MatchResult(*(pd.DataFrame({"crm_id": [], "genesys_id": [], "rule": [], "score": []}) for _ in range(7)))
+    plan = build_plan(recon, empty, load_policy())
+    crm = Snapshot(system="salesforce")
+    problems = plan_problems(plan, crm, Snapshot(system="genesys"), cohort=["003000000000002AAA"])
+    assert any("Genesys write(s) target contacts not in the snapshot" in p for p in problems)
+    assert any("outside the cohort" in p for p in problems)
+    assert plan_problems(plan, crm, Snapshot(system="genesys"), cohort=None) != []
