@@ -12,9 +12,13 @@ def main() -> None:
 
 
 def _register() -> None:
+    from contact_sync.cli.cohort import cohort
+    from contact_sync.cli.conflicts import conflicts
     from contact_sync.cli.simulators import simulators
     from contact_sync.cli.sync import sync
 
+    main.add_command(cohort)
+    main.add_command(conflicts)
     main.add_command(simulators)
     main.add_command(sync)
 

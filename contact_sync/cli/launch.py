@@ -21,14 +21,16 @@ from typing import Any, Final, get_args
 import click
 import dagster as dg
 
+from contact_sync.connectors.http import ConnectorError
 from contact_sync.defs.sync.jobs import PAIR_TAG, job_name, pair_name
 from contact_sync.defs.sync.partitions import ensure_cohort_partition
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
+from contact_sync.pipeline.services import Services, open_services
 from contact_sync.settings import SettingsError
 from contact_sync.sync.plan import SyncPlan
-from contact_sync.sync.policy import Mode
+from contact_sync.sync.policy import Mode, PolicyError
 
 DEFAULT_HOME_NAME: Final = "dagster_home"
 REPO_DAGSTER_YAML: Final = Path(__file__).resolve().parents[2] / "dagster.yaml"
@@ -129,6 +131,20 @@ def open_ledger(settings: PipelineSettings | None = None) -> Iterator[Ledger]:
         yield ledger
     finally:
         ledger.dispose()
+
+
+@contextmanager
+def cli_services(settings: PipelineSettings | None = None) -> Iterator[Services]:
+    """The services (CRM, Genesys, ledger, policy) for a command that talks to them directly; a bad setting, bad
+    policy file, unreachable service or ledger error inside the block becomes a one-line `click.ClickException`."""
+    settings = settings or settings_from_env()
+    try:
+        with open_services(settings) as services:
+            yield services
+    except (SettingsError, PolicyError, LedgerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except ConnectorError as exc:
+        raise click.ClickException(f"a service is not reachable or refused the call: {exc}") from None
 
 
 def check_cohort(ledger: Ledger, cohort: str) -> None:
