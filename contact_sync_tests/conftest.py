@@ -96,3 +96,17 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
         yield store
     finally:
         store.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`contact-sync demo --contacts 200` run once in a fresh folder: (the demo folder, what it printed). Shared by
+    the demo's CLI test and the Dagster UI browser test, which looks at the same runs."""
+    from click.testing import CliRunner
+
+    from contact_sync.cli.demo import demo
+
+    folder = tmp_path_factory.mktemp("demo") / "contact-sync-demo"
+    result = CliRunner().invoke(demo, ["--dir", str(folder), "--contacts", "200"])
+    assert result.exit_code == 0, result.output
+    return folder, result.output

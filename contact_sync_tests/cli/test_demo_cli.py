@@ -1,0 +1,114 @@
+"""`contact-sync demo` end to end (200 contacts): it runs to the end, and what it prints matches what the services, the
+ledger and the Dagster instance in the demo folder really hold afterwards."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dagster as dg
+from click.testing import CliRunner
+
+from contact_sync.cli.demo import demo
+from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.settings import GenesysSettings
+from contact_sync.simulators import run_simulators
+from contact_sync.sync.normalize import normalize_phone
+
+
+def figures(output: str, label: str) -> list[int]:
+    """Every number printed in a table row with this label, in order."""
+    return [int(n) for n in re.findall(rf"^\s*{re.escape(label)}\s+(\d+)\s*$", output, flags=re.M)]
+
+
+def edited_ids(output: str) -> list[tuple[str, str]]:
+    """(CRM id, field) of each row of the edits table."""
+    block = output.split("Edits made on both sides between runs", 1)[1].split("Phase 3", 1)[0]
+    return re.findall(r"^\s*(003\w{15})\s+(\w+)\s", block, flags=re.M)
+
+
+def test_demo_runs_to_the_end_and_its_figures_match_the_services(demo_run: tuple[Path, str]) -> None:
+    folder, output = demo_run
+    for title in ("Seeded simulators", "Phase 1", "Phase 2", "Phase 3", "Review queue", "Decision applied", "Trace"):
+        assert title in output
+    assert "dagster dev -w workspace.yaml" in output and 'DAGSTER_HOME="$PWD/dagster_home"' in output
+
+    data = folder / "data"
+    env = {"CONTACT_SYNC_DATA_DIR": str(data), "CONTACT_SYNC_POLICY": str(folder / "policy.yaml")}
+    seeded_genesys, final_genesys = figures(output, "Genesys contacts")
+    created = sum(figures(output, "Created in Genesys"))
+    ledger = Ledger(PipelineSettings.from_env(env).database_url)
+    try:
+        with run_simulators(state_dir=data / "simulators") as sims:
+            salesforce, genesys = sims.salesforce, sims.genesys
+            assert figures(output, "Salesforce contacts") == [200, salesforce.count()]
+            assert final_genesys == genesys.count() == seeded_genesys + created
+            # Linked contacts, read over the Genesys API the way a user would check them.
+            with GenesysConnector(GenesysSettings.from_env(sims.env), rate_limit=False) as client:
+                linked = [c for c in client.scan_contacts() if c.get("externalIds")]
+            assert figures(output, "Genesys contacts linked to Salesforce") == [len(linked)]
+            links = ledger.links("salesforce")
+            assert figures(output, "Links in the ledger") == [len(links)]
+            assert {e["value"] for c in linked for e in c["externalIds"]} == set(links["crm_id"])
+
+            # Each edited contact ended as its policy says, on both sides.
+            edits = edited_ids(output)
+            assert [f for _, f in edits] == ["first_name", "phone", "tags", "email", "phone"]
+            gid = dict(zip(links["crm_id"], links["genesys_id"], strict=True))
+            crm = [salesforce.contact(i) for i, _ in edits]
+            gen = [genesys.contact(gid[i]) for i, _ in edits]
+            assert crm[0]["FirstName"] == gen[0]["firstName"] == "Margaret"  # CRM wins
+            assert normalize_phone_text(crm[1]["Phone"]) == normalize_phone_text(gen[1]["workPhone"]["display"])
+            assert normalize_phone_text(crm[1]["Phone"]) == "+17733016642"  # the later (Genesys) edit wins
+            assert set(crm[2]["Tags__c"].split(";")) == set(gen[2]["customFields"]["tags"]) == {"vip", "support"}
+            assert crm[3]["Email"] == gen[3]["workEmail"] == "m.personal@example.org"  # the decision applied
+            assert normalize_phone_text(crm[4]["Phone"]) == "+14153629080"  # one-sided Genesys edit copied over
+    finally:
+        conflicts = ledger.conflicts()
+        open_now = ledger.open_conflicts()
+        ledger.dispose()
+    assert figures(output, "Conflicts recorded") == [len(conflicts)]
+    assert figures(output, "Open conflicts") == [len(open_now)] == [0]
+    decided = conflicts[conflicts["decision"].notna()]
+    assert decided[["field", "decision", "status"]].values.tolist() == [["email", "genesys", "applied"]]
+
+    instance = dg.DagsterInstance.from_config(str(folder / "dagster_home"))
+    try:
+        runs = instance.get_runs()
+        assert figures(output, "Dagster runs") == [len(runs)] == [5]
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert sorted(instance.get_dynamic_partitions("rollout_cohort")) == ["all", "pilot-001"]
+        printed = set(re.findall(r"Dagster run\s+([0-9a-f-]{36})", output))
+        assert printed and printed <= {r.run_id for r in runs}
+    finally:
+        instance.dispose()
+
+
+def normalize_phone_text(text: str) -> str:
+    import pandas as pd
+
+    return str(normalize_phone(pd.Series([text]), "US").iloc[0])
+
+
+def test_an_existing_demo_folder_is_refused_in_one_line_and_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(demo, ["--dir", str(folder), "--contacts", "200"])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "already exists and is not empty" in result.output and str(folder) in result.output
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"] and (folder / "notes.txt").read_text() == "mine"
+
+
+def test_bad_sizes_and_an_unavailable_crm_are_one_line_errors(tmp_path: Path) -> None:
+    for args, message in (
+        (["--contacts", "50"], "--contacts must be at least 200"),
+        (["--crm", "dynamics"], "not available for --crm dynamics"),
+    ):
+        result = CliRunner().invoke(demo, ["--dir", str(tmp_path / "new"), *args])
+        assert result.exit_code == 1 and message in result.output
+        assert result.output.strip().count("\n") == 0
+        assert not (tmp_path / "new").exists()
