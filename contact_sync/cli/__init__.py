@@ -14,13 +14,19 @@ def main() -> None:
 def _register() -> None:
     from contact_sync.cli.cohort import cohort
     from contact_sync.cli.conflicts import conflicts
+    from contact_sync.cli.rollback import rollback
     from contact_sync.cli.simulators import simulators
+    from contact_sync.cli.status import status
     from contact_sync.cli.sync import sync
+    from contact_sync.cli.trace import trace
 
     main.add_command(cohort)
     main.add_command(conflicts)
     main.add_command(simulators)
     main.add_command(sync)
+    main.add_command(trace)
+    main.add_command(rollback)
+    main.add_command(status)
 
 
 _register()

@@ -1,0 +1,98 @@
+"""`contact-sync rollback RUN_ID [--dry-run] [--delete-created] [--json]`: put back the values a sync run wrote, as a
+new audited run (see `contact_sync.pipeline.rollback` for what is restored, refused and kept).
+
+`--dry-run` shows the whole plan and writes nothing. Exit status 0 when the rollback ran (fields refused because they
+changed since are listed, not errors), 1 when a write failed, and a one-line error for a run that cannot be rolled
+back (unknown id, a rollback run, a dry run, nothing written, already rolled back).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from contact_sync.pipeline.rollback import Rollback
+
+
+def _text(value: Any) -> str:
+    return "(empty)" if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)) else str(value)
+
+
+def _show(result: Rollback) -> None:
+    console = Console()
+    counts = result.counts()
+    if result.dry_run:
+        console.print(f"[bold]Dry run[/bold]: rolling back run {result.run_id} would do this (nothing was written).")
+    else:
+        console.print(f"Rolled back run {result.run_id} as run [bold]{result.rollback_run_id}[/bold].")
+    changes = result.changes
+    if len(changes):
+        table = Table(title=f"Fields run {result.run_id} wrote")
+        for column in ("System", "Record", "Field", "Before the run", "Run wrote", "Now", "Action", "Why"):
+            table.add_column(column, overflow="fold")
+        for row in changes.itertuples():
+            style = {"refuse": "yellow", "refused": "yellow", "failed": "red"}.get(str(row.action), "")
+            action = f"[{style}]{row.action}[/{style}]" if style else str(row.action)
+            table.add_row(
+                str(row.system),
+                str(row.record_id),
+                str(row.field),
+                _text(row.before),
+                _text(row.written),
+                _text(row.live),
+                action,
+                str(row.why),
+            )
+        console.print(table)
+    if len(result.created):
+        table = Table(title=f"Contacts run {result.run_id} created")
+        for column in ("System", "Record", "CRM id", "Genesys id", "Action", "Why"):
+            table.add_column(column, overflow="fold")
+        for row in result.created.itertuples():
+            table.add_row(
+                str(row.system), str(row.record_id), str(row.crm_id), str(row.genesys_id), str(row.action), str(row.why)
+            )
+        console.print(table)
+    restored = counts["restore"] if result.dry_run else counts["restored"]
+    console.print(
+        f"{'To restore' if result.dry_run else 'Restored'}: {restored}; refused (changed since): {counts['refused']}; "
+        f"kept: {counts['kept']}; created contacts {'to unlink' if result.dry_run else 'unlinked'}: "
+        f"{counts['unlink'] if result.dry_run else counts['unlinked']}"
+        + (f"; deleted: {counts['deleted']}" if result.delete_created and not result.dry_run else "")
+        + (f"; [red]failed: {counts['failed']}[/red]" if counts["failed"] else "")
+    )
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--dry-run", is_flag=True, help="Show the whole rollback plan; write nothing.")
+@click.option(
+    "--delete-created",
+    is_flag=True,
+    help="Also delete the contacts the run created (they are only unlinked without this flag).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (one line).")
+def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) -> None:
+    """Restore the values sync run RUN_ID wrote, as a new audited run; fields changed since are refused."""
+    from contact_sync.cli.launch import cli_services
+    from contact_sync.pipeline.rollback import RollbackError, rollback_run
+
+    run_id = run_id.strip()
+    if not run_id:
+        raise click.ClickException("rollback needs a run id (see `contact-sync status`)")
+    with cli_services() as services:
+        try:
+            result = rollback_run(services, run_id, delete_created=delete_created, dry_run=dry_run)
+        except RollbackError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), default=str))
+    else:
+        _show(result)
+    if result.counts()["failed"]:
+        raise SystemExit(1)

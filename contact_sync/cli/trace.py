@@ -1,0 +1,128 @@
+"""`contact-sync trace QUERY [--json]`: every recorded change of one contact, oldest first, with its link and open
+conflicts -- the answer to "where did this value go?".
+
+QUERY is a CRM id, a Genesys id or an email address; the contact's linked counterpart is traced too, so a CRM id shows
+what the sync wrote on the Genesys side. Each change names the run, the time, the system and field, the old and new
+value and why (created, crm change, genesys change, conflict winner, decision, rollback, unlink, delete).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from contact_sync.ledger import Ledger
+
+CHANGE_COLUMNS: Final = ("run_id", "at", "system", "record_id", "field", "old_value", "new_value", "reason")
+LINK_COLUMNS: Final = ("crm_system", "crm_id", "genesys_id", "rule", "linked_at", "run_id")
+CONFLICT_COLUMNS: Final = ("id", "field", "crm_id", "genesys_id", "base", "crm_value", "genesys_value", "policy")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame[list(columns)].to_dict("records")]
+
+
+def contact_trace(ledger: Ledger, query: str) -> dict[str, Any] | None:
+    """The trace of one contact as plain data, or None when the ledger knows nothing about `query`."""
+    trail = ledger.audit_trail(query)
+    ids = {query, *trail["crm_id"].dropna().astype(str), *trail["genesys_id"].dropna().astype(str)}
+    ids |= set(trail["record_id"].dropna().astype(str))
+    links = ledger.links(ids=sorted(ids), include_unlinked=True)
+    if trail.empty and links.empty:
+        return None
+    ids |= set(links["crm_id"].astype(str)) | set(links["genesys_id"].astype(str))
+    active = links[links["unlinked_at"].isna()]
+    ended = links[links["unlinked_at"].notna()]
+    conflicts = ledger.conflicts(status="open", ids=sorted(ids))
+    return {
+        "query": query,
+        "changes": _records(trail, CHANGE_COLUMNS),
+        "links": _records(active, LINK_COLUMNS),
+        "past_links": _records(ended, (*LINK_COLUMNS, "unlink_reason", "unlink_run_id")),
+        "open_conflicts": _records(conflicts, CONFLICT_COLUMNS),
+    }
+
+
+def _text(value: Any) -> str:
+    return "(empty)" if value is None else str(value)
+
+
+def _show(data: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"Changes of {data['query']} (oldest first)")
+    for column in ("Run", "At (UTC)", "System", "Record", "Field", "Old -> new", "Reason"):
+        table.add_column(column, overflow="fold")
+    for c in data["changes"]:
+        table.add_row(
+            _text(c["run_id"]),
+            _text(c["at"])[:19],
+            c["system"],
+            _text(c["record_id"]),
+            c["field"],
+            f"{_text(c['old_value'])} -> {_text(c['new_value'])}",
+            c["reason"],
+        )
+    console.print(table if data["changes"] else "No recorded changes.")
+    for link in data["links"]:
+        console.print(
+            f"Linked: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
+            f"(by {link['rule']}, run {link['run_id']}, {_text(link['linked_at'])[:19]})"
+        )
+    if not data["links"]:
+        console.print("Linked: no active link")
+    for link in data["past_links"]:
+        console.print(
+            f"Past link: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
+            f"(ended: {link['unlink_reason']})"
+        )
+    if data["open_conflicts"]:
+        conflicts = Table(title="Open conflicts (decide with `contact-sync conflicts resolve ID`)")
+        for column in ("Id", "Field", "Base", "CRM value", "Genesys value", "Policy"):
+            conflicts.add_column(column)
+        for c in data["open_conflicts"]:
+            conflicts.add_row(
+                str(c["id"]),
+                c["field"],
+                _text(c["base"]),
+                _text(c["crm_value"]),
+                _text(c["genesys_value"]),
+                c["policy"],
+            )
+        console.print(conflicts)
+    else:
+        console.print("Open conflicts: none")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the trace as one JSON object (one line).")
+def trace(query: str, as_json: bool) -> None:
+    """Every recorded change of one contact (QUERY: CRM id, Genesys id or email), oldest first."""
+    from contact_sync.cli.launch import open_ledger
+
+    query = query.strip()
+    if not query:
+        raise click.ClickException("trace needs a CRM id, a Genesys id or an email address")
+    with open_ledger() as ledger:
+        data = contact_trace(ledger, query)
+    if data is None:
+        raise click.ClickException(
+            f"no contact {query!r} in the ledger: no recorded change or link has that CRM id, Genesys id or email"
+        )
+    if as_json:
+        click.echo(json.dumps(data, default=str))
+        return
+    _show(data)
