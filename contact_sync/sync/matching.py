@@ -65,9 +65,11 @@ def _frame(columns: tuple[str, ...], data: dict[str, object] | None = None) -> p
 def _reject_bad_ids(frame: pd.DataFrame, system: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop rows whose record_id is missing or appears more than once (every copy: we cannot tell which is right)."""
     ids = frame["record_id"].astype(object)
-    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    missing = ids.isna() | (ids == "")
     repeated = ids.duplicated(keep=False) & ~missing
     bad = missing | repeated
+    if not bad.any():
+        return frame, _frame(REJECTED_COLUMNS)
     reasons = pd.Series("missing record_id", index=frame.index).where(missing, "record_id appears twice in snapshot")
     rejected = pd.DataFrame(
         {"system": system, "record_id": ids[bad].where(~missing[bad], None), "reason": reasons[bad]},
@@ -77,15 +79,14 @@ def _reject_bad_ids(frame: pd.DataFrame, system: str) -> tuple[pd.DataFrame, pd.
 
 
 def _email_key(values: pd.Series) -> pd.Series:
-    key = normalize_email(values).astype(object)
-    valid = key.notna() & key.astype(str).str.contains("@", regex=False)
-    return key.where(valid, None)
+    """Normalized email; normalize_email already nulls anything that is not local@domain."""
+    return _text_key(normalize_email(values))
 
 
 def _text_key(values: pd.Series) -> pd.Series:
+    """Values as objects, None for missing or empty."""
     key = values.astype(object)
-    valid = key.notna() & (key.astype(str).str.strip() != "")
-    return key.where(valid, None)
+    return key.where(key.notna() & (key != ""), None)
 
 
 def _name_key(frame: pd.DataFrame) -> pd.Series:
