@@ -13,8 +13,9 @@ import pandas as pd
 
 from contact_sync.connectors.results import ReadResult, WriteReport
 from contact_sync.connectors.salesforce import SalesforceConnector
-from contact_sync.pipeline.records import canonical_to_crm, crm_to_canonical
+from contact_sync.pipeline.records import crm_to_canonical
 from contact_sync.settings import SalesforceSettings, SettingsError
+from contact_sync.sync.convert import canonical_to_salesforce
 from contact_sync.sync.policy import SyncPolicy
 
 
@@ -72,16 +73,16 @@ class SalesforceAdapter:
         return self.connector.read_contacts(watermark)
 
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        return crm_to_canonical(records, self.policy, self.kind)
+        return crm_to_canonical(records, self.policy)
 
     def account_names(self, account_ids: Sequence[str]) -> dict[str, str]:
         return self.connector.read_accounts(account_ids) if account_ids else {}
 
     def create(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> WriteReport:
-        return self.connector.create_contacts([(key, canonical_to_crm(v, self.policy, self.kind)) for key, v in items])
+        return self.connector.create_contacts([(key, canonical_to_salesforce(v, self.policy)) for key, v in items])
 
     def update(self, changes: Mapping[str, Mapping[str, Any]], stamps: Mapping[str, str]) -> WriteReport:
-        api = {crm_id: canonical_to_crm(values, self.policy, self.kind) for crm_id, values in changes.items()}
+        api = {crm_id: canonical_to_salesforce(values, self.policy) for crm_id, values in changes.items()}
         return self.connector.update_contacts({k: v for k, v in api.items() if v}, stamps)
 
     def delete(self, ids: Sequence[str]) -> WriteReport:
@@ -99,9 +100,9 @@ def _salesforce(env: Mapping[str, str], policy: SyncPolicy) -> CrmAdapter:
 
 
 def _dynamics(env: Mapping[str, str], policy: SyncPolicy) -> CrmAdapter:
-    raise SettingsError(
-        "CONTACT_SYNC_CRM=dynamics is not available yet: the Dynamics 365 connector has not landed in this release"
-    )
+    from contact_sync.pipeline.crm_dynamics import build_dynamics_adapter
+
+    return build_dynamics_adapter(env, policy)
 
 
 CRM_ADAPTERS: dict[str, Callable[[Mapping[str, str], SyncPolicy], CrmAdapter]] = {

@@ -219,9 +219,9 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
         for ids in _chunks([str(i) for i in creates.index]):
             items = []
             for crm_id in ids:
-                body = genesys_create_body(canonical_to_genesys(values[crm_id], services.policy, organizations))
-                body["externalIds"] = [{"externalSource": {"id": source["id"]}, "value": crm_id}]
-                items.append((crm_id, body))
+                items.append(
+                    (crm_id, genesys_create_body(values[crm_id], services.policy, organizations, source, crm_id))
+                )
             report = services.genesys.create_contacts(items)
             summary.absorb(report)
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}

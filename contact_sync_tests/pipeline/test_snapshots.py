@@ -1,0 +1,57 @@
+"""The CRM mirror refreshed incrementally, the watermark stored only after it, and the Genesys snapshot."""
+
+from contact_sync.pipeline.services import Services
+from contact_sync.pipeline.snapshots import CrmMirror, read_genesys_snapshot, refresh_crm_snapshot, watermark_name
+from contact_sync.simulators import RunningSimulators
+
+
+def test_mirror_refreshes_incrementally_and_keeps_deleted_and_merged_rows(
+    sims: RunningSimulators, services: Services
+) -> None:
+    a, b, c = sims.salesforce.load_contacts([{"LastName": "A"}, {"LastName": "B"}, {"LastName": "C"}])
+    first = refresh_crm_snapshot(services)
+    assert first.info["incremental"] is False and len(first.contacts) == 3
+    assert services.ledger.watermark(watermark_name("salesforce")) == first.info["watermark_after"]
+
+    sims.salesforce.edit_contact(a, LastName="A2")
+    sims.salesforce.delete_contact(b)
+    sims.salesforce.merge(a, [c])
+    second = refresh_crm_snapshot(services)
+    assert second.info["incremental"] is True
+    assert second.info["records_read"] < 3 + 3  # only the overlap window and the changes, not a second full load
+    rows = second.contacts.set_index("record_id")
+    assert rows.loc[a, "last_name"] == "A2" and not rows.loc[a, "is_deleted"]
+    assert rows.loc[b, "is_deleted"]
+    assert rows.loc[c, "is_deleted"] and rows.loc[c, "merged_into"] == a
+    assert len(rows) == 3
+    stored = CrmMirror(services.settings.data_dir, "salesforce").load()
+    assert stored is not None and len(stored[0]) == 3
+
+
+def test_a_dry_refresh_moves_neither_the_mirror_nor_the_watermark(sims: RunningSimulators, services: Services) -> None:
+    sims.salesforce.load_contacts([{"LastName": "Dry"}])
+    snapshot = refresh_crm_snapshot(services, persist=False)
+    assert len(snapshot.contacts) == 1
+    assert not CrmMirror(services.settings.data_dir, "salesforce").exists()
+    assert services.ledger.watermark(watermark_name("salesforce")) is None
+
+
+def test_genesys_snapshot_maps_links_and_organizations(sims: RunningSimulators, services: Services) -> None:
+    [account] = sims.salesforce.load_accounts([{"Name": "Acme"}])
+    [crm_id] = sims.salesforce.load_contacts([{"LastName": "Linked", "AccountId": account}])
+    source = services.genesys.ensure_external_source("Salesforce")
+    orgs = services.genesys.ensure_organizations({account: "Acme"}, source)
+    [gid] = sims.genesys.load_contacts(
+        [
+            {
+                "lastName": "Linked",
+                "workPhone": {"display": "(415) 555-0101"},
+                "externalOrganization": {"id": orgs[account]},
+                "externalIds": [{"externalSource": {"id": source["id"]}, "value": crm_id}],
+            }
+        ]
+    )
+    snapshot = read_genesys_snapshot(services)
+    row = snapshot.contacts.set_index("record_id").loc[gid]
+    assert row["crm_id"] == crm_id and row["account_id"] == account and row["phone_e164"] == "+14155550101"
+    assert snapshot.stamp_map()[gid] == sims.genesys.contact(gid)["modifyDate"]
