@@ -1,0 +1,86 @@
+"""`contact-sync rollback`: a dry run shows the whole plan and writes nothing; the rollback restores what the run wrote
+(checked in Genesys through its API), refuses a field edited since, deletes created contacts only with the flag; bad
+run ids are one-line errors that leave everything as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.simulators import RunningSimulators
+from contact_sync_tests.cli import operator_fixtures
+from contact_sync_tests.cli.operator_fixtures import fails_in_one_line, invoke, json_of
+
+cli_env = operator_fixtures.cli_env
+
+PEOPLE = [
+    {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Phone": "(415) 555-0101"},
+    {"FirstName": "Alan", "LastName": "Turing", "Email": "alan@example.com", "Phone": "415-555-0102"},
+]
+
+
+def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
+    ada, alan = sims.salesforce.load_contacts(PEOPLE)
+    first = json_of("sync")["run_id"]
+    links = {c["crm_id"]: c["genesys_id"] for c in json_of("trace", ada)["links"] + json_of("trace", alan)["links"]}
+    ada_gid, alan_gid = links[ada], links[alan]
+    sims.salesforce.edit_contact(ada, FirstName="Augusta")
+    sims.salesforce.edit_contact(alan, FirstName="Alan M.")
+    second = json_of("sync")["run_id"]
+    sims.genesys.edit_contact(alan_gid, {"firstName": "Al"})  # edited again after the run
+
+    plan = json_of("rollback", second, "--dry-run")
+    assert plan["dry_run"] is True and plan["rollback_run_id"] is None
+    by_record = {(c["record_id"], c["field"]): c for c in plan["changes"]}
+    assert by_record[(ada_gid, "first_name")] | {"why": ""} == {
+        "system": "genesys",
+        "record_id": ada_gid,
+        "crm_id": ada,
+        "genesys_id": ada_gid,
+        "field": "first_name",
+        "before": "Ada",
+        "written": "Augusta",
+        "live": "Augusta",
+        "action": "restore",
+        "why": "",
+    }
+    assert (by_record[(alan_gid, "first_name")]["live"], by_record[(alan_gid, "first_name")]["action"]) == (
+        "Al",
+        "refuse",
+    )
+    assert sims.genesys.contact(ada_gid)["firstName"] == "Augusta"  # the dry run wrote nothing
+
+    done = json_of("rollback", second)
+    assert done["counts"]["restored"] == 1 and done["counts"]["refused"] == 1 and done["counts"]["failed"] == 0
+    assert sims.genesys.contact(ada_gid)["firstName"] == "Ada"
+    assert sims.genesys.contact(alan_gid)["firstName"] == "Al"
+    ledger = Ledger(PipelineSettings.from_env().database_url)
+    try:
+        assert ledger.run(done["rollback_run_id"]).counts["rolled_back_run"] == second
+        runs_before = [r.run_id for r in ledger.recent_runs()]
+
+        # Bad input: one line each, nothing written.
+        assert fails_in_one_line("rollback", "no-such-run") == "Error: no run with id 'no-such-run' in the ledger"
+        assert fails_in_one_line("rollback", done["rollback_run_id"]) == (
+            f"Error: run {done['rollback_run_id']} is itself a rollback (of run {second}) and cannot be rolled back; "
+            "run a sync again or edit the values instead"
+        )
+        assert fails_in_one_line("rollback", second) == (
+            f"Error: run {second} was already rolled back by run {done['rollback_run_id']}"
+        )
+        assert [r.run_id for r in ledger.recent_runs()] == runs_before
+        assert sims.genesys.count() == 2
+
+        # The first run created both contacts: unlinked and kept, then deleted with --delete-created.
+        kept = json_of("rollback", first)
+        assert sorted((c["crm_id"], c["action"]) for c in kept["created"]) == [(ada, "unlinked"), (alan, "unlinked")]
+        assert sims.genesys.count() == 2 and ledger.links().empty
+        listing = invoke("rollback", first, "--delete-created", "--dry-run")
+        assert listing.exit_code == 0 and "would do this" in listing.output and sims.genesys.count() == 2
+        deleted = json_of("rollback", first, "--delete-created")
+        assert sorted(c["action"] for c in deleted["created"]) == ["deleted", "deleted"]
+        assert sims.genesys.count() == 0
+        assert sims.salesforce.contact(ada) is not None  # the CRM side is never touched by a one-way rollback
+    finally:
+        ledger.dispose()
