@@ -39,7 +39,7 @@ FREE_VALUES: dict[str, list[Any]] = {
     "phone": ["646 555 0111", "+16465550111", "646 555 0122", None],
 }
 
-settings.register_profile("sync", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("sync", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def record(values: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
