@@ -59,12 +59,13 @@ def apply_decisions(
 
 
 def skipped_count(plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary) -> int:
-    """Records left alone: changed since the snapshot, ambiguous matches, unreadable records, held conflicts."""
-    held = (
-        int(plan.conflicts.loc[plan.conflicts["held"].astype(bool), "crm_id"].nunique()) if len(plan.conflicts) else 0
-    )
+    """Records left alone: changed since the snapshot, ambiguous matches, unreadable records, contacts with a held
+    conflict, and CRM duplicates folded into their primary (not created a second time)."""
+    conflicts, dups = plan.conflicts, plan.crm_duplicates
+    held = int(conflicts.loc[conflicts["held"].astype(bool), "crm_id"].nunique()) if len(conflicts) else 0
     ambiguous = int(plan.ambiguous["record_id"].nunique()) if len(plan.ambiguous) else 0
-    return genesys.changed_since_read + crm.changed_since_read + ambiguous + len(plan.rejected) + held
+    folded = int(dups.loc[~dups["is_primary"].astype(bool), "record_id"].nunique()) if len(dups) else 0
+    return genesys.changed_since_read + crm.changed_since_read + ambiguous + len(plan.rejected) + held + folded
 
 
 def run_report(
