@@ -8,7 +8,12 @@ import pytest
 from contact_sync.definitions import defs
 from contact_sync.defs.sync.jobs import PAIR_TAG
 from contact_sync.defs.sync.schedules import DEFAULT_RUNNING, SYNC_SCHEDULES
-from contact_sync.defs.sync.sensors import apply_conflict_decisions, sync_health, sync_run_failure_alert
+from contact_sync.defs.sync.sensors import (
+    apply_conflict_decisions,
+    rollout_cohort_partitions,
+    sync_health,
+    sync_run_failure_alert,
+)
 from contact_sync.ledger import Ledger
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -127,3 +132,11 @@ def test_instance_config_queues_a_second_run_of_the_same_pair(tmp_path: Path) ->
     assert {"key": PAIR_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     workspace = (REPO_ROOT / "workspace.yaml").read_text()
     assert "contact_sync.definitions" in workspace
+
+
+def test_cohorts_in_the_ledger_become_partitions(sync_ledger: Ledger, dagster_instance: dg.DagsterInstance) -> None:
+    sync_ledger.create_cohort("pilot-001", ["003000000000001AAA"])
+    result = rollout_cohort_partitions(dg.build_sensor_context(repository_def=REPO, instance=dagster_instance))
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.dynamic_partitions_requests or []
+    assert list(request.partition_keys) == ["pilot-001"]

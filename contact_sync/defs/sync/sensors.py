@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from contact_sync.defs.sync.jobs import SYNC_JOBS
-from contact_sync.defs.sync.partitions import ensure_cohort_partition
+from contact_sync.defs.sync.partitions import COHORT_PARTITIONS_NAME, ensure_cohort_partition, rollout_cohort
 from contact_sync.defs.sync.schedules import configured_mode_and_cohort
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts
@@ -119,4 +119,20 @@ def apply_conflict_decisions(context: dg.SensorEvaluationContext) -> dg.SensorRe
     )
 
 
-SYNC_SENSORS: Final = [sync_run_failure_alert, sync_health, apply_conflict_decisions]
+@dg.sensor(
+    name="rollout_cohort_partitions",
+    minimum_interval_seconds=DECISIONS_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description='Adds every cohort stored in the ledger (and "all") to the rollout_cohort partitions.',
+)
+def rollout_cohort_partitions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    with open_ledger(PipelineSettings.from_env()) as ledger:
+        names = [ALL_COHORT, *(c.name for c in ledger.cohorts())]
+    known = set(context.instance.get_dynamic_partitions(COHORT_PARTITIONS_NAME))
+    missing = [name for name in names if name not in known]
+    if not missing:
+        return dg.SkipReason("every cohort is a partition")
+    return dg.SensorResult(dynamic_partitions_requests=[rollout_cohort.build_add_request(missing)])
+
+
+SYNC_SENSORS: Final = [sync_run_failure_alert, sync_health, apply_conflict_decisions, rollout_cohort_partitions]
