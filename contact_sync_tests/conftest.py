@@ -32,6 +32,39 @@ def dagster_instance() -> Iterator[object]:
         yield instance
 
 
+CONTACT_SYNC_VARIABLES = (
+    "CONTACT_SYNC_CRM",
+    "CONTACT_SYNC_POLICY",
+    "CONTACT_SYNC_MODE",
+    "CONTACT_SYNC_COHORT",
+    "CONTACT_SYNC_DATA_DIR",
+    "CONTACT_SYNC_DATABASE_URL",
+    "CONTACT_SYNC_ALERT_WEBHOOK",
+    "CONTACT_SYNC_HEALTH_THRESHOLD",
+    "DAGSTER_HOME",
+)
+
+
+def point_at_simulators(monkeypatch: pytest.MonkeyPatch, sims_env: dict[str, str], folder: Path) -> dict[str, str]:
+    """Set the process environment of a user whose contact-sync talks to these simulators, with a fresh data folder
+    (SQLite ledger, CRM mirror) and Dagster home under `folder`; returns the variables set."""
+    for name in CONTACT_SYNC_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    (folder / "dagster_home").mkdir(parents=True, exist_ok=True)
+    (folder / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**sims_env, "CONTACT_SYNC_DATA_DIR": str(folder / "data"), "DAGSTER_HOME": str(folder / "dagster_home")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def cli_env(sims: RunningSimulators, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of a `contact-sync` user on empty simulators, a fresh data folder and a fresh Dagster home
+    (set in this process for CliRunner; pass the returned variables to a subprocess)."""
+    return point_at_simulators(monkeypatch, sims.env, tmp_path)
+
+
 @pytest.fixture
 def sims_state_dir(tmp_path: Path) -> Path:
     """A state folder for simulators that must survive a restart."""

@@ -1,0 +1,131 @@
+"""Both sides edit the same field (bidirectional mode): each field's policy picks the winner, the loser is updated,
+the conflict is logged with both versions and the base; a manual-policy conflict is held until someone decides it with
+`contact-sync conflicts resolve`, and the next run applies the decision."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from contact_sync_tests.scenarios.conftest import Scenario, digits, write_policy
+
+PEOPLE = [
+    {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Phone": "415-555-0101"},
+    {"FirstName": "Alan", "LastName": "Turing", "Email": "alan@example.com", "Phone": "415-555-0102"},
+    {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@example.com", "Phone": "415-555-0103"},
+    {"FirstName": "Edsger", "LastName": "Dijkstra", "Email": "edsger@example.com", "Tags__c": "vip;beta"},
+]
+LATER = 0.05  # seconds between two edits whose order last-write-wins must see (both services stamp milliseconds)
+
+
+def test_each_field_policy_picks_the_winner_and_logs_both_versions(scenario: Scenario) -> None:
+    sf, gen = scenario.sims.salesforce, scenario.sims.genesys
+    ada, alan, grace, edsger = scenario.load_crm(PEOPLE)
+    scenario.sync()
+    linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
+
+    # Phone, last write wins: Genesys edited last for Ada, the CRM edited last for Alan.
+    sf.edit_contact(ada, Phone="415-555-0111")
+    time.sleep(LATER)
+    gen.edit_contact(linked[ada], {"workPhone": {"display": "+1 628 555 0121"}})
+    gen.edit_contact(linked[alan], {"workPhone": {"display": "+1 628 555 0122"}})
+    time.sleep(LATER)
+    sf.edit_contact(alan, Phone="415-555-0112")
+    # Name, CRM wins even though Genesys was edited last.
+    sf.edit_contact(grace, FirstName="Rear Admiral Grace")
+    time.sleep(LATER)
+    gen.edit_contact(linked[grace], {"firstName": "Amazing Grace"})
+    # Tags, Genesys wins even though the CRM was edited last.
+    gen.edit_contact(linked[edsger], {"customFields": {"tags": "vip;gamma"}})
+    time.sleep(LATER)
+    sf.edit_contact(edsger, Tags__c="vip;delta")
+
+    outcome = scenario.sync(mode="bidirectional")
+
+    assert outcome.report["conflicts"] == 4 and outcome.report["errors"] == 0
+    assert outcome.report["updated"] == {"genesys": 2, "crm": 2}
+    assert digits(sf.contact(ada)["Phone"]) == digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550121"
+    assert (
+        digits(sf.contact(alan)["Phone"]) == digits(gen.contact(linked[alan])["workPhone"]["display"]) == "4155550112"
+    )
+    assert sf.contact(grace)["FirstName"] == gen.contact(linked[grace])["firstName"] == "Rear Admiral Grace"
+    assert set(sf.contact(edsger)["Tags__c"].split(";")) == {"vip", "gamma"}
+    assert set(gen.contact(linked[edsger])["customFields"]["tags"].split(";")) == {"vip", "gamma"}
+
+    with scenario.ledger() as ledger:
+        logged = ledger.conflicts(run_id=outcome.run_id).set_index("crm_id")
+    assert set(logged.index) == {ada, alan, grace, edsger}
+    assert logged.loc[ada, ["field", "policy", "winner", "status"]].tolist() == [
+        "phone",
+        "last_write_wins",
+        "genesys",
+        "resolved",
+    ]
+    assert digits(logged.loc[ada, "base"]) == "4155550101"
+    assert digits(logged.loc[ada, "crm_value"]) == "4155550111"
+    assert digits(logged.loc[ada, "genesys_value"]) == "6285550121"
+    assert logged.loc[alan, "winner"] == "crm"
+    assert logged.loc[grace, ["field", "policy", "winner", "crm_value", "genesys_value"]].tolist() == [
+        "first_name",
+        "crm_wins",
+        "crm",
+        "Rear Admiral Grace",
+        "Amazing Grace",
+    ]
+    assert logged.loc[edsger, ["field", "policy", "winner"]].tolist() == ["tags", "genesys_wins", "genesys"]
+
+    # A second run right after writes nothing on either side.
+    stamps = (sf.contact(ada)["SystemModstamp"], gen.contact(linked[grace])["modifyDate"])
+    again = scenario.sync(mode="bidirectional")
+    assert again.report["updated"] == {"genesys": 0, "crm": 0} and again.report["conflicts"] == 0
+    assert (sf.contact(ada)["SystemModstamp"], gen.contact(linked[grace])["modifyDate"]) == stamps
+
+
+def test_manual_conflict_is_held_then_resolved_through_the_cli_and_applied(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = write_policy(scenario.folder, phone="manual")
+    monkeypatch.setenv("CONTACT_SYNC_POLICY", str(policy))
+    sf, gen = scenario.sims.salesforce, scenario.sims.genesys
+    ada, alan = scenario.load_crm(PEOPLE[:2])
+    scenario.sync()
+    linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
+    for crm_id, crm_phone, genesys_phone in (
+        (ada, "415-555-0131", "628-555-0131"),
+        (alan, "415-555-0132", "628-555-0132"),
+    ):
+        sf.edit_contact(crm_id, Phone=crm_phone)
+        gen.edit_contact(linked[crm_id], {"workPhone": {"display": genesys_phone}})
+
+    held = scenario.sync(mode="bidirectional")
+    assert held.report["conflicts"] == 2 and held.report["updated"] == {"genesys": 0, "crm": 0}
+    assert digits(sf.contact(ada)["Phone"]) == "4155550131"  # nothing written while the conflict waits
+    assert digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550131"
+
+    listed = scenario.cli("conflicts", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    queue = {c["crm_id"]: c for c in json.loads(listed.output.strip().splitlines()[-1])}
+    assert set(queue) == {ada, alan} and {c["status"] for c in queue.values()} == {"open"}
+    assert digits(queue[ada]["crm_value"]) == "4155550131" and digits(queue[ada]["genesys_value"]) == "6285550131"
+
+    # Held conflicts found again by the next run are not queued twice.
+    again = scenario.sync(mode="bidirectional")
+    assert again.report["updated"] == {"genesys": 0, "crm": 0}
+    with scenario.ledger() as ledger:
+        assert len(ledger.open_conflicts()) == 2
+
+    use_genesys = scenario.cli("conflicts", "resolve", str(queue[ada]["id"]), "--use", "genesys")
+    typed = scenario.cli("conflicts", "resolve", str(queue[alan]["id"]), "--use", "value", "--value", "+1 212 555 0100")
+    assert use_genesys.exit_code == 0 and typed.exit_code == 0, use_genesys.output + typed.output
+
+    applied = scenario.sync(mode="bidirectional")
+    assert applied.report["errors"] == 0
+    assert digits(sf.contact(ada)["Phone"]) == "6285550131"
+    assert digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550131"
+    assert digits(sf.contact(alan)["Phone"]) == "2125550100"
+    assert digits(gen.contact(linked[alan])["workPhone"]["display"]) == "2125550100"
+    with scenario.ledger() as ledger:
+        decided = ledger.conflicts(ids=[ada, alan])
+    assert set(decided["status"]) == {"applied"} and set(decided["applied_run_id"]) == {applied.run_id}
