@@ -1,0 +1,187 @@
+"""The Dagster UI, checked in a real browser: after the demo's runs, `dagster-webserver` serves the project's
+workspace on loopback and headless Chromium (Debian's package, driven by Playwright) loads the asset graph, the
+`sync_report` asset with its metadata, the rollout partitions and a run's logs. Screenshots go to the test's tmp
+folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+PAGE_TIMEOUT_MS = 30_000
+SYNC_ASSETS = (
+    "crm_contacts",
+    "genesys_contacts",
+    "contact_matches",
+    "reconciliation",
+    "genesys_writes",
+    "crm_writes",
+    "conflict_report",
+    "sync_report",
+)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium; its absence skips (with the reason) outside CI and fails in CI, whose script installs it."""
+    if not CHROMIUM.is_file():
+        message = f"{CHROMIUM} is not installed (Debian package `chromium`; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def webserver(chromium: Path, demo_run: tuple[Path, str], tmp_path: Path) -> Iterator[str]:
+    """`dagster-webserver` on a free loopback port with the project's workspace.yaml and the demo's Dagster home;
+    yields its base URL once it answers."""
+    folder = demo_run[0]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "GENESYS_", "CONTACT_SYNC_"))}
+    env.update(
+        DAGSTER_HOME=str(folder / "dagster_home"),
+        CONTACT_SYNC_DATA_DIR=str(folder / "data"),
+        CONTACT_SYNC_POLICY=str(folder / "policy.yaml"),
+    )
+    script = Path(sys.executable).with_name("dagster-webserver")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "dagster_webserver"]
+    log = (tmp_path / "webserver.log").open("wb")
+    process = subprocess.Popen(
+        [*command, "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the code server it starts is stopped with it
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"dagster-webserver exited: {(tmp_path / 'webserver.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("dagster-webserver did not answer within 90 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+        log.close()
+
+
+def see(page: Any, *texts: str) -> None:
+    """Wait until each text is visible on the page, as a person would read it."""
+    for text in texts:
+        page.get_by_text(text, exact=True).first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+
+
+def test_the_ui_shows_the_demo_runs(chromium: Path, demo_run: tuple[Path, str], webserver: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    instance = dg.DagsterInstance.from_config(str(demo_run[0] / "dagster_home"))
+    try:
+        runs = instance.get_runs()  # newest first
+        event = instance.get_latest_materialization_event(dg.AssetKey("sync_report"))
+    finally:
+        instance.dispose()
+    assert event is not None and event.asset_materialization is not None
+    stored = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    pilot = next(r for r in runs if r.tags.get("dagster/partition") == "pilot-001")
+    last = runs[0]
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+
+            # The global lineage: the four asset groups. Dagster greets a first visit with a newsletter dialog.
+            page.goto(f"{webserver}/asset-groups")
+            see(page, "Global asset lineage")
+            skip = page.get_by_role("button", name="Skip")
+            skip.wait_for(state="visible")
+            skip.click()
+            see(page, "snapshots", "sync", "writes", "reports")
+            page.screenshot(path=shots / "1-lineage.png")
+
+            # The sync group's graph: every asset of the pipeline, the Pandera check passing, both cohorts.
+            page.goto(f"{webserver}/locations/contact_sync/asset-groups/sync")
+            see(page, *SYNC_ASSETS, "1 / 1 Passed", "2 partitions")
+            page.screenshot(path=shots / "2-asset-graph.png")
+
+            # sync_report: the latest run's report as metadata.
+            page.goto(f"{webserver}/assets/sync_report")
+            see(page, "Latest materialization", "Metadata", "health_score", "created_genesys", "simulated_services")
+            see(page, last.run_id, "bidirectional")
+            page.screenshot(path=shots / "3-sync-report.png")
+            # The figures shown are the ones the run stored (a row reads: key, timestamp, value).
+            for key in ("updated_crm", "updated_genesys", "conflicts", "health_score"):
+                row = page.locator("tr", has=page.get_by_text(key, exact=True)).first
+                row.scroll_into_view_if_needed()
+                assert row.inner_text().split()[-1] == str(stored[key]), (key, row.inner_text())
+            page.screenshot(path=shots / "3b-sync-report-figures.png")
+
+            # The rollout partitions of the reconciliation.
+            page.goto(f"{webserver}/assets/reconciliation?view=partitions")
+            see(page, "Materialized (2)", "Missing (0)", "pilot-001", "all")
+            page.get_by_text("pilot-001", exact=True).first.click()
+            page.get_by_text(pilot.run_id[:8]).first.wait_for(state="visible")
+            page.screenshot(path=shots / "4-partitions.png")
+
+            # The pilot run's logs.
+            page.goto(f"{webserver}/runs/{pilot.run_id}")
+            see(page, "Success", "partition: pilot-001", "RUN_SUCCESS")
+            page.get_by_text('Finished execution of run for "sync_one_way".').wait_for(state="visible")
+            page.screenshot(path=shots / "5-run-logs.png")
+        finally:
+            browser.close()
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "1-lineage.png",
+        "2-asset-graph.png",
+        "3-sync-report.png",
+        "3b-sync-report-figures.png",
+        "4-partitions.png",
+        "5-run-logs.png",
+    ]
