@@ -25,13 +25,13 @@ def begin_run(ledger: Ledger, run_id: str, mode: str, cohort: str, started_at: d
 
 
 def record_conflicts(services: Services, plan: SyncPlan, run_id: str) -> list[int]:
-    """Put this run's conflicts into the ledger with both versions and the base; a conflict already waiting in the
-    review queue with the same values (a held manual conflict found again) is not added twice."""
+    """Put this run's conflicts into the ledger with both versions and the base; a conflict still waiting in the
+    review queue for the same link and field (held, or decided but not yet applied) is not added twice."""
     found = plan.conflicts
     if found.empty:
         return []
     waiting = services.ledger.conflicts(ids=found["crm_id"].astype(str).unique().tolist())
-    waiting = waiting[waiting["status"].isin(["open", "resolved"])]
+    waiting = waiting[(waiting["status"] == "open") | ((waiting["status"] == "resolved") & waiting["decision"].notna())]
     if len(waiting):
         key = ["crm_id", "genesys_id", "field"]
         same = found[key].astype(str).merge(waiting[key].astype(str).drop_duplicates(), how="left", indicator=True)
