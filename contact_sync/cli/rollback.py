@@ -28,6 +28,10 @@ def _show(result: Rollback) -> None:
     counts = result.counts()
     if result.dry_run:
         console.print(f"[bold]Dry run[/bold]: rolling back run {result.run_id} would do this (nothing was written).")
+    elif result.rollback_run_id is None:
+        console.print(
+            f"Nothing written: every change run {result.run_id} made was changed since or cannot be undone (below)."
+        )
     else:
         console.print(f"Rolled back run {result.run_id} as run [bold]{result.rollback_run_id}[/bold].")
     changes = result.changes

@@ -37,6 +37,7 @@ from contact_sync.ledger import LedgerError
 from contact_sync.pipeline.records import canonical_to_genesys, genesys_to_canonical
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import organization_accounts, refresh_crm_snapshot
+from contact_sync.pipeline.writes import CHUNK
 from contact_sync.sync.merge import compare_keys
 
 ROLLBACK_MODE: Final = "rollback"
@@ -393,7 +394,8 @@ def _audit(rows: pd.DataFrame, old: pd.Series | Any, new: pd.Series | Any, fld: 
 
 
 def _restore(services: Services, plan: Rollback, system: str, stamps: dict[str, str], rollback_id: str) -> None:
-    """Write back the `before` values of one system's restorable fields, record the restored ones."""
+    """Write back the `before` values of one system's restorable fields, batch by batch, each batch's restored fields
+    audited in one ledger transaction right after it is written."""
     changes = plan.changes
     rows = changes[(changes["system"] == system) & (changes["action"] == "restore")]
     if rows.empty:
@@ -401,23 +403,29 @@ def _restore(services: Services, plan: Rollback, system: str, stamps: dict[str, 
     values: dict[str, dict[str, Any]] = {}
     for record_id, name, before in zip(rows["record_id"], rows["field"], rows["before"], strict=True):
         values.setdefault(str(record_id), {})[str(name)] = before
-    if system == "genesys":
-        organizations = _organizations(services, rows)
-        api = {i: canonical_to_genesys(v, services.policy, organizations) for i, v in values.items()}
-        report = services.genesys.update_contacts(api, {i: stamps.get(i, "") for i in api})
-    else:
-        report = services.crm.update(values, {i: stamps.get(i, "") for i in values})
-    outcome = {o.key: o for o in report.outcomes}
-    done = rows["record_id"].astype(str).map(lambda i: getattr(outcome.get(i), "status", "failed"))
-    message = rows["record_id"].astype(str).map(lambda i: getattr(outcome.get(i), "message", None) or "")
-    restored = rows[done == "updated"]
-    services.ledger.add_audit(_audit(restored, restored["written"], restored["before"], restored["field"]), rollback_id)
-    changes.loc[restored.index, ["action", "why"]] = ["restored", "value from before the run written back"]
-    moved = rows.index[(done == "changed_since_read").to_numpy()]
-    changes.loc[moved, ["action", "why"]] = ["refused", "changed while the rollback ran (modify stamp moved)"]
-    failed = rows.index[(~done.isin(["updated", "changed_since_read"])).to_numpy()]
-    changes.loc[failed, "action"] = "failed"
-    changes.loc[failed, "why"] = message.loc[failed].map(lambda m: f"write failed: {m}" if m else "write failed")
+    organizations = _organizations(services, rows) if system == "genesys" else {}
+    ids = sorted(values)
+    for start in range(0, len(ids), CHUNK):
+        part = {i: values[i] for i in ids[start : start + CHUNK]}
+        if system == "genesys":
+            api = {i: canonical_to_genesys(v, services.policy, organizations) for i, v in part.items()}
+            report = services.genesys.update_contacts(api, {i: stamps.get(i, "") for i in api})
+        else:
+            report = services.crm.update(part, {i: stamps.get(i, "") for i in part})
+        batch = rows[rows["record_id"].astype(str).isin(part)]
+        keys = batch["record_id"].astype(str)
+        done = keys.map({o.key: o.status for o in report.outcomes}).fillna("failed")
+        message = keys.map({o.key: o.message or "" for o in report.outcomes}).fillna("")
+        restored = batch[done == "updated"]
+        services.ledger.add_audit(
+            _audit(restored, restored["written"], restored["before"], restored["field"]), rollback_id
+        )
+        changes.loc[restored.index, ["action", "why"]] = ["restored", "value from before the run written back"]
+        moved = batch.index[(done == "changed_since_read").to_numpy()]
+        changes.loc[moved, ["action", "why"]] = ["refused", "changed while the rollback ran (modify stamp moved)"]
+        failed = batch.index[(~done.isin(["updated", "changed_since_read"])).to_numpy()]
+        changes.loc[failed, "action"] = "failed"
+        changes.loc[failed, "why"] = message.loc[failed].map(lambda m: f"write failed: {m}" if m else "write failed")
 
 
 def _organizations(services: Services, rows: pd.DataFrame) -> dict[str, str]:

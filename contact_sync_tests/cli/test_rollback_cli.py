@@ -17,15 +17,20 @@ cli_env = operator_fixtures.cli_env
 PEOPLE = [
     {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Phone": "(415) 555-0101"},
     {"FirstName": "Alan", "LastName": "Turing", "Email": "alan@example.com", "Phone": "415-555-0102"},
+    {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@example.com"},
 ]
 
 
 def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
-    ada, alan = sims.salesforce.load_contacts(PEOPLE)
+    ada, alan, grace = sims.salesforce.load_contacts(PEOPLE)
+    # Grace is in Genesys already: the first run links her (writes externalIds) instead of creating her.
+    (grace_gid,) = sims.genesys.load_contacts(
+        [{"firstName": "Grace", "lastName": "Hopper", "workEmail": "GRACE@example.com"}]
+    )
     first = json_of("sync")["run_id"]
     links = {c["crm_id"]: c["genesys_id"] for c in json_of("trace", ada)["links"] + json_of("trace", alan)["links"]}
     ada_gid, alan_gid = links[ada], links[alan]
-    sims.salesforce.edit_contact(ada, FirstName="Augusta")
+    sims.salesforce.edit_contact(ada, FirstName="Augusta", Phone="415-555-0199")
     sims.salesforce.edit_contact(alan, FirstName="Alan M.")
     second = json_of("sync")["run_id"]
     sims.genesys.edit_contact(alan_gid, {"firstName": "Al"})  # edited again after the run
@@ -52,12 +57,21 @@ def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
     assert sims.genesys.contact(ada_gid)["firstName"] == "Augusta"  # the dry run wrote nothing
 
     done = json_of("rollback", second)
-    assert done["counts"]["restored"] == 1 and done["counts"]["refused"] == 1 and done["counts"]["failed"] == 0
-    assert sims.genesys.contact(ada_gid)["firstName"] == "Ada"
+    assert done["counts"]["restored"] == 2 and done["counts"]["refused"] == 1 and done["counts"]["failed"] == 0
+    ada_now = sims.genesys.contact(ada_gid)
+    assert ada_now["firstName"] == "Ada" and ada_now["workPhone"]["e164"] == "+14155550101"
+    assert ada_now["lastName"] == "Lovelace" and ada_now["workEmail"] == "ada@example.com"
     assert sims.genesys.contact(alan_gid)["firstName"] == "Al"
     ledger = Ledger(PipelineSettings.from_env().database_url)
     try:
-        assert ledger.run(done["rollback_run_id"]).counts["rolled_back_run"] == second
+        record = ledger.run(done["rollback_run_id"])
+        assert (record.mode, record.status, record.counts["rolled_back_run"]) == ("rollback", "success", second)
+        audit = ledger.audit_for_run(done["rollback_run_id"]).sort_values("field")
+        # Genesys had normalized the phone's display to "+1 415-555-0101" when the second run read it.
+        assert audit[["record_id", "field", "old_value", "new_value", "reason"]].values.tolist() == [
+            [ada_gid, "first_name", "Augusta", "Ada", "rollback"],
+            [ada_gid, "phone", "415-555-0199", "+1 415-555-0101", "rollback"],
+        ]
         runs_before = [r.run_id for r in ledger.recent_runs()]
 
         # Bad input: one line each, nothing written.
@@ -70,17 +84,22 @@ def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
             f"Error: run {second} was already rolled back by run {done['rollback_run_id']}"
         )
         assert [r.run_id for r in ledger.recent_runs()] == runs_before
-        assert sims.genesys.count() == 2
+        assert sims.genesys.count() == 3
 
-        # The first run created both contacts: unlinked and kept, then deleted with --delete-created.
+        # The first run created Ada and Alan: unlinked and kept; the link it wrote into Grace's contact is kept.
         kept = json_of("rollback", first)
         assert sorted((c["crm_id"], c["action"]) for c in kept["created"]) == [(ada, "unlinked"), (alan, "unlinked")]
-        assert sims.genesys.count() == 2 and ledger.links().empty
+        assert [(c["record_id"], c["field"], c["action"]) for c in kept["changes"]] == [
+            (grace_gid, "externalIds", "kept")
+        ]
+        assert sims.genesys.count() == 3 and ledger.links()["crm_id"].tolist() == [grace]
         listing = invoke("rollback", first, "--delete-created", "--dry-run")
-        assert listing.exit_code == 0 and "would do this" in listing.output and sims.genesys.count() == 2
+        assert listing.exit_code == 0 and "would do this" in listing.output and sims.genesys.count() == 3
         deleted = json_of("rollback", first, "--delete-created")
         assert sorted(c["action"] for c in deleted["created"]) == ["deleted", "deleted"]
-        assert sims.genesys.count() == 0
+        assert sims.genesys.contact(ada_gid) is None and sims.genesys.contact(alan_gid) is None
+        assert sims.genesys.count() == 1
+        assert ledger.run(deleted["rollback_run_id"]).counts["deleted"] == {"genesys": 2, "crm": 0}
         assert sims.salesforce.contact(ada) is not None  # the CRM side is never touched by a one-way rollback
     finally:
         ledger.dispose()
