@@ -6,6 +6,7 @@ Exit status 0 when the run succeeded, per-record errors included (they are count
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any, Final, get_args
 
 import click
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from contact_sync.sync.plan import SyncPlan
 
 PLAN_PREVIEW_ROWS: Final = 20
+WIDE: Final = 160
 PLAN_COLUMNS: Final = ("crm_id", "genesys_id", "field", "crm_value", "genesys_value", "winner", "action", "new_value")
 
 
@@ -44,7 +46,8 @@ def sync(mode: Mode | None, cohort: str | None, dry_run: bool, as_json: bool, ve
     if as_json:
         click.echo(json.dumps(outcome.report, default=str))
     else:
-        show(outcome, Console())
+        # Piped output gets wide tables rather than values cut to fit 80 columns.
+        show(outcome, Console(width=None if sys.stdout.isatty() else WIDE))
     if not outcome.succeeded:
         click.echo(f"Error: sync run {outcome.run_id} failed: {outcome.error}", err=True)
         raise SystemExit(1)
@@ -108,7 +111,7 @@ def show_plan(plan: SyncPlan, console: Console) -> None:
 def _table(title: str, frame: pd.DataFrame) -> Table:
     table = Table(title=title)
     for column in frame.columns:
-        table.add_column(str(column))
+        table.add_column(str(column), overflow="fold")
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     return table

@@ -39,10 +39,6 @@ def test_existing_genesys_contacts_are_matched_by_email_case_and_phone_format_no
         rules = dict(zip(ledger.links("salesforce")["crm_id"], ledger.links("salesforce")["rule"], strict=True))
     assert rules[ada] == "email" and rules[alan] == "phone" and rules[grace] == "created"
 
-    again = scenario.sync()
-    assert again.report["created"] == {"genesys": 0, "crm": 0} and again.report["updated"]["genesys"] == 0
-    assert genesys.count() == 3
-
 
 def test_crm_duplicates_create_one_genesys_contact_and_are_reported(scenario: Scenario) -> None:
     first, second, other = scenario.load_crm(

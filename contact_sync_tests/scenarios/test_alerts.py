@@ -1,0 +1,88 @@
+"""Alerts end to end: a run with more than 10 failed records still succeeds, and the high-error and low-health
+alerts reach the log, the ledger and a Slack-compatible webhook on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from contact_sync_tests.scenarios.conftest import Scenario, digits, people
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append(
+                    {"path": self.path, "type": self.headers.get("Content-Type"), **json.loads(self.rfile.read(length))}
+                )
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secret"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+def test_more_than_10_record_errors_alert_to_the_ledger_and_the_webhook(
+    scenario: Scenario, webhook: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sf, gen = scenario.sims.salesforce, scenario.sims.genesys
+    ids = scenario.load_crm(people(12))
+    scenario.sync()
+    linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
+    for n, crm_id in enumerate(ids):
+        sf.edit_contact(crm_id, Phone=f"628-555-{2000 + n:04d}")
+    gen.set_faults([{"kind": "500", "path": "/bulk/contacts/update"}])  # every update call fails, retries too
+    monkeypatch.setenv("CONTACT_SYNC_ALERT_WEBHOOK", webhook.url)
+    monkeypatch.setenv("CONTACT_SYNC_HEALTH_THRESHOLD", "90")
+
+    failed = scenario.sync()  # per-record errors: the run itself succeeds
+
+    assert failed.report["errors"] == 12 and failed.report["updated"]["genesys"] == 0
+    assert all(digits(gen.contact(linked[i])["workPhone"]["display"]).startswith("415") for i in ids)
+    with scenario.ledger() as ledger:
+        raised = {a.kind: a for a in ledger.recent_alerts() if a.run_id == failed.run_id}
+        assert ledger.run(failed.run_id).errors == 12
+    assert set(raised) == {"high_errors", "low_health"}
+    assert "12 records failed" in raised["high_errors"].message and raised["high_errors"].delivered
+    texts = [body["text"] for body in webhook.bodies]
+    assert any(t.startswith("contact-sync [high_errors]") and failed.run_id in t for t in texts)
+    assert any(t.startswith("contact-sync [low_health]") for t in texts)
+    assert {body["type"] for body in webhook.bodies} == {"application/json"}
+    assert {body["path"] for body in webhook.bodies} == {"/services/T000/B000/secret"}
+
+    # The failed records were not marked synced: once Genesys answers again, the next run writes them.
+    gen.set_faults([])
+    recovered = scenario.sync()
+    assert recovered.report["updated"]["genesys"] == 12 and recovered.report["errors"] == 0
+    assert all(digits(gen.contact(linked[i])["workPhone"]["display"]).startswith("628") for i in ids)
