@@ -14,6 +14,7 @@ def main() -> None:
 def _register() -> None:
     from contact_sync.cli.cohort import cohort
     from contact_sync.cli.conflicts import conflicts
+    from contact_sync.cli.demo import demo
     from contact_sync.cli.rollback import rollback
     from contact_sync.cli.simulators import simulators
     from contact_sync.cli.status import status
@@ -27,6 +28,7 @@ def _register() -> None:
     main.add_command(trace)
     main.add_command(rollback)
     main.add_command(status)
+    main.add_command(demo)
 
 
 _register()

@@ -60,8 +60,18 @@ def demo(crm: str, folder: Path, contacts: int) -> None:
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
     # The services' loud "running on simulators" warning is said once here instead of after every step.
-    logging.getLogger("contact_sync").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds")
+    quiet = logging.getLogger("contact_sync")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds")
+            _walk(place, contacts, crm, console)
+    finally:
+        quiet.setLevel(level)
+
+
+def _walk(place: DemoFolder, contacts: int, crm: str, console: Console) -> None:
     console.print(
         f"[bold]contact-sync demo[/] in {place.root}: built-in Salesforce and Genesys simulators "
         f"(no real service is called), {contacts} CRM contacts, Dagster home {place.dagster_home}\n"

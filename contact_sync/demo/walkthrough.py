@@ -108,10 +108,8 @@ class DemoFolder:
         }
 
     def dagster_dev_command(self) -> str:
-        return (
-            f'cd "{self.root}" && DAGSTER_HOME="$PWD/dagster_home" CONTACT_SYNC_DATA_DIR="$PWD/data" '
-            'CONTACT_SYNC_POLICY="$PWD/policy.yaml" dagster dev -w workspace.yaml'
-        )
+        """How to open the demo's runs in the UI (`dagster dev` reads the other settings from the folder's .env)."""
+        return f'cd "{self.root}" && DAGSTER_HOME="$PWD/dagster_home" dagster dev -w workspace.yaml'
 
 
 def demo_policy_text() -> str:
@@ -453,26 +451,34 @@ class Walkthrough:
         return Section("Decision applied by the next run", ["", "Value"], rows)
 
     def trace(self) -> Section:
-        """Every recorded change of one edited contact, oldest first (what `contact-sync trace` shows)."""
+        """Every recorded change of the decided contact, oldest first (the data `contact-sync trace` shows)."""
+        from contact_sync.cli.trace import contact_trace
+
         target = self.decided or (self.edited[0] if self.edited else None)
-        if target is None:
-            return Section("Trace", ["Run"], [])
-        trail = self.ledger.audit_trail(target.crm_id)
+        data = contact_trace(self.ledger, target.crm_id) if target is not None else None
+        if target is None or data is None:
+            return Section("Trace", ["Run"], [], ["No contact to trace."])
         rows = [
             [
-                str(r.run_id)[:8],
-                str(r.at)[:19],
-                str(r.system),
-                str(r.field),
-                f"{_text(r.old_value)} -> {_text(r.new_value)}",
-                str(r.reason),
+                str(c["run_id"])[:8],
+                str(c["at"])[:19].replace("T", " "),
+                str(c["system"]),
+                str(c["field"]),
+                f"{_text(c['old_value'])} -> {_text(c['new_value'])}",
+                str(c["reason"]),
             ]
-            for r in trail.itertuples()
+            for c in data["changes"]
         ]
+        notes = [
+            f"Linked: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} (by {link['rule']})"
+            for link in data["links"]
+        ]
+        notes.append(f"Open conflicts: {len(data['open_conflicts'])}. Any contact: contact-sync trace ID_OR_EMAIL")
         return Section(
             f"Trace of CRM contact {target.crm_id} (contact-sync trace {target.crm_id})",
             ["Run", "At (UTC)", "System", "Field", "Old -> new", "Reason"],
             rows,
+            notes,
         )
 
     def end_state(self) -> Section:

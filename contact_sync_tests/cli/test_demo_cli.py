@@ -34,6 +34,8 @@ def test_demo_runs_to_the_end_and_its_figures_match_the_services(demo_run: tuple
     for title in ("Seeded simulators", "Phase 1", "Phase 2", "Phase 3", "Review queue", "Decision applied", "Trace"):
         assert title in output
     assert "dagster dev -w workspace.yaml" in output and 'DAGSTER_HOME="$PWD/dagster_home"' in output
+    trace = output.split("Trace of CRM contact", 1)[1].split("End state", 1)[0]
+    assert re.search(r"salesforce\s+email\s+m\.work@example\.com -> m\.personal@example\.org\s+decision", trace)
 
     data = folder / "data"
     env = {"CONTACT_SYNC_DATA_DIR": str(data), "CONTACT_SYNC_POLICY": str(folder / "policy.yaml")}
