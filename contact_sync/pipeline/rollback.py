@@ -171,14 +171,11 @@ def plan_rollback(services: Services, run_id: str, *, delete_created: bool = Fal
     updates = audit[~audit.index.isin(created_rows.index) & ~audit.index.isin(kept.index)]
     key = ["system", "record_id", "field"]
     # One row per written field: the value before the first write, the value of the last one.
-    updates = updates.groupby(key, sort=False, as_index=False).agg(
-        crm_id=("crm_id", "first"),
-        genesys_id=("genesys_id", "first"),
-        before=("old_value", "first"),
-        written=("new_value", "last"),
-        last_id=("id", "max"),
-    )
-    changes = updates.assign(live=None, action="restore", why="")
+    ordered = updates.sort_values("id")
+    last = ordered.drop_duplicates(key, keep="last")[[*key, "new_value", "id"]]
+    first = ordered.drop_duplicates(key, keep="first")[[*key, "crm_id", "genesys_id", "old_value"]]
+    updates = first.merge(last, on=key).rename(columns={"old_value": "before", "new_value": "written", "id": "last_id"})
+    changes = updates.reset_index(drop=True).assign(live=None, action="restore", why="")
     changes = changes.astype({"live": object, "before": object, "written": object})
 
     # 1. Fields a later run wrote again.
@@ -195,6 +192,11 @@ def plan_rollback(services: Services, run_id: str, *, delete_created: bool = Fal
                 changes.at[index, "why"] = f"already rolled back by run {later_run}"
             else:
                 changes.at[index, "why"] = f"written again by run {later_run} ({reason})"
+
+    # A run made against another CRM than the one configured now cannot be checked or written here.
+    other = (changes["action"] == "restore") & ~changes["system"].isin(["genesys", crm_kind])
+    changes.loc[other, "action"] = "refuse"
+    changes.loc[other, "why"] = f"written to another CRM than the one configured now ({crm_kind})"
 
     # 2. Fields whose live value is no longer what the run wrote (edited since, outside the sync).
     stamps: dict[str, dict[str, str]] = {"genesys": {}, crm_kind: {}}
