@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 
@@ -42,7 +41,7 @@ def create(name: str, size: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line instead of a table.")
 def list_cohorts(as_json: bool) -> None:
     """Every cohort: name, size and when it was created ("all" always exists and means every contact)."""
-    from contact_sync.cli.launch import open_ledger
+    from contact_sync.cli.launch import console, open_ledger
     from contact_sync.pipeline.config import ALL_COHORT
 
     with open_ledger() as ledger:
@@ -57,4 +56,4 @@ def list_cohorts(as_json: bool) -> None:
     table.add_row(ALL_COHORT, "every contact", "")
     for record in cohorts:
         table.add_row(record.name, str(record.size), f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    Console().print(table)
+    console().print(table)

@@ -12,7 +12,6 @@ from typing import Any, Final
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 STATUSES: Final = ("open", "resolved", "applied", "all")
@@ -51,7 +50,7 @@ def conflicts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the conflicts as one JSON array (one line).")
 def list_conflicts(status: str, as_json: bool) -> None:
     """Conflicts with both versions, the base, the policy and what was decided."""
-    from contact_sync.cli.launch import open_ledger
+    from contact_sync.cli.launch import console, open_ledger
 
     with open_ledger() as ledger:
         found = ledger.conflicts(status=None if status == "all" else status)
@@ -59,9 +58,9 @@ def list_conflicts(status: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows))
         return
-    console = Console()
+    out = console()
     if not rows:
-        console.print(f"No {'' if status == 'all' else status + ' '}conflicts.")
+        out.print(f"No {'' if status == 'all' else status + ' '}conflicts.")
         return
     table = Table(title=f"Conflicts ({status}): {len(rows)}")
     columns = [
@@ -80,9 +79,9 @@ def list_conflicts(status: str, as_json: bool) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    console.print(table)
+    out.print(table)
     if status == "open":
-        console.print("Decide one with: contact-sync conflicts resolve ID --use crm|genesys|value [--value V]")
+        out.print("Decide one with: contact-sync conflicts resolve ID --use crm|genesys|value [--value V]")
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

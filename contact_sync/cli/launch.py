@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,7 @@ from typing import Any, Final, get_args
 
 import click
 import dagster as dg
+from rich.console import Console
 
 from contact_sync.connectors.http import ConnectorError
 from contact_sync.defs.sync.jobs import PAIR_TAG, job_name, pair_name
@@ -41,6 +43,7 @@ ACTIVE_STATUSES: Final = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTI
 LAUNCH_TAG: Final = "contact_sync/launched_by"
 DRY_RUN_TAG: Final = "contact_sync/dry_run"
 COUNT_KEYS: Final = ("created", "updated", "deleted")
+PIPED_WIDTH: Final = 160
 _QUIET: Final = logging.getLogger("contact_sync.cli.quiet")
 """Alerts the command shows itself (in its report) are not logged a second time."""
 _QUIET.addHandler(logging.NullHandler())
@@ -70,6 +73,12 @@ class SyncOutcome:
     @property
     def succeeded(self) -> bool:
         return self.status == "success"
+
+
+def console() -> Console:
+    """Where commands print tables: the terminal's width, or wide tables when piped (values are not cut to fit 80
+    columns)."""
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 def settings_from_env() -> PipelineSettings:
@@ -333,15 +342,16 @@ def _partial_report(
 
 
 def _record_failure(settings: PipelineSettings, report: Mapping[str, Any], error: str) -> None:
-    """Close the run in the ledger as failed (if it was recorded) and send the run_failed alert. A ledger that
-    cannot be reached here is not a second error: the failure itself is what the user needs to see."""
+    """Close the run in the ledger as failed (recording it first if it failed before the plan step) and send the
+    run_failed alert. A ledger that cannot be reached here is not a second error: the failure is what to show."""
     try:
         with open_ledger(settings) as ledger:
             try:
-                recorded = ledger.run(report["run_id"]).status == "running"
-            except LedgerError:
-                recorded = False
-            if recorded:
+                open_run = ledger.run(report["run_id"]).status == "running"
+            except LedgerError:  # failed before the plan step recorded it: record it, so the health score counts it
+                ledger.start_run(report["run_id"], report["mode"], report["cohort"])
+                open_run = True
+            if open_run:
                 runs.finish_run(ledger, report, error_summary=error[:2000])
             where = f"sync run {report['run_id']} ({report['mode']}, cohort {report['cohort']})"
             alert = alerts.Alert("run_failed", f"{where} failed: {error[:500]}", str(report["run_id"]))

@@ -6,22 +6,21 @@ Exit status 0 when the run succeeded, per-record errors included (they are count
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING, Any, Final, get_args
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 from contact_sync.sync.policy import Mode
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from contact_sync.cli.launch import SyncOutcome
     from contact_sync.sync.plan import SyncPlan
 
 PLAN_PREVIEW_ROWS: Final = 20
-WIDE: Final = 160
 PLAN_COLUMNS: Final = ("crm_id", "genesys_id", "field", "crm_value", "genesys_value", "winner", "action", "new_value")
 
 
@@ -40,14 +39,13 @@ PLAN_COLUMNS: Final = ("crm_id", "genesys_id", "field", "crm_value", "genesys_va
 @click.option("-v", "--verbose", is_flag=True, help="Show the run's Dagster log (INFO and up) on stderr.")
 def sync(mode: Mode | None, cohort: str | None, dry_run: bool, as_json: bool, verbose: bool) -> None:
     """Run one sync (through Dagster: it appears in the UI of the same DAGSTER_HOME)."""
-    from contact_sync.cli.launch import run_sync  # Dagster loads only when a run is asked for
+    from contact_sync.cli.launch import console, run_sync  # Dagster loads only when a run is asked for
 
     outcome = run_sync(mode, cohort, dry_run=dry_run, log_level="INFO" if verbose else "CRITICAL")
     if as_json:
         click.echo(json.dumps(outcome.report, default=str))
     else:
-        # Piped output gets wide tables rather than values cut to fit 80 columns.
-        show(outcome, Console(width=None if sys.stdout.isatty() else WIDE))
+        show(outcome, console())
     if not outcome.succeeded:
         click.echo(f"Error: sync run {outcome.run_id} failed: {outcome.error}", err=True)
         raise SystemExit(1)

@@ -1,0 +1,162 @@
+"""`contact-sync sync` as a user runs it: the `--json` report (a real subprocess), the run recorded in the Dagster
+instance of DAGSTER_HOME, exit 1 with a one-line reason for a failed run (and the run_failed alert), one-line refusals
+for bad arguments, and the built-in simulators when no credentials are set."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner, Result
+
+from contact_sync.cli import main
+from contact_sync.cli.launch import LAUNCH_TAG, open_ledger
+from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.settings import GenesysSettings
+from contact_sync.simulators import RunningSimulators, run_simulators
+from contact_sync_tests.conftest import point_at_simulators
+
+REPORT_KEYS = {
+    "run_id",
+    "status",
+    "mode",
+    "cohort",
+    "created",
+    "updated",
+    "deleted",
+    "unlinked",
+    "skipped",
+    "errors",
+    "conflicts",
+    "duration_s",
+    "api_calls",
+    "dry_run",
+}
+COMMAND = str(Path(sys.executable).with_name("contact-sync"))
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_json_report_of_a_real_process_and_the_run_in_dagster_home(
+    sims: RunningSimulators, cli_env: dict[str, str]
+) -> None:
+    ids = sims.salesforce.load_contacts(
+        [{"LastName": "Lovelace", "Email": "ada@example.com"}, {"LastName": "Turing", "Phone": "415-555-0102"}]
+    )
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")} | cli_env
+
+    done = subprocess.run(
+        [COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report) == REPORT_KEYS
+    assert (report["status"], report["mode"], report["cohort"], report["dry_run"]) == (
+        "success",
+        "one_way",
+        "all",
+        False,
+    )
+    for key in ("created", "updated", "deleted"):
+        assert set(report[key]) == {"genesys", "crm"} and all(isinstance(n, int) for n in report[key].values())
+    assert report["created"] == {"genesys": 2, "crm": 0} and sims.genesys.count() == 2
+    assert all(isinstance(report[k], int) for k in ("unlinked", "skipped", "errors", "conflicts"))
+    assert isinstance(report["duration_s"], float) and report["duration_s"] > 0
+    assert report["api_calls"] and all(isinstance(n, int) and n > 0 for n in report["api_calls"].values())
+    assert any(k.startswith("genesys POST") and "bulk" in k for k in report["api_calls"])
+    assert "Traceback" not in done.stderr
+    for secret in (cli_env["GENESYS_CLIENT_SECRET"], cli_env["SALESFORCE_CLIENT_SECRET"]):
+        assert secret not in done.stdout + done.stderr
+
+    instance = dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"])  # what `dagster dev` on that home shows
+    try:
+        run = instance.get_run_by_id(report["run_id"])
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.job_name == "sync_one_way" and run.tags["dagster/partition"] == "all"
+        assert run.tags[LAUNCH_TAG] == "cli" and run.tags["contact_sync/pair"] == "salesforce-genesys"
+        event = instance.get_latest_materialization_event(dg.AssetKey("sync_report"))
+        assert event is not None and event.run_id == report["run_id"]
+    finally:
+        instance.dispose()
+    with open_ledger() as ledger:
+        recorded = ledger.run(report["run_id"])
+    assert recorded.status == "success" and recorded.counts["created"] == report["created"]
+    with GenesysConnector(GenesysSettings.from_env(sims.env), rate_limit=False) as genesys:
+        carried = {x["value"] for c in genesys.scan_contacts() for x in c.get("externalIds") or []}
+    assert carried == set(ids)
+
+
+def test_a_failed_run_exits_1_with_one_line_and_alerts(sims: RunningSimulators, cli_env: dict[str, str]) -> None:
+    sims.salesforce.load_contacts([{"LastName": "Lovelace"}])
+    sims.genesys.set_faults([{"kind": "500", "path": "/scan/contacts"}])  # Genesys down for every retry
+
+    result = cli("sync", "--json")
+
+    assert result.exit_code == 1
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["status"] == "failure" and report["error"].startswith("genesys_contacts: ")
+    assert set(report) == REPORT_KEYS | {"error"} and report["created"] == {"genesys": 0, "crm": 0}
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: sync run {report['run_id']} failed: {report['error']}"]
+    assert "Traceback" not in result.output and sims.genesys.count() == 0
+    with open_ledger() as ledger:
+        (alert,) = [a for a in ledger.recent_alerts() if a.run_id == report["run_id"]]
+        assert alert.kind == "run_failed" and report["error"] in alert.message
+        assert ledger.run(report["run_id"]).status == "failure"
+
+    readable = cli("sync")  # without --json: the same reason, no tables of zeros
+    assert readable.exit_code == 1 and "failed" in readable.stdout and "What the run did" not in readable.stdout
+
+
+def test_bad_arguments_are_refused_in_one_line_before_any_run(
+    sims: RunningSimulators, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for args, message in [
+        (["--mode", "sideways"], "Invalid value for '--mode'"),
+        (["--cohort", "pilot-9"], "no cohort named 'pilot-9' (known: all)"),
+    ]:
+        result = cli("sync", *args)
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    monkeypatch.setenv("CONTACT_SYNC_POLICY", str(Path(cli_env["CONTACT_SYNC_DATA_DIR"]) / "missing.yaml"))
+    missing = cli("sync")
+    assert missing.exit_code == 1 and missing.output.startswith("Error: CONTACT_SYNC_POLICY names no file")
+    monkeypatch.setenv("CONTACT_SYNC_POLICY", "")
+    monkeypatch.setenv("CONTACT_SYNC_MODE", "both")
+    assert "CONTACT_SYNC_MODE must be one of" in cli("sync").output
+    monkeypatch.delenv("CONTACT_SYNC_MODE")
+    with open_ledger() as ledger:
+        assert ledger.recent_runs() == []
+    assert sims.genesys.count() == 0
+
+
+def test_without_credentials_the_built_in_simulators_are_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the README's first command does: seed the simulators' state folder, then sync with no credentials."""
+    env = point_at_simulators(monkeypatch, {}, tmp_path)
+    state = Path(env["CONTACT_SYNC_DATA_DIR"]) / "simulators"
+    seeded = cli("simulators", "seed", "--contacts", "30", "--state-dir", str(state))
+    assert seeded.exit_code == 0, seeded.output
+
+    result = cli("sync")
+
+    assert result.exit_code == 0, result.output
+    assert "BUILT-IN SIMULATORS" in result.stdout
+    with open_ledger() as ledger:
+        (run,) = ledger.recent_runs()
+    created = run.counts["created"]["genesys"]
+    assert created > 0
+    genesys_before = int(re.search(r"Now in total: 30 Salesforce contacts, (\d+) Genesys", seeded.output)[1])
+    with run_simulators(state_dir=state) as sims:  # the same state, read back through the simulators
+        assert sims.genesys.count() == genesys_before + created
+        assert sims.salesforce.count() == 30
