@@ -125,23 +125,26 @@ def _show(data: dict[str, Any]) -> None:
     else:
         word = "[green]healthy[/green]" if health["healthy"] else "[red]below threshold[/red]"
         console.print(f"Health score: [bold]{health['score']}[/bold] ({word}, threshold {health['threshold']:g})")
-    runs = Table(title="Last runs (newest first)")
-    for column in ("Run", "Started (UTC)", "Mode", "Cohort", "Status", "Created", "Updated", "Skipped", "Errors"):
-        runs.add_column(column)
-    for column in ("Conflicts", "Duration (s)", "Error"):
+    runs = Table(title="Last runs (newest first)", caption="Counts: created / updated / skipped / errors / conflicts")
+    runs.add_column("Run", no_wrap=True, min_width=36)  # whole: it is what `contact-sync rollback` takes
+    runs.add_column("Started (UTC)", no_wrap=True, min_width=16)
+    for column in ("Mode (cohort)", "Status", "Counts", "Seconds"):
         runs.add_column(column)
     for run in data["runs"]:
         style = {"failure": "red", "running": "yellow"}.get(run["status"], "")
+        counts = [run[k] for k in ("created", "updated", "skipped", "errors", "conflicts")]
         runs.add_row(
             run["run_id"],
-            _cell(run["started_at"])[:19],
-            _cell(run["mode"]),
-            _cell(run["cohort"]),
+            _cell(run["started_at"])[:16].replace("T", " "),
+            f"{_cell(run['mode'])} ({run['cohort']})" if run["cohort"] else _cell(run["mode"]),
             f"[{style}]{run['status']}[/{style}]" if style else run["status"],
-            *(_cell(run[k]) for k in ("created", "updated", "skipped", "errors", "conflicts", "duration_s")),
-            _cell(run["error"])[:120],
+            "-" if all(c is None for c in counts) else " / ".join(_cell(c) for c in counts),
+            _cell(run["duration_s"]),
         )
     console.print(runs if data["runs"] else "No runs yet.")
+    for run in data["runs"]:
+        if run["error"]:
+            console.print(f"[red]Run {run['run_id']} failed[/red]: {run['error']}")
     conflicts = data["open_conflicts"]
     console.print(f"Open conflicts: [bold]{conflicts['count']}[/bold]")
     if conflicts["latest"]:
@@ -158,7 +161,9 @@ def _show(data: dict[str, Any]) -> None:
         for column in ("At (UTC)", "Kind", "Message", "Webhook"):
             table.add_column(column)
         for a in data["alerts"]:
-            table.add_row(_cell(a["at"])[:19], a["kind"], a["message"], "sent" if a["delivered"] else "-")
+            table.add_row(
+                _cell(a["at"])[:19].replace("T", " "), a["kind"], a["message"], "sent" if a["delivered"] else "-"
+            )
         console.print(table)
     else:
         console.print("No alerts.")

@@ -63,12 +63,14 @@ def _text(value: Any) -> str:
 def _show(data: dict[str, Any]) -> None:
     console = Console()
     table = Table(title=f"Changes of {data['query']} (oldest first)")
-    for column in ("Run", "At (UTC)", "System", "Record", "Field", "Old -> new", "Reason"):
+    table.add_column("Run", no_wrap=True, min_width=36)  # whole: it is what `contact-sync rollback` takes
+    table.add_column("At (UTC)", no_wrap=True, min_width=19)
+    for column in ("System", "Record", "Field", "Old -> new", "Reason"):
         table.add_column(column, overflow="fold")
     for c in data["changes"]:
         table.add_row(
             _text(c["run_id"]),
-            _text(c["at"])[:19],
+            _text(c["at"])[:19].replace("T", " "),
             c["system"],
             _text(c["record_id"]),
             c["field"],
@@ -79,7 +81,7 @@ def _show(data: dict[str, Any]) -> None:
     for link in data["links"]:
         console.print(
             f"Linked: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
-            f"(by {link['rule']}, run {link['run_id']}, {_text(link['linked_at'])[:19]})"
+            f"(by {link['rule']}, run {link['run_id']}, {_text(link['linked_at'])[:19].replace('T', ' ')})"
         )
     if not data["links"]:
         console.print("Linked: no active link")

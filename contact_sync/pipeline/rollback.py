@@ -317,7 +317,7 @@ def apply_rollback(services: Services, plan: Rollback) -> Rollback:
         plan.changes.loc[plan.changes["action"] == "keep", "action"] = "kept"
         return plan
     ledger, kind = services.ledger, services.crm.kind
-    rollback_id = f"rollback-{uuid.uuid4()}"
+    rollback_id = str(uuid.uuid4())
     plan.rollback_run_id = rollback_id
     started = time.monotonic()
     calls_before = services.api_calls()
