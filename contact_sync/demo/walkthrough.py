@@ -25,6 +25,7 @@ from contact_sync.sync.policy import DEFAULT_POLICY_PATH, load_policy
 PILOT_COHORT: Final = "pilot-001"
 PILOT_SIZE: Final = 100
 DEMO_CRMS: Final = ("salesforce", "dynamics")
+CRM_LABELS: Final = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
 # Variables that would point a run at real services or another setup: the demo runs without them.
 _FOREIGN_PREFIXES: Final = ("SALESFORCE_", "GENESYS_", "DYNAMICS_", "CONTACT_SYNC_")
 _SAME_TIME_GAP_S: Final = 1.1  # Salesforce and Genesys stamps are precise to the millisecond; keep edits apart.
@@ -75,7 +76,7 @@ class DemoFolder:
         return self.root / "workspace.yaml"
 
     @classmethod
-    def create(cls, root: Path) -> DemoFolder:
+    def create(cls, root: Path, crm: str = "salesforce") -> DemoFolder:
         """Make the folder; an existing non-empty folder is refused before anything is written."""
         root = Path(root).expanduser().absolute()
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -94,7 +95,7 @@ class DemoFolder:
         )
         folder.policy_path.write_text(demo_policy_text())
         (folder.root / ".env").write_text(
-            "".join(f"{k}={v}\n" for k, v in folder.env("salesforce").items() if k != "DAGSTER_HOME")
+            "".join(f"{k}={v}\n" for k, v in folder.env(crm).items() if k != "DAGSTER_HOME")
         )
         return folder
 
@@ -173,13 +174,15 @@ class Walkthrough:
     """The demo's steps, in order. Use as a context manager (it sets the demo's environment for its runs)."""
 
     def __init__(self, folder: DemoFolder, contacts: int, crm: str = "salesforce", progress: Progress | None = None):
-        if crm != "salesforce":
-            raise DemoError(f"the demo does not support --crm {crm} yet; it runs on Salesforce (--crm salesforce)")
+        if crm not in DEMO_CRMS:
+            raise DemoError(f"--crm must be one of {', '.join(DEMO_CRMS)}, got {crm!r}")
         if contacts < PILOT_SIZE * 2:
             raise DemoError(f"--contacts must be at least {PILOT_SIZE * 2} (the pilot cohort alone is {PILOT_SIZE})")
         self.folder = folder
         self.contacts = contacts
         self.crm = crm
+        self.label = CRM_LABELS[crm]
+        self.policy = load_policy(folder.policy_path)
         self.progress: Progress = progress or (lambda what, done, total: None)
         self.runs: list[dict[str, Any]] = []
         self.edited: list[EditedContact] = []
@@ -214,16 +217,18 @@ class Walkthrough:
 
     @contextmanager
     def simulators(self) -> Iterator[tuple[Any, Any]]:
-        """The Salesforce and Genesys simulators opened directly on the demo's state folder (no server)."""
+        """The CRM and Genesys simulators opened directly on the demo's state folder (no server)."""
+        from contact_sync.simulators.dynamics import DynamicsSimulator
         from contact_sync.simulators.genesys import GenesysSimulator
         from contact_sync.simulators.salesforce import SalesforceSimulator
 
-        salesforce = SalesforceSimulator(self.folder.simulators_dir / "salesforce")
+        kind = SalesforceSimulator if self.crm == "salesforce" else DynamicsSimulator
+        crm = kind(self.folder.simulators_dir / self.crm)
         genesys = GenesysSimulator(self.folder.simulators_dir / "genesys")
         try:
-            yield salesforce, genesys
+            yield crm, genesys
         finally:
-            salesforce.close()
+            crm.close()
             genesys.close()
 
     def _run(self, label: str, mode: str, cohort: str) -> dict[str, Any]:
@@ -254,6 +259,10 @@ class Walkthrough:
             ["Duration", f"{report['wall_s']} s"],
         ]
 
+    def crm_field(self, name: str) -> str | None:
+        """The CRM's field for a canonical field under the demo's policy (None: not synced for this CRM)."""
+        return self.policy.field(name).crm_field(self.crm)
+
     # -- steps ------------------------------------------------------------------------------------------------------
     def seed(self) -> Section:
         """A realistic CRM and Genesys org: duplicates in the CRM, people on both sides, Genesys-only contacts."""
@@ -262,25 +271,25 @@ class Walkthrough:
         self.progress("Generating people", 0, 2)
         dataset = generate_dataset(self.contacts, seed=7)
         self.progress("Loading them into the simulators", 1, 2)
-        with self.simulators() as (salesforce, genesys):
-            report = seed_simulators((salesforce, genesys), dataset=dataset)
+        with self.simulators() as (crm, genesys):
+            report = seed_simulators((crm if self.crm == "salesforce" else DynamicsSeat(crm), genesys), dataset=dataset)
         self.progress("Seeded", 2, 2)
         c = report.counts
         return Section(
             "Seeded simulators",
             ["", "Count"],
             [
-                ["Salesforce accounts", str(c["accounts"])],
-                ["Salesforce contacts", str(c["salesforce_contacts"])],
+                [f"{self.label} accounts", str(c["accounts"])],
+                [f"{self.label} contacts", str(c["salesforce_contacts"])],
                 ["  of which duplicates of another contact", str(c["salesforce_duplicates"])],
                 ["Genesys organizations", str(c["organizations"])],
                 ["Genesys contacts", str(c["genesys_contacts"])],
-                ["  the same people as in Salesforce (noisy copies)", str(c["genesys_overlapping"])],
+                [f"  the same people as in {self.label} (noisy copies)", str(c["genesys_overlapping"])],
                 ["  only in Genesys", str(c["genesys_only"])],
             ],
             [
                 "Genesys copies differ the way real data does: email letter case, phone formats, nicknames; "
-                "none is linked to Salesforce yet."
+                f"none is linked to {self.label} yet."
             ],
         )
 
@@ -340,17 +349,24 @@ class Walkthrough:
         if len(links) < 5:
             raise DemoError(f"only {len(links)} linked contacts after phase 2; the demo needs 5")
         pick = links.head(5)
-        plans: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
-            ("first_name", {"FirstName": "Margaret"}, {"firstName": "Peggy"}),
-            ("phone", {"Phone": "(312) 248-7710"}, {"workPhone": {"display": "(773) 301-6642"}}),
-            ("tags", {"Tags__c": "vip;renewal"}, {"tags": ["vip", "support"]}),
-            ("email", {"Email": "m.work@example.com"}, {"workEmail": "m.personal@example.org"}),
-            ("phone", {}, {"workPhone": {"display": "(415) 362-9080"}}),
+        edits: list[tuple[str, str | None, dict[str, Any]]] = [
+            ("first_name", "Margaret", {"firstName": "Peggy"}),
+            ("phone", "(312) 248-7710", {"workPhone": {"display": "(773) 301-6642"}}),
+            ("tags", "vip;renewal", {"tags": ["vip", "support"]}),
+            ("email", "m.work@example.com", {"workEmail": "m.personal@example.org"}),
+            ("phone", None, {"workPhone": {"display": "(415) 362-9080"}}),
         ]
-        with self.simulators() as (salesforce, genesys):
+        # A field the policy does not map for this CRM (Dynamics has no standard tags column) is left out.
+        plans = [
+            (name, {self.crm_field(name): value} if value is not None else {}, change)
+            for name, value, change in edits
+            if self.crm_field(name) is not None
+        ]
+        pick = pick.head(len(plans))
+        with self.simulators() as (crm, genesys):
             for (_name, crm_change, _), link in zip(plans, pick.itertuples(), strict=True):
                 if crm_change:
-                    salesforce.edit_contact(link.crm_id, **crm_change)
+                    crm.edit_contact(link.crm_id, **crm_change)
             time.sleep(_SAME_TIME_GAP_S)
             for (name, crm_change, genesys_change), link in zip(plans, pick.itertuples(), strict=True):
                 change = dict(genesys_change or {})
@@ -362,22 +378,21 @@ class Walkthrough:
                 raw = next(iter(genesys_change.values())) if genesys_change else None
                 genesys_text = raw["display"] if isinstance(raw, dict) else _text(raw)
                 self.edited.append(EditedContact(name, link.crm_id, link.genesys_id, crm_text, genesys_text))
-        policy = load_policy(self.folder.policy_path)
         rows = [
-            [e.crm_id, e.field, policy.field(e.field).conflict, _text(e.crm_edit), _text(e.genesys_edit)]
+            [e.crm_id, e.field, self.policy.field(e.field).conflict, _text(e.crm_edit), _text(e.genesys_edit)]
             for e in self.edited
         ]
         return Section(
             "Edits made on both sides between runs",
-            ["CRM id", "Field", "Policy", "Salesforce edit", "Genesys edit (later)"],
+            ["CRM id", "Field", "Policy", f"{self.label} edit", "Genesys edit (later)"],
             rows,
             ["The last row is a Genesys-only edit: in bidirectional mode it is copied to the CRM, no conflict."],
         )
 
     def _current(self, edited: EditedContact) -> tuple[str, str]:
-        crm_field = {"first_name": "FirstName", "phone": "Phone", "tags": "Tags__c", "email": "Email"}[edited.field]
-        with self.simulators() as (salesforce, genesys):
-            crm_row = salesforce.contact(edited.crm_id) or {}
+        crm_field = self.crm_field(edited.field)
+        with self.simulators() as (crm, genesys):
+            crm_row = crm.contact(edited.crm_id) or {}
             g = genesys.contact(edited.genesys_id) or {}
         genesys_value = {
             "first_name": g.get("firstName"),
@@ -408,7 +423,7 @@ class Walkthrough:
             rows.append([e.field, str(hit["policy"].iloc[0]) if len(hit) else "-", outcome, crm_now, genesys_now])
         return Section(
             "Phase 3 - bidirectional: how each policy resolved the edits",
-            ["Field", "Policy", "Outcome", "Salesforce now", "Genesys now"],
+            ["Field", "Policy", "Outcome", f"{self.label} now", "Genesys now"],
             rows,
             [
                 f"Run {report['run_id']}: {report['updated']['genesys']} Genesys and {report['updated']['crm']} CRM "
@@ -436,7 +451,7 @@ class Walkthrough:
                 f"(same as `contact-sync conflicts resolve {int(first['id'])} --use genesys`)."
             )
         return Section(
-            "Review queue (manual policy)", ["Id", "CRM id", "Field", "Salesforce", "Genesys", "Policy"], rows, notes
+            "Review queue (manual policy)", ["Id", "CRM id", "Field", self.label, "Genesys", "Policy"], rows, notes
         )
 
     def apply_decision(self) -> Section:
@@ -446,7 +461,11 @@ class Walkthrough:
         rows = self.run_rows(report)
         if self.decided is not None:
             crm_now, genesys_now = self._current(self.decided)
-            rows += [["Decided field", self.decided.field], ["Salesforce now", crm_now], ["Genesys now", genesys_now]]
+            rows += [
+                ["Decided field", self.decided.field],
+                [f"{self.label} now", crm_now],
+                ["Genesys now", genesys_now],
+            ]
         rows.append(["Still open in the review queue", str(len(self.ledger.open_conflicts()))])
         return Section("Decision applied by the next run", ["", "Value"], rows)
 
@@ -483,16 +502,16 @@ class Walkthrough:
 
     def end_state(self) -> Section:
         """What the services and the ledger hold now, counted from them."""
-        with self.simulators() as (salesforce, genesys):
-            crm_live = salesforce.count()
+        with self.simulators() as (crm, genesys):
+            crm_live = crm.count()
             genesys_total = genesys.count()
             linked_genesys = count_linked_genesys(genesys)
         links = self.ledger.links(self.crm)
         conflicts = self.ledger.conflicts()
         rows = [
-            ["Salesforce contacts", str(crm_live)],
+            [f"{self.label} contacts", str(crm_live)],
             ["Genesys contacts", str(genesys_total)],
-            ["Genesys contacts linked to Salesforce", str(linked_genesys)],
+            [f"Genesys contacts linked to {self.label}", str(linked_genesys)],
             ["Links in the ledger", str(len(links))],
             ["Conflicts recorded", str(len(conflicts))],
             ["Open conflicts", str(int((conflicts["status"] == "open").sum()) if len(conflicts) else 0)],
@@ -514,3 +533,27 @@ def count_linked_genesys(genesys: Any) -> int:
             if orjson.loads(blob).get("externalIds"):
                 linked += 1
         after = page[-1][0]
+
+
+class DynamicsSeat:
+    """Loads the generated CRM data (Salesforce-shaped rows) into the Dynamics simulator, columns renamed, so
+    `seed_simulators` fills a Dynamics org with the same people, duplicates and companies."""
+
+    COLUMNS: Final = {
+        "FirstName": "firstname",
+        "LastName": "lastname",
+        "Email": "emailaddress1",
+        "Phone": "telephone1",
+        "MobilePhone": "mobilephone",
+        "AccountId": "parentcustomerid",
+    }
+
+    def __init__(self, dynamics: Any) -> None:
+        self.dynamics = dynamics
+
+    def load_accounts(self, rows: list[dict[str, Any]]) -> list[str]:
+        return list(self.dynamics.load_accounts([{"name": row["Name"]} for row in rows]))
+
+    def load_contacts(self, rows: list[dict[str, Any]]) -> list[str]:
+        renamed = [{self.COLUMNS[k]: v for k, v in row.items() if k in self.COLUMNS} for row in rows]
+        return list(self.dynamics.load_contacts(renamed))
