@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
+
+from contact_sync.defs.sync.jobs import PAIR_TAG, pair_name
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.simulators import RunningSimulators
@@ -100,6 +103,19 @@ def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
         assert sims.genesys.contact(ada_gid) is None and sims.genesys.contact(alan_gid) is None
         assert sims.genesys.count() == 1
         assert ledger.run(deleted["rollback_run_id"]).counts["deleted"] == {"genesys": 2, "crm": 0}
+
+        # Not while a sync of the same CRM/Genesys pair is in progress in the Dagster instance.
+        instance = dg.DagsterInstance.from_config(str(cli_env / "dagster_home"))
+        try:
+            busy = dg.DagsterRun(
+                job_name="sync_one_way", status=dg.DagsterRunStatus.STARTED, tags={PAIR_TAG: pair_name()}
+            )
+            instance.add_run(busy)
+            assert fails_in_one_line("rollback", first).startswith(
+                f"Error: another sync of {pair_name()} is in progress (run {busy.run_id}"
+            )
+        finally:
+            instance.dispose()
         assert sims.salesforce.contact(ada) is not None  # the CRM side is never touched by a one-way rollback
     finally:
         ledger.dispose()
