@@ -28,7 +28,7 @@ DEMO_CRMS: Final = ("salesforce", "dynamics")
 CRM_LABELS: Final = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
 # Variables that would point a run at real services or another setup: the demo runs without them.
 _FOREIGN_PREFIXES: Final = ("SALESFORCE_", "GENESYS_", "DYNAMICS_", "CONTACT_SYNC_")
-_SAME_TIME_GAP_S: Final = 1.1  # Salesforce and Genesys stamps are precise to the millisecond; keep edits apart.
+_SAME_TIME_GAP_S: Final = 1.1  # CRM and Genesys modify stamps: keep the two sides' edits clearly apart in time.
 
 Progress = Callable[[str, int, int], None]
 """A step reports (what it does, done, total) through this."""
@@ -88,7 +88,11 @@ class DemoFolder:
         folder = cls(root)
         folder.dagster_home.mkdir()
         folder.simulators_dir.mkdir(parents=True)
-        (folder.dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # The same instance settings as the command's own home (the run queue's one-sync-per-pair limit included).
+        from contact_sync.cli.launch import FALLBACK_DAGSTER_YAML, REPO_DAGSTER_YAML
+
+        instance_yaml = REPO_DAGSTER_YAML.read_text() if REPO_DAGSTER_YAML.is_file() else FALLBACK_DAGSTER_YAML
+        (folder.dagster_home / "dagster.yaml").write_text(instance_yaml)
         folder.workspace_path.write_text(
             "load_from:\n  - python_module:\n      module_name: contact_sync.definitions\n"
             "      location_name: contact_sync\n"
