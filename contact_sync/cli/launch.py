@@ -224,16 +224,10 @@ def _execute(
     _refuse_overlap(instance, pair_name())
     ensure_cohort_partition(instance, cohort)
     started = time.monotonic()
-    result = defs.resolve_job_def(job_name(mode)).execute_in_process(
-        instance=instance,
-        partition_key=cohort,
-        run_config={
-            "resources": {"contact_sync": {"config": {"dry_run": dry_run}}},
-            "loggers": {"console": {"config": {"log_level": log_level}}},
-        },
-        tags={LAUNCH_TAG: "cli", DRY_RUN_TAG: str(dry_run).lower(), **(tags or {})},
-        raise_on_error=False,
-    )
+    with warnings.catch_warnings():
+        # assets.py converts the run's start time with pandas, which warns about the nanoseconds it drops.
+        warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds", category=UserWarning)
+        result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags)
     elapsed = time.monotonic() - started
     plan = _output(result, "reconciliation")
     report = _report(result)
@@ -262,6 +256,27 @@ def _execute(
         plan=plan,
         error=error,
         dagster_home=Path(instance.root_directory) if instance.is_persistent else None,
+    )
+
+
+def _execute_job(
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    mode: str,
+    cohort: str,
+    dry_run: bool,
+    log_level: str,
+    tags: Mapping[str, str] | None,
+) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def(job_name(mode)).execute_in_process(
+        instance=instance,
+        partition_key=cohort,
+        run_config={
+            "resources": {"contact_sync": {"config": {"dry_run": dry_run}}},
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+        },
+        tags={LAUNCH_TAG: "cli", DRY_RUN_TAG: str(dry_run).lower(), **(tags or {})},
+        raise_on_error=False,
     )
 
 

@@ -97,7 +97,7 @@ def test_json_report_of_a_real_process_and_the_run_in_dagster_home(
 
 def test_a_failed_run_exits_1_with_one_line_and_alerts(sims: RunningSimulators, cli_env: dict[str, str]) -> None:
     sims.salesforce.load_contacts([{"LastName": "Lovelace"}])
-    sims.genesys.set_faults([{"kind": "500", "path": "/scan/contacts"}])  # Genesys down for every retry
+    sims.genesys.set_faults([{"kind": "expired_token", "path": "/scan/contacts"}])  # every token refused
 
     result = cli("sync", "--json")
 
