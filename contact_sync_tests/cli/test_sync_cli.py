@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from contact_sync.cli import main
 from contact_sync.cli.launch import LAUNCH_TAG, open_ledger
 from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.defs.sync.jobs import PAIR_TAG
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
 from contact_sync_tests.conftest import point_at_simulators
@@ -137,6 +138,28 @@ def test_bad_arguments_are_refused_in_one_line_before_any_run(
     with open_ledger() as ledger:
         assert ledger.recent_runs() == []
     assert sims.genesys.count() == 0
+
+
+def test_a_second_sync_of_the_same_pair_is_refused_while_one_is_in_progress(
+    sims: RunningSimulators, cli_env: dict[str, str]
+) -> None:
+    instance = dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"])
+    try:
+        running = instance.add_run(
+            dg.DagsterRun(
+                job_name="sync_bidirectional",
+                status=dg.DagsterRunStatus.STARTED,
+                tags={PAIR_TAG: "salesforce-genesys"},
+            )
+        )
+        result = cli("sync")
+        assert (
+            result.exit_code == 1
+            and f"another sync of salesforce-genesys is in progress (run {running.run_id}" in result.output
+        )
+        assert len(instance.get_runs()) == 1 and sims.genesys.count() == 0
+    finally:
+        instance.dispose()
 
 
 def test_without_credentials_the_built_in_simulators_are_synced(
