@@ -57,6 +57,12 @@ def check_against_services(folder: Path, output: str, crm: str, contacts: int) -
             links = ledger.links(crm)
             assert figures(output, "Links in the ledger") == [len(links)]
             assert {e["value"] for c in linked for e in c["externalIds"]} == set(links["crm_id"])
+            # The pilot run linked only pilot contacts.
+            pilot_run = re.findall(r"Dagster run\s+([0-9a-f-]{36})", output)[0]
+            members = set(ledger.cohort_members("pilot-001"))
+            assert len(members) == 100 and figures(output, "Linked contacts outside the pilot") == [0]
+            pilot_links = set(links.loc[links["run_id"] == pilot_run, "crm_id"])
+            assert pilot_links and pilot_links <= members
 
             # Each edited contact ended as its policy says, on both sides.
             edits = edited_ids(output)
