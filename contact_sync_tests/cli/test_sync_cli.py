@@ -1,6 +1,6 @@
-"""`contact-sync sync` as a user runs it: the `--json` report (a real subprocess), the run recorded in the Dagster
-instance of DAGSTER_HOME, exit 1 with a one-line reason for a failed run (and the run_failed alert), one-line refusals
-for bad arguments, and the built-in simulators when no credentials are set."""
+"""`contact-sync sync` as a user runs it: the README's first command in a real process (no credentials, so the
+built-in simulators) with its `--json` report and the run recorded in DAGSTER_HOME; exit 1 with a one-line reason for
+a failed run (and the run_failed alert); one-line refusals for bad arguments and for a second run of the same pair."""
 
 from __future__ import annotations
 
@@ -46,12 +46,16 @@ def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def test_json_report_of_a_real_process_and_the_run_in_dagster_home(
-    sims: RunningSimulators, cli_env: dict[str, str]
+def test_the_readme_first_command_json_report_and_the_run_in_dagster_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = sims.salesforce.load_contacts(
-        [{"LastName": "Lovelace", "Email": "ada@example.com"}, {"LastName": "Turing", "Phone": "415-555-0102"}]
-    )
+    """`contact-sync simulators seed` then `contact-sync sync --json` in a real process with no credentials: the
+    built-in simulators are synced, the report has the documented shape, the run is in DAGSTER_HOME."""
+    cli_env = point_at_simulators(monkeypatch, {}, tmp_path)
+    state = Path(cli_env["CONTACT_SYNC_DATA_DIR"]) / "simulators"
+    seeded = cli("simulators", "seed", "--contacts", "30", "--state-dir", str(state))
+    assert seeded.exit_code == 0, seeded.output
+    genesys_before = int(re.search(r"Now in total: 30 Salesforce contacts, (\d+) Genesys", seeded.output)[1])
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")} | cli_env
 
     done = subprocess.run(
@@ -59,6 +63,7 @@ def test_json_report_of_a_real_process_and_the_run_in_dagster_home(
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "BUILT-IN SIMULATORS" in done.stderr and "Traceback" not in done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(report) == REPORT_KEYS
     assert (report["status"], report["mode"], report["cohort"], report["dry_run"]) == (
@@ -69,14 +74,11 @@ def test_json_report_of_a_real_process_and_the_run_in_dagster_home(
     )
     for key in ("created", "updated", "deleted"):
         assert set(report[key]) == {"genesys", "crm"} and all(isinstance(n, int) for n in report[key].values())
-    assert report["created"] == {"genesys": 2, "crm": 0} and sims.genesys.count() == 2
+    assert report["created"]["genesys"] > 0 and report["created"]["crm"] == 0
     assert all(isinstance(report[k], int) for k in ("unlinked", "skipped", "errors", "conflicts"))
     assert isinstance(report["duration_s"], float) and report["duration_s"] > 0
     assert report["api_calls"] and all(isinstance(n, int) and n > 0 for n in report["api_calls"].values())
     assert any(k.startswith("genesys POST") and "bulk" in k for k in report["api_calls"])
-    assert "Traceback" not in done.stderr
-    for secret in (cli_env["GENESYS_CLIENT_SECRET"], cli_env["SALESFORCE_CLIENT_SECRET"]):
-        assert secret not in done.stdout + done.stderr
 
     instance = dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"])  # what `dagster dev` on that home shows
     try:
@@ -90,10 +92,15 @@ def test_json_report_of_a_real_process_and_the_run_in_dagster_home(
         instance.dispose()
     with open_ledger() as ledger:
         recorded = ledger.run(report["run_id"])
+        linked = set(ledger.links("salesforce")["crm_id"])
     assert recorded.status == "success" and recorded.counts["created"] == report["created"]
-    with GenesysConnector(GenesysSettings.from_env(sims.env), rate_limit=False) as genesys:
-        carried = {x["value"] for c in genesys.scan_contacts() for x in c.get("externalIds") or []}
-    assert carried == set(ids)
+    with run_simulators(state_dir=state) as sims:  # the same state, read back through the services' APIs
+        assert sims.genesys.count() == genesys_before + report["created"]["genesys"]
+        with GenesysConnector(GenesysSettings.from_env(sims.env), rate_limit=False) as genesys:
+            carried = {x["value"] for c in genesys.scan_contacts() for x in c.get("externalIds") or []}
+        for secret in (sims.env["GENESYS_CLIENT_SECRET"], sims.env["SALESFORCE_CLIENT_SECRET"]):
+            assert secret not in done.stdout + done.stderr
+    assert linked <= carried and len(linked) >= report["created"]["genesys"]
 
 
 def test_a_failed_run_exits_1_with_one_line_and_alerts(sims: RunningSimulators, cli_env: dict[str, str]) -> None:
@@ -160,26 +167,3 @@ def test_a_second_sync_of_the_same_pair_is_refused_while_one_is_in_progress(
         assert len(instance.get_runs()) == 1 and sims.genesys.count() == 0
     finally:
         instance.dispose()
-
-
-def test_without_credentials_the_built_in_simulators_are_synced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What the README's first command does: seed the simulators' state folder, then sync with no credentials."""
-    env = point_at_simulators(monkeypatch, {}, tmp_path)
-    state = Path(env["CONTACT_SYNC_DATA_DIR"]) / "simulators"
-    seeded = cli("simulators", "seed", "--contacts", "30", "--state-dir", str(state))
-    assert seeded.exit_code == 0, seeded.output
-
-    result = cli("sync")
-
-    assert result.exit_code == 0, result.output
-    assert "BUILT-IN SIMULATORS" in result.stdout
-    with open_ledger() as ledger:
-        (run,) = ledger.recent_runs()
-    created = run.counts["created"]["genesys"]
-    assert created > 0
-    genesys_before = int(re.search(r"Now in total: 30 Salesforce contacts, (\d+) Genesys", seeded.output)[1])
-    with run_simulators(state_dir=state) as sims:  # the same state, read back through the simulators
-        assert sims.genesys.count() == genesys_before + created
-        assert sims.salesforce.count() == 30
