@@ -2,7 +2,8 @@
 `<data dir>/dagster_home` when unset), so every command-line run also shows in the Dagster UI with its lineage.
 
 The one place the CLI executes jobs: `run_sync` returns the run id, its status and the run report (the object
-`contact-sync sync --json` prints). Other commands reuse `open_instance`, `open_ledger` and `run_sync`.
+`contact-sync sync --json` prints). The other commands reuse `run_sync`, `open_instance`, `open_ledger`, `cli_services`
+(services with one-line errors) and `console`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SyncOutcome:
     error: str | None = None
     """One line saying why the run failed."""
     dagster_home: Path | None = None
+    """The folder of the Dagster instance holding the run (None for an in-memory instance)."""
     health_score: float | None = None
     simulated: bool = False
     """True when the run went to the built-in simulators (no credentials set)."""

@@ -82,6 +82,8 @@ def show(outcome: SyncOutcome, console: Console) -> None:
     console.print(totals)
     for alert in outcome.alerts:
         console.print(f"[bold red]alert[/] {alert}", highlight=False)
+    if outcome.dagster_home is not None:
+        console.print(f"In the Dagster UI: DAGSTER_HOME={outcome.dagster_home} dagster dev", highlight=False)
     if outcome.dry_run and outcome.plan is not None:
         show_plan(outcome.plan, console)
 

@@ -64,6 +64,7 @@ def test_dry_run_from_the_command_line_shows_the_plan_and_writes_nothing(scenari
 
     assert result.exit_code == 0, result.output
     assert "dry run: nothing written" in result.output
+    assert f"In the Dagster UI: DAGSTER_HOME={scenario.env['DAGSTER_HOME']} dagster dev" in result.output
     assert "Planned writes by action and field" in result.output
     assert "write_genesys" in result.output and "write_crm" in result.output and "create_genesys" in result.output
     assert "415-555-0199" in result.output and "Turing" in result.output
