@@ -1,7 +1,7 @@
 """`contact-sync conflicts list` / `conflicts resolve ID --use crm|genesys|value`: the conflict review queue.
 
-A decision is recorded in the ledger; the next run of the cohort holding the contact (or the pipeline's
-`apply_conflict_decisions` sensor, which requests one) writes it to both sides and marks the conflict applied.
+A decision is recorded in the ledger; the next bidirectional run of the cohort holding the contact (the pipeline's
+`apply_conflict_decisions` sensor requests one) writes it to both sides and marks the conflict applied.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 @click.option("--value", default=None, help="The value to write to both sides (only with --use value).")
 @click.option("--by", default=None, help="Who decided (default: the login name).")
 def resolve(conflict_id: int, use: str, value: str | None, by: str | None) -> None:
-    """Decide conflict ID; the next run of its cohort writes the decision to both sides."""
+    """Decide conflict ID; the next bidirectional run of its cohort writes the decision to both sides."""
     from contact_sync.cli.launch import open_ledger
     from contact_sync.ledger import LedgerError
 
@@ -123,7 +123,8 @@ def resolve(conflict_id: int, use: str, value: str | None, by: str | None) -> No
             raise click.ClickException(str(exc)) from None
     click.echo(
         f"Conflict {record.id} ({record.field} of CRM {record.crm_id} / Genesys {record.genesys_id}): "
-        f"will write {record.decision_value!r} ({use}). The next sync run of its cohort applies it."
+        f"will write {record.decision_value!r} ({use}). The next bidirectional sync run of its cohort applies it "
+        "(a one-way run keeps the CRM as master and leaves the decision waiting)."
     )
 
 

@@ -67,7 +67,7 @@ def test_resolve_records_the_decision_for_the_next_run(queue: dict[str, int]) ->
         "conflicts", "resolve", str(queue["held"]), "--use", "value", "--value", "+1 212 555 0100", "--by", "ops"
     )
     assert result.exit_code == 0, result.output
-    assert "next sync run" in result.output
+    assert "next bidirectional sync run" in result.output
     overridden = cli("conflicts", "resolve", str(queue["auto"]), "--use", "genesys")
     assert overridden.exit_code == 0, overridden.output
 
