@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.definitions import defs
@@ -13,6 +15,7 @@ from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.snapshots import CrmMirror
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators
+from contact_sync.sync.policy import DEFAULT_POLICY_PATH
 from contact_sync_tests.defs.conftest import run_job
 
 PEOPLE = [
@@ -138,3 +141,40 @@ def test_dry_run_computes_the_plan_and_writes_nothing(
     assert sync_ledger.recent_runs() == [] and sync_ledger.links().empty
     assert sync_ledger.watermark("salesforce_contacts") is None
     assert not CrmMirror(PipelineSettings.from_env().data_dir, "salesforce").exists()
+
+
+def test_manual_conflict_is_held_once_then_the_decision_is_applied_and_marked(
+    sims: RunningSimulators,
+    sync_env: dict[str, str],
+    sync_ledger: Ledger,
+    dagster_instance: dg.DagsterInstance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = (Path(DEFAULT_POLICY_PATH).read_text()).replace(
+        "conflict: last_write_wins\n    compare: phone", "conflict: manual\n    compare: phone"
+    )
+    (tmp_path / "policy.yaml").write_text(policy)
+    monkeypatch.setenv("CONTACT_SYNC_POLICY", str(tmp_path / "policy.yaml"))
+    [crm_id] = sims.salesforce.load_contacts([PEOPLE[0]])
+    assert run_job(dagster_instance, mode="bidirectional")[0].success
+    genesys_id = genesys_by_crm_id(sims)[crm_id]["id"]
+    sims.genesys.edit_contact(genesys_id, {"workPhone": {"display": "628-555-0111"}})
+    sims.salesforce.edit_contact(crm_id, Phone="415-555-0222")
+
+    for _ in range(2):  # held, and found again without a second review item
+        result, report = run_job(dagster_instance, mode="bidirectional")
+        assert result.success and report is not None and report["conflicts"] == 1
+        assert report["updated"] == {"genesys": 0, "crm": 0}
+    [held] = sync_ledger.open_conflicts().to_dict("records")
+    assert (held["field"], held["crm_value"]) == ("phone", "415-555-0222")
+    genesys_phone = held["genesys_value"]
+
+    sync_ledger.decide(int(held["id"]), "genesys", by="reviewer")
+    result, report = run_job(dagster_instance, mode="bidirectional")
+    assert result.success and report is not None and report["updated"] == {"genesys": 0, "crm": 1}
+    assert sims.salesforce.contact(crm_id)["Phone"] == genesys_phone
+    assert sync_ledger.conflict(int(held["id"])).status == "applied"
+    assert len(sync_ledger.conflicts()) == 1
+    audit = sync_ledger.audit_for_run(report["run_id"])
+    assert audit[["system", "field", "reason"]].values.tolist() == [["salesforce", "phone", "decision"]]
