@@ -2,9 +2,11 @@
 the Dagster UI tell the run's story (row counts, created/updated/skipped/errors/conflicts, markdown previews)."""
 
 import time
+import warnings
 from typing import Any, Final
 
 import dagster as dg
+import dagster_pandera
 import pandas as pd
 
 from contact_sync.defs.resources import ContactSyncResource
@@ -21,9 +23,13 @@ from contact_sync.pipeline.writes import (
     planned_genesys,
 )
 from contact_sync.sync.matching import MatchResult
-from contact_sync.sync.plan import SyncPlan
+from contact_sync.sync.plan import ReconciliationRow, SyncPlan
 
 MODE_TAG: Final = "contact_sync/mode"
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # beta API
+    RECONCILIATION_COLUMNS: Final = dagster_pandera.pandera_schema_to_dagster_type(ReconciliationRow).metadata["schema"]
+    """The Pandera model's columns as Dagster table schema metadata (shown on the asset page)."""
 PREVIEW_ROWS: Final = 10
 WRITE_RETRY: Final = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 """For transient failures (a service down for a minute). Retrying is safe: the write steps are idempotent."""
@@ -113,6 +119,7 @@ def contact_matches(
     group_name="sync",
     kinds={"pandas", "pandera"},
     partitions_def=rollout_cohort,
+    metadata={"dagster/column_schema": RECONCILIATION_COLUMNS.schema},
     description="One row per (link, field) of the cohort: base, CRM and Genesys values, who changed, conflict, "
     "policy, winner and action (Pandera model ReconciliationRow), and the write plan derived from it.",
 )
