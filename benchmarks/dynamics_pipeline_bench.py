@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline_bench import run, show  # noqa: E402
+from pipeline_bench import run, show
 
 FIRST_SYNC_TARGET_S = 300.0
 # Salesforce field of the generated rows -> Dynamics contact column.
