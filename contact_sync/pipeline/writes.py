@@ -216,7 +216,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
         creates = plan.genesys_creates.set_index("crm_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_genesys"]
-        for ids in _chunks([str(i) for i in creates.index]):
+        for ids in _chunks(_not_linked_yet(services, [str(i) for i in creates.index], "crm_id")):
             items = []
             for crm_id in ids:
                 items.append(
@@ -279,6 +279,15 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
     return summary
 
 
+def _not_linked_yet(services: Services, ids: list[str], column: str) -> list[str]:
+    """The ids that no active link holds yet: a retried step (same plan) skips the creates an earlier attempt
+    already made and recorded, instead of creating them twice."""
+    if not ids:
+        return ids
+    linked = set(services.ledger.links(services.crm.kind, ids=ids)[column].astype(str))
+    return [i for i in ids if i not in linked]
+
+
 def _organizations(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot) -> dict[str, str]:
     """CRM account id -> Genesys organization id for every account the plan writes, creating missing ones."""
     recon = plan.reconciliation
@@ -337,7 +346,7 @@ def apply_to_crm(
         creates = plan.crm_creates.set_index("genesys_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_crm"]
-        for ids in _chunks([str(i) for i in creates.index]):
+        for ids in _chunks(_not_linked_yet(services, [str(i) for i in creates.index], "genesys_id")):
             report = services.crm.create(
                 [(gid, {k: v for k, v in values[gid].items() if k != "account_id"}) for gid in ids]
             )
