@@ -1,6 +1,10 @@
 """Fixtures for the end-to-end scenarios: one simulator set per test module (emptied before each test), a fresh data
 folder, ledger and Dagster home per test, and helpers that run syncs the way `contact-sync sync` does and read the
-end state back through the services' APIs."""
+end state back through the services' APIs.
+
+Scenarios run once per CRM (`salesforce`, `dynamics`): the `crm` fixture is a `Crm` that speaks canonical field
+names (first_name, last_name, email, phone, tags) and hides each CRM's columns and simulator helpers; the scenario
+selects the CRM with `CONTACT_SYNC_CRM`, as a user does."""
 
 from __future__ import annotations
 
@@ -23,15 +27,98 @@ from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
 from contact_sync_tests.conftest import point_at_simulators
 
+CRM_KINDS = ("salesforce", "dynamics")
+
+# Canonical field -> the CRM's column, per CRM (as the shipped policy maps them; Dynamics maps no tags column).
+CRM_COLUMNS: dict[str, dict[str, str]] = {
+    "salesforce": {
+        "first_name": "FirstName",
+        "last_name": "LastName",
+        "email": "Email",
+        "phone": "Phone",
+        "tags": "Tags__c",
+    },
+    "dynamics": {"first_name": "firstname", "last_name": "lastname", "email": "emailaddress1", "phone": "telephone1"},
+}
+# How each CRM shows a record's last change to a client (what last-write-wins compares), and its resolution: the
+# Dynamics Web API shows `modifiedon` in whole seconds, so edits whose order matters are a second apart there.
+CRM_STAMP = {"salesforce": "SystemModstamp", "dynamics": "modifiedon"}
+CRM_STAMP_RESOLUTION_S = {"salesforce": 0.05, "dynamics": 1.05}
+
+
+@dataclass
+class Crm:
+    """One CRM's simulator behind canonical field names: seed, edit and delete records as a user would, read them."""
+
+    kind: str
+    sim: Any
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return CRM_COLUMNS[self.kind]
+
+    @property
+    def external_source(self) -> str:
+        """The Genesys external source the CRM ids are kept under."""
+        return {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}[self.kind]
+
+    @property
+    def later(self) -> float:
+        """Seconds to wait between two edits whose order last-write-wins must see."""
+        return CRM_STAMP_RESOLUTION_S[self.kind]
+
+    def maps(self, field: str) -> bool:
+        return field in self.columns
+
+    def _columns(self, values: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(values) - set(self.columns)
+        assert not unknown, f"{self.kind} maps no column for {sorted(unknown)}"
+        return {self.columns[k]: v for k, v in values.items()}
+
+    def load(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Create records from canonical values (fields this CRM does not map are left out); their ids in order."""
+        mapped = [{k: v for k, v in row.items() if self.maps(k)} for row in rows]
+        return list(self.sim.load_contacts([self._columns(row) for row in mapped]))
+
+    def edit(self, crm_id: str, **values: Any) -> None:
+        """A user's edit in the CRM app (canonical field names)."""
+        self.sim.edit_contact(crm_id, **self._columns(values))
+
+    def delete(self, crm_id: str) -> None:
+        self.sim.delete_contact(crm_id)
+
+    def record(self, crm_id: str) -> dict[str, Any]:
+        """The record as the CRM's API shows it (its own column names)."""
+        record = self.sim.contact(crm_id)
+        assert record is not None, crm_id
+        return dict(record)
+
+    def get(self, crm_id: str) -> dict[str, Any]:
+        """The record's canonical values (fields this CRM maps)."""
+        record = self.record(crm_id)
+        return {field: record.get(column) for field, column in self.columns.items()}
+
+    def exists(self, crm_id: str) -> bool:
+        return self.sim.contact(crm_id) is not None
+
+    def stamp(self, crm_id: str) -> str:
+        """The record's version as the service keeps it (changes on every write)."""
+        record = self.record(crm_id)
+        return str(record.get("@odata.etag") or record[CRM_STAMP[self.kind]])
+
+    def reset(self) -> None:
+        self.sim.reset()
+
 
 @dataclass
 class Scenario:
-    """Running simulators plus the environment of a user pointing contact-sync at them."""
+    """Running simulators plus the environment of a user pointing contact-sync at them, for one CRM."""
 
     sims: RunningSimulators
     env: dict[str, str]
     folder: Path
     instance: dg.DagsterInstance
+    crm: Crm
 
     def sync(self, mode: str = "one_way", cohort: str = "all", dry_run: bool = False) -> SyncOutcome:
         """One run through Dagster (the code path of `contact-sync sync`); fails the test if the run failed."""
@@ -52,21 +139,21 @@ class Scenario:
             return genesys.scan_contacts()
 
     def genesys_by_crm_id(self) -> dict[str, dict[str, Any]]:
-        """Genesys contacts keyed by the Salesforce id in their externalIds."""
+        """Genesys contacts keyed by the CRM id in their externalIds (under the CRM's external source)."""
         out = {}
         for contact in self.genesys_contacts():
             for link in contact.get("externalIds") or []:
-                if link["externalSource"].get("name") == "Salesforce":
+                if link["externalSource"].get("name") == self.crm.external_source:
                     out[link["value"]] = contact
         return out
 
-    def crm(self, crm_id: str) -> dict[str, Any]:
-        contact = self.sims.salesforce.contact(crm_id)
-        assert contact is not None, crm_id
-        return contact
-
     def load_crm(self, rows: Sequence[dict[str, Any]]) -> list[str]:
-        return self.sims.salesforce.load_contacts(list(rows))
+        return self.crm.load(rows)
+
+    def linked_ids(self) -> set[str]:
+        """CRM ids the ledger links to a Genesys contact."""
+        with self.ledger() as ledger:
+            return set(ledger.links(self.crm.kind)["crm_id"])
 
 
 def digits(phone: str | None) -> str:
@@ -74,14 +161,39 @@ def digits(phone: str | None) -> str:
     return re.sub(r"\D", "", phone or "")[-10:]
 
 
+GENESYS_PATHS = {"first_name": "firstName", "last_name": "lastName", "email": "workEmail"}
+
+
+def genesys_edit(**values: Any) -> dict[str, Any]:
+    """A Genesys contact edit from canonical values (phone -> workPhone.display, tags -> customFields.tags)."""
+    body: dict[str, Any] = {}
+    for field, value in values.items():
+        if field == "phone":
+            body["workPhone"] = {"display": value}
+        elif field == "tags":
+            body["customFields"] = {"tags": value}
+        else:
+            body[GENESYS_PATHS[field]] = value
+    return body
+
+
+def genesys_value(contact: dict[str, Any], field: str) -> Any:
+    """A canonical field's value on a Genesys contact as the API returns it."""
+    if field == "phone":
+        return (contact.get("workPhone") or {}).get("display")
+    if field == "tags":
+        return (contact.get("customFields") or {}).get("tags")
+    return contact.get(GENESYS_PATHS[field])
+
+
 def people(n: int, prefix: str = "Person") -> list[dict[str, Any]]:
-    """`n` distinct CRM contacts with a name, an email and a US phone."""
+    """`n` distinct CRM contacts (canonical values) with a name, an email and a US phone."""
     return [
         {
-            "FirstName": f"{prefix}{i:03d}",
-            "LastName": "Example",
-            "Email": f"{prefix.lower()}{i:03d}@example.com",
-            "Phone": f"(415) 555-{1000 + i:04d}",
+            "first_name": f"{prefix}{i:03d}",
+            "last_name": "Example",
+            "email": f"{prefix.lower()}{i:03d}@example.com",
+            "phone": f"(415) 555-{1000 + i:04d}",
         }
         for i in range(n)
     ]
@@ -103,19 +215,36 @@ def module_instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
+@pytest.fixture(params=CRM_KINDS)
+def crm_kind(request: pytest.FixtureRequest) -> str:
+    """The CRM a scenario runs against. A test that applies to one CRM only overrides it with
+    `@pytest.mark.parametrize("crm_kind", [...])` and says why."""
+    return str(request.param)
+
+
+@pytest.fixture
+def crm(module_sims: RunningSimulators, crm_kind: str) -> Crm:
+    """The scenario's CRM simulator behind canonical field names (emptied)."""
+    return Crm(kind=crm_kind, sim=getattr(module_sims, crm_kind))
+
+
 @pytest.fixture
 def scenario(
     module_sims: RunningSimulators,
     module_instance: dg.DagsterInstance,
+    crm: Crm,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Scenario:
     """Empty simulators and an empty ledger and data folder, with the process environment pointing at them (a
-    DAGSTER_HOME folder too, for commands run through the CLI)."""
-    module_sims.salesforce.reset()
+    DAGSTER_HOME folder too, for commands run through the CLI) and `CONTACT_SYNC_CRM` naming the scenario's CRM."""
+    for kind in CRM_KINDS:
+        getattr(module_sims, kind).reset()
     module_sims.genesys.reset()
     env = point_at_simulators(monkeypatch, module_sims.env, tmp_path)
-    return Scenario(sims=module_sims, env=env, folder=tmp_path, instance=module_instance)
+    monkeypatch.setenv("CONTACT_SYNC_CRM", crm.kind)
+    env["CONTACT_SYNC_CRM"] = crm.kind
+    return Scenario(sims=module_sims, env=env, folder=tmp_path, instance=module_instance, crm=crm)
 
 
 def write_policy(folder: Path, **changes: str) -> Path:

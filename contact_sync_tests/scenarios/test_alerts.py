@@ -56,12 +56,12 @@ def webhook() -> Iterator[Receiver]:
 def test_more_than_10_record_errors_alert_to_the_ledger_and_the_webhook(
     scenario: Scenario, webhook: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sf, gen = scenario.sims.salesforce, scenario.sims.genesys
+    crm, gen = scenario.crm, scenario.sims.genesys
     ids = scenario.load_crm(people(12))
     scenario.sync()
     linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
     for n, crm_id in enumerate(ids):
-        sf.edit_contact(crm_id, Phone=f"628-555-{2000 + n:04d}")
+        crm.edit(crm_id, phone=f"628-555-{2000 + n:04d}")
     gen.set_faults([{"kind": "429", "path": "/bulk/contacts/update", "retry_after": 0}])  # every update call refused
     monkeypatch.setenv("CONTACT_SYNC_ALERT_WEBHOOK", webhook.url)
     monkeypatch.setenv("CONTACT_SYNC_HEALTH_THRESHOLD", "90")

@@ -9,50 +9,65 @@ import time
 
 import pytest
 
-from contact_sync_tests.scenarios.conftest import Scenario, digits, write_policy
+from contact_sync_tests.scenarios.conftest import Scenario, digits, genesys_edit, genesys_value, write_policy
 
 PEOPLE = [
-    {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Phone": "415-555-0101"},
-    {"FirstName": "Alan", "LastName": "Turing", "Email": "alan@example.com", "Phone": "415-555-0102"},
-    {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@example.com", "Phone": "415-555-0103"},
-    {"FirstName": "Edsger", "LastName": "Dijkstra", "Email": "edsger@example.com", "Tags__c": "vip;beta"},
+    {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "415-555-0101"},
+    {"first_name": "Alan", "last_name": "Turing", "email": "alan@example.com", "phone": "415-555-0102"},
+    {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com", "phone": "415-555-0103"},
+    {"first_name": "Edsger", "last_name": "Dijkstra", "email": "edsger@example.com", "tags": "vip;beta"},
 ]
-LATER = 0.05  # seconds between two edits whose order last-write-wins must see (both services stamp milliseconds)
+# The genesys_wins case, per CRM: (field, the CRM's later edit, Genesys's earlier edit that must win). The shipped
+# policy has tags Genesys-wins; Dynamics maps no tags column, so its scenario makes email Genesys-wins instead.
+GENESYS_WINS = {
+    "salesforce": ("tags", "vip;delta", "vip;gamma"),
+    "dynamics": ("email", "edsger@crm.example.com", "edsger@genesys.example.com"),
+}
 
 
-def test_each_field_policy_picks_the_winner_and_logs_both_versions(scenario: Scenario) -> None:
-    sf, gen = scenario.sims.salesforce, scenario.sims.genesys
+def values(field: str, value: str | None) -> set[str]:
+    """A value as compared here: tags as a set, anything else as itself."""
+    return set((value or "").split(";")) if field == "tags" else {value or ""}
+
+
+def test_each_field_policy_picks_the_winner_and_logs_both_versions(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crm, gen = scenario.crm, scenario.sims.genesys
+    wins_field, crm_late, genesys_early = GENESYS_WINS[crm.kind]
+    if not crm.maps("tags"):
+        monkeypatch.setenv("CONTACT_SYNC_POLICY", str(write_policy(scenario.folder, email="genesys_wins")))
     ada, alan, grace, edsger = scenario.load_crm(PEOPLE)
     scenario.sync()
     linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
 
     # Phone, last write wins: Genesys edited last for Ada, the CRM edited last for Alan.
-    sf.edit_contact(ada, Phone="415-555-0111")
-    time.sleep(LATER)
+    crm.edit(ada, phone="415-555-0111")
+    time.sleep(crm.later)
     gen.edit_contact(linked[ada], {"workPhone": {"display": "+1 628 555 0121"}})
     gen.edit_contact(linked[alan], {"workPhone": {"display": "+1 628 555 0122"}})
-    time.sleep(LATER)
-    sf.edit_contact(alan, Phone="415-555-0112")
+    time.sleep(crm.later)
+    crm.edit(alan, phone="415-555-0112")
     # Name, CRM wins even though Genesys was edited last.
-    sf.edit_contact(grace, FirstName="Rear Admiral Grace")
-    time.sleep(LATER)
+    crm.edit(grace, first_name="Rear Admiral Grace")
+    time.sleep(crm.later)
     gen.edit_contact(linked[grace], {"firstName": "Amazing Grace"})
-    # Tags, Genesys wins even though the CRM was edited last.
-    gen.edit_contact(linked[edsger], {"customFields": {"tags": "vip;gamma"}})
-    time.sleep(LATER)
-    sf.edit_contact(edsger, Tags__c="vip;delta")
+    # Tags (email on Dynamics), Genesys wins even though the CRM was edited last.
+    gen.edit_contact(linked[edsger], genesys_edit(**{wins_field: genesys_early}))
+    time.sleep(crm.later)
+    crm.edit(edsger, **{wins_field: crm_late})
 
     outcome = scenario.sync(mode="bidirectional")
 
     assert outcome.report["conflicts"] == 4 and outcome.report["errors"] == 0
     assert outcome.report["updated"] == {"genesys": 2, "crm": 2}
-    assert digits(sf.contact(ada)["Phone"]) == digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550121"
-    assert (
-        digits(sf.contact(alan)["Phone"]) == digits(gen.contact(linked[alan])["workPhone"]["display"]) == "4155550112"
+    assert digits(crm.get(ada)["phone"]) == digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550121"
+    assert digits(crm.get(alan)["phone"]) == digits(gen.contact(linked[alan])["workPhone"]["display"]) == "4155550112"
+    assert crm.get(grace)["first_name"] == gen.contact(linked[grace])["firstName"] == "Rear Admiral Grace"
+    assert values(wins_field, crm.get(edsger)[wins_field]) == values(wins_field, genesys_early)
+    assert values(wins_field, genesys_value(gen.contact(linked[edsger]), wins_field)) == values(
+        wins_field, genesys_early
     )
-    assert sf.contact(grace)["FirstName"] == gen.contact(linked[grace])["firstName"] == "Rear Admiral Grace"
-    assert set(sf.contact(edsger)["Tags__c"].split(";")) == {"vip", "gamma"}
-    assert set(gen.contact(linked[edsger])["customFields"]["tags"].split(";")) == {"vip", "gamma"}
 
     with scenario.ledger() as ledger:
         logged = ledger.conflicts(run_id=outcome.run_id).set_index("crm_id")
@@ -74,13 +89,13 @@ def test_each_field_policy_picks_the_winner_and_logs_both_versions(scenario: Sce
         "Rear Admiral Grace",
         "Amazing Grace",
     ]
-    assert logged.loc[edsger, ["field", "policy", "winner"]].tolist() == ["tags", "genesys_wins", "genesys"]
+    assert logged.loc[edsger, ["field", "policy", "winner"]].tolist() == [wins_field, "genesys_wins", "genesys"]
 
     # A second run right after writes nothing on either side.
-    stamps = (sf.contact(ada)["SystemModstamp"], gen.contact(linked[grace])["modifyDate"])
+    stamps = (crm.stamp(ada), gen.contact(linked[grace])["modifyDate"])
     again = scenario.sync(mode="bidirectional")
     assert again.report["updated"] == {"genesys": 0, "crm": 0} and again.report["conflicts"] == 0
-    assert (sf.contact(ada)["SystemModstamp"], gen.contact(linked[grace])["modifyDate"]) == stamps
+    assert (crm.stamp(ada), gen.contact(linked[grace])["modifyDate"]) == stamps
 
 
 def test_manual_conflict_is_held_then_resolved_through_the_cli_and_applied(
@@ -88,7 +103,7 @@ def test_manual_conflict_is_held_then_resolved_through_the_cli_and_applied(
 ) -> None:
     policy = write_policy(scenario.folder, phone="manual")
     monkeypatch.setenv("CONTACT_SYNC_POLICY", str(policy))
-    sf, gen = scenario.sims.salesforce, scenario.sims.genesys
+    crm, gen = scenario.crm, scenario.sims.genesys
     ada, alan = scenario.load_crm(PEOPLE[:2])
     scenario.sync()
     linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
@@ -96,12 +111,12 @@ def test_manual_conflict_is_held_then_resolved_through_the_cli_and_applied(
         (ada, "415-555-0131", "628-555-0131"),
         (alan, "415-555-0132", "628-555-0132"),
     ):
-        sf.edit_contact(crm_id, Phone=crm_phone)
+        crm.edit(crm_id, phone=crm_phone)
         gen.edit_contact(linked[crm_id], {"workPhone": {"display": genesys_phone}})
 
     held = scenario.sync(mode="bidirectional")
     assert held.report["conflicts"] == 2 and held.report["updated"] == {"genesys": 0, "crm": 0}
-    assert digits(sf.contact(ada)["Phone"]) == "4155550131"  # nothing written while the conflict waits
+    assert digits(crm.get(ada)["phone"]) == "4155550131"  # nothing written while the conflict waits
     assert digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550131"
 
     listed = scenario.cli("conflicts", "list", "--json")
@@ -122,9 +137,9 @@ def test_manual_conflict_is_held_then_resolved_through_the_cli_and_applied(
 
     applied = scenario.sync(mode="bidirectional")
     assert applied.report["errors"] == 0
-    assert digits(sf.contact(ada)["Phone"]) == "6285550131"
+    assert digits(crm.get(ada)["phone"]) == "6285550131"
     assert digits(gen.contact(linked[ada])["workPhone"]["display"]) == "6285550131"
-    assert digits(sf.contact(alan)["Phone"]) == "2125550100"
+    assert digits(crm.get(alan)["phone"]) == "2125550100"
     assert digits(gen.contact(linked[alan])["workPhone"]["display"]) == "2125550100"
     with scenario.ledger() as ledger:
         decided = ledger.conflicts(ids=[ada, alan])

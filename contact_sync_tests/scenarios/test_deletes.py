@@ -1,4 +1,7 @@
-"""CRM deletes and merges end to end, by policy: unlink and keep the Genesys contact (the default), or delete it."""
+"""CRM deletes and merges end to end, by policy: unlink and keep the Genesys contact (the default), or delete it.
+
+Deletes run on every CRM (Dynamics reports them as `$deletedEntity` rows of its change-tracking delta); merges only
+on Salesforce, whose merge leaves the loser deleted with `MasterRecordId` set: the Dynamics simulator has no merge."""
 
 from __future__ import annotations
 
@@ -6,52 +9,54 @@ import pytest
 
 from contact_sync_tests.scenarios.conftest import Scenario, people, write_policy
 
-CONTACTS = 40  # two deletes stay under the default mass-delete guard (5% of linked contacts)
+CONTACTS = 40  # each run removes one record, under the default mass-delete guard (5% of linked contacts)
 
 
-def test_a_crm_delete_and_merge_unlink_by_default_and_keep_the_genesys_contacts(scenario: Scenario) -> None:
+def remove(scenario: Scenario, how: str, record: str, master: str) -> None:
+    """A user deletes `record`, or merges it into `master`, in the CRM."""
+    if how == "merge":
+        scenario.sims.salesforce.merge(master, [record])
+    else:
+        scenario.crm.delete(record)
+
+
+@pytest.mark.parametrize(
+    ("crm_kind", "how"),
+    [("salesforce", "delete"), ("dynamics", "delete"), ("salesforce", "merge")],  # no merge in Dynamics (above)
+)
+def test_a_crm_delete_or_merge_unlinks_by_default_and_deletes_with_the_delete_policy(
+    scenario: Scenario, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gen = scenario.sims.genesys
     ids = scenario.load_crm(people(CONTACTS))
     scenario.sync()
     linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
-    deleted, master, loser = ids[0], ids[1], ids[2]
-    scenario.sims.salesforce.delete_contact(deleted)
-    scenario.sims.salesforce.merge(master, [loser])
+    master, unlinked, deleted = ids[0], ids[1], ids[2]
 
+    # The default policy: the link is dropped, the Genesys contact kept.
+    remove(scenario, how, unlinked, master)
     outcome = scenario.sync()
 
-    assert outcome.report["unlinked"] == 2 and outcome.report["deleted"]["genesys"] == 0
-    assert scenario.sims.genesys.count() == CONTACTS
-    assert scenario.sims.genesys.contact(linked[deleted]) is not None
-    assert scenario.sims.genesys.contact(linked[loser]) is not None
+    assert outcome.report["unlinked"] == 1 and outcome.report["deleted"]["genesys"] == 0
+    assert outcome.report["errors"] == 0
+    assert gen.count() == CONTACTS and gen.contact(linked[unlinked]) is not None
     with scenario.ledger() as ledger:
-        links = set(ledger.links("salesforce")["crm_id"])
         audit = ledger.audit_for_run(outcome.run_id)
-    assert deleted not in links and loser not in links and master in links and len(links) == CONTACTS - 2
-    assert set(audit.loc[audit["reason"] == "unlink", "crm_id"]) == {deleted, loser}
+    assert set(audit.loc[audit["reason"] == "unlink", "crm_id"]) == {unlinked}
+    links = scenario.linked_ids()
+    assert unlinked not in links and master in links and len(links) == CONTACTS - 1
+
+    # `on_crm_delete: delete`: the Genesys contact goes too.
+    monkeypatch.setenv("CONTACT_SYNC_POLICY", str(write_policy(scenario.folder, on_crm_delete="delete")))
+    remove(scenario, how, deleted, master)
+    outcome = scenario.sync()
+
+    assert outcome.report["deleted"]["genesys"] == 1 and outcome.report["errors"] == 0
+    assert gen.contact(linked[deleted]) is None and gen.contact(linked[master]) is not None
+    assert gen.count() == CONTACTS - 1
+    links = scenario.linked_ids()
+    assert deleted not in links and master in links and len(links) == CONTACTS - 2
 
     again = scenario.sync()
-    assert again.report["unlinked"] == 0 and again.report["created"] == {"genesys": 0, "crm": 0}
-    assert scenario.sims.genesys.count() == CONTACTS
-
-
-def test_with_the_delete_policy_a_crm_delete_and_merge_delete_the_genesys_contacts(
-    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CONTACT_SYNC_POLICY", str(write_policy(scenario.folder, on_crm_delete="delete")))
-    ids = scenario.load_crm(people(CONTACTS))
-    scenario.sync()
-    linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
-    deleted, master, loser = ids[0], ids[1], ids[2]
-    scenario.sims.salesforce.delete_contact(deleted)
-    scenario.sims.salesforce.merge(master, [loser])
-
-    outcome = scenario.sync()
-
-    assert outcome.report["deleted"]["genesys"] == 2 and outcome.report["errors"] == 0
-    assert scenario.sims.genesys.contact(linked[deleted]) is None
-    assert scenario.sims.genesys.contact(linked[loser]) is None
-    assert scenario.sims.genesys.contact(linked[master]) is not None
-    assert scenario.sims.genesys.count() == CONTACTS - 2
-    with scenario.ledger() as ledger:
-        links = set(ledger.links("salesforce")["crm_id"])
-    assert deleted not in links and loser not in links and len(links) == CONTACTS - 2
+    assert again.report["unlinked"] == 0 and again.report["deleted"] == {"genesys": 0, "crm": 0}
+    assert again.report["created"] == {"genesys": 0, "crm": 0} and gen.count() == CONTACTS - 1

@@ -20,9 +20,9 @@ def test_existing_genesys_contacts_are_matched_by_email_case_and_phone_format_no
     )
     ada, alan, grace = scenario.load_crm(
         [
-            {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada.lovelace@example.com"},
-            {"FirstName": "Alan", "LastName": "Turing", "Phone": "(415) 555 0102"},
-            {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@example.com"},
+            {"first_name": "Ada", "last_name": "Lovelace", "email": "ada.lovelace@example.com"},
+            {"first_name": "Alan", "last_name": "Turing", "phone": "(415) 555 0102"},
+            {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"},
         ]
     )
 
@@ -36,16 +36,17 @@ def test_existing_genesys_contacts_are_matched_by_email_case_and_phone_format_no
     assert digits(linked[alan]["workPhone"]["display"]) == "4155550102"
     assert linked[grace]["workEmail"] == "grace@example.com"
     with scenario.ledger() as ledger:
-        rules = dict(zip(ledger.links("salesforce")["crm_id"], ledger.links("salesforce")["rule"], strict=True))
+        links = ledger.links(scenario.crm.kind)
+        rules = dict(zip(links["crm_id"], links["rule"], strict=True))
     assert rules[ada] == "email" and rules[alan] == "phone" and rules[grace] == "created"
 
 
 def test_crm_duplicates_create_one_genesys_contact_and_are_reported(scenario: Scenario) -> None:
     first, second, other = scenario.load_crm(
         [
-            {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@navy.mil", "Phone": "415-555-0103"},
-            {"FirstName": "Grace", "LastName": "Hopper", "Email": "Grace@Navy.mil"},
-            {"FirstName": "Edsger", "LastName": "Dijkstra", "Email": "edsger@example.com"},
+            {"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.mil", "phone": "415-555-0103"},
+            {"first_name": "Grace", "last_name": "Hopper", "email": "Grace@Navy.mil"},
+            {"first_name": "Edsger", "last_name": "Dijkstra", "email": "edsger@example.com"},
         ]
     )
 
