@@ -63,13 +63,16 @@ def main() -> int:
 
             seconds, report = run(instance, "sync_one_way")
             show(f"first sync of {len(crm_ids)} Dynamics contacts (sync_one_way)", seconds, report)
-            created = report["created"]["genesys"]
+            # Generated people may share an email or phone: those CRM duplicates are folded into one (skipped).
+            created, skipped = report["created"]["genesys"], report["skipped"]
+            complete = created + skipped == len(crm_ids) and report["errors"] == 0
             within = seconds <= FIRST_SYNC_TARGET_S
             print(
-                f"Genesys contacts created: {created} of {len(crm_ids)}; Genesys holds {sims.genesys.count()}; "
+                f"Genesys contacts created: {created}, CRM duplicates skipped: {skipped}, of {len(crm_ids)}; "
+                f"Genesys holds {sims.genesys.count()}; "
                 f"{'within' if within else 'NOT within'} the {FIRST_SYNC_TARGET_S:.0f} s target"
             )
-            return 0 if created == len(crm_ids) and within else 1
+            return 0 if complete and within else 1
 
 
 if __name__ == "__main__":
