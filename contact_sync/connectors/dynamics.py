@@ -22,10 +22,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -46,7 +44,6 @@ from contact_sync.connectors.dynamics_odata import (
     is_tracking_refused,
     latest_modifiedon,
     modified_since_filter,
-    normalize_route,
     overlap_start,
     prefer,
     written_matches,
@@ -55,19 +52,16 @@ from contact_sync.connectors.http import (
     AuthError,
     CallCounter,
     ConnectorError,
-    Decision,
     OutcomeUnknown,
     RateLimiter,
     RequestRejected,
     ResilientClient,
     RetriesExhausted,
     RetryPolicy,
-    call_with_retries,
-    retry_after_seconds,
-    service_message,
 )
+from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
-from contact_sync.settings import DynamicsSettings, redact
+from contact_sync.settings import DynamicsSettings
 
 __all__ = ["DynamicsConnector", "DynamicsWatermark"]
 
@@ -83,116 +77,6 @@ MAX_WORKERS = 32
 TOKEN_ENDPOINT = "POST /oauth2/v2.0/token"
 
 Row = dict[str, Any]
-
-# `ResilientClient.request` takes no per-request headers; the few this API needs (Prefer, If-Match) are set for the
-# duration of one call here and added by a request hook of the connector's httpx client.
-_CALL_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("dynamics_call_headers", default=None)
-
-
-@contextmanager
-def _call_headers(headers: Mapping[str, str]) -> Iterator[None]:
-    token = _CALL_HEADERS.set(headers)
-    try:
-        yield
-    finally:
-        _CALL_HEADERS.reset(token)
-
-
-def _add_call_headers(request: httpx.Request) -> None:
-    headers = _CALL_HEADERS.get()
-    if headers:
-        request.headers.update(headers)
-
-
-class _DynamicsCallCounter(CallCounter):
-    """A `CallCounter` that counts `contacts(<guid>)` as `contacts({id})`, so per-record calls share one endpoint."""
-
-    def count(self, endpoint: str, n: int = 1) -> None:
-        super().count(normalize_route(endpoint), n)
-
-
-class _TokenCache:
-    """Client-credentials token from the Microsoft identity endpoint, cached until shortly before expiry."""
-
-    def __init__(
-        self,
-        settings: DynamicsSettings,
-        counter: CallCounter,
-        policy: RetryPolicy,
-        timeout: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-    ) -> None:
-        self._settings = settings
-        # The identity endpoint is another host in production (login.microsoftonline.com): its own client.
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"Accept": "application/json"})
-        self._counter = counter
-        self._policy = policy
-        self._clock = clock
-        self._sleep = sleep
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = threading.Lock()
-        self.issued = 0
-
-    def token(self, *, refresh: bool = False) -> str:
-        with self._lock:
-            if refresh or self._token is None or self._clock() >= self._expires_at:
-                self._token, lifetime = self._fetch()
-                # Renew a little before the service would refuse it: 10% of the lifetime, at most a minute.
-                self._expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
-                self.issued += 1
-            return self._token
-
-    def _fetch(self) -> tuple[str, float]:
-        settings = self._settings
-        secrets = [*settings.secrets]
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret.reveal(),
-            "scope": settings.scope,
-        }
-
-        def attempt() -> httpx.Response:
-            self._counter.count(TOKEN_ENDPOINT)
-            return self._http.post(settings.token_url, data=form)
-
-        def classify(response: httpx.Response | None, exc: BaseException | None) -> Decision:
-            if exc is not None:
-                if isinstance(exc, httpx.TransportError):
-                    return Decision.retry(f"{type(exc).__name__}: {exc}")
-                return Decision("raise", str(exc))
-            assert response is not None
-            if response.status_code < 300:
-                return Decision.done()
-            message = redact(service_message(response), secrets)
-            if response.status_code == 429:
-                return Decision.rate_limited(retry_after_seconds(response), f"429 {message}")
-            if response.status_code >= 500:
-                return Decision.retry(f"{response.status_code} {message}")
-            return Decision.fail(
-                AuthError(
-                    f"Dynamics token request refused ({response.status_code}): {message}",
-                    status=response.status_code,
-                    endpoint=TOKEN_ENDPOINT,
-                )
-            )
-
-        response = call_with_retries(
-            attempt, classify, policy=self._policy, sleep=self._sleep, what=TOKEN_ENDPOINT, secrets=secrets
-        )
-        try:
-            body = response.json()
-            return str(body["access_token"]), float(body.get("expires_in") or 3599)
-        except (ValueError, KeyError, TypeError):
-            raise AuthError("Dynamics token response has no access_token", endpoint=TOKEN_ENDPOINT) from None
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __repr__(self) -> str:
-        return f"_TokenCache(issued={self.issued})"
 
 
 class DynamicsConnector:
@@ -231,7 +115,7 @@ class DynamicsConnector:
         self.page_size = page_size
         self.overlap = overlap
         self.columns = check_columns(columns)
-        self.counter: CallCounter = _DynamicsCallCounter()
+        self.counter = CallCounter()
         self.limiter = RateLimiter(rate_limit_per_minute, clock=clock, sleep=sleep)
         self.last_read_full = False
         self.last_read_mode: str | None = None
@@ -240,9 +124,28 @@ class DynamicsConnector:
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
             headers={"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
-            event_hooks={"request": [_add_call_headers]},
         )
-        self._tokens = _TokenCache(settings, self.counter, policy, timeout, clock, sleep)
+        # The identity endpoint is another host in production (login.microsoftonline.com): its own client.
+        self._login_http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"Accept": "application/json"})
+        self._tokens = TokenCache(
+            lambda: self._login_http.post(
+                settings.token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": settings.client_id,
+                    "client_secret": settings.client_secret.reveal(),
+                    "scope": settings.scope,
+                },
+            ),
+            service="Dynamics",
+            endpoint=TOKEN_ENDPOINT,
+            default_lifetime=3599,
+            counter=self.counter,
+            policy=policy,
+            secrets=settings.secrets,
+            clock=clock,
+            sleep=sleep,
+        )
         self._client = ResilientClient(
             self._http,
             policy=policy,
@@ -266,7 +169,7 @@ class DynamicsConnector:
 
     def close(self) -> None:
         self._http.close()
-        self._tokens.close()
+        self._login_http.close()
 
     def __enter__(self) -> DynamicsConnector:
         return self
@@ -293,8 +196,7 @@ class DynamicsConnector:
         # Absolute URLs throughout, so a first page and its nextLinks are counted as the same endpoint.
         if url.startswith("/"):
             url = self._api + url
-        with _call_headers(headers or {}):
-            return self._client.request(method, url, json=json, params=params, idempotent=idempotent)
+        return self._client.request(method, url, json=json, params=params, headers=headers, idempotent=idempotent)
 
     # --- reads -------------------------------------------------------------------------------------------------------
 

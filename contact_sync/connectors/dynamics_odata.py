@@ -37,7 +37,6 @@ DELTA_TOKEN_EXPIRED = "0x80044352"
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _COLUMN_RE = re.compile(r"^_?[a-z][a-z0-9_]*$")
 _ENTITY_ID_RE = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
-_PAREN_ID_RE = re.compile(r"\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)")
 
 
 # --- the watermark ------------------------------------------------------------------------------------------------
@@ -155,11 +154,6 @@ def entity_id(header: str | None) -> str | None:
         return None
     m = _ENTITY_ID_RE.search(header)
     return m.group(1).lower() if m else None
-
-
-def normalize_route(endpoint: str) -> str:
-    """`PATCH /api/data/v9.2/contacts(<guid>)` -> `PATCH /api/data/v9.2/contacts({id})` for per-endpoint counts."""
-    return _PAREN_ID_RE.sub("({id})", endpoint)
 
 
 # --- service answers ----------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -21,18 +20,15 @@ from contact_sync.connectors.http import (
     AuthError,
     CallCounter,
     ConnectorError,
-    Decision,
     OutcomeUnknown,
     RateLimiter,
     RequestRejected,
     ResilientClient,
     RetryPolicy,
-    call_with_retries,
-    retry_after_seconds,
-    service_message,
 )
+from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import RecordOutcome, WriteReport
-from contact_sync.settings import GenesysSettings, redact
+from contact_sync.settings import GenesysSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,84 +53,6 @@ PHONE_FIELDS = frozenset({"workPhone", "cellPhone", "homePhone", "otherPhone"})
 
 Contact = dict[str, Any]
 LinkKey = tuple[str, str]  # (external source id, value)
-
-
-class _TokenCache:
-    """Client-credentials token for the Genesys API, cached until shortly before it expires. Thread-safe."""
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        settings: GenesysSettings,
-        counter: CallCounter,
-        policy: RetryPolicy,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-    ) -> None:
-        self._http = http
-        self._settings = settings
-        self._counter = counter
-        self._policy = policy
-        self._clock = clock
-        self._sleep = sleep
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = threading.Lock()
-        self.issued = 0
-
-    def token(self, *, refresh: bool = False) -> str:
-        with self._lock:
-            if refresh or self._token is None or self._clock() >= self._expires_at:
-                self._token, lifetime = self._fetch()
-                # Renew a little before the service would refuse it: 10% of the lifetime, at most a minute.
-                self._expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
-                self.issued += 1
-            return self._token
-
-    def _fetch(self) -> tuple[str, float]:
-        url = self._settings.login_url + "/oauth/token"
-        secrets = [*self._settings.secrets]
-
-        def attempt() -> httpx.Response:
-            self._counter.count("POST /oauth/token")
-            return self._http.post(
-                url,
-                data={"grant_type": "client_credentials"},
-                auth=(self._settings.client_id, self._settings.client_secret.reveal()),
-            )
-
-        def classify(response: httpx.Response | None, exc: BaseException | None) -> Decision:
-            if exc is not None:
-                if isinstance(exc, httpx.TransportError):
-                    return Decision.retry(f"{type(exc).__name__}: {exc}")
-                return Decision("raise", str(exc))
-            assert response is not None
-            if response.status_code < 300:
-                return Decision.done()
-            message = redact(service_message(response), secrets)
-            if response.status_code == 429:
-                return Decision.rate_limited(retry_after_seconds(response), f"429 {message}")
-            if response.status_code >= 500:
-                return Decision.retry(f"{response.status_code} {message}")
-            return Decision.fail(
-                AuthError(
-                    f"Genesys token request refused ({response.status_code}): {message}",
-                    status=response.status_code,
-                    endpoint="POST /oauth/token",
-                )
-            )
-
-        response = call_with_retries(
-            attempt, classify, policy=self._policy, sleep=self._sleep, what="POST /oauth/token", secrets=secrets
-        )
-        try:
-            body = response.json()
-            return str(body["access_token"]), float(body.get("expires_in") or 86400)
-        except (ValueError, KeyError, TypeError):
-            raise AuthError("Genesys token response has no access_token", endpoint="POST /oauth/token") from None
-
-    def __repr__(self) -> str:
-        return f"_TokenCache(issued={self.issued})"
 
 
 class GenesysConnector:
@@ -165,7 +83,21 @@ class GenesysConnector:
             timeout=httpx.Timeout(timeout),
             headers={"Accept": "application/json"},
         )
-        self._tokens = _TokenCache(self._http, settings, self.api_calls, policy, clock, sleep)
+        self._tokens = TokenCache(
+            lambda: self._http.post(
+                settings.login_url + "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(settings.client_id, settings.client_secret.reveal()),
+            ),
+            service="Genesys",
+            endpoint="POST /oauth/token",
+            default_lifetime=86400,
+            counter=self.api_calls,
+            policy=policy,
+            secrets=settings.secrets,
+            clock=clock,
+            sleep=sleep,
+        )
         self._client = ResilientClient(
             self._http,
             policy=policy,

@@ -162,11 +162,16 @@ _ID_SEGMENT = re.compile(
     r"|\d+)$"
 )
 _SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+# An OData key, `contacts(<guid>)`.
+_ODATA_KEY = re.compile(r"\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)")
+# A Salesforce query cursor's next page, `/services/data/vNN.N/queryAll/01g...-2000`.
+_QUERY_LOCATOR = re.compile(r"(/services/data/v[\d.]+/(?:query|queryAll))/[^/]+$")
 
 
 def route_template(method: str, url: str | httpx.URL) -> str:
-    """`METHOD /path` with ids replaced by `{id}` and the query dropped, e.g. `GET /api/v2/.../contacts/{id}`."""
-    path = httpx.URL(str(url)).path
+    """`METHOD /path` with ids replaced by `{id}` and the query dropped, e.g. `GET /api/v2/.../contacts/{id}`,
+    `PATCH /api/data/v9.2/contacts({id})`, `GET /services/data/v59.0/queryAll/{locator}`."""
+    path = _QUERY_LOCATOR.sub(r"\1/{locator}", _ODATA_KEY.sub("({id})", httpx.URL(str(url)).path))
     segments = []
     for segment in path.split("/"):
         # A 15/18-character Salesforce id always has a digit; plain words of that length (e.g. "externalsources")
@@ -398,6 +403,7 @@ class ResilientClient:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
     ) -> httpx.Response:
         endpoint = route_template(method, url)
@@ -406,12 +412,12 @@ class ResilientClient:
 
         def attempt() -> httpx.Response:
             nonlocal force_refresh
-            headers = {}
+            sent = dict(headers or {})
             if self.tokens is not None:
-                headers["Authorization"] = f"Bearer {self.tokens.token(refresh=force_refresh)}"
+                sent["Authorization"] = f"Bearer {self.tokens.token(refresh=force_refresh)}"
                 force_refresh = False
             self.counter.count(endpoint)
-            return self.client.request(method, url, json=json, params=params, headers=headers)
+            return self.client.request(method, url, json=json, params=params, headers=sent)
 
         def classify(response: httpx.Response | None, exc: BaseException | None) -> Decision:
             nonlocal refreshed, force_refresh

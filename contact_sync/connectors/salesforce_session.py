@@ -37,8 +37,6 @@ from contact_sync.settings import Secret, redact
 
 log = logging.getLogger(__name__)
 
-# A query cursor's next page, `/services/data/vNN.N/queryAll/01g...-2000`: counted as one endpoint.
-_QUERY_LOCATOR = re.compile(r"(/services/data/v[\d.]+/(?:query|queryAll))/(?!\?)[^/?]+")
 _LIMIT_INFO = re.compile(r"api-usage=(?P<used>\d+)/(?P<total>\d+)")
 
 
@@ -145,7 +143,7 @@ class SalesforceSession(requests.Session):
         method = method.decode() if isinstance(method, bytes) else method
         url = url.decode() if isinstance(url, bytes) else url
         path = urlsplit(url).path
-        endpoint = route_template(method, _QUERY_LOCATOR.sub(r"\1/{locator}", url))
+        endpoint = route_template(method, url)
         headers = dict(kwargs.pop("headers", None) or {})
         kwargs.setdefault("timeout", self.timeout)
         # Per request, because requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`.

@@ -152,6 +152,11 @@ def test_route_template_replaces_ids_only() -> None:
     assert route_template("PATCH", "/services/data/v59.0/sobjects/Contact/003Hs00000AbCdEIAX") == (
         "PATCH /services/data/v59.0/sobjects/Contact/{id}"
     )
+    guid = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    assert route_template("PATCH", f"/api/data/v9.2/contacts({guid})") == "PATCH /api/data/v9.2/contacts({id})"
+    assert route_template("GET", "/services/data/v59.0/queryAll/01gHs00000AbCdE-2000") == (
+        "GET /services/data/v59.0/queryAll/{locator}"
+    )
 
 
 def test_call_counter_counts_per_endpoint() -> None:
