@@ -41,6 +41,13 @@ class DynamicsAdapter:
     def read_changes(self, watermark: str | None) -> ReadResult:
         return self.connector.read_contacts(watermark)
 
+    @property
+    def last_read_full(self) -> bool:
+        """True when the last `read_changes` read every contact (first read, or the delta token had expired): a
+        record the caller knew that is missing from it was deleted meanwhile, which no `$deletedEntity` row reports.
+        The CRM mirror must then mark those records deleted, not only upsert what was read."""
+        return self.connector.last_read_full
+
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(canonical, stamps, rejected): stamps are each live row's `@odata.etag` (deleted rows have none)."""
         converted = dynamics_to_canonical(list(records), self.policy)
