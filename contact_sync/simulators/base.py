@@ -6,6 +6,8 @@ reaches it only over HTTP, like the real service. `run_simulators` (in this pack
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,11 +32,23 @@ class Simulator:
         self.url: str = ""
         self.ca_bundle: str | None = None
         self.app: Any = None
+        self._clock: Callable[[], datetime] | None = None
 
     def bind(self, url: str, ca_bundle: str | None = None) -> None:
         """Called once the app is served: the base URL clients use (and the CA bundle that trusts it, for TLS)."""
         self.url = url
         self.ca_bundle = ca_bundle
+
+    def now(self) -> datetime:
+        """The simulator's time: the test clock's when one is set, else real UTC now."""
+        return self._clock() if self._clock is not None else datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        return self.now().timestamp()
+
+    def set_clock(self, clock: Callable[[], datetime] | None) -> None:
+        """Read time from `clock` (timezone-aware datetimes) for tokens, limits and dates; None: real UTC now."""
+        self._clock = clock
 
     def set_faults(self, rules: list[FaultRule | dict[str, Any]], seed: int | None = None) -> None:
         """Replace this simulator's fault rules (resets counters and the record of fired faults)."""

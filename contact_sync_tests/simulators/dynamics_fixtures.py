@@ -5,7 +5,6 @@ Test modules import the fixtures they use (`from contact_sync_tests.simulators.d
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +13,9 @@ import pytest
 
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
-from contact_sync_tests.simulators.genesys_fixtures import TestClock
+from contact_sync_tests.simulators.shared_fixtures import TLS, TestClock
 
 __all__ = [
-    "TestClock",
     "api_client",
     "client",
     "clock",
@@ -29,8 +27,6 @@ __all__ = [
     "token_form",
 ]
 
-# Plain http, but httpx builds a TLS context for every client: build it once (loading CA bundles is slow).
-_TLS = ssl.create_default_context()
 ODATA_HEADERS = {"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"}
 
 
@@ -47,7 +43,7 @@ def token_form(sim: DynamicsSimulator, **overrides: str | None) -> dict[str, str
 
 
 def get_token(sim: DynamicsSimulator) -> str:
-    response = httpx.post(sim.token_url, data=token_form(sim), verify=_TLS)
+    response = httpx.post(sim.token_url, data=token_form(sim), verify=TLS)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -58,7 +54,7 @@ def api_client(sim: DynamicsSimulator, timeout: float = 10.0) -> httpx.Client:
         base_url=sim.api_url,
         headers={"Authorization": f"Bearer {get_token(sim)}", **ODATA_HEADERS},
         timeout=timeout,
-        verify=_TLS,
+        verify=TLS,
     )
 
 

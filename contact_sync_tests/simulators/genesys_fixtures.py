@@ -5,9 +5,7 @@ Test modules import the fixtures they use (`from contact_sync_tests.simulators.g
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,25 +13,9 @@ import pytest
 
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.genesys import GenesysSimulator
+from contact_sync_tests.simulators.shared_fixtures import TLS, TestClock
 
 API = "/api/v2/externalcontacts"
-# Plain http, but httpx builds a TLS context for every client: build it once (loading CA bundles is slow).
-_TLS = ssl.create_default_context()
-
-
-class TestClock:
-    """A clock tests move by hand."""
-
-    __test__ = False
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def get_token(sim: GenesysSimulator) -> str:
@@ -41,7 +23,7 @@ def get_token(sim: GenesysSimulator) -> str:
         f"{sim.url}/oauth/token",
         auth=(sim.client_id, sim.client_secret),
         data={"grant_type": "client_credentials"},
-        verify=_TLS,
+        verify=TLS,
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -53,7 +35,7 @@ def api_client(sim: GenesysSimulator, timeout: float = 10.0) -> httpx.Client:
         base_url=f"{sim.url}{API}",
         headers={"Authorization": f"Bearer {get_token(sim)}"},
         timeout=timeout,
-        verify=_TLS,
+        verify=TLS,
     )
 
 

@@ -37,16 +37,6 @@ def api(sim: SalesforceSimulator, path: str) -> str:
     return f"{sim.url}/services/data/v59.0/{path}"
 
 
-class FrozenClock:
-    """A settable clock for `sim.set_clock`."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def served_sf() -> Iterator[SalesforceSimulator]:
     sim = SalesforceSimulator()

@@ -9,7 +9,6 @@ import pytest
 
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync_tests.simulators.dynamics_fixtures import (
-    TestClock,
     api_client,
     client,
     clock,
@@ -17,6 +16,7 @@ from contact_sync_tests.simulators.dynamics_fixtures import (
     served_dynamics,
     token_form,
 )
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 __all__ = ["client", "clock", "dynamics", "served_dynamics"]  # fixtures used by name
 

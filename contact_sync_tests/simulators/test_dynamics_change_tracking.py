@@ -8,7 +8,6 @@ import httpx
 
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync_tests.simulators.dynamics_fixtures import (
-    TestClock,
     api_client,
     client,
     clock,
@@ -17,6 +16,7 @@ from contact_sync_tests.simulators.dynamics_fixtures import (
     read_all,
     served_dynamics,
 )
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 __all__ = ["client", "clock", "dynamics", "served_dynamics"]
 

@@ -9,13 +9,13 @@ import httpx
 
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync_tests.simulators.dynamics_fixtures import (
-    TestClock,
     client,
     clock,
     contact_body,
     dynamics,
     served_dynamics,
 )
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 __all__ = ["client", "clock", "dynamics", "served_dynamics"]
 

@@ -10,7 +10,6 @@ import pytest
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync_tests.simulators.dynamics_fixtures import (
-    TestClock,
     api_client,
     client,
     clock,
@@ -18,6 +17,7 @@ from contact_sync_tests.simulators.dynamics_fixtures import (
     read_all,
     served_dynamics,
 )
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 __all__ = ["client", "clock", "dynamics", "served_dynamics"]
 

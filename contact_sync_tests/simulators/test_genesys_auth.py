@@ -9,7 +9,6 @@ import httpx
 from contact_sync.simulators.genesys import GenesysSimulator
 from contact_sync_tests.simulators.genesys_fixtures import (
     API,
-    TestClock,
     api_client,
     client,
     clock,
@@ -17,6 +16,7 @@ from contact_sync_tests.simulators.genesys_fixtures import (
     get_token,
     served_genesys,
 )
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 __all__ = ["client", "clock", "genesys", "served_genesys"]
 

@@ -10,13 +10,13 @@ import pytest
 
 from contact_sync.simulators.genesys import GenesysSimulator
 from contact_sync_tests.simulators.genesys_fixtures import (
-    TestClock,
     client,
     clock,
     contact_body,
     genesys,
     served_genesys,
 )
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 __all__ = ["client", "clock", "genesys", "served_genesys"]
 

@@ -13,7 +13,8 @@ from simple_salesforce.exceptions import SalesforceRefusedRequest
 
 from contact_sync.simulators.salesforce import SalesforceSimulator
 from contact_sync_tests.simulators import salesforce_fixtures as fx
-from contact_sync_tests.simulators.salesforce_fixtures import FrozenClock, api, utc
+from contact_sync_tests.simulators.salesforce_fixtures import api, utc
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 served_sf, sim, sf, http = fx.served_sf, fx.sim, fx.sf, fx.http
 
@@ -67,7 +68,7 @@ def test_bulk2_raw_protocol(sim: SalesforceSimulator, http: requests.Session) ->
 
 
 def test_updated_and_deleted_endpoints(sim: SalesforceSimulator, sf: Salesforce) -> None:
-    clock = FrozenClock(utc(2026, 5, 1, 8, 0))
+    clock = TestClock(utc(2026, 5, 1, 8, 0))
     sim.set_clock(clock)
     old, changed, removed = sim.load_contacts([{"LastName": "Old"}, {"LastName": "Changed"}, {"LastName": "Gone"}])
     clock.now = utc(2026, 5, 1, 9, 0, 30)
@@ -88,7 +89,7 @@ def test_updated_and_deleted_endpoints(sim: SalesforceSimulator, sf: Salesforce)
 
 
 def test_replication_windows_are_checked(sim: SalesforceSimulator, http: requests.Session) -> None:
-    sim.set_clock(FrozenClock(utc(2026, 5, 1, 10, 0)))
+    sim.set_clock(TestClock(utc(2026, 5, 1, 10, 0)))
     too_old = http.get(
         api(sim, "sobjects/Contact/updated/"), params={"start": "2026-03-01T00:00:00Z", "end": "2026-05-01T00:00:00Z"}
     )
@@ -132,7 +133,7 @@ def test_a_small_daily_limit_is_configurable() -> None:
 
 
 def test_clock_can_be_moved_forward(sim: SalesforceSimulator) -> None:
-    clock = FrozenClock(utc(2026, 1, 1))
+    clock = TestClock(utc(2026, 1, 1))
     sim.set_clock(clock)
     (cid,) = sim.load_contacts([{"LastName": "T"}])
     clock.now += timedelta(days=1)

@@ -11,7 +11,8 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from contact_sync.simulators.salesforce import SalesforceSimulator
 from contact_sync_tests.simulators import salesforce_fixtures as fx
-from contact_sync_tests.simulators.salesforce_fixtures import FrozenClock, api, utc
+from contact_sync_tests.simulators.salesforce_fixtures import api, utc
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 served_sf, sim, sf, http = fx.served_sf, fx.sim, fx.sf, fx.http
 
@@ -24,7 +25,7 @@ def _names(sf: Salesforce, where: str, order: str = "LastName") -> list[str]:
 @pytest.fixture
 def people(sim: SalesforceSimulator) -> dict[str, str]:
     """Five contacts written a minute apart (so each has its own SystemModstamp), by LastName -> Id."""
-    clock = FrozenClock(utc(2026, 1, 1, 10, 0))
+    clock = TestClock(utc(2026, 1, 1, 10, 0))
     sim.set_clock(clock)
     (acme,) = sim.load_accounts([{"Name": "Acme"}])
     rows = [

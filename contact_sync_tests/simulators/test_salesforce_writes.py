@@ -17,13 +17,14 @@ from simple_salesforce.exceptions import (
 
 from contact_sync.simulators.salesforce import RecordErrors, SalesforceSimulator
 from contact_sync_tests.simulators import salesforce_fixtures as fx
-from contact_sync_tests.simulators.salesforce_fixtures import FrozenClock, api, utc
+from contact_sync_tests.simulators.salesforce_fixtures import api, utc
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 served_sf, sim, sf, http = fx.served_sf, fx.sim, fx.sf, fx.http
 
 
 def test_create_read_update_delete(sim: SalesforceSimulator, sf: Salesforce) -> None:
-    clock = FrozenClock(utc(2026, 3, 1, 9, 0))
+    clock = TestClock(utc(2026, 3, 1, 9, 0))
     sim.set_clock(clock)
     (acme,) = sim.load_accounts([{"Name": "Acme"}])
     clock.now = utc(2026, 3, 1, 9, 0, 1)
@@ -54,7 +55,7 @@ def test_create_read_update_delete(sim: SalesforceSimulator, sf: Salesforce) -> 
 
 
 def test_every_write_gets_a_strictly_later_system_modstamp(sim: SalesforceSimulator, sf: Salesforce) -> None:
-    sim.set_clock(FrozenClock(utc(2026, 3, 1, 9, 0)))  # a frozen clock: every write happens "in the same ms"
+    sim.set_clock(TestClock(utc(2026, 3, 1, 9, 0)))  # a frozen clock: every write happens "in the same ms"
     a = sf.Contact.create({"LastName": "A"})["id"]
     b = sf.Contact.create({"LastName": "B"})["id"]
     sim.edit_contact(a, Phone="123")
@@ -167,7 +168,7 @@ def test_collections_refuse_more_than_200_records(sf: Salesforce) -> None:
 
 
 def test_if_unmodified_since_gives_412_when_the_record_changed(sim: SalesforceSimulator, sf: Salesforce) -> None:
-    clock = FrozenClock(utc(2026, 3, 1, 9, 0, 0))
+    clock = TestClock(utc(2026, 3, 1, 9, 0, 0))
     sim.set_clock(clock)
     (cid,) = sim.load_contacts([{"LastName": "Lamport"}])
     clock.now = utc(2026, 3, 1, 9, 5, 0)
@@ -254,7 +255,7 @@ def test_direct_helpers_validate_like_the_api(sim: SalesforceSimulator) -> None:
 
 
 def test_automation_changes_move_only_the_system_modstamp(sim: SalesforceSimulator, sf: Salesforce) -> None:
-    clock = FrozenClock(utc(2026, 3, 1, 9, 0))
+    clock = TestClock(utc(2026, 3, 1, 9, 0))
     sim.set_clock(clock)
     (cid,) = sim.load_contacts([{"LastName": "Auto"}])
     clock.now = utc(2026, 3, 1, 10, 0)

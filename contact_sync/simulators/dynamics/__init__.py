@@ -13,8 +13,6 @@ do not settle are named in `errors.py`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,7 +59,6 @@ class DynamicsSimulator(Simulator):
         self.tenant_id = tenant_id
         self.client_id = client_id
         self.client_secret = client_secret
-        self._clock: Callable[[], datetime] | None = None
         self.calls: Counter[tuple[str, str]] = Counter()
         self.store = Store(self.state_dir / "dynamics.sqlite3" if self.state_dir is not None else None)
         self.service = Service(
@@ -71,8 +68,8 @@ class DynamicsSimulator(Simulator):
             change_tracking=change_tracking,
             delta_token_lifetime_s=delta_token_lifetime_s,
         )
-        self.tokens = TokenIssuer(self.store, tenant_id, client_id, client_secret, token_lifetime_s, self._timestamp)
-        self.rate_limiter = SlidingWindowLimiter(service_protection_limit, window_s, self._timestamp)
+        self.tokens = TokenIssuer(self.store, tenant_id, client_id, client_secret, token_lifetime_s, self.timestamp)
+        self.rate_limiter = SlidingWindowLimiter(service_protection_limit, window_s, self.timestamp)
         app = build_app(
             self.service, self.tokens, self.rate_limiter, self.calls, lambda: {self.url} if self.url else set()
         )
@@ -92,18 +89,6 @@ class DynamicsSimulator(Simulator):
     def api_url(self) -> str:
         """The Web API root clients call: `{url}/api/data/v9.2`."""
         return f"{self.url}{API}"
-
-    # --- time ---
-
-    def now(self) -> datetime:
-        return self._clock() if self._clock is not None else datetime.now(UTC)
-
-    def _timestamp(self) -> float:
-        return self.now().timestamp()
-
-    def set_clock(self, clock: Callable[[], datetime] | None) -> None:
-        """Read time from `clock` (tokens, service protection window, modifiedon, delta tokens); None: real UTC."""
-        self._clock = clock
 
     # --- Simulator ---
 

@@ -9,8 +9,6 @@ the identity platform's shape (`error`, `error_description` starting with an AAD
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import secrets
 import uuid
@@ -19,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from contact_sync.simulators.credentials import basic_credentials, bearer_token
 from contact_sync.simulators.dynamics.errors import unauthorized
 from contact_sync.simulators.dynamics.store import Store
 
@@ -47,17 +46,6 @@ def _missing(name: str) -> OAuthError:
     return OAuthError(
         400, "invalid_request", 900144, f"The request body must contain the following parameter: '{name}'."
     )
-
-
-def _basic(header: str | None) -> tuple[str, str] | None:
-    if not header or header[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, sep, secret = decoded.partition(":")
-    return (unquote(client_id), unquote(secret)) if sep else None
 
 
 class TokenIssuer:
@@ -101,7 +89,9 @@ class TokenIssuer:
             raise OAuthError(
                 400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
             )
-        basic = _basic(authorization)
+        # Client credentials in Basic are form-encoded first (RFC 6749, section 2.3.1).
+        basic = basic_credentials(authorization)
+        basic = (unquote(basic[0]), unquote(basic[1])) if basic else None
         client_id = form.get("client_id") or (basic[0] if basic else None)
         secret = form.get("client_secret") or (basic[1] if basic else None)
         if not client_id:
@@ -166,9 +156,8 @@ class TokenIssuer:
 
     def check(self, authorization: str | None) -> str:
         """The client id behind a valid Bearer token; a 401 `ApiError` when missing, unknown or expired."""
-        if not authorization or authorization[:7].lower() != "bearer ":
-            raise unauthorized()
-        found = self.store.token(authorization[7:].strip())
+        token = bearer_token(authorization)
+        found = None if token is None else self.store.token(token)
         if found is None:
             raise unauthorized()
         client_id, expires = found

@@ -1,21 +1,19 @@
 """SQLite state of the Dynamics simulator: a table per entity, deleted-row tombstones, the row-version counter, tokens.
 
-In memory (one connection shared by the server thread and test helpers under a lock) or in a file in the state folder
-(WAL), so another process opening the same folder sees the same data. Every write takes the next value of one global
-row-version counter (as Dataverse's `versionnumber`, a database rowversion): it is each row's ETag and the position
-change tracking reads from. A hard delete leaves a tombstone at a new version so the next delta can report it.
+Connection, locking, transactions and tokens are `simulators.sqlite_store`'s. Every write takes the next value of
+one global row-version counter (as Dataverse's `versionnumber`, a database rowversion): it is each row's ETag and the
+position change tracking reads from. A hard delete leaves a tombstone at a new version so the next delta can report it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from contact_sync.simulators.dynamics.schema import ENTITIES, Entity
+from contact_sync.simulators.sqlite_store import SqliteStore
 
 FIRST_VERSION = 1_000_000  # real row versions are large numbers; start there so ETags look like the service's
 
@@ -57,72 +55,22 @@ CREATE TABLE IF NOT EXISTS deleted (
     PRIMARY KEY (entity_set, versionnumber)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, client_id TEXT NOT NULL, expires REAL NOT NULL)
-    WITHOUT ROWID;
 """
 )
 
 
-class Store:
-    """All persistent state, behind one lock; callers compose reads and writes inside `transaction()`."""
+class Store(SqliteStore):
+    """All persistent state, behind one lock; callers compose reads and writes inside `transaction()`.
+
+    `clear()` empties every table and forgets tokens; the version counter keeps counting, so ETags never repeat.
+    """
+
+    tables = (*ENTITIES, "deleted")
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        target = ":memory:" if path is None else str(path)
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=30)
-        self.lock = threading.RLock()
-        self._depth = 0  # open transactions (the outer one, then savepoints)
+        super().__init__(path, _SCHEMA)
         with self.lock:
-            if path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
             self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', ?)", (FIRST_VERSION,))
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE: other processes on the same file wait, they do not interleave).
-
-        Nested inside another (a `$batch` changeset), it is a savepoint: its failure undoes only its own writes,
-        and the outer transaction decides about the rest.
-        """
-        with self.lock:
-            depth = self._depth
-            self._conn.execute(f"SAVEPOINT sp{depth}" if depth else "BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._depth = depth
-                self._conn.execute(f"ROLLBACK TO sp{depth}" if depth else "ROLLBACK")
-                if depth:
-                    self._conn.execute(f"RELEASE sp{depth}")
-                raise
-            self._depth = depth
-            self._conn.execute(f"RELEASE sp{depth}" if depth else "COMMIT")
-
-    @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: several queries that see one consistent state."""
-        with self.lock:
-            if self._depth:  # already inside a transaction, which is consistent by itself
-                yield self._conn
-                return
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self.lock:
-            self._conn.close()
-
-    def clear(self) -> None:
-        """Empty every table and forget tokens (the version counter keeps counting: ETags never repeat)."""
-        with self.transaction() as db:
-            for table in (*ENTITIES, "deleted", "tokens"):
-                db.execute(f"DELETE FROM {table}")
 
     # --- versions ----------------------------------------------------------------------------------------------------
 
@@ -192,21 +140,3 @@ class Store:
     def count(self, entity: Entity) -> int:
         with self.lock:
             return int(self._conn.execute(f"SELECT count(*) FROM {entity.entity_set}").fetchone()[0])
-
-    # --- tokens ------------------------------------------------------------------------------------------------------
-
-    def add_token(self, token: str, client_id: str, expires: float) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO tokens (token, client_id, expires) VALUES (?, ?, ?)",
-                (token, client_id, expires),
-            )
-
-    def token(self, token: str) -> tuple[str, float] | None:
-        with self.lock:
-            row = self._conn.execute("SELECT client_id, expires FROM tokens WHERE token = ?", (token,)).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def expire_tokens(self) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE tokens SET expires = 0")

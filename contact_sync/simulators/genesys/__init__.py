@@ -10,8 +10,6 @@ service is not documented are named in `validation.py` and `service.py`. Not sim
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,7 +51,6 @@ class GenesysSimulator(Simulator):
         super().__init__(state_dir, fault_seed)
         self.client_id = client_id
         self.client_secret = client_secret
-        self._clock: Callable[[], datetime] | None = None
         self.calls: Counter[tuple[str, str]] = Counter()
         self.store = Store(self.state_dir / "genesys.sqlite3" if self.state_dir is not None else None)
         self.service = Service(
@@ -64,26 +61,14 @@ class GenesysSimulator(Simulator):
             search_cap=search_cap,
             seed=fault_seed if shuffle_seed is None else shuffle_seed,
         )
-        self.tokens = TokenIssuer(self.store, client_id, client_secret, token_lifetime_s, self._timestamp)
-        self.rate_limiter = RateLimiter(rate_limit_per_minute, self._timestamp)
+        self.tokens = TokenIssuer(self.store, client_id, client_secret, token_lifetime_s, self.timestamp)
+        self.rate_limiter = RateLimiter(rate_limit_per_minute, self.timestamp)
         self.app = FaultMiddleware(
             build_app(self.service, self.tokens, self.rate_limiter, self.calls), self.faults, render_fault
         )
 
     def __repr__(self) -> str:
         return f"GenesysSimulator(url={self.url!r}, client_id={self.client_id!r}, client_secret='***')"
-
-    # --- time ---
-
-    def now(self) -> datetime:
-        return self._clock() if self._clock is not None else datetime.now(UTC)
-
-    def _timestamp(self) -> float:
-        return self.now().timestamp()
-
-    def set_clock(self, clock: Callable[[], datetime] | None) -> None:
-        """Make the simulator read time from `clock` (tokens, rate limit, cursors, dates); None: real UTC now."""
-        self._clock = clock
 
     # --- Simulator ---
 

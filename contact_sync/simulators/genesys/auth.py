@@ -6,13 +6,12 @@ Bearer token on the API gets a 401 ErrorBody. Tokens are kept in the store so th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+from contact_sync.simulators.credentials import basic_credentials, bearer_token
 from contact_sync.simulators.genesys.errors import bad_token
 from contact_sync.simulators.genesys.store import Store
 
@@ -24,18 +23,6 @@ class OAuthError(Exception):
         super().__init__(description)
         self.status = status
         self.body = {"error": error, "description": description, "error_description": description}
-
-
-def basic_credentials(header: str | None) -> tuple[str, str] | None:
-    """(client id, secret) from an `Authorization: Basic ...` header, None when absent or malformed."""
-    if not header or header[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, sep, secret = decoded.partition(":")
-    return (client_id, secret) if sep else None
 
 
 class TokenIssuer:
@@ -67,18 +54,16 @@ class TokenIssuer:
         if grant != "client_credentials":
             raise OAuthError(400, "unsupported_grant_type", f"unsupported grant type: {grant}")
         token = secrets.token_urlsafe(48)
-        self.store.add_token(token, self.now() + self.lifetime_s)
+        self.store.add_token(token, self.client_id, self.now() + self.lifetime_s)
         return {"access_token": token, "token_type": "bearer", "expires_in": self.lifetime_s}
 
     def check(self, authorization: str | None) -> str:
         """The Bearer token of a valid call; a 401 `ApiError` when missing, unknown or expired."""
-        if not authorization or authorization[:7].lower() != "bearer ":
-            raise bad_token()
-        token = authorization[7:].strip()
-        expires = self.store.token_expiry(token)
-        if expires is None or expires <= self.now():
+        token = bearer_token(authorization)
+        found = None if token is None else self.store.token(token)
+        if token is None or found is None or found[1] <= self.now():
             raise bad_token()
         return token
 
     def expire_all(self) -> None:
-        self.store.clear_tokens()
+        self.store.expire_tokens()

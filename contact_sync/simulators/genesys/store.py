@@ -1,7 +1,6 @@
 """SQLite state of the Genesys simulator: contacts, organizations, external sources and issued tokens.
 
-In memory (one connection, shared by the server thread and test helpers under a lock) or in a file in the state
-folder (WAL), so another process opening the same folder sees the same data. Contacts are kept as the JSON the API
+Connection, locking, transactions and tokens are `simulators.sqlite_store`'s. Contacts are kept as the JSON the API
 returns, plus indexed columns: the id (scans page in id order, so a scan is stable while records change), a search
 text, and an identifier table (email, E.164 phone, external id) for identifier lookup.
 """
@@ -9,13 +8,13 @@ text, and an identifier table (email, E.164 phone, external id) for identifier l
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from contact_sync.simulators.sqlite_store import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -35,7 +34,6 @@ CREATE TABLE IF NOT EXISTS sources (
     name_key TEXT NOT NULL UNIQUE,
     data BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
 """
 
 _PHONE_FIELDS = ("workPhone", "cellPhone", "homePhone", "otherPhone")
@@ -76,41 +74,14 @@ def search_text(contact: dict[str, Any]) -> str:
     return " ".join(parts).lower()
 
 
-class Store:
+class Store(SqliteStore):
     """All persistent state, behind one lock."""
 
+    tables = ("contacts", "identifiers", "organizations", "sources")
+
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        target = ":memory:" if path is None else str(path)
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=30)
-        self.lock = threading.RLock()
-        with self.lock:
-            if path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            # 100,000 contacts are ~60 MB: a cache that holds the hot B-tree pages keeps bulk writes fast.
-            self._conn.execute("PRAGMA cache_size=-65536")
-            self._conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self.lock:
-            self._conn.close()
-
-    def clear(self) -> None:
-        with self.transaction() as db:
-            for table in ("contacts", "identifiers", "organizations", "sources", "tokens"):
-                db.execute(f"DELETE FROM {table}")
+        # 100,000 contacts are ~60 MB: a cache that holds the hot B-tree pages keeps bulk writes fast.
+        super().__init__(path, _SCHEMA, pragmas=("PRAGMA cache_size=-65536",))
 
     # --- contacts ----------------------------------------------------------------------------------------------------
 
@@ -270,18 +241,3 @@ class Store:
     def delete_source(self, source_id: str) -> bool:
         with self.transaction() as db:
             return db.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
-
-    # --- tokens ------------------------------------------------------------------------------------------------------
-
-    def add_token(self, token: str, expires: float) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO tokens (token, expires) VALUES (?, ?)", (token, expires))
-
-    def token_expiry(self, token: str) -> float | None:
-        with self.lock:
-            row = self._conn.execute("SELECT expires FROM tokens WHERE token = ?", (token,)).fetchone()
-        return row[0] if row else None
-
-    def clear_tokens(self) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM tokens")

@@ -28,8 +28,6 @@ afresh on a restart (as after a day boundary).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -41,7 +39,7 @@ from contact_sync.simulators.salesforce.auth import Credentials, new_session_id
 from contact_sync.simulators.salesforce.errors import render_fault
 from contact_sync.simulators.salesforce.ids import normalize_id
 from contact_sync.simulators.salesforce.schema import ACCOUNT, CONTACT
-from contact_sync.simulators.salesforce.store import RecordErrors, Store, utc_now
+from contact_sync.simulators.salesforce.store import RecordErrors, Store
 
 __all__ = ["RecordErrors", "SalesforceSimulator"]
 
@@ -78,8 +76,7 @@ class SalesforceSimulator(Simulator):
         self.security_token = security_token
         self.daily_api_limit = daily_api_limit
         self.calls: Counter = Counter()
-        self._clock: Callable[[], datetime] | None = None
-        self.store = Store(self.state_dir, self._now)
+        self.store = Store(self.state_dir, self.now)
         creds = Credentials(client_id, client_secret, username, password, security_token)
         self.api = SalesforceApp(self.store, creds, lambda: self.url, daily_api_limit, self.calls, duplicate_rule)
         self.app = FaultMiddleware(self.api, self.faults, render_fault)
@@ -104,13 +101,6 @@ class SalesforceSimulator(Simulator):
         """The `domain` argument that makes simple-salesforce's own login calls reach this simulator."""
         parsed = urlparse(self.url)
         return f"{parsed.hostname}:{parsed.port}/login"
-
-    def _now(self) -> datetime:
-        return (self._clock or utc_now)()
-
-    def set_clock(self, clock: Callable[[], datetime] | None) -> None:
-        """Let a test control time (timezone-aware datetimes); None returns to the real UTC clock."""
-        self._clock = clock
 
     @property
     def api_usage(self) -> int:
