@@ -271,18 +271,7 @@ class LedgerBatch:
                 strict=True,
             )
         )
-        columns = [
-            "run_id",
-            "at",
-            "system",
-            "record_id",
-            "crm_id",
-            "genesys_id",
-            "field",
-            "old_value",
-            "new_value",
-            "reason",
-        ]
+        columns = [c.name for c in t.audit.columns if c.name != "id"]
         insert_rows(self._conn, "sync_audit", columns, rows)
         return len(rows)
 

@@ -47,32 +47,9 @@ from contact_sync.settings import LedgerSettings
 
 HEALTH_WINDOW = 10
 
-LINK_COLUMNS = [
-    "crm_system",
-    "crm_id",
-    "genesys_id",
-    "rule",
-    "score",
-    "linked_at",
-    "run_id",
-    "unlinked_at",
-    "unlink_reason",
-    "unlink_run_id",
-]
-BASE_COLUMNS = ["crm_id", "genesys_id", "field", "value", "synced_at", "run_id"]
-AUDIT_COLUMNS = [
-    "id",
-    "run_id",
-    "at",
-    "system",
-    "record_id",
-    "crm_id",
-    "genesys_id",
-    "field",
-    "old_value",
-    "new_value",
-    "reason",
-]
+LINK_COLUMNS = [c.name for c in t.links.columns if c.name != "id"]
+BASE_COLUMNS = [c.name for c in t.base_values.columns]
+AUDIT_COLUMNS = [c.name for c in t.audit.columns]
 CONFLICT_COLUMNS = [c.name for c in t.conflicts.columns]
 CONFLICT_VALUES = ["base", "crm_value", "genesys_value", "decision_value"]
 
