@@ -87,6 +87,11 @@ class Crm:
     def delete(self, crm_id: str) -> None:
         self.sim.delete_contact(crm_id)
 
+    def merge(self, master_id: str, loser_ids: list[str]) -> None:
+        """A user's merge: the losers are deleted with their master recorded (Salesforce `MasterRecordId`)."""
+        assert self.kind == "salesforce", f"the {self.kind} simulator has no merge"
+        self.sim.merge(master_id, loser_ids)
+
     def record(self, crm_id: str) -> dict[str, Any]:
         """The record as the CRM's API shows it (its own column names)."""
         record = self.sim.contact(crm_id)

@@ -15,7 +15,7 @@ CONTACTS = 40  # each run removes one record, under the default mass-delete guar
 def remove(scenario: Scenario, how: str, record: str, master: str) -> None:
     """A user deletes `record`, or merges it into `master`, in the CRM."""
     if how == "merge":
-        scenario.sims.salesforce.merge(master, [record])
+        scenario.crm.merge(master, [record])
     else:
         scenario.crm.delete(record)
 
