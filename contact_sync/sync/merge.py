@@ -1,8 +1,10 @@
 """The three-way field merge: for every matched pair and mapped field, decide who wins and what must be written.
 
-Vectorized over a long frame (one row per pair and field). Values are compared on keys built per the field's
+Vectorized, one field at a time over all pairs. Values are compared on keys built per the field's
 ``compare`` kind (text trimmed, emails case-folded, phones by E.164, numbers numerically, tags as sets), so values
-that only differ in formatting are never written. Rules, against the base (the value last synced, from the ledger):
+that only differ in formatting are never written; keys are compared as integer codes (Arrow dictionary encoding), and
+the text columns of the result share one string object per label. Rules, against the base (the value last synced,
+from the ledger):
 
 - neither side changed -> nothing; only one side changed -> copied across if the field's direction allows it;
 - both changed to the same value -> nothing written, base updated;
@@ -20,11 +22,10 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from contact_sync.sync.normalize import normalize_phone
-
-_NULL: Final = "\x00null"
-"""Stands in for a missing key so that two missing values compare equal."""
 
 MERGE_COLUMNS: Final = (
     "crm_id",
@@ -40,22 +41,6 @@ MERGE_COLUMNS: Final = (
     "action",
     "new_value",
     "base_update",
-    "crm_modified_at",
-    "genesys_modified_at",
-)
-
-
-FIELD_FRAME_COLUMNS: Final = (
-    "crm_id",
-    "genesys_id",
-    "field",
-    "base",
-    "crm_value",
-    "genesys_value",
-    "base_key",
-    "crm_key",
-    "genesys_key",
-    "has_base",
     "crm_modified_at",
     "genesys_modified_at",
 )
@@ -89,33 +74,46 @@ def column_values(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarra
 
 
 STAMP_COLUMNS: Final = ("crm_modified_at", "genesys_modified_at")
+BOOL_COLUMNS: Final = ("conflict", "base_update", "has_base")
+
+CHANGED_LABELS: Final = np.array(["none", "both", "crm", "genesys"], dtype=object)
+WINNER_LABELS: Final = np.array(["none", "held", "crm", "genesys", "decision"], dtype=object)
+ACTION_LABELS: Final = np.array(["none", "hold", "write_both", "write_genesys", "write_crm"], dtype=object)
+_NONE, _HELD, _CRM, _GENESYS, _DECISION = range(5)
+"""Winner codes (indexes into WINNER_LABELS); the other label arrays are indexed the same way, by small ints, so the
+frame's text columns share one string object per label instead of holding millions of copies."""
+
+Columns = dict[str, np.ndarray]
+"""A frame under construction: column name -> numpy array (stamps as int64 nanoseconds, NaT the smallest)."""
 
 
-def stack_frames(
-    parts: list[pd.DataFrame], columns: tuple[str, ...] | list[str], stamps: tuple[str, ...] = STAMP_COLUMNS
-) -> pd.DataFrame:
-    """Concatenate frames column by column with numpy.
+def stamps_ns(frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """``modified_at`` as int64 nanoseconds since the epoch (UTC), NaT as the smallest int64; a column that is not
+    timezone-aware counts as missing (the canonical schema requires UTC)."""
+    column = frame["modified_at"]
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        ns = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
+    else:
+        ns = np.full(len(column), np.iinfo(np.int64).min, dtype=np.int64)
+    return ns if rows is None else ns[rows]
 
-    ``pd.concat`` inspects every value of all-missing object columns to decide dtypes, which costs more than the
-    whole merge on millions of rows. ``stamps`` columns are ``datetime64[ns, UTC]`` (a part may hold None there).
+
+def columns_to_frame(parts: list[Columns], columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """One frame from parts built column by column: each column concatenated once, with numpy.
+
+    Stamp columns become ``datetime64[ns, UTC]``, bool columns stay bool, every other column is object. This avoids
+    ``pd.concat``, which inspects every value of all-missing object columns to decide dtypes.
     """
     data: dict[str, object] = {}
     for name in columns:
-        columns_of = [part[name] for part in parts]
-        if name in stamps:
-            ns = [
-                col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-                if isinstance(col.dtype, pd.DatetimeTZDtype)
-                else np.full(len(col), np.datetime64("NaT"), dtype="datetime64[ns]")
-                for col in columns_of
-            ]
-            data[name] = pd.DatetimeIndex(np.concatenate(ns)).tz_localize("UTC")
-        elif all(col.dtype == bool for col in columns_of):
-            data[name] = np.concatenate([col.to_numpy(dtype=bool) for col in columns_of])
+        arrays = [part[name] for part in parts]
+        if name in STAMP_COLUMNS:
+            ns = np.concatenate([np.asarray(a, dtype=np.int64) for a in arrays]) if arrays else np.empty(0, np.int64)
+            data[name] = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+        elif name in BOOL_COLUMNS:
+            data[name] = np.concatenate(arrays).astype(bool, copy=False) if arrays else np.empty(0, dtype=bool)
         else:
-            data[name] = np.concatenate(
-                [col.to_numpy() if col.dtype == object else _objects(col) for col in columns_of]
-            )
+            data[name] = np.concatenate(arrays).astype(object, copy=False) if arrays else np.empty(0, dtype=object)
     return pd.DataFrame(data, columns=list(columns))
 
 
@@ -148,15 +146,20 @@ def _number_key(value: object) -> str | None:
     return repr(round(float(number), 9) + 0.0)
 
 
-def compare_keys(values: pd.Series | np.ndarray, kind: str, region: str, e164: np.ndarray | None = None) -> np.ndarray:
-    """Comparison keys of values of one field (object array, None for empty), per the field's compare kind.
+def _to_arrow(values: pd.Series | np.ndarray) -> pa.Array:
+    """Keys as one Arrow string array (null for missing)."""
+    if isinstance(values, pd.Series) and getattr(values.dtype, "storage", None) == "pyarrow":
+        return pa.array(values.array).cast(pa.string())
+    return pa.array(_objects(values), type=pa.string(), from_pandas=True)
 
-    ``e164`` is the already-normalized phone of each value when the caller has it (the canonical frames do), so
-    phones are only parsed for values that lack it (the base).
-    """
+
+def key_array(
+    values: pd.Series | np.ndarray, kind: str, region: str, e164: np.ndarray | None = None
+) -> pa.Array | pa.ChunkedArray:
+    """Comparison keys of values of one field as an Arrow string array (null for empty); see ``compare_keys``."""
     values = _objects(values)
     if kind == "number":
-        return _objects(_by_distinct(pd.Series(values, dtype=object), _number_key))
+        return _to_arrow(_by_distinct(pd.Series(values, dtype=object), _number_key))
     text = _arrow_text(values)
     if kind == "email":
         key = text.str.lower()
@@ -166,25 +169,33 @@ def compare_keys(values: pd.Series | np.ndarray, kind: str, region: str, e164: n
     elif kind == "phone":
         if e164 is None:
             e164 = _objects(normalize_phone(text.astype("string[python]"), region))
-        raw = ("raw:" + text).to_numpy(dtype=object, na_value=None)
-        return np.where(pd.notna(e164), e164, raw)
+        e164_keys = pa.array(_objects(e164), type=pa.string(), from_pandas=True)
+        raw = pc.binary_join_element_wise("raw:", _to_arrow(text), "")
+        return pc.if_else(pc.is_valid(e164_keys), e164_keys, raw)
     elif kind == "tags":
         key = _by_distinct(text.astype(object), _tags_key)
     else:
         key = text
-    return _objects(key)
+    return _to_arrow(key)
 
 
-def _filled(keys: np.ndarray) -> np.ndarray:
-    """Keys with None replaced by a marker, so == treats two missing values as equal."""
-    out = keys.copy()
-    out[pd.isna(keys)] = _NULL
-    return out
+def compare_keys(values: pd.Series | np.ndarray, kind: str, region: str, e164: np.ndarray | None = None) -> np.ndarray:
+    """Comparison keys of values of one field (object array, None for empty), per the field's compare kind.
+
+    ``e164`` is the already-normalized phone of each value when the caller has it (the canonical frames do), so
+    phones are only parsed for values that lack it (the base).
+    """
+    return key_array(values, kind, region, e164).to_numpy(zero_copy_only=False)
 
 
-def _same(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Equality of two key arrays already passed through ``_filled``."""
-    return left == right
+def key_codes(*keys: pa.Array) -> list[np.ndarray]:
+    """Integer codes of key arrays in one shared code space: equal keys get equal codes, missing keys -1 (so two
+    missing values compare equal). Comparing codes replaces comparing millions of Python strings."""
+    lengths = [len(k) for k in keys]
+    arrays = [(k.combine_chunks() if isinstance(k, pa.ChunkedArray) else k).cast(pa.string()) for k in keys]
+    encoded = pc.dictionary_encode(pa.concat_arrays(arrays))
+    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+    return np.split(codes, np.cumsum(lengths)[:-1])
 
 
 def by_record_id(frame: pd.DataFrame) -> pd.DataFrame:
@@ -194,84 +205,189 @@ def by_record_id(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~frame["record_id"].duplicated(keep=False)].set_index("record_id")
 
 
-def _base_by_field(base: pd.DataFrame, crm_ids: np.ndarray, gen_ids: np.ndarray) -> dict[str, pd.DataFrame]:
-    """Base rows of the current pairs only (a base stored for an older link of the same CRM id does not count),
-    split by field, one row per CRM id."""
+def pair_rows(pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of each pair's CRM and Genesys records in the (record_id-indexed) frames."""
+    ci = crm.index.get_indexer(pairs["crm_id"])
+    gi = genesys.index.get_indexer(pairs["genesys_id"])
+    if (ci < 0).any() or (gi < 0).any():
+        raise ValueError("every pair must name a record of each snapshot")
+    return ci, gi
+
+
+def _base_by_field(
+    base: pd.DataFrame, crm_ids: np.ndarray, gen_ids: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Base values of the current pairs only (a base stored for an older link of the same CRM id does not count):
+    field -> (pair positions, values), one value per pair (the last stored)."""
     stored = base[["crm_id", "genesys_id", "field", "value"]]
-    linked_to = pd.Series(gen_ids, index=pd.Index(crm_ids, dtype=object))
-    current = stored["genesys_id"].to_numpy(dtype=object) == linked_to.reindex(stored["crm_id"]).to_numpy(dtype=object)
-    stored = stored[current].drop_duplicates(subset=["crm_id", "field"], keep="last")
-    return {str(name): rows for name, rows in stored.groupby("field", sort=False)}
+    at = pd.Index(crm_ids, dtype=object).get_indexer(stored["crm_id"])
+    found = at >= 0
+    current = np.zeros(len(stored), dtype=bool)
+    current[found] = stored["genesys_id"].to_numpy(dtype=object)[found] == gen_ids[at[found]]
+    rows = np.flatnonzero(current)
+    field_codes, names = pd.factorize(stored["field"].to_numpy(dtype=object)[rows])
+    keys = pd.DataFrame({"at": at[rows], "field": field_codes})
+    last = ~keys.duplicated(keep="last").to_numpy()
+    rows, field_codes = rows[last], field_codes[last]
+    values = _objects(stored["value"].to_numpy()[rows])
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for code, name in enumerate(names):
+        mine = field_codes == code
+        out[str(name)] = (at[rows[mine]], values[mine])
+    return out
 
 
-def field_frame(
+def field_values(
+    pairs: pd.DataFrame, crm: pd.DataFrame, genesys: pd.DataFrame, policy: object, ci: np.ndarray, gi: np.ndarray
+) -> list[Columns]:
+    """Per mapped field: crm_id, genesys_id, field, crm_value, genesys_value and both modify stamps of each pair."""
+    crm_ids = _objects(pairs["crm_id"])
+    gen_ids = _objects(pairs["genesys_id"])
+    crm_mod, gen_mod = stamps_ns(crm, ci), stamps_ns(genesys, gi)
+    n = len(ci)
+    return [
+        {
+            "crm_id": crm_ids,
+            "genesys_id": gen_ids,
+            "field": np.full(n, rule.name, dtype=object),
+            "crm_value": column_values(crm, rule.name, ci),
+            "genesys_value": column_values(genesys, rule.name, gi),
+            "crm_modified_at": crm_mod,
+            "genesys_modified_at": gen_mod,
+        }
+        for rule in policy.fields  # type: ignore[attr-defined]
+    ]
+
+
+def _decisions_by_field(decisions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    chosen = decisions[["crm_id", "field", "use", "value"]].drop_duplicates(subset=["crm_id", "field"], keep="last")
+    return {str(name): rows for name, rows in chosen.groupby("field", sort=False)}
+
+
+def _merge_field(
+    rule: object,
+    mode: str,
+    region: str,
+    part: Columns,
+    e164: tuple[np.ndarray, np.ndarray] | None,
+    base: tuple[np.ndarray, np.ndarray] | None,
+    chosen: pd.DataFrame | None,
+) -> Columns:
+    """Decide every pair of one field; adds the decision columns to ``part`` (see the module docstring)."""
+    n = len(part["crm_id"])
+    kind = rule.compare  # type: ignore[attr-defined]
+    crm_value, gen_value = part["crm_value"], part["genesys_value"]
+    base_value = np.full(n, None, dtype=object)
+    has_base = np.zeros(n, dtype=bool)
+    if base is not None:
+        has_base[base[0]] = True
+        base_value[base[0]] = base[1]
+    dec_at = np.full(n, -1, dtype=np.int64)
+    dec_values = np.empty(0, dtype=object)
+    if chosen is not None:
+        dec_at = pd.Index(chosen["crm_id"], dtype=object).get_indexer(part["crm_id"])
+        dec_values = _objects(chosen["value"].to_numpy())
+    crm_c, gen_c, base_c, dec_c = key_codes(
+        key_array(crm_value, kind, region, e164[0] if e164 else None),
+        key_array(gen_value, kind, region, e164[1] if e164 else None),
+        key_array(base_value[has_base], kind, region),
+        key_array(dec_values, kind, region),
+    )
+    base_code = np.full(n, -1, dtype=np.int64)
+    base_code[has_base] = base_c
+
+    same = crm_c == gen_c
+    crm_changed = has_base & (crm_c != base_code)
+    gen_changed = has_base & (gen_c != base_code)
+    both = (crm_changed & gen_changed) | (~has_base & ~same)
+    changed_on = np.select([both, crm_changed, gen_changed], [1, 2, 3], 0)
+    conflict = both & ~same
+
+    eff = effective_direction(rule.direction, mode)  # type: ignore[attr-defined]
+    configured = rule.conflict  # type: ignore[attr-defined]
+    held = conflict & (mode != "one_way") & (configured == "manual")
+    plain_policy = "one_way" if mode == "one_way" else (configured if eff == "both" else "direction")
+
+    # The same order of precedence for every row: equal -> held -> the field's direction -> the side that moved ->
+    # the conflict policy (last_write_wins: newer modify stamp, ties to the CRM).
+    if eff == "none":
+        rest: np.ndarray | int = _NONE
+    elif eff == "crm_to_genesys":
+        rest = _CRM
+    elif eff == "genesys_to_crm":
+        rest = _GENESYS
+    else:
+        by_policy = {
+            "crm_wins": _CRM,
+            "genesys_wins": _GENESYS,
+            "last_write_wins": np.where(part["crm_modified_at"] >= part["genesys_modified_at"], _CRM, _GENESYS),
+        }.get(configured, _HELD)
+        rest = np.where(changed_on == 2, _CRM, np.where(changed_on == 3, _GENESYS, by_policy))
+    winner = np.where(same, _NONE, np.where(held, _HELD, rest)).astype(np.int8)
+
+    take_gen = winner == _GENESYS
+    new_value = np.where(take_gen, gen_value, crm_value)
+    new_c = np.where(take_gen, gen_c, crm_c)
+    if chosen is not None and mode != "one_way":
+        has_decision = dec_at >= 0
+        use = np.full(n, None, dtype=object)
+        use[has_decision] = chosen["use"].to_numpy(dtype=object)[dec_at[has_decision]]
+        decided = conflict & pd.notna(use)
+        winner[decided] = _DECISION
+        typed = decided & (use == "value")
+        taken_gen = decided & (use == "genesys")
+        taken_crm = decided & (use == "crm")
+        rows = np.flatnonzero(typed)
+        new_value[rows] = dec_values[dec_at[rows]]
+        new_c[rows] = dec_c[dec_at[rows]]
+        new_value = np.where(taken_gen, gen_value, np.where(taken_crm, crm_value, new_value))
+        new_c = np.where(taken_gen, gen_c, np.where(taken_crm, crm_c, new_c))
+
+    resolved = winner >= _CRM
+    need_genesys = resolved & (eff in ("crm_to_genesys", "both")) & (new_c != gen_c)
+    need_crm = resolved & (eff in ("genesys_to_crm", "both")) & (new_c != crm_c)
+    action = np.select([winner == _HELD, need_genesys & need_crm, need_genesys, need_crm], [1, 2, 3, 4], 0)
+    # Agreement (already equal, or resolved by this plan) is stored as the next base when it moves the base.
+    agreed = same | resolved
+    new_value[~agreed] = None
+    return {
+        **part,
+        "base": base_value,
+        "changed_on": CHANGED_LABELS[changed_on],
+        "conflict": conflict,
+        "policy": np.array([plain_policy, "manual"], dtype=object)[held.astype(np.int8)],
+        "winner": WINNER_LABELS[winner],
+        "action": ACTION_LABELS[action],
+        "new_value": new_value,
+        "base_update": agreed & (~has_base | (new_c != base_code)),
+    }
+
+
+def merge_columns(
     pairs: pd.DataFrame,
     crm: pd.DataFrame,
     genesys: pd.DataFrame,
+    base: pd.DataFrame | None,
+    decisions: pd.DataFrame | None,
     policy: object,
-    base: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """One row per (pair, mapped field): both current values, the base, their comparison keys and modify stamps."""
+) -> list[Columns]:
+    """``merge_fields`` as one set of columns per field, not yet a frame."""
+    mode = getattr(policy, "mode", "one_way")
+    region = getattr(policy, "default_region", "US")
     c = by_record_id(crm)
     g = by_record_id(genesys)
-    ci = c.index.get_indexer(pairs["crm_id"])
-    gi = g.index.get_indexer(pairs["genesys_id"])
-    if (ci < 0).any() or (gi < 0).any():
-        raise ValueError("every pair must name a record of each snapshot")
-    region = getattr(policy, "default_region", "US")
-    crm_mod = pd.Series(c["modified_at"].array.take(ci))
-    gen_mod = pd.Series(g["modified_at"].array.take(gi))
-    crm_ids = _objects(pairs["crm_id"])
-    gen_ids = _objects(pairs["genesys_id"])
+    ci, gi = pair_rows(pairs, c, g)
+    parts = field_values(pairs, c, g, policy, ci, gi)
+    crm_ids, gen_ids = parts[0]["crm_id"], parts[0]["genesys_id"]
     bases = _base_by_field(base, crm_ids, gen_ids) if base is not None and len(base) else {}
-    n = len(ci)
-    chunks = []
-    for rule in policy.fields:  # type: ignore[attr-defined]
-        crm_values = column_values(c, rule.name, ci)
-        gen_values = column_values(g, rule.name, gi)
-        crm_e164 = gen_e164 = None
+    chosen = _decisions_by_field(decisions) if decisions is not None and len(decisions) else {}
+    out = []
+    for rule, part in zip(policy.fields, parts, strict=True):  # type: ignore[attr-defined]
+        e164 = None
         if rule.compare == "phone" and rule.name == "phone":
-            crm_e164 = column_values(c, "phone_e164", ci)
-            gen_e164 = column_values(g, "phone_e164", gi)
-        base_values = np.full(n, None, dtype=object)
-        base_keys = np.full(n, None, dtype=object)
-        has_base = np.zeros(n, dtype=bool)
-        stored = bases.get(rule.name)
-        if stored is not None:
-            at = pd.Index(stored["crm_id"], dtype=object).get_indexer(crm_ids)
-            has_base = at >= 0
-            base_values[has_base] = _objects(stored["value"].to_numpy())[at[has_base]]
-            base_keys[has_base] = compare_keys(base_values[has_base], rule.compare, region)
-        chunks.append(
-            pd.DataFrame(
-                {
-                    "crm_id": crm_ids,
-                    "genesys_id": gen_ids,
-                    "field": np.full(n, rule.name, dtype=object),
-                    "base": base_values,
-                    "crm_value": crm_values,
-                    "genesys_value": gen_values,
-                    "base_key": base_keys,
-                    "crm_key": compare_keys(crm_values, rule.compare, region, crm_e164),
-                    "genesys_key": compare_keys(gen_values, rule.compare, region, gen_e164),
-                    "has_base": has_base,
-                    "crm_modified_at": crm_mod,
-                    "genesys_modified_at": gen_mod,
-                }
-            )
-        )
-    return stack_frames(chunks, FIELD_FRAME_COLUMNS)
-
-
-def _keys_per_field(frame: pd.DataFrame, column: str, policy: object) -> np.ndarray:
-    """Comparison keys of a value column whose rows belong to different fields."""
-    keys = np.full(len(frame), None, dtype=object)
-    region = getattr(policy, "default_region", "US")
-    for rule in policy.fields:  # type: ignore[attr-defined]
-        rows = np.flatnonzero((frame["field"] == rule.name).to_numpy())
-        if len(rows):
-            keys[rows] = compare_keys(frame[column].iloc[rows], rule.compare, region)
-    return keys
+            e164 = (column_values(c, "phone_e164", ci), column_values(g, "phone_e164", gi))
+        out.append(_merge_field(rule, mode, region, part, e164, bases.get(rule.name), chosen.get(rule.name)))
+    return out
 
 
 def merge_fields(
@@ -288,90 +404,4 @@ def merge_fields(
     field, use (crm|genesys|value), value. Returns MERGE_COLUMNS; ``new_value`` is the value to write (or the agreed
     value), ``base_update`` says whether ``new_value`` must be stored as the new base once the writes succeed.
     """
-    mode = getattr(policy, "mode", "one_way")
-    rules = {rule.name: rule for rule in policy.fields}  # type: ignore[attr-defined]
-    long = field_frame(pairs, crm, genesys, policy, base=base)
-    has_base = long["has_base"].to_numpy(dtype=bool)
-    base_key = long["base_key"].to_numpy()
-
-    crm_key = _filled(long["crm_key"].to_numpy())
-    gen_key = _filled(long["genesys_key"].to_numpy())
-    base_key = _filled(base_key)
-    same = _same(crm_key, gen_key)
-    crm_changed = has_base & ~_same(crm_key, base_key)
-    gen_changed = has_base & ~_same(gen_key, base_key)
-    both = (crm_changed & gen_changed) | (~has_base & ~same)
-    changed_on = np.select([both, crm_changed, gen_changed], ["both", "crm", "genesys"], "none")
-    conflict = both & ~same
-
-    field = long["field"]
-    eff = field.map({name: effective_direction(rule.direction, mode) for name, rule in rules.items()}).to_numpy()
-    configured = field.map({name: rule.conflict for name, rule in rules.items()}).to_numpy()
-    policy_used = np.where(mode == "one_way", "one_way", np.where(eff == "both", configured, "direction")).astype(
-        object
-    )
-    held = (mode != "one_way") & conflict & (configured == "manual")
-    policy_used = np.where(held, "manual", policy_used)
-
-    # As int64 nanoseconds a missing stamp (NaT) is the smallest value: the oldest write.
-    crm_mod = long["crm_modified_at"].to_numpy(dtype="datetime64[ns]").view("i8")
-    gen_mod = long["genesys_modified_at"].to_numpy(dtype="datetime64[ns]").view("i8")
-    crm_newer = crm_mod >= gen_mod
-    winner = np.select(
-        [
-            same,
-            held,
-            eff == "none",
-            eff == "crm_to_genesys",
-            eff == "genesys_to_crm",
-            changed_on == "crm",
-            changed_on == "genesys",
-            configured == "crm_wins",
-            configured == "genesys_wins",
-            (configured == "last_write_wins") & crm_newer,
-            configured == "last_write_wins",
-        ],
-        ["none", "held", "none", "crm", "genesys", "crm", "genesys", "crm", "genesys", "crm", "genesys"],
-        "held",
-    ).astype(object)
-
-    crm_value = long["crm_value"].to_numpy()
-    gen_value = long["genesys_value"].to_numpy()
-    new_value = np.where(winner == "genesys", gen_value, crm_value)
-    new_key = np.where(winner == "genesys", gen_key, crm_key)
-
-    if decisions is not None and len(decisions) and mode != "one_way":
-        chosen = decisions[["crm_id", "field", "use", "value"]].drop_duplicates(subset=["crm_id", "field"], keep="last")
-        chosen = chosen.assign(value_key=_keys_per_field(chosen, "value", policy))
-        picked = long[["crm_id", "field"]].merge(chosen, on=["crm_id", "field"], how="left")
-        use = picked["use"].to_numpy(dtype=object)
-        decided = conflict & pd.notna(use)
-        winner = np.where(decided, "decision", winner)
-        typed = decided & (use == "value")
-        taken_gen = decided & (use == "genesys")
-        taken_crm = decided & (use == "crm")
-        new_value = np.where(typed, _objects(picked["value"]), new_value)
-        new_key = np.where(typed, _filled(_objects(picked["value_key"])), new_key)
-        new_value = np.where(taken_gen, gen_value, np.where(taken_crm, crm_value, new_value))
-        new_key = np.where(taken_gen, gen_key, np.where(taken_crm, crm_key, new_key))
-
-    resolved = np.isin(winner, ["crm", "genesys", "decision"])
-    need_genesys = resolved & np.isin(eff, ["crm_to_genesys", "both"]) & ~_same(new_key, gen_key)
-    need_crm = resolved & np.isin(eff, ["genesys_to_crm", "both"]) & ~_same(new_key, crm_key)
-    action = np.select(
-        [winner == "held", need_genesys & need_crm, need_genesys, need_crm],
-        ["hold", "write_both", "write_genesys", "write_crm"],
-        "none",
-    ).astype(object)
-    # Agreement (already equal, or resolved by this plan) is stored as the next base when it moves the base.
-    agreed = same | resolved
-    base_update = agreed & (~has_base | ~_same(new_key, base_key))
-
-    long["changed_on"] = changed_on
-    long["conflict"] = conflict
-    long["policy"] = policy_used
-    long["winner"] = winner
-    long["action"] = action
-    long["new_value"] = np.where(agreed, new_value, None)
-    long["base_update"] = base_update
-    return long[list(MERGE_COLUMNS)]
+    return columns_to_frame(merge_columns(pairs, crm, genesys, base, decisions, policy), MERGE_COLUMNS)

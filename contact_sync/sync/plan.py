@@ -17,7 +17,17 @@ import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
 from contact_sync.sync.matching import MatchResult
-from contact_sync.sync.merge import MERGE_COLUMNS, by_record_id, column_values, field_frame, merge_fields, stack_frames
+from contact_sync.sync.merge import (
+    MERGE_COLUMNS,
+    Columns,
+    by_record_id,
+    column_values,
+    columns_to_frame,
+    field_values,
+    merge_columns,
+    pair_rows,
+    stamps_ns,
+)
 from contact_sync.sync.schema import UtcTimestamp
 
 CHANGED_ON: Final = ("none", "crm", "genesys", "both")
@@ -181,39 +191,39 @@ def _live_ids(crm: pd.DataFrame) -> pd.DataFrame:
     ).drop_duplicates(subset=["record_id"], keep=False)
 
 
-def _one_side_rows(ids: pd.Series, frame: pd.DataFrame, policy: object, side: str, action: str) -> pd.DataFrame:
+def _one_side_rows(ids: pd.Series, frame: pd.DataFrame, policy: object, side: str, action: str) -> list[Columns]:
     """create_genesys / create_crm rows: one per record and mapped field, carrying the source side's values."""
     source = by_record_id(frame)
     at = source.index.get_indexer(ids)
-    modified = pd.Series(source["modified_at"].array.take(at))
+    modified = stamps_ns(source, at)
+    missing = np.full(len(at), np.iinfo(np.int64).min, dtype=np.int64)
+    none = np.full(len(at), None, dtype=object)
+    own_ids = ids.to_numpy(dtype=object)
     n = len(at)
-    chunks = []
+    parts = []
     for rule in policy.fields:  # type: ignore[attr-defined]
         values = column_values(source, rule.name, at)
-        chunks.append(
-            pd.DataFrame(
-                {
-                    "crm_id": ids.to_numpy(dtype=object) if side == "crm" else None,
-                    "genesys_id": ids.to_numpy(dtype=object) if side == "genesys" else None,
-                    "field": rule.name,
-                    "base": None,
-                    "crm_value": values if side == "crm" else None,
-                    "genesys_value": values if side == "genesys" else None,
-                    "changed_on": side,
-                    "conflict": False,
-                    "policy": "create",
-                    "winner": side,
-                    "action": action,
-                    "new_value": values,
-                    "base_update": True,
-                    "crm_modified_at": modified if side == "crm" else None,
-                    "genesys_modified_at": modified if side == "genesys" else None,
-                    "note": None,
-                },
-                index=pd.RangeIndex(n),
-            )
+        parts.append(
+            {
+                "crm_id": own_ids if side == "crm" else none,
+                "genesys_id": own_ids if side == "genesys" else none,
+                "field": np.full(n, rule.name, dtype=object),
+                "base": none,
+                "crm_value": values if side == "crm" else none,
+                "genesys_value": values if side == "genesys" else none,
+                "changed_on": np.full(n, side, dtype=object),
+                "conflict": np.zeros(n, dtype=bool),
+                "policy": np.full(n, "create", dtype=object),
+                "winner": np.full(n, side, dtype=object),
+                "action": np.full(n, action, dtype=object),
+                "new_value": values,
+                "base_update": np.ones(n, dtype=bool),
+                "crm_modified_at": modified if side == "crm" else missing,
+                "genesys_modified_at": modified if side == "genesys" else missing,
+                "note": none,
+            }
         )
-    return stack_frames(chunks, RECONCILIATION_COLUMNS)
+    return parts
 
 
 def build_reconciliation(
@@ -231,17 +241,16 @@ def build_reconciliation(
     live = status["live"].reindex(pairs["crm_id"]).fillna(False).to_numpy(dtype=bool)
     crm_clean = by_record_id(crm)
     genesys_clean = by_record_id(genesys)
-    parts: list[pd.DataFrame] = []
+    parts: list[Columns] = []
 
     if live.any():
-        merged = merge_fields(pairs[live], crm_clean, genesys_clean, base, decisions, policy)
-        merged["note"] = None
-        parts.append(merged)
+        for part in merge_columns(pairs[live], crm_clean, genesys_clean, base, decisions, policy):
+            part["note"] = np.full(len(part["crm_id"]), None, dtype=object)
+            parts.append(part)
 
     guard: str | None = None
     gone = pairs[~live]
     if len(gone):
-        rows = field_frame(gone, crm_clean, genesys_clean, policy)
         action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
         share = float(getattr(policy, "max_delete_share", 0.05))
         allowed = share * len(pairs)
@@ -252,32 +261,38 @@ def build_reconciliation(
                 f"{'deleted' if action == 'delete_genesys' else 'unlinked'}, more than max_delete_share "
                 f"{share:g} allows ({allowed:g}); nothing was planned for them"
             )
-        rows = rows.assign(
-            base=None,
-            changed_on="crm",
-            conflict=False,
-            policy="on_crm_delete",
-            winner="held" if refused else "crm",
-            action="hold" if refused else action,
-            new_value=None,
-            base_update=False,
-            note=status["note"].reindex(rows["crm_id"]).to_numpy(dtype=object),
-        )
+        note = pd.Series(status["note"].reindex(gone["crm_id"]).to_numpy(dtype=object), dtype=object)
         if refused:
-            rows["note"] = rows["note"] + "; refused by the mass-delete guard"
-        parts.append(rows)
+            note = note + "; refused by the mass-delete guard"
+        note_values = note.to_numpy(dtype=object)
+        ci, gi = pair_rows(gone, crm_clean, genesys_clean)
+        n = len(gone)
+        for part in field_values(gone, crm_clean, genesys_clean, policy, ci, gi):
+            part.update(
+                base=np.full(n, None, dtype=object),
+                changed_on=np.full(n, "crm", dtype=object),
+                conflict=np.zeros(n, dtype=bool),
+                policy=np.full(n, "on_crm_delete", dtype=object),
+                winner=np.full(n, "held" if refused else "crm", dtype=object),
+                action=np.full(n, "hold" if refused else action, dtype=object),
+                new_value=np.full(n, None, dtype=object),
+                base_update=np.zeros(n, dtype=bool),
+                note=note_values,
+            )
+            parts.append(part)
 
     creatable = match.unmatched_crm[match.unmatched_crm["duplicate_of"].isna() & ~match.unmatched_crm["held"]]
     if len(creatable):
-        parts.append(_one_side_rows(creatable["crm_id"], crm_clean, policy, "crm", "create_genesys"))
+        parts.extend(_one_side_rows(creatable["crm_id"], crm_clean, policy, "crm", "create_genesys"))
     if mode == "bidirectional" and getattr(policy, "create_crm_from_genesys", False):
         orphans = match.unmatched_genesys[match.unmatched_genesys["linked_crm_id"].isna()]
         if len(orphans):
-            parts.append(_one_side_rows(orphans["genesys_id"], genesys_clean, policy, "genesys", "create_crm"))
+            parts.extend(_one_side_rows(orphans["genesys_id"], genesys_clean, policy, "genesys", "create_crm"))
 
-    frames = [part for part in parts if len(part)]
-    recon = stack_frames(frames, RECONCILIATION_COLUMNS) if frames else _empty_reconciliation()
-    return ReconciliationRow.validate(recon), guard
+    parts = [part for part in parts if len(part["crm_id"])]
+    recon = columns_to_frame(parts, RECONCILIATION_COLUMNS) if parts else _empty_reconciliation()
+    # inplace: the frame was just built here, so Pandera need not copy millions of rows before checking them.
+    return ReconciliationRow.validate(recon, inplace=True), guard
 
 
 def _wide(rows: pd.DataFrame, id_column: str, fields: tuple[str, ...]) -> pd.DataFrame:
