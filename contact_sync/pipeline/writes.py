@@ -106,6 +106,39 @@ def _links(rows: pd.DataFrame, crm_system: str) -> pd.DataFrame:
     )
 
 
+def _record_created(
+    services: Services, run_id: str, crm_ids: list[str], genesys_ids: list[str], rows: pd.DataFrame, system: str
+) -> None:
+    """Record contacts just created on `system`: their links, and base values and audit rows for the fields written
+    (`rows`: the reconciliation rows of the creates, with both ids)."""
+    kept = rows[rows["new_value"].notna()]
+    services.ledger.record_batch(
+        run_id,
+        links=pd.DataFrame(
+            {
+                "crm_system": services.crm.kind,
+                "crm_id": crm_ids,
+                "genesys_id": genesys_ids,
+                "rule": "created",
+                "score": 1.0,
+            }
+        ),
+        base=_base(rows),
+        audit=pd.DataFrame(
+            {
+                "system": system,
+                "record_id": kept["genesys_id" if system == "genesys" else "crm_id"],
+                "crm_id": kept["crm_id"],
+                "genesys_id": kept["genesys_id"],
+                "field": kept["field"],
+                "old_value": None,
+                "new_value": kept["new_value"],
+                "reason": "created",
+            }
+        ),
+    )
+
+
 def planned_genesys(plan: SyncPlan) -> WriteSummary:
     """The counts a dry run reports for Genesys."""
     return WriteSummary(
@@ -227,32 +260,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
             rows = create_rows[create_rows["crm_id"].isin(made)]
             rows = rows.assign(genesys_id=rows["crm_id"].map(made))
-            kept = rows[rows["new_value"].notna()]
-            ledger.record_batch(
-                run_id,
-                links=pd.DataFrame(
-                    {
-                        "crm_system": kind,
-                        "crm_id": list(made),
-                        "genesys_id": list(made.values()),
-                        "rule": "created",
-                        "score": 1.0,
-                    }
-                ),
-                base=_base(rows),
-                audit=pd.DataFrame(
-                    {
-                        "system": "genesys",
-                        "record_id": kept["genesys_id"],
-                        "crm_id": kept["crm_id"],
-                        "genesys_id": kept["genesys_id"],
-                        "field": kept["field"],
-                        "old_value": None,
-                        "new_value": kept["new_value"],
-                        "reason": "created",
-                    }
-                ),
-            )
+            _record_created(services, run_id, list(made), list(made.values()), rows, "genesys")
 
     # 5. Deletes (policy on_crm_delete: delete): remove the contact, then end the link.
     if len(plan.deletes):
@@ -354,30 +362,5 @@ def apply_to_crm(
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
             rows = create_rows[create_rows["genesys_id"].isin(made)]
             rows = rows.assign(crm_id=rows["genesys_id"].map(made))
-            kept = rows[rows["new_value"].notna()]
-            ledger.record_batch(
-                run_id,
-                links=pd.DataFrame(
-                    {
-                        "crm_system": kind,
-                        "crm_id": list(made.values()),
-                        "genesys_id": list(made),
-                        "rule": "created",
-                        "score": 1.0,
-                    }
-                ),
-                base=_base(rows),
-                audit=pd.DataFrame(
-                    {
-                        "system": kind,
-                        "record_id": kept["crm_id"],
-                        "crm_id": kept["crm_id"],
-                        "genesys_id": kept["genesys_id"],
-                        "field": kept["field"],
-                        "old_value": None,
-                        "new_value": kept["new_value"],
-                        "reason": "created",
-                    }
-                ),
-            )
+            _record_created(services, run_id, list(made.values()), list(made), rows, kind)
     return summary
