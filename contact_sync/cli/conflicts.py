@@ -63,18 +63,7 @@ def list_conflicts(status: str, as_json: bool) -> None:
         out.print(f"No {'' if status == 'all' else status + ' '}conflicts.")
         return
     table = Table(title=f"Conflicts ({status}): {len(rows)}")
-    columns = [
-        "id",
-        "field",
-        "crm_id",
-        "genesys_id",
-        "base",
-        "crm_value",
-        "genesys_value",
-        "policy",
-        "winner",
-        "status",
-    ]
+    columns = SHOWN[: SHOWN.index("status") + 1]  # the table leaves out the decision and where it came from
     for column in columns:
         table.add_column(column)
     for row in rows:
