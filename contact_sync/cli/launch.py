@@ -226,10 +226,7 @@ def _execute(
     _refuse_overlap(instance, pair_name())
     ensure_cohort_partition(instance, cohort)
     started = time.monotonic()
-    with warnings.catch_warnings():
-        # assets.py converts the run's start time with pandas, which warns about the nanoseconds it drops.
-        warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds", category=UserWarning)
-        result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags)
+    result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags)
     elapsed = time.monotonic() - started
     plan = _output(result, "reconciliation")
     report = _report(result)

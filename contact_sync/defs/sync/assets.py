@@ -3,6 +3,7 @@ the Dagster UI tell the run's story (row counts, created/updated/skipped/errors/
 
 import time
 import warnings
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import dagster as dg
@@ -38,6 +39,12 @@ WRITE_RETRY: Final = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.E
 def run_mode(context: dg.AssetExecutionContext, sync: ContactSyncResource) -> str:
     """The run's mode: the job's tag (one job per mode), else the configured default."""
     return context.run.tags.get(MODE_TAG) or sync.services.settings.mode
+
+
+def _run_start_time(context: dg.AssetExecutionContext) -> float | None:
+    """When the run started (seconds since the epoch, from the instance's run record), None before it is known."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    return record.start_time if record is not None and record.start_time else None
 
 
 def _preview(frame: pd.DataFrame, columns: list[str] | None = None) -> dg.MetadataValue:
@@ -133,9 +140,9 @@ def reconciliation(
     services = contact_sync.services
     mode, cohort = run_mode(context, contact_sync), context.partition_key
     if not contact_sync.dry_run:
-        record = context.instance.get_run_record_by_id(context.run.run_id)
-        started = pd.Timestamp(record.start_time, unit="s", tz="UTC") if record and record.start_time else None
-        runs.begin_run(services.ledger, context.run.run_id, mode, cohort, started.to_pydatetime() if started else None)
+        start_time = _run_start_time(context)
+        started = datetime.fromtimestamp(start_time, tz=UTC) if start_time else None
+        runs.begin_run(services.ledger, context.run.run_id, mode, cohort, started)
     plan = plan_cohort(services, crm_contacts, genesys_contacts, contact_matches, mode, cohort)  # type: ignore[arg-type]
     recon = plan.reconciliation
     summary = plan.summary()
@@ -265,8 +272,7 @@ def sync_report(
     conflict_report: pd.DataFrame,
 ) -> dg.Output[dict[str, Any]]:
     services = contact_sync.services
-    record = context.instance.get_run_record_by_id(context.run.run_id)
-    started = record.start_time if record is not None and record.start_time else time.time()
+    started = _run_start_time(context) or time.time()
     report = runs.run_report(
         run_id=context.run.run_id,
         status="success",
