@@ -172,7 +172,7 @@ def check_cohort(ledger: Ledger, cohort: str) -> None:
         ) from None
 
 
-def _refuse_overlap(instance: dg.DagsterInstance, pair: str) -> None:
+def refuse_overlap(instance: dg.DagsterInstance, pair: str) -> None:
     """One sync per CRM/Genesys pair at a time: refuse while the instance has one in progress."""
     active = instance.get_runs(filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES), tags={PAIR_TAG: pair}), limit=1)
     if active:
@@ -223,7 +223,7 @@ def _execute(
         warnings.simplefilter("ignore", dg.PreviewWarning)
         from contact_sync.definitions import defs
 
-    _refuse_overlap(instance, pair_name())
+    refuse_overlap(instance, pair_name())
     ensure_cohort_partition(instance, cohort)
     started = time.monotonic()
     result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags)

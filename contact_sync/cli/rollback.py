@@ -83,7 +83,7 @@ def _show(result: Rollback) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (one line).")
 def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) -> None:
     """Restore the values sync run RUN_ID wrote, as a new audited run; fields changed since are refused."""
-    from contact_sync.cli.launch import _refuse_overlap, cli_services, open_instance
+    from contact_sync.cli.launch import cli_services, open_instance, refuse_overlap
     from contact_sync.defs.sync.jobs import pair_name
     from contact_sync.pipeline.rollback import RollbackError, rollback_run
 
@@ -94,7 +94,7 @@ def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) ->
         # Not while a sync of the same pair runs: its writes would race the rollback's (the stamp guard would
         # refuse the losers, but the operator should not have to sort that out).
         with open_instance() as instance:
-            _refuse_overlap(instance, pair_name())
+            refuse_overlap(instance, pair_name())
     with cli_services() as services:
         try:
             result = rollback_run(services, run_id, delete_created=delete_created, dry_run=dry_run)
