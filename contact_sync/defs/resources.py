@@ -1,8 +1,8 @@
 """The resource every sync asset asks for: the services of one run, opened from the environment settings.
 
 Credentials and options come from the environment (`contact_sync.settings`, `contact_sync.pipeline.config`); the
-only run config is `dry_run`. Without CRM and Genesys credentials the built-in simulators are used, which the
-resource says loudly in the run's log and every snapshot's metadata.
+only run config is `dry_run`. Without CRM and Genesys credentials the built-in simulators are used, which
+`build_services` logs as a warning and every snapshot's metadata says.
 """
 
 import os
@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from contact_sync.pipeline.config import PipelineSettings
-from contact_sync.pipeline.services import SIMULATOR_WARNING, Services, build_services
+from contact_sync.pipeline.services import Services, build_services
 
 
 class ContactSyncResource(dg.ConfigurableResource):
@@ -27,8 +27,6 @@ class ContactSyncResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         settings = PipelineSettings.from_env()
         self._services = build_services(settings, os.environ, rate_limit=self.rate_limit)
-        if self._services.simulated and context.log is not None:
-            context.log.warning(SIMULATOR_WARNING.format(state_dir=settings.data_dir / "simulators"))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._services is not None:
