@@ -367,7 +367,14 @@ def service_message(response: httpx.Response) -> str:
     return text[:500] if text else f"HTTP {response.status_code}"
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
+class Answer(Protocol):
+    """An HTTP response of httpx or requests: all `retry_after_seconds` reads."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def retry_after_seconds(response: Answer) -> float | None:
     """`Retry-After` in seconds (the services send whole seconds), or None when absent or not a number."""
     value = response.headers.get("Retry-After")
     if value is None:

@@ -30,6 +30,7 @@ from contact_sync.connectors.http import (
     RequestRejected,
     RetryPolicy,
     call_with_retries,
+    retry_after_seconds,
     route_template,
 )
 from contact_sync.connectors.results import WriteReport
@@ -185,7 +186,7 @@ class SalesforceSession(requests.Session):
             code, message = salesforce_errors(response)
             message = redact(message, self.secrets())
             if status == 429:
-                return Decision.rate_limited(_retry_after(response), f"429 {code} {message}")
+                return Decision.rate_limited(retry_after_seconds(response), f"429 {code} {message}")
             if login_call and (status < 500 or b"Fault>" in response.content):
                 # Refused credentials: the login code turns this answer into an AuthError naming the service's reason.
                 return Decision.done()
@@ -244,13 +245,3 @@ def _json_or_text(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
