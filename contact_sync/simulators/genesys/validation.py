@@ -48,22 +48,6 @@ SERVER_FIELDS = frozenset(
         "identifiers",
     }
 )
-CONTACT_FIELDS = frozenset(
-    {
-        *NAME_FIELDS,
-        *PHONE_FIELDS,
-        *EMAIL_FIELDS,
-        *MESSAGING_FIELDS,
-        "address",
-        "externalOrganization",
-        "externalSystemUrl",
-        "surveyOptOut",
-        "schema",
-        "customFields",
-        "externalIds",
-        "division",
-    }
-)
 ORG_STRING_FIELDS = ("name", "companyType", "industry", "primaryContactId", "twitterId", "externalSystemUrl")
 ORG_FIELDS = frozenset(
     {
@@ -376,7 +360,6 @@ _CONTACT_OTHER: dict[str, Callable[[Any, Context, dict[str, Any] | None, _Proble
     "externalIds": lambda v, ctx, existing, problems: _external_ids(v, ctx, problems),
     "division": _division_field,
 }
-assert set(_CONTACT_KINDS) == CONTACT_FIELDS
 
 
 def normalize_organization(data: Any, ctx: Context, existing: dict[str, Any] | None = None) -> dict[str, Any]:
