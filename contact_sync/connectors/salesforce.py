@@ -273,14 +273,24 @@ class SalesforceConnector:
             )
         return results
 
+    @contextmanager
+    def _writing(self, report: WriteReport) -> Iterator[None]:
+        """Around one write call: its API calls go into `report`; on `ApiLimitExceeded` the outcomes so far are
+        attached to the error, so the caller knows what was written."""
+        calls_before = self.counter.total
+        try:
+            yield
+        except ApiLimitExceeded as exc:
+            exc.report = report
+            raise
+        report.api_calls = self.counter.total - calls_before
+
     def create_contacts(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> WriteReport:
         """Create contacts, 200 a call; each outcome carries the caller's key and the new Id or the service's error."""
         report = WriteReport()
-        calls_before = self.counter.total
-        with _limit_keeps(report):
+        with self._writing(report):
             for chunk in _chunks(list(items), COLLECTION_SIZE):
                 self._create_chunk(list(chunk), report)
-        report.api_calls = self.counter.total - calls_before
         return report
 
     def _create_chunk(self, chunk: list[tuple[str, Mapping[str, Any]]], report: WriteReport) -> None:
@@ -348,12 +358,10 @@ class SalesforceConnector:
         Collections take no `If-Unmodified-Since`); the window is one round trip.
         """
         report = WriteReport()
-        calls_before = self.counter.total
         ids = check_ids(changes)
-        with _limit_keeps(report):
+        with self._writing(report):
             for chunk in _chunks(ids, COLLECTION_SIZE):
                 self._update_chunk(list(chunk), changes, snapshot_modstamp, report)
-        report.api_calls = self.counter.total - calls_before
         return report
 
     def _update_chunk(
@@ -398,11 +406,9 @@ class SalesforceConnector:
     def delete_contacts(self, ids: Sequence[str]) -> WriteReport:
         """Delete contacts, 200 a call; one already deleted counts as deleted (so a repeated call is harmless)."""
         report = WriteReport()
-        calls_before = self.counter.total
-        with _limit_keeps(report):
+        with self._writing(report):
             for chunk in _chunks(check_ids(ids), COLLECTION_SIZE):
                 self._delete_chunk(list(chunk), report)
-        report.api_calls = self.counter.total - calls_before
         return report
 
     def _delete_chunk(self, chunk: list[str], report: WriteReport) -> None:
@@ -424,16 +430,6 @@ class SalesforceConnector:
                 report.add(RecordOutcome(record_id, "deleted", record_id, "already deleted"))
             else:
                 report.add(_outcome(record_id, "deleted", result, {}, record_id))
-
-
-@contextmanager
-def _limit_keeps(report: WriteReport) -> Iterator[None]:
-    """On `ApiLimitExceeded`, attach the outcomes so far to the error, so the caller knows what was written."""
-    try:
-        yield
-    except ApiLimitExceeded as exc:
-        exc.report = report
-        raise
 
 
 def _outcome(
