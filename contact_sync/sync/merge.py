@@ -104,17 +104,28 @@ def columns_to_frame(parts: list[Columns], columns: tuple[str, ...] | list[str])
     Stamp columns become ``datetime64[ns, UTC]``, bool columns stay bool, every other column is object. This avoids
     ``pd.concat``, which inspects every value of all-missing object columns to decide dtypes.
     """
-    data: dict[str, object] = {}
-    for name in columns:
+    # The text columns go straight into one 2-D object block (the layout pandas would consolidate them into), so
+    # each value is copied once.
+    texts = [name for name in columns if name not in STAMP_COLUMNS and name not in BOOL_COLUMNS]
+    sizes = [len(part[columns[0]]) for part in parts]
+    block = np.empty((len(texts), sum(sizes)), dtype=object)
+    start = 0
+    for part, size in zip(parts, sizes, strict=True):
+        for row, name in enumerate(texts):
+            block[row, start : start + size] = part[name]
+        start += size
+    frame = pd.DataFrame(block.T, columns=texts, copy=False)
+    for position, name in enumerate(columns):
+        if name in texts:
+            continue
         arrays = [part[name] for part in parts]
         if name in STAMP_COLUMNS:
             ns = np.concatenate([np.asarray(a, dtype=np.int64) for a in arrays]) if arrays else np.empty(0, np.int64)
-            data[name] = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-        elif name in BOOL_COLUMNS:
-            data[name] = np.concatenate(arrays).astype(bool, copy=False) if arrays else np.empty(0, dtype=bool)
+            values: object = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
         else:
-            data[name] = np.concatenate(arrays).astype(object, copy=False) if arrays else np.empty(0, dtype=object)
-    return pd.DataFrame(data, columns=list(columns))
+            values = np.concatenate(arrays).astype(bool, copy=False) if arrays else np.empty(0, dtype=bool)
+        frame.insert(position, name, values)
+    return frame
 
 
 def _arrow_text(values: np.ndarray) -> pd.Series:

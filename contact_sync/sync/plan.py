@@ -312,17 +312,25 @@ def _record_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: str | None = None) -> SyncPlan:
     """Derive the write plan from a validated reconciliation frame."""
     fields = tuple(rule.name for rule in policy.fields)  # type: ignore[attr-defined]
-    action = recon["action"]
-    to_genesys = recon[action.isin(["write_genesys", "write_both"])]
-    to_crm = recon[action.isin(["write_crm", "write_both"])]
+    # One hashing pass over the action column; every selection below is then an integer comparison.
+    codes, labels = pd.factorize(recon["action"].to_numpy(dtype=object))
+    position = {label: code for code, label in enumerate(labels)}
+
+    def acting(*names: str) -> np.ndarray:
+        return np.isin(codes, [position[name] for name in names if name in position])
+
+    to_genesys = recon[acting("write_genesys", "write_both")]
+    to_crm = recon[acting("write_crm", "write_both")]
     conflicts = recon[recon["conflict"]]
-    live_links = recon.loc[~action.isin(["unlink", "delete_genesys", "create_genesys", "create_crm"])]
+    # Every link has one row per mapped field, so the rows of the first field name each link once.
+    first_field = recon["field"].to_numpy(dtype=object) == fields[0]
+    live_links = recon.loc[~acting("unlink", "delete_genesys", "create_genesys", "create_crm") & first_field]
     live_pairs = live_links[["crm_id", "genesys_id"]].drop_duplicates()
     new_links = match.matches[match.matches["rule"] != "link"].merge(live_pairs, on=["crm_id", "genesys_id"])
     base_rows = recon[recon["base_update"]]
     return SyncPlan(
         reconciliation=recon,
-        genesys_creates=_wide(recon[action == "create_genesys"], "crm_id", fields),
+        genesys_creates=_wide(recon[acting("create_genesys")], "crm_id", fields),
         genesys_updates=pd.DataFrame(
             {
                 "genesys_id": to_genesys["genesys_id"],
@@ -341,7 +349,7 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
                 "old_value": to_crm["crm_value"],
             }
         ).reset_index(drop=True),
-        crm_creates=_wide(recon[action == "create_crm"], "genesys_id", fields),
+        crm_creates=_wide(recon[acting("create_crm")], "genesys_id", fields),
         conflicts=pd.DataFrame(
             {
                 "crm_id": conflicts["crm_id"],
@@ -358,9 +366,9 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
                 "held": conflicts["action"] == "hold",
             }
         ).reset_index(drop=True),
-        unlinks=_record_rows(recon[action == "unlink"]),
-        deletes=_record_rows(recon[action == "delete_genesys"]),
-        refused_deletes=_record_rows(recon[(action == "hold") & (recon["policy"] == "on_crm_delete")]),
+        unlinks=_record_rows(recon[acting("unlink")]),
+        deletes=_record_rows(recon[acting("delete_genesys")]),
+        refused_deletes=_record_rows(recon[acting("hold") & (recon["policy"] == "on_crm_delete").to_numpy()]),
         new_links=new_links.reset_index(drop=True),
         base_updates=pd.DataFrame(
             {
