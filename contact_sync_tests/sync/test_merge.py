@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from contact_sync.sync.merge import merge_fields
+from contact_sync.sync.merge import key_codes, merge_fields
 from contact_sync_tests.sync.engine_helpers import at, base_of, crm, genesys, make_policy
 
 BASE = {
@@ -224,3 +225,20 @@ def test_a_base_stored_for_an_older_link_is_not_this_links_base() -> None:
     out = merge_fields(pd.DataFrame({"crm_id": ["c1"], "genesys_id": ["g1"]}), c, g, old, None, make_policy())
     row = out.set_index("field").loc["first_name"]
     assert row["base"] is None and row["changed_on"] == "none" and row["base_update"]
+
+
+def test_merge_frame_columns_keep_their_types() -> None:
+    # The frame is assembled column by column: text columns stay objects, flags bool, stamps UTC timestamps.
+    rows = merge_one(crm_changes={"email": "ann.lee@x.com"}, genesys_minute=5)
+    for name in ("crm_id", "genesys_id", "base", "crm_value", "genesys_value", "changed_on", "policy", "winner",
+                 "action", "new_value"):  # fmt: skip
+        assert rows[name].dtype == object, name
+    assert rows["conflict"].dtype == bool and rows["base_update"].dtype == bool
+    assert str(rows["crm_modified_at"].dtype) == "datetime64[ns, UTC]"
+    assert rows.loc["email", "genesys_modified_at"] == at(5)
+
+
+def test_key_codes_share_one_code_space_and_missing_keys_are_equal() -> None:
+    left, right = key_codes(pa.array(["a", None, "b"]), pa.array(["b", None, "c"]))
+    assert left[0] != left[2] and left[2] == right[0] and right[2] not in (left[0], left[2])
+    assert left[1] == right[1] == -1
