@@ -182,7 +182,9 @@ def test_503_fires_only_for_the_matching_method(client: httpx.Client, genesys: G
 
 def test_drop_aborts_the_connection(client: httpx.Client, genesys: GenesysSimulator) -> None:
     genesys.set_faults([FaultRule("drop", path="/oauth/token", count=1)])
-    with pytest.raises(httpx.RemoteProtocolError):
+    # The response is cut off half-way: the client sees either the incomplete message or the reset that follows it,
+    # depending on which it reads first.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         get_token(client, genesys)
     assert get_token(client, genesys).status_code == 200
 
