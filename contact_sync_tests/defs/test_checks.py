@@ -75,7 +75,9 @@ def test_plan_problems_names_writes_to_records_missing_from_the_snapshot() -> No
         policy="last_write_wins", winner="crm", action="write_genesys", new_value="+14155550100", base_update=True,
     )  # fmt: skip
     recon = pd.DataFrame([row]).astype(object).astype({"conflict": bool, "base_update": bool})
-    empty = MatchResult(*(pd.DataFrame({"crm_id": [], "genesys_id": [], "rule": [], "score": []}) for _ in range(7)))
+    # Ids are object columns in every MatchResult frame, empty or not (an empty list would make them float64).
+    no_rows = {name: pd.Series([], dtype=object) for name in ("crm_id", "genesys_id", "rule", "score")}
+    empty = MatchResult(*(pd.DataFrame(no_rows) for _ in range(7)))
     plan = build_plan(recon, empty, load_policy())
     crm = Snapshot(system="salesforce")
     problems = plan_problems(plan, crm, Snapshot(system="genesys"), cohort=["003000000000002AAA"])
