@@ -32,6 +32,11 @@ class CrmAdapter(Protocol):
     def read_changes(self, watermark: str | None) -> ReadResult:
         """Records changed since the watermark (all when None), deletes included, and the next watermark."""
 
+    @property
+    def last_read_full(self) -> bool:
+        """True when the last `read_changes` re-read every record although a watermark was given (its change
+        tracking had expired): records missing from that read were deleted in the meantime."""
+
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(canonical, stamps, rejected) for records `read_changes` returned."""
 
@@ -57,6 +62,7 @@ class SalesforceAdapter:
     """The CRM port on `SalesforceConnector`."""
 
     kind = "salesforce"
+    last_read_full = False  # queryAll returns deleted rows itself, for as long as the recycle bin keeps them
 
     def __init__(self, connector: SalesforceConnector, policy: SyncPolicy) -> None:
         self.connector = connector

@@ -80,6 +80,17 @@ def upsert(old: pd.DataFrame, new: pd.DataFrame, key: str = "record_id") -> pd.D
     return pd.concat([kept, new.astype(old.dtypes.to_dict())], ignore_index=True)
 
 
+def mark_missing_deleted(contacts: pd.DataFrame, seen: pd.Series) -> pd.DataFrame:
+    """After a full re-read (e.g. an expired change-tracking token), a mirrored record the read no longer returned was
+    deleted in the meantime: no delete row will ever tell of it, so it is marked deleted here."""
+    missing = ~contacts["record_id"].isin(seen)
+    if not missing.any():
+        return contacts
+    contacts = contacts.copy()
+    contacts.loc[missing, "is_deleted"] = True
+    return contacts
+
+
 def watermark_name(kind: str) -> str:
     return f"{kind}_contacts"
 
@@ -96,6 +107,8 @@ def refresh_crm_snapshot(services: Services, *, persist: bool = True) -> Snapsho
     read = crm.read_changes(before)
     fresh, fresh_stamps, rejected = crm.to_canonical(read.records)
     contacts = upsert(stored[0], fresh) if stored is not None else fresh
+    if stored is not None and crm.last_read_full:
+        contacts = mark_missing_deleted(contacts, seen=pd.concat([fresh["record_id"], rejected["record_id"]]))
     stamps = upsert(stored[1], fresh_stamps) if stored is not None else fresh_stamps
     if persist:
         mirror.save(contacts, stamps)

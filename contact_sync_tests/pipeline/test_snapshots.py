@@ -1,6 +1,10 @@
 """The CRM mirror refreshed incrementally, the watermark stored only after it, and the Genesys snapshot."""
 
-from contact_sync.pipeline.services import Services
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.services import Services, open_services
 from contact_sync.pipeline.snapshots import CrmMirror, read_genesys_snapshot, refresh_crm_snapshot, watermark_name
 from contact_sync.simulators import RunningSimulators
 
@@ -55,3 +59,21 @@ def test_genesys_snapshot_maps_links_and_organizations(sims: RunningSimulators, 
     row = snapshot.contacts.set_index("record_id").loc[gid]
     assert row["crm_id"] == crm_id and row["account_id"] == account and row["phone_e164"] == "+14155550101"
     assert snapshot.stamp_map()[gid] == sims.genesys.contact(gid)["modifyDate"]
+
+
+def test_a_full_re_read_marks_mirrored_contacts_missing_from_it_deleted(
+    sims: RunningSimulators, tmp_path: Path
+) -> None:
+    env = {**sims.env, "CONTACT_SYNC_DATA_DIR": str(tmp_path / "data"), "CONTACT_SYNC_CRM": "dynamics"}
+    with open_services(PipelineSettings.from_env(env), env) as services:
+        kept, gone = sims.dynamics.load_contacts([{"lastname": "Kept"}, {"lastname": "Gone"}])
+        refresh_crm_snapshot(services)
+        sims.dynamics.delete_contact(gone)
+        # Eight days on, the stored delta token has expired: the connector reads every contact again, and the deleted
+        # one is simply not there (no $deletedEntity row tells of it).
+        later = datetime.now(UTC) + timedelta(days=8)
+        sims.dynamics.set_clock(lambda: later)
+        second = refresh_crm_snapshot(services)
+    assert services.crm.last_read_full  # type: ignore[attr-defined]
+    rows = second.contacts.set_index("record_id")
+    assert rows.loc[gone, "is_deleted"] and not rows.loc[kept, "is_deleted"]
