@@ -9,7 +9,12 @@ Duplicates inside one system (same normalized email or E.164 phone among live re
 record per group is the primary, chosen deterministically: a record already linked to Genesys first, then the oldest
 ``created_at`` (missing dates last), then the lowest ``record_id``. Only primaries take part in the email, phone and
 name tiers and only primaries are ever created in Genesys, so one person entered twice in the CRM never becomes two
-Genesys contacts. Genesys duplicates are reported only.
+Genesys contacts. Genesys duplicates keep taking part in matching (two Genesys candidates for one key stay
+ambiguous), but their groups are decided after every tier, with matched and ambiguous records ranked first, so only
+an unmatched group primary may be created in the CRM: one person entered twice in Genesys never becomes two CRM
+contacts, nor a second CRM contact next to the one their twin already matched. Nor is an unmatched Genesys
+record whose email or phone a live CRM record holds (a CRM secondary, or a record matched or ambiguous elsewhere):
+that person is already in the CRM.
 
 Deleted or merged CRM records never match new Genesys contacts; their stored links are still matched so the plan can
 unlink or delete. Once the link is dropped they match nothing, not even a Genesys contact that still carries their id
@@ -45,13 +50,15 @@ class MatchResult:
     crm_duplicates: pd.DataFrame
     """group_id, key_type (email|phone), key, record_id, is_primary, primary_id: live CRM records sharing a key."""
     genesys_duplicates: pd.DataFrame
-    """Same columns, for Genesys records (reported only)."""
+    """Same columns, for Genesys records. Matched or ambiguous records come first when choosing a primary."""
     unmatched_crm: pd.DataFrame
     """crm_id, duplicate_of, held: live CRM records with no Genesys match. Only rows with a null duplicate_of
     (the primary of their duplicate group, or in none) and held False may be created in Genesys."""
     unmatched_genesys: pd.DataFrame
-    """genesys_id, linked_crm_id: Genesys records with no CRM match; linked_crm_id is the CRM id in their
-    externalIds when it names no CRM record of this snapshot (such records are never used to create a CRM contact)."""
+    """genesys_id, linked_crm_id, duplicate_of: Genesys records with no CRM match; linked_crm_id is the CRM id in
+    their externalIds when it names no CRM record of this snapshot, duplicate_of the primary of a Genesys duplicate
+    group they are a secondary of, crm_twin_id a live CRM record holding the same email or phone. Only rows with all
+    three null may be used to create a CRM contact."""
     rejected: pd.DataFrame
     """system, record_id, reason: input rows left out (null or duplicate ids in one snapshot)."""
 
@@ -192,6 +199,16 @@ def _duplicate_groups(work: pd.DataFrame, linked: pd.Index) -> pd.DataFrame:
     return long[list(DUPLICATE_COLUMNS)].reset_index(drop=True)
 
 
+def _crm_twins(crm_live: pd.DataFrame, genesys: pd.DataFrame) -> pd.Series:
+    """For each Genesys record, a live CRM record holding its email (else its phone), or None."""
+    twins = pd.Series(None, index=genesys.index, dtype=object)
+    for column in ("phone", "email"):
+        owners = crm_live.dropna(subset=[column]).drop_duplicates(subset=[column]).set_index(column)["id"]
+        found = genesys[column].map(owners)
+        twins = found.where(found.notna(), twins)
+    return twins
+
+
 def match_contacts(
     crm: pd.DataFrame,
     genesys: pd.DataFrame,
@@ -270,9 +287,7 @@ def match_contacts(
 
     # Duplicate groups are decided after the trusted tiers so an already linked record is its group's primary.
     linked_c = pd.Index(pd.concat([f["crm_id"] for f in found])) if found else pd.Index([])
-    linked_g = pd.Index(pd.concat([f["genesys_id"] for f in found])) if found else pd.Index([])
     crm_dups = _duplicate_groups(c[c["live"]], linked_c)
-    gen_dups = _duplicate_groups(g[g["live"]], linked_g)
     secondary = crm_dups.loc[~crm_dups["is_primary"]].drop_duplicates(subset=["record_id"])
     secondary_ids = pd.Index(secondary["record_id"])
 
@@ -302,9 +317,18 @@ def match_contacts(
             "held": lone_c.index.isin(held),
         }
     )
+    # Genesys groups are decided last: a record that matched or is ambiguous outranks its unmatched twins, so those
+    # twins are secondaries and never become CRM contacts of their own.
+    gen_dups = _duplicate_groups(g[g["live"]], taken_g)
+    gen_secondary = gen_dups.loc[~gen_dups["is_primary"]].drop_duplicates(subset=["record_id"])
     lone_g = g[g["live"] & ~g.index.isin(taken_g)]
     unmatched_genesys = pd.DataFrame(
-        {"genesys_id": lone_g["id"].to_numpy(), "linked_crm_id": lone_g["link"].to_numpy()}
+        {
+            "genesys_id": lone_g["id"].to_numpy(),
+            "linked_crm_id": lone_g["link"].to_numpy(),
+            "duplicate_of": gen_secondary.set_index("record_id")["primary_id"].reindex(lone_g["id"]).to_numpy(),
+            "crm_twin_id": _crm_twins(c[c["live"]], lone_g).to_numpy(),
+        }
     )
 
     return MatchResult(

@@ -285,7 +285,8 @@ def build_reconciliation(
     if len(creatable):
         parts.extend(_one_side_rows(creatable["crm_id"], crm_clean, policy, "crm", "create_genesys"))
     if mode == "bidirectional" and getattr(policy, "create_crm_from_genesys", False):
-        orphans = match.unmatched_genesys[match.unmatched_genesys["linked_crm_id"].isna()]
+        lone = match.unmatched_genesys
+        orphans = lone[lone["linked_crm_id"].isna() & lone["duplicate_of"].isna() & lone["crm_twin_id"].isna()]
         if len(orphans):
             parts.extend(_one_side_rows(orphans["genesys_id"], genesys_clean, policy, "genesys", "create_crm"))
 

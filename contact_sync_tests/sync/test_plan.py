@@ -8,7 +8,7 @@ import pytest
 
 from contact_sync.sync.engine import reconcile
 from contact_sync.sync.plan import ReconciliationRow
-from contact_sync_tests.sync.engine_helpers import at, base_of, crm, genesys, links, make_policy
+from contact_sync_tests.sync.engine_helpers import apply_plan, at, base_of, crm, genesys, links, make_policy
 
 FIELDS = ["first_name", "last_name", "email", "phone", "account_id", "lead_score", "tags"]
 
@@ -77,6 +77,56 @@ def test_crm_creates_only_when_the_policy_says_so() -> None:
     assert plan.crm_creates[["genesys_id", "first_name", "email"]].to_dict("records") == [
         {"genesys_id": "g1", "first_name": "Walk", "email": "walk@in.com"}
     ]
+
+
+def test_genesys_duplicates_create_one_crm_contact_and_the_next_run_is_empty() -> None:
+    # One walk-in entered twice in Genesys (same email and phone): only the group's primary (oldest, then lowest id)
+    # becomes a CRM contact; the twin is reported as its duplicate, and the next run has nothing left to do.
+    twin = {"first_name": "Ann", "last_name": "Lee", "email": "p@y.com", "phone": "646 555 0111", "account_id": "A1"}
+    g = genesys({**twin, "record_id": "gf1", "created_at": at(5)}, {**twin, "record_id": "gf0", "created_at": at(5)},
+                {**twin, "record_id": "gf2", "email": "P@Y.com", "created_at": at(9)})  # fmt: skip
+    policy = make_policy("bidirectional", create_crm_from_genesys=True, match_on_name=True)
+    plan = reconcile(crm(), g, policy)
+    assert list(plan.crm_creates["genesys_id"]) == ["gf0"]
+    assert set(plan.reconciliation["genesys_id"]) == {"gf0"}
+    dups = plan.genesys_duplicates
+    assert set(dups.loc[~dups["is_primary"], "record_id"]) == {"gf1", "gf2"}
+    assert set(dups["primary_id"]) == {"gf0"}
+
+    c2, g2, lk, base = apply_plan(plan, crm(), g, None, None, at(100))
+    assert len(c2) == 1 and lk.to_dict("records") == [{"crm_id": c2["record_id"].iloc[0], "genesys_id": "gf0"}]
+    again = reconcile(c2, g2, policy, links=lk, base=base)
+    assert again.is_empty(), again.summary()
+    assert again.crm_creates.empty
+
+
+def test_a_genesys_twin_of_a_matched_contact_is_not_created_in_the_crm() -> None:
+    # g2 shares its phone with g1, which matched c1 by email: g2 is the same person, not a new CRM contact.
+    c = crm({"record_id": "c1", "email": "a@x.com"})
+    g = genesys({"record_id": "g1", "email": "a@x.com", "phone": "646 555 0111"},
+                {"record_id": "g2", "email": "other@x.com", "phone": "+16465550111"})  # fmt: skip
+    plan = reconcile(c, g, make_policy("bidirectional", create_crm_from_genesys=True))
+    assert plan.crm_creates.empty
+    assert plan.new_links[["crm_id", "genesys_id"]].to_dict("records") == [{"crm_id": "c1", "genesys_id": "g1"}]
+    dups = plan.genesys_duplicates
+    assert dups.set_index("record_id").loc["g2", "primary_id"] == "g1"
+
+
+def test_a_genesys_contact_whose_phone_a_crm_duplicate_holds_is_not_created_in_the_crm() -> None:
+    # c2 is c1's secondary (same email) so it matches nothing; g2 has c2's phone. The phone write from c1 to g1
+    # ends g1 and g2 being Genesys twins, so only the CRM's own phone tells that g2 is already in the CRM:
+    # creating it now or on the next run would make a CRM duplicate.
+    c = crm({"record_id": "c1", "email": "p@y.com", "phone": "646 555 0122"},
+            {"record_id": "c2", "email": "p@y.com", "phone": "646 555 0111", "created_at": at(1)})  # fmt: skip
+    g = genesys({"record_id": "g1", "email": "p@y.com", "phone": "646 555 0111"},
+                {"record_id": "g2", "email": "q@y.com", "phone": "646 555 0111"})  # fmt: skip
+    policy = make_policy("bidirectional", create_crm_from_genesys=True)
+    plan = reconcile(c, g, policy)
+    assert plan.crm_creates.empty and plan.genesys_creates.empty
+    c2, g2, lk, base = apply_plan(plan, c, g, None, None, at(100))
+    assert g2.set_index("record_id").loc["g1", "phone"] == "646 555 0122"
+    again = reconcile(c2, g2, policy, links=lk, base=base)
+    assert again.is_empty(), again.summary()
 
 
 def test_conflicts_carry_both_versions_the_base_and_the_outcome() -> None:
