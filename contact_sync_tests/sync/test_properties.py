@@ -6,7 +6,8 @@ is applied with ``apply_plan`` (what successful writers and the ledger do) and t
 
 The unlinked records draw emails and phones from a pool the linked pairs never use: a write that changes a linked
 CRM contact's email can legitimately change who is a duplicate of whom, which is new work for the next run, not a
-failure of idempotence.
+failure of idempotence. Pairs matched within a run can still do that to unlinked records, so the property is a
+fixpoint within a few runs (`ROUNDS`), each plan safe, with both sides agreeing at the end.
 """
 
 from __future__ import annotations
@@ -139,15 +140,26 @@ def assert_plan_is_safe(plan: Any, policy: Any) -> None:
     assert not created & set(dups.loc[~dups["is_primary"].astype(bool), "record_id"])
 
 
+ROUNDS = 4
+"""Runs allowed to reach a fixpoint. One is not always enough, and rightly: a write to a pair matched in this run can
+change an email or phone that made an unlinked record a duplicate or twin of it, which is new work for the next run
+(a record no longer blocked gets created, a group gets a new primary). Each of those runs must be as safe as the
+first, and the runs must settle: a world that keeps producing work would fail here."""
+
+
 @settings(settings.get_profile("sync"))
 @given(world=worlds(), policy=policies())
 def test_plans_are_safe_idempotent_and_converge(world: dict[str, Any], policy: Any) -> None:
-    plan = reconcile(world["crm"], world["genesys"], policy, links=world["links"], base=world["base"])
-    assert_plan_is_safe(plan, policy)
-    c, g, lk, base = apply_plan(plan, world["crm"], world["genesys"], world["links"], world["base"], at(100))
-    assert _one_to_one(lk)
-
-    again = reconcile(c, g, policy, links=lk, base=base)
+    c, g, lk, base = world["crm"], world["genesys"], world["links"], world["base"]
+    plan = reconcile(c, g, policy, links=lk, base=base)
+    for step in range(ROUNDS):
+        assert_plan_is_safe(plan, policy)
+        if plan.is_empty():
+            break
+        c, g, lk, base = apply_plan(plan, c, g, lk, base, at(100 + step))
+        assert _one_to_one(lk)
+        plan = reconcile(c, g, policy, links=lk, base=base)
+    again = plan
     assert again.is_empty(), again.reconciliation[again.reconciliation["action"] != "none"].to_dict("records")
 
     # Every live link agrees on every field that syncs both ways, unless a conflict is held for a person to decide.
