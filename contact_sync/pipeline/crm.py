@@ -58,18 +58,19 @@ class CrmAdapter(Protocol):
     def close(self) -> None: ...
 
 
-class SalesforceAdapter:
-    """The CRM port on `SalesforceConnector`."""
+class ConnectorAdapter:
+    """What every CRM port does the same way on its connector: reads, account names, writes converted by `to_api`,
+    deletes, call counts. A CRM's adapter adds its `kind`, `to_canonical` and `to_api`."""
 
-    kind = "salesforce"
-    last_read_full = False  # queryAll returns deleted rows itself, for as long as the recycle bin keeps them
+    kind: str = ""
+    last_read_full: bool = False
 
-    def __init__(self, connector: SalesforceConnector, policy: SyncPolicy) -> None:
+    def __init__(self, connector: Any, policy: SyncPolicy) -> None:
         self.connector = connector
         self.policy = policy
 
     def __repr__(self) -> str:
-        return f"SalesforceAdapter({self.connector!r})"
+        return f"{type(self).__name__}({self.connector!r})"
 
     @property
     def external_source(self) -> str:
@@ -78,17 +79,18 @@ class SalesforceAdapter:
     def read_changes(self, watermark: str | None) -> ReadResult:
         return self.connector.read_contacts(watermark)
 
-    def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        return crm_to_canonical(records, self.policy)
+    def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Canonical field values in this CRM's write shape."""
+        raise NotImplementedError
 
     def account_names(self, account_ids: Sequence[str]) -> dict[str, str]:
         return self.connector.read_accounts(account_ids) if account_ids else {}
 
     def create(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> WriteReport:
-        return self.connector.create_contacts([(key, canonical_to_salesforce(v, self.policy)) for key, v in items])
+        return self.connector.create_contacts([(key, self.to_api(values)) for key, values in items])
 
     def update(self, changes: Mapping[str, Mapping[str, Any]], stamps: Mapping[str, str]) -> WriteReport:
-        api = {crm_id: canonical_to_salesforce(values, self.policy) for crm_id, values in changes.items()}
+        api = {crm_id: self.to_api(values) for crm_id, values in changes.items()}
         return self.connector.update_contacts({k: v for k, v in api.items() if v}, stamps)
 
     def delete(self, ids: Sequence[str]) -> WriteReport:
@@ -99,6 +101,19 @@ class SalesforceAdapter:
 
     def close(self) -> None:
         self.connector.close()
+
+
+class SalesforceAdapter(ConnectorAdapter):
+    """The CRM port on `SalesforceConnector`."""
+
+    kind = "salesforce"
+    last_read_full = False  # queryAll returns deleted rows itself, for as long as the recycle bin keeps them
+
+    def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return crm_to_canonical(records, self.policy)
+
+    def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return canonical_to_salesforce(values, self.policy)
 
 
 def _salesforce(env: Mapping[str, str], policy: SyncPolicy) -> CrmAdapter:
