@@ -15,11 +15,10 @@ import pandas as pd
 
 from contact_sync.connectors.dynamics import DynamicsConnector
 from contact_sync.pipeline.crm import ConnectorAdapter
+from contact_sync.pipeline.records import stamp_frame
 from contact_sync.settings import DynamicsSettings
 from contact_sync.sync.convert import canonical_to_dynamics, dynamics_to_canonical
 from contact_sync.sync.policy import SyncPolicy
-
-STAMP_COLUMNS = ("record_id", "stamp")
 
 
 class DynamicsAdapter(ConnectorAdapter):
@@ -37,11 +36,7 @@ class DynamicsAdapter(ConnectorAdapter):
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(canonical, stamps, rejected): stamps are each live row's `@odata.etag` (deleted rows have none)."""
         converted = dynamics_to_canonical(list(records), self.policy)
-        ids = [r.get("contactid") for r in records]
-        etags = [r.get("@odata.etag") for r in records]
-        stamps = pd.DataFrame({"record_id": ids, "stamp": etags}, columns=list(STAMP_COLUMNS), dtype="string")
-        stamps = stamps[stamps["record_id"].notna() & stamps["stamp"].notna()]
-        stamps = stamps.drop_duplicates("record_id", keep="last").reset_index(drop=True)
+        stamps = stamp_frame(records, "contactid", "@odata.etag")
         return converted.frame, stamps, converted.rejected
 
     def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:

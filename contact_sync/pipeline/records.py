@@ -39,7 +39,7 @@ def crm_to_canonical(
     return (
         converted.frame,
         stamp_frame(records, policy.link_field.get("salesforce", "Id"), "SystemModstamp"),
-        (converted.rejected),
+        converted.rejected,
     )
 
 
