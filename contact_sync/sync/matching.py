@@ -13,8 +13,10 @@ Genesys contacts. Genesys duplicates keep taking part in matching (two Genesys c
 ambiguous), but their groups are decided after every tier, with matched and ambiguous records ranked first, so only
 an unmatched group primary may be created in the CRM: one person entered twice in Genesys never becomes two CRM
 contacts, nor a second CRM contact next to the one their twin already matched. Nor is an unmatched Genesys
-record whose email or phone a live CRM record holds (a CRM secondary, or a record matched or ambiguous elsewhere):
-that person is already in the CRM.
+record whose email or phone a CRM record holds: a live one (a CRM secondary, or a record matched or ambiguous
+elsewhere) means that person is already in the CRM; a deleted or merged-away one means the CRM removed that person,
+and a Genesys duplicate must not bring them back (when the plan deletes the linked twin, the next run would
+otherwise find the duplicate alone and create it).
 
 Deleted or merged CRM records never match new Genesys contacts; their stored links are still matched so the plan can
 unlink or delete. Once the link is dropped they match nothing, not even a Genesys contact that still carries their id
@@ -57,7 +59,8 @@ class MatchResult:
     unmatched_genesys: pd.DataFrame
     """genesys_id, linked_crm_id, duplicate_of: Genesys records with no CRM match; linked_crm_id is the CRM id in
     their externalIds when it names no CRM record of this snapshot, duplicate_of the primary of a Genesys duplicate
-    group they are a secondary of, crm_twin_id a live CRM record holding the same email or phone. Only rows with all
+    group they are a secondary of, crm_twin_id a CRM record (live first, else deleted or merged away) holding the
+    same email or phone. Only rows with all
     three null may be used to create a CRM contact."""
     rejected: pd.DataFrame
     """system, record_id, reason: input rows left out (null or duplicate ids in one snapshot)."""
@@ -199,11 +202,12 @@ def _duplicate_groups(work: pd.DataFrame, linked: pd.Index) -> pd.DataFrame:
     return long[list(DUPLICATE_COLUMNS)].reset_index(drop=True)
 
 
-def _crm_twins(crm_live: pd.DataFrame, genesys: pd.DataFrame) -> pd.Series:
-    """For each Genesys record, a live CRM record holding its email (else its phone), or None."""
+def _crm_twins(crm: pd.DataFrame, genesys: pd.DataFrame) -> pd.Series:
+    """For each Genesys record, a CRM record holding its email (else its phone), live ones first, or None."""
     twins = pd.Series(None, index=genesys.index, dtype=object)
+    crm = crm.sort_values("live", ascending=False, kind="stable")
     for column in ("phone", "email"):
-        owners = crm_live.dropna(subset=[column]).drop_duplicates(subset=[column]).set_index(column)["id"]
+        owners = crm.dropna(subset=[column]).drop_duplicates(subset=[column]).set_index(column)["id"]
         found = genesys[column].map(owners)
         twins = found.where(found.notna(), twins)
     return twins
@@ -327,7 +331,7 @@ def match_contacts(
             "genesys_id": lone_g["id"].to_numpy(),
             "linked_crm_id": lone_g["link"].to_numpy(),
             "duplicate_of": gen_secondary.set_index("record_id")["primary_id"].reindex(lone_g["id"]).to_numpy(),
-            "crm_twin_id": _crm_twins(c[c["live"]], lone_g).to_numpy(),
+            "crm_twin_id": _crm_twins(c, lone_g).to_numpy(),
         }
     )
 

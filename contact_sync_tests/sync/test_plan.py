@@ -129,6 +129,23 @@ def test_a_genesys_contact_whose_phone_a_crm_duplicate_holds_is_not_created_in_t
     assert again.is_empty(), again.summary()
 
 
+def test_a_genesys_duplicate_of_a_contact_deleted_in_the_crm_is_not_created_back() -> None:
+    # c1 was deleted in the CRM, so its linked Genesys contact g1 is deleted; g2 is g1's duplicate (same phone).
+    # Creating g2 in the CRM, now or once g1 is gone, would bring back the person the CRM removed.
+    c = crm({"record_id": "c1", "email": "a@x.com", "phone": "646 555 0111", "is_deleted": True})
+    g = genesys({"record_id": "g1", "crm_id": "c1", "email": "a@x.com", "phone": "646 555 0111"},
+                {"record_id": "g2", "email": "b@x.com", "phone": "+16465550111"})  # fmt: skip
+    policy = make_policy("bidirectional", create_crm_from_genesys=True, on_crm_delete="delete", max_delete_share=1.0)
+    plan = reconcile(c, g, policy, links=links(("c1", "g1")))
+    assert plan.deletes[["crm_id", "genesys_id"]].to_dict("records") == [{"crm_id": "c1", "genesys_id": "g1"}]
+    assert plan.crm_creates.empty
+    c2, g2, lk, base = apply_plan(plan, c, g, links(("c1", "g1")), None, at(100))
+    assert list(g2["record_id"]) == ["g2"]
+    again = reconcile(c2, g2, policy, links=lk, base=base)
+    assert again.is_empty(), again.summary()
+    assert again.crm_creates.empty
+
+
 def test_conflicts_carry_both_versions_the_base_and_the_outcome() -> None:
     c = crm({"record_id": "c1", "email": "crm@x.com", "modified_at": at(10)})
     g = genesys({"record_id": "g1", "crm_id": "c1", "email": "gen@x.com", "modified_at": at(20)})
