@@ -82,7 +82,8 @@ class ReconciliationRow(pa.DataFrameModel):
         strict = True
         ordered = False
 
-    @pa.dataframe_check
+    # ignore_na=False: the row-wise result is final, so Pandera need not scan the whole frame for all-null rows.
+    @pa.dataframe_check(ignore_na=False)
     def ids_present(cls, frame: pd.DataFrame) -> pd.Series:
         """Only a create may lack the id of the side it creates on."""
         crm_ok = frame["crm_id"].notna() | (frame["action"] == "create_crm")
