@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from contact_sync.sync.normalize import normalize_email, normalize_name
@@ -108,7 +109,8 @@ def _name_key(frame: pd.DataFrame) -> pd.Series:
 
 
 def _prepare(frame: pd.DataFrame, match_on_name: bool) -> pd.DataFrame:
-    """The columns matching needs, indexed by record id."""
+    """The columns matching needs, one row per record in input order (a RangeIndex: record ids are looked up once,
+    in ``_Taken``, and every later selection is a boolean mask by position)."""
     work = pd.DataFrame(
         {
             "id": frame["record_id"].astype(object).to_numpy(),
@@ -120,7 +122,25 @@ def _prepare(frame: pd.DataFrame, match_on_name: bool) -> pd.DataFrame:
         }
     )
     work["name"] = _name_key(frame).to_numpy() if match_on_name else None
-    return work.set_index("id", drop=False)
+    return work
+
+
+class _Taken:
+    """Which records of one prepared frame a tier already matched or flagged, as a mask by position."""
+
+    def __init__(self, work: pd.DataFrame) -> None:
+        self.ids = pd.Index(work["id"])
+        self.mask = np.zeros(len(work), dtype=bool)
+
+    def has(self, ids: pd.Series | pd.Index) -> np.ndarray:
+        """A mask of the records whose id is among ``ids``."""
+        at = self.ids.get_indexer(pd.Index(ids).unique())
+        mask = np.zeros(len(self.ids), dtype=bool)
+        mask[at[at >= 0]] = True
+        return mask
+
+    def add(self, ids: pd.Series | pd.Index) -> None:
+        self.mask |= self.has(ids)
 
 
 def _unique_join(crm_keys: pd.DataFrame, genesys_keys: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -174,8 +194,10 @@ def _unique_join(crm_keys: pd.DataFrame, genesys_keys: pd.DataFrame, rule: str) 
     return matches, ambiguous
 
 
-def _duplicate_groups(work: pd.DataFrame, linked: pd.Index) -> pd.DataFrame:
-    """Groups of records sharing a normalized email or E.164 phone, with a deterministic primary per group."""
+def _duplicate_groups(work: pd.DataFrame, linked: np.ndarray) -> pd.DataFrame:
+    """Groups of records sharing a normalized email or E.164 phone, with a deterministic primary per group.
+
+    ``linked`` marks (by position in ``work``) the records that rank first when choosing a primary."""
     long = pd.concat(
         [
             pd.DataFrame(
@@ -184,6 +206,7 @@ def _duplicate_groups(work: pd.DataFrame, linked: pd.Index) -> pd.DataFrame:
                     "key": work[kind].to_numpy(),
                     "record_id": work["id"].to_numpy(),
                     "created_at": work["created_at"].to_numpy(),
+                    "unlinked": ~linked,
                 }
             )
             for kind in ("email", "phone")
@@ -193,7 +216,6 @@ def _duplicate_groups(work: pd.DataFrame, linked: pd.Index) -> pd.DataFrame:
     long = long[long.duplicated(subset=["key_type", "key"], keep=False)]
     if long.empty:
         return _frame(DUPLICATE_COLUMNS)
-    long["unlinked"] = ~long["record_id"].isin(linked)
     long = long.sort_values(["key_type", "key", "unlinked", "created_at", "record_id"], na_position="last")
     grouped = long.groupby(["key_type", "key"], sort=True)
     long["group_id"] = grouped.ngroup().astype("int64")
@@ -231,29 +253,24 @@ def match_contacts(
     match_on_name = bool(getattr(policy, "match_on_name", False))
     c = _prepare(crm, match_on_name)
     g = _prepare(genesys, match_on_name)
-    held = pd.Index([]) if held_crm_ids is None else pd.Index(held_crm_ids)
+    taken_c, taken_g = _Taken(c), _Taken(g)
+    held = taken_c.has(pd.Index([] if held_crm_ids is None else held_crm_ids, dtype=object))
+    live_c, live_g = c["live"].to_numpy(), g["live"].to_numpy()
 
     found: list[pd.DataFrame] = []
     ambiguous: list[pd.DataFrame] = []
-    taken_c = pd.Index([], dtype=object)
-    taken_g = pd.Index([], dtype=object)
 
     def take(matches: pd.DataFrame, amb: pd.DataFrame) -> None:
-        nonlocal taken_c, taken_g
         found.append(matches)
         ambiguous.append(amb)
-        taken_c = taken_c.append(pd.Index(matches["crm_id"])).append(
-            pd.Index(amb.loc[amb["system"] == "crm", "record_id"])
-        )
-        taken_g = taken_g.append(pd.Index(matches["genesys_id"])).append(
-            pd.Index(amb.loc[amb["system"] == "genesys", "record_id"])
-        )
+        taken_c.add(pd.concat([matches["crm_id"], amb.loc[amb["system"] == "crm", "record_id"]]))
+        taken_g.add(pd.concat([matches["genesys_id"], amb.loc[amb["system"] == "genesys", "record_id"]]))
 
     # Tier 1: stored links whose two records are both in the snapshots. A corrupt ledger (an id linked twice) is
     # reported, never guessed.
     if links is not None and len(links):
         stored = links[["crm_id", "genesys_id"]].dropna().drop_duplicates()
-        stored = stored[stored["crm_id"].isin(c.index) & stored["genesys_id"].isin(g.index)]
+        stored = stored[stored["crm_id"].isin(taken_c.ids) & stored["genesys_id"].isin(taken_g.ids)]
         twice = stored["crm_id"].duplicated(keep=False) | stored["genesys_id"].duplicated(keep=False)
         bad = stored[twice]
         amb = pd.concat(
@@ -279,8 +296,8 @@ def match_contacts(
         )
 
     # Tier 2: the CRM id a Genesys contact carries in externalIds.
-    free_c = c[c["live"] & ~c.index.isin(taken_c)]
-    free_g = g[~g.index.isin(taken_g)]
+    free_c = c[live_c & ~taken_c.mask]
+    free_g = g[~taken_g.mask]
     take(
         *_unique_join(
             pd.DataFrame({"id": free_c["id"], "key": free_c["id"]}),
@@ -290,17 +307,18 @@ def match_contacts(
     )
 
     # Duplicate groups are decided after the trusted tiers so an already linked record is its group's primary.
-    linked_c = pd.Index(pd.concat([f["crm_id"] for f in found])) if found else pd.Index([])
-    crm_dups = _duplicate_groups(c[c["live"]], linked_c)
+    linked_c = taken_c.has(pd.concat([f["crm_id"] for f in found]))
+    crm_dups = _duplicate_groups(c[live_c], linked_c[live_c])
     secondary = crm_dups.loc[~crm_dups["is_primary"]].drop_duplicates(subset=["record_id"])
-    secondary_ids = pd.Index(secondary["record_id"])
+    is_secondary = taken_c.has(secondary["record_id"])
+    unlinked_g = g["link"].isna().to_numpy()
 
     # Tiers 3-5: live, free, primary CRM records against free Genesys records that carry no CRM id of their own.
     for rule, column in (("email", "email"), ("phone", "phone"), ("name_account", "name")):
         if column == "name" and not match_on_name:
             continue
-        cand_c = c[c["live"] & ~c.index.isin(taken_c) & ~c.index.isin(secondary_ids) & ~c.index.isin(held)]
-        cand_g = g[g["live"] & ~g.index.isin(taken_g) & g["link"].isna()]
+        cand_c = c[live_c & ~taken_c.mask & ~is_secondary & ~held]
+        cand_g = g[live_g & ~taken_g.mask & unlinked_g]
         take(
             *_unique_join(
                 pd.DataFrame({"id": cand_c["id"], "key": cand_c[column]}),
@@ -312,20 +330,21 @@ def match_contacts(
     matches = pd.concat(found, ignore_index=True) if found else _frame(MATCH_COLUMNS)
     all_amb = pd.concat(ambiguous, ignore_index=True) if ambiguous else _frame(AMBIGUOUS_COLUMNS)
 
-    lone_c = c[c["live"] & ~c.index.isin(taken_c)]
+    lone = live_c & ~taken_c.mask
+    lone_c = c[lone]
     duplicate_of = secondary.set_index("record_id")["primary_id"]
     unmatched_crm = pd.DataFrame(
         {
             "crm_id": lone_c["id"].to_numpy(),
             "duplicate_of": duplicate_of.reindex(lone_c["id"]).to_numpy(),
-            "held": lone_c.index.isin(held),
+            "held": held[lone],
         }
     )
     # Genesys groups are decided last: a record that matched or is ambiguous outranks its unmatched twins, so those
     # twins are secondaries and never become CRM contacts of their own.
-    gen_dups = _duplicate_groups(g[g["live"]], taken_g)
+    gen_dups = _duplicate_groups(g[live_g], taken_g.mask[live_g])
     gen_secondary = gen_dups.loc[~gen_dups["is_primary"]].drop_duplicates(subset=["record_id"])
-    lone_g = g[g["live"] & ~g.index.isin(taken_g)]
+    lone_g = g[live_g & ~taken_g.mask]
     unmatched_genesys = pd.DataFrame(
         {
             "genesys_id": lone_g["id"].to_numpy(),
