@@ -235,6 +235,24 @@ def _crm_twins(crm: pd.DataFrame, genesys: pd.DataFrame) -> pd.Series:
     return twins
 
 
+def unmatched_genesys_reasons(unmatched: pd.DataFrame) -> pd.Series:
+    """Why each unmatched Genesys record (``MatchResult.unmatched_genesys``) is not a new CRM contact; null for the
+    records that are only in Genesys, the ones ``create_crm_from_genesys`` may create."""
+    linked, duplicate_of, twin = (
+        unmatched[name].astype(object) for name in ("linked_crm_id", "duplicate_of", "crm_twin_id")
+    )
+    reasons = np.select(
+        [linked.notna().to_numpy(), duplicate_of.notna().to_numpy(), twin.notna().to_numpy()],
+        [
+            ("carries CRM id " + linked.fillna("") + ", which names no CRM record").to_numpy(),
+            ("duplicate of Genesys contact " + duplicate_of.fillna("")).to_numpy(),
+            ("same email or phone as CRM record " + twin.fillna("")).to_numpy(),
+        ],
+        default=None,
+    )
+    return pd.Series(reasons, index=unmatched.index, dtype=object)
+
+
 def match_contacts(
     crm: pd.DataFrame,
     genesys: pd.DataFrame,

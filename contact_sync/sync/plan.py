@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
-from contact_sync.sync.matching import MatchResult
+from contact_sync.sync.matching import MatchResult, unmatched_genesys_reasons
 from contact_sync.sync.merge import (
     MERGE_COLUMNS,
     Columns,
@@ -287,7 +287,7 @@ def build_reconciliation(
         parts.extend(_one_side_rows(creatable["crm_id"], crm_clean, policy, "crm", "create_genesys"))
     if mode == "bidirectional" and getattr(policy, "create_crm_from_genesys", False):
         lone = match.unmatched_genesys
-        orphans = lone[lone["linked_crm_id"].isna() & lone["duplicate_of"].isna() & lone["crm_twin_id"].isna()]
+        orphans = lone[unmatched_genesys_reasons(lone).isna()]
         if len(orphans):
             parts.extend(_one_side_rows(orphans["genesys_id"], genesys_clean, policy, "genesys", "create_crm"))
 

@@ -12,10 +12,11 @@ def test_existing_genesys_contacts_are_matched_by_email_case_and_phone_format_no
     scenario: Scenario,
 ) -> None:
     genesys = scenario.sims.genesys
-    by_email, by_phone = genesys.load_contacts(
+    by_email, by_phone, only_in_genesys = genesys.load_contacts(
         [
             {"firstName": "Ada", "lastName": "Lovelace", "workEmail": "ADA.Lovelace@Example.COM", "title": "Countess"},
             {"firstName": "Alan", "lastName": "Turing", "workPhone": {"display": "+1 415-555-0102"}},
+            {"firstName": "Lin", "lastName": "Yu", "workEmail": "lin@example.com"},
         ]
     )
     ada, alan, grace = scenario.load_crm(
@@ -29,7 +30,7 @@ def test_existing_genesys_contacts_are_matched_by_email_case_and_phone_format_no
     outcome = scenario.sync()
 
     assert outcome.report["created"]["genesys"] == 1  # only Grace, who had no Genesys contact
-    assert genesys.count() == 3
+    assert genesys.count() == 4
     linked = scenario.genesys_by_crm_id()
     assert linked[ada]["id"] == by_email and linked[alan]["id"] == by_phone
     assert linked[ada]["title"] == "Countess"  # the existing contact was linked and kept, not replaced
@@ -39,6 +40,12 @@ def test_existing_genesys_contacts_are_matched_by_email_case_and_phone_format_no
         links = ledger.links(scenario.crm.kind)
         rules = dict(zip(links["crm_id"], links["rule"], strict=True))
     assert rules[ada] == "email" and rules[alan] == "phone" and rules[grace] == "created"
+    # The UI says why the Genesys-only contact was left alone.
+    event = scenario.instance.get_latest_materialization_event(dg.AssetKey("contact_matches"))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["unmatched_genesys"].value == 1 and metadata["unmatched_genesys_only_in_genesys"].value == 1
+    assert f"| {only_in_genesys} | only in Genesys |" in metadata["unmatched_genesys_reasons"].value
 
 
 def test_crm_duplicates_create_one_genesys_contact_and_are_reported(scenario: Scenario) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contact_sync.sync.matching import match_contacts
+from contact_sync.sync.matching import match_contacts, unmatched_genesys_reasons
 from contact_sync_tests.sync.engine_helpers import at, crm, genesys, links, make_policy
 
 POLICY = make_policy("one_way")
@@ -267,3 +267,24 @@ def test_bad_values_do_not_crash_and_stay_unmatched() -> None:
     )
     assert result.matches.empty
     assert set(result.unmatched_crm["crm_id"]) == {"c1", "c2"}
+
+
+def test_each_unmatched_genesys_record_says_why_it_is_not_a_new_crm_contact() -> None:
+    c = crm({"record_id": "c1", "email": "a@x.com", "phone": "415 555 0101"},
+            {"record_id": "c2", "email": "d@x.com", "is_deleted": True})  # fmt: skip
+    g = genesys(
+        {"record_id": "g1", "crm_id": "c-gone", "email": "z@x.com"},
+        {"record_id": "g2", "email": "p@y.com", "phone": "646 555 0111", "created_at": at(0)},
+        {"record_id": "g3", "email": "q@y.com", "phone": "+16465550111", "created_at": at(5)},
+        {"record_id": "g4", "email": "D@x.com"},
+        {"record_id": "g5", "email": "new@x.com"},
+    )
+    lone = match_contacts(c, g, None, POLICY).unmatched_genesys
+    reasons = dict(zip(lone["genesys_id"], unmatched_genesys_reasons(lone), strict=True))
+    assert reasons == {
+        "g1": "carries CRM id c-gone, which names no CRM record",
+        "g2": None,  # the oldest of the two Genesys duplicates: only in Genesys
+        "g3": "duplicate of Genesys contact g2",
+        "g4": "same email or phone as CRM record c2",  # c2 was deleted in the CRM: not brought back
+        "g5": None,
+    }

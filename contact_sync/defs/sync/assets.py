@@ -23,7 +23,7 @@ from contact_sync.pipeline.writes import (
     planned_crm,
     planned_genesys,
 )
-from contact_sync.sync.matching import MatchResult
+from contact_sync.sync.matching import MatchResult, unmatched_genesys_reasons
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
 
 MODE_TAG: Final = "contact_sync/mode"
@@ -105,6 +105,8 @@ def contact_matches(
 ) -> dg.Output[MatchResult]:
     match = match_snapshots(contact_sync.services, crm_contacts, genesys_contacts)
     counts = match.matches["rule"].value_counts().to_dict()
+    reasons = unmatched_genesys_reasons(match.unmatched_genesys)
+    lone_genesys = match.unmatched_genesys.assign(reason=reasons.fillna("only in Genesys"))
     return dg.Output(
         match,
         metadata={
@@ -112,12 +114,14 @@ def contact_matches(
             **{f"matched_by_{rule}": int(n) for rule, n in counts.items()},
             "unmatched_crm": len(match.unmatched_crm),
             "unmatched_genesys": len(match.unmatched_genesys),
+            "unmatched_genesys_only_in_genesys": int(reasons.isna().sum()),
             "ambiguous_records": len(match.ambiguous),
             "crm_duplicate_records": len(match.crm_duplicates),
             "genesys_duplicate_records": len(match.genesys_duplicates),
             "rejected": len(match.rejected),
             "crm_duplicates": _preview(match.crm_duplicates),
             "ambiguous": _preview(match.ambiguous),
+            "unmatched_genesys_reasons": _preview(lone_genesys, ["genesys_id", "reason"]),
         },
     )
 
