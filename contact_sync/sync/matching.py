@@ -61,8 +61,8 @@ class MatchResult:
     """genesys_id, linked_crm_id, duplicate_of: Genesys records with no CRM match; linked_crm_id is the CRM id in
     their externalIds when it names no CRM record of this snapshot, duplicate_of the primary of a Genesys duplicate
     group they are a secondary of, crm_twin_id a CRM record (live first, else deleted or merged away) holding the
-    same email or phone. Only rows with all
-    three null may be used to create a CRM contact."""
+    same email or phone. Only rows with all three null may be used to create a CRM contact
+    (``unmatched_genesys_reasons`` says which rule holds each of the others back)."""
     rejected: pd.DataFrame
     """system, record_id, reason: input rows left out (null or duplicate ids in one snapshot)."""
 
