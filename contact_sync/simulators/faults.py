@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["429", "500", "503", "slow", "drop", "expired_token"]
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "expired_token")
+FaultKind = Literal["429", "500", "503", "slow", "drop", "lost", "expired_token"]
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "lost", "expired_token")
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,8 @@ class FaultMiddleware:
     """ASGI middleware that consults a `FaultInjector` before the app sees a request.
 
     `drop` starts a response that promises a body and then aborts the connection half-way, which is what a client sees
-    when a load balancer or the network drops it. `slow` waits `delay` seconds and then lets the call through.
+    when a load balancer or the network drops it; the service never sees the call. `lost` is the same for the client,
+    but the service has applied the call first. `slow` waits `delay` seconds and then lets the call through.
     Everything else is rendered by the service's own `renderer`, in that service's error format.
     """
 
@@ -175,7 +176,14 @@ class FaultMiddleware:
             await asyncio.sleep(rule.delay)
             await self.app(scope, receive, send)
             return
-        if rule.kind == "drop":
+        if rule.kind == "lost":
+            # The service applies the request; only its answer is lost on the way back (the case a client cannot
+            # tell from "never applied", and must check before repeating).
+            async def discard(message: dict) -> None:
+                return None
+
+            await self.app(scope, receive, discard)
+        if rule.kind in ("drop", "lost"):
             await send(
                 {
                     "type": "http.response.start",

@@ -120,7 +120,7 @@ def test_bad_rules_are_rejected(bad: dict) -> None:
 def test_unknown_kind_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown fault kind 'boom'.*429"):
         FaultRule("boom")  # type: ignore[arg-type]
-    assert set(FAULT_KINDS) == {"429", "500", "503", "slow", "drop", "expired_token"}
+    assert set(FAULT_KINDS) == {"429", "500", "503", "slow", "drop", "lost", "expired_token"}
 
 
 # End to end: each kind through the served Genesys simulator, seen by a real httpx client.
@@ -187,6 +187,19 @@ def test_drop_aborts_the_connection(client: httpx.Client, genesys: GenesysSimula
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         get_token(client, genesys)
     assert get_token(client, genesys).status_code == 200
+
+
+def test_lost_applies_the_call_and_cuts_its_answer(client: httpx.Client, genesys: GenesysSimulator) -> None:
+    token = get_token(client, genesys).json()["access_token"]
+    before = genesys.count()
+    genesys.set_faults([FaultRule("lost", path="/externalcontacts/contacts$", method="POST", count=1)])
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        client.post(
+            f"{genesys.url}/api/v2/externalcontacts/contacts",
+            json={"firstName": "Lost", "lastName": "Answer"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert genesys.count() == before + 1  # the create happened although the client never heard of it
 
 
 def test_slow_outlasts_a_short_client_timeout(client: httpx.Client, genesys: GenesysSimulator) -> None:
