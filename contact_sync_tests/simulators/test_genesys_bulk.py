@@ -116,3 +116,21 @@ def test_bulk_body_must_hold_an_entities_list(client: httpx.Client, body: object
     response = client.post("/bulk/contacts/add", json=body)
     assert response.status_code == 400
     assert response.json()["code"] == "bad.request"
+
+
+def test_bulk_organization_add_writes_good_records_and_reports_bad_ones(
+    genesys: GenesysSimulator, client: httpx.Client
+) -> None:
+    entities: list[dict] = [{"name": f"Org {i}"} for i in range(6)]
+    entities[2] = {"name": "x" * 1001}
+    entities[4] = {"name": "Org 4", "websites": "not a list"}
+    body = client.post("/bulk/organizations/add", json={"entities": entities}).json()
+    _check_counts(body)
+    assert body["errorCount"] == 2
+    failures = [r["error"] for r in body["results"] if not r["success"]]
+    assert all(f["status"] == 400 and f["entity"] in (entities[2], entities[4]) for f in failures)
+    created = {r["entity"]["name"]: r["id"] for r in body["results"] if r["success"]}
+    assert set(created) == {"Org 0", "Org 1", "Org 3", "Org 5"}
+    assert all(genesys.service.get_organization(oid)["name"] == name for name, oid in created.items())
+    too_many = client.post("/bulk/organizations/add", json={"entities": [{"name": "o"}] * 201})
+    assert too_many.status_code == 413

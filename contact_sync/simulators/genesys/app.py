@@ -200,6 +200,7 @@ def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls
         api(f"{BASE}/identifierlookup/contacts", lookup, ["POST"]),
         api(f"{BASE}/reversewhitepageslookup", reverse_lookup, ["GET"]),
         api(f"{BASE}/organizations", create_org, ["POST"]),
+        api(f"{BASE}/bulk/organizations/add", bulk(service.bulk_add_organizations), ["POST"]),
         api(f"{BASE}/organizations/{{organizationId}}", get_org, ["GET"]),
         api(f"{BASE}/organizations/{{organizationId}}", put_org, ["PUT"]),
         api(f"{BASE}/organizations/{{organizationId}}", delete_org, ["DELETE"]),

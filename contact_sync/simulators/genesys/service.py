@@ -427,19 +427,38 @@ class Service:
 
     # --- organizations -----------------------------------------------------------------------------------------------
 
-    def create_organization(self, data: Any) -> dict[str, Any]:
-        now = iso_ms(self.clock())
+    def _new_organization(self, fields: dict[str, Any], now: str) -> dict[str, Any]:
         oid = str(uuid.uuid4())
-        org = {
+        return {
             "id": oid,
-            **normalize_organization(data, self.ctx),
+            **fields,
             "division": self.division,
             "createDate": now,
             "modifyDate": now,
             "selfUri": f"{BASE}/organizations/{oid}",
         }
+
+    def create_organization(self, data: Any) -> dict[str, Any]:
+        org = self._new_organization(normalize_organization(data, self.ctx), iso_ms(self.clock()))
         self.store.put_organizations([org])
         return org
+
+    def bulk_add_organizations(self, body: Any) -> dict[str, Any]:
+        """`POST /bulk/organizations/add`: like `/bulk/contacts/add`, each entity created or rejected on its own,
+        results in no particular order."""
+        entities = self._bulk_entities(body)
+        now = iso_ms(self.clock())
+        results, written = [], []
+        for entity in entities:
+            try:
+                org = self._new_organization(normalize_organization(entity, self.ctx), now)
+            except ApiError as exc:
+                results.append(self._failure(exc, entity))
+                continue
+            written.append(org)
+            results.append({"id": org["id"], "success": True, "entity": org})
+        self.store.put_organizations(written)
+        return self._bulk_response(results)
 
     def load_organizations(self, rows: list[dict[str, Any]]) -> list[str]:
         now = iso_ms(self.clock())
@@ -449,17 +468,7 @@ class Service:
                 fields = normalize_organization(row, self.ctx)
             except ApiError as exc:
                 raise ValueError(f"organization row {i} is invalid: {exc.message}") from None
-            oid = str(uuid.uuid4())
-            orgs.append(
-                {
-                    "id": oid,
-                    **fields,
-                    "division": self.division,
-                    "createDate": now,
-                    "modifyDate": now,
-                    "selfUri": f"{BASE}/organizations/{oid}",
-                }
-            )
+            orgs.append(self._new_organization(fields, now))
         self.store.put_organizations(orgs)
         return [o["id"] for o in orgs]
 
