@@ -221,30 +221,50 @@ class GenesysConnector:
             params = {"pageSize": 200, "cursor": after}
 
     def ensure_organizations(self, accounts: Mapping[str, str], source: Mapping[str, str]) -> dict[str, str]:
-        """Genesys organization id per CRM account id, creating the missing ones, linked by the account id in their
-        `externalIds` (of `source`). Existing organizations are found by that link, never by name."""
+        """Genesys organization id per CRM account id, creating the missing ones (`/bulk/organizations/add`, in
+        batches), linked by the account id in their `externalIds` (of `source`). Existing organizations are found by
+        that link, never by name. An organization the service rejects is logged with its reason and left out, so
+        only its contacts go without an organization (the next run tries again); the rest proceed."""
         wanted = {account_id: name for account_id, name in accounts.items() if account_id}
         linked = self._organizations_by_link(source["id"])
         result = {a: linked[a] for a in wanted if a in linked}
-        for account_id, name in wanted.items():
-            if account_id in result:
-                continue
-            body = {
-                "name": name or account_id,
-                "externalIds": [{"externalSource": {"id": source["id"]}, "value": account_id}],
-            }
-            try:
-                created = self._client.post(f"{API}/organizations", json=body, idempotent=False).json()
-                result[account_id] = created["id"]
-            except OutcomeUnknown:
-                # The create may or may not have happened: look before creating again.
-                linked = self._organizations_by_link(source["id"])
-                if account_id in linked:
-                    result[account_id] = linked[account_id]
-                else:
-                    created = self._client.post(f"{API}/organizations", json=body, idempotent=False).json()
-                    result[account_id] = created["id"]
+        missing = [(a, name) for a, name in wanted.items() if a not in result]
+        for start in range(0, len(missing), self.batch_size):
+            result.update(self._add_organizations(missing[start : start + self.batch_size], source["id"]))
         return result
+
+    def _add_organizations(
+        self, batch: list[tuple[str, str]], source_id: str, *, retried: bool = False
+    ) -> dict[str, str]:
+        """One bulk add of organizations for (account id, name) pairs: account id -> new organization id."""
+        bodies = [
+            {"name": name or account_id, "externalIds": [{"externalSource": {"id": source_id}, "value": account_id}]}
+            for account_id, name in batch
+        ]
+        try:
+            results = self._bulk("/bulk/organizations/add", bodies, idempotent=False)
+        except OutcomeUnknown:
+            if retried:
+                raise
+            # The creates may or may not have happened: look before sending again, only what is still missing.
+            linked = self._organizations_by_link(source_id)
+            found = {a: linked[a] for a, _ in batch if a in linked}
+            rest = [(a, name) for a, name in batch if a not in found]
+            return {**found, **(self._add_organizations(rest, source_id, retried=True) if rest else {})}
+        wanted = {account_id for account_id, _ in batch}
+        created: dict[str, str] = {}
+        for result in results:
+            # Results come back in any order: the account id in the (created or echoed) entity's link names them.
+            entity = result.get("entity") if result.get("success") else (result.get("error") or {}).get("entity")
+            account_id = next(
+                (link.get("value") for link in (entity or {}).get("externalIds") or [] if link.get("value") in wanted),
+                None,
+            )
+            if result.get("success") and account_id and result.get("id"):
+                created[account_id] = str(result["id"])
+            else:
+                log.warning("organization for account %s not created: %s", account_id or "?", _result_message(result))
+        return created
 
     def _organizations_by_link(self, source_id: str) -> dict[str, str]:
         linked: dict[str, str] = {}

@@ -238,10 +238,55 @@ def test_organizations_scan_and_ensure_creates_only_the_missing(
     sim.load_organizations([{"name": f"Other {i}"} for i in range(25)])
     orgs = connector.ensure_organizations({"001A": "Acme Inc", "001B": "Beta", "001C": "Gamma"}, source)
     assert set(orgs) == {"001A", "001B", "001C"}
+    # One scan to find the linked ones, one bulk add for the two missing: no call per organization.
+    assert connector.api_calls.get(f"POST {API}/bulk/organizations/add") == 1
+    assert connector.api_calls.get(f"POST {API}/organizations") == 0
     assert len(connector.scan_organizations(limit=10)) == 28
     again = connector.ensure_organizations({"001A": "Acme", "001B": "Beta"}, source)
     assert again == {"001A": orgs["001A"], "001B": orgs["001B"]}
     assert len(connector.scan_organizations()) == 28
+
+
+def org_links(connector: GenesysConnector, source_id: str) -> dict[str, list[str]]:
+    """CRM account id -> the ids of every organization linked to it (more than one would be a duplicate)."""
+    out: dict[str, list[str]] = {}
+    for org in connector.scan_organizations():
+        for link in org.get("externalIds") or []:
+            if link["externalSource"]["id"] == source_id:
+                out.setdefault(link["value"], []).append(org["id"])
+    return out
+
+
+def test_organizations_are_created_in_batches_and_a_rejected_one_leaves_the_rest(
+    sim: GenesysSimulator, settings: GenesysSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, batch_size=4, sleep=lambda s: None) as conn:
+        source = conn.ensure_external_source("Salesforce")
+        accounts = {f"001B{i:02d}": f"Account {i}" for i in range(10)}
+        accounts["001B05"] = "x" * 1001  # longer than the service allows
+        with caplog.at_level(logging.WARNING, logger="contact_sync.connectors.genesys"):
+            orgs = conn.ensure_organizations(accounts, source)
+        assert conn.api_calls.get(f"POST {API}/bulk/organizations/add") == 3  # ceil(10 / 4)
+        assert org_links(conn, source["id"]) == {a: [orgs[a]] for a in orgs}
+    assert set(orgs) == set(accounts) - {"001B05"}
+    assert sim.service.get_organization(orgs["001B03"])["name"] == "Account 3"
+    assert "organization for account 001B05 not created" in caplog.text and "at most 1000" in caplog.text
+
+
+def test_an_organization_add_with_an_unknown_outcome_is_checked_before_it_is_sent_again(
+    sim: GenesysSimulator, settings: GenesysSettings
+) -> None:
+    # The service creates the first batch's organizations but the answer is lost: the connector must look before
+    # it sends that batch again, or each of its accounts would get two organizations.
+    with GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, batch_size=3, sleep=lambda s: None) as conn:
+        source = conn.ensure_external_source("Salesforce")
+        sim.set_faults([{"kind": "lost", "path": "/bulk/organizations/add", "count": 1}])
+        accounts = {f"001U{i}": f"Unknown {i}" for i in range(5)}
+        orgs = conn.ensure_organizations(accounts, source)
+        assert sim.faults.fired, "the fault never fired: the test proved nothing"
+        sim.set_faults([])
+        assert set(orgs) == set(accounts)
+        assert org_links(conn, source["id"]) == {a: [orgs[a]] for a in accounts}
 
 
 def test_bulk_create_reports_each_rejection_and_writes_the_rest(
@@ -353,10 +398,11 @@ def test_a_batch_refused_as_too_large_is_split_and_written(sleeps: list[float]) 
     [
         [{"kind": "500", "path": "/bulk/contacts", "every": 2}],
         [{"kind": "drop", "path": "/bulk/contacts", "every": 3}],
+        [{"kind": "lost", "path": "/bulk/contacts", "every": 3}],
         [{"kind": "503", "path": "/bulk/contacts", "every": 2}, {"kind": "429", "path": "/bulk/", "every": 5}],
         [{"kind": "slow", "path": "/bulk/contacts/update", "every": 2, "delay": 1.0}],
     ],
-    ids=["500", "drop", "503+429", "slow-update"],
+    ids=["500", "drop", "lost", "503+429", "slow-update"],
 )
 def test_writes_under_faults_are_neither_lost_nor_applied_twice(
     sim: GenesysSimulator, settings: GenesysSettings, rules: list[dict[str, Any]]
@@ -376,7 +422,7 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(
         assert sim.count() == 120
         by_key = {o.key: o.record_id for o in created.outcomes}
         assert all(sim.contact(by_key[k])["externalIds"][0]["value"] == k for k in keys)  # type: ignore[index]
-        if rules[0]["kind"] in ("500", "drop"):
+        if rules[0]["kind"] in ("500", "drop", "lost"):
             # A create whose outcome is unknown is checked (lookup by the CRM link) before it is sent again.
             assert conn.api_calls.get(f"POST {API}/identifierlookup/contacts") > 0
 
