@@ -335,20 +335,30 @@ class Service:
                 results.append(self._failure(not_found("contact", str(ident)), entity, ident))
         return self._bulk_response(results)
 
-    def bulk_add(self, body: Any) -> dict[str, Any]:
+    def _bulk_create(
+        self, body: Any, build: Callable[[Any, str], dict[str, Any]], put: Callable[[list[dict[str, Any]]], None]
+    ) -> dict[str, Any]:
+        """A bulk add: each entity built (validated) on its own, the good ones stored together."""
         entities = self._bulk_entities(body)
         now = iso_ms(self.clock())
         results, written = [], []
         for entity in entities:
             try:
-                contact = self._new_contact(normalize_contact(entity, self.ctx), now)
+                record = build(entity, now)
             except ApiError as exc:
                 results.append(self._failure(exc, entity))
                 continue
-            written.append(contact)
-            results.append({"id": contact["id"], "success": True, "entity": contact})
-        self.store.put_contacts(written)
+            written.append(record)
+            results.append({"id": record["id"], "success": True, "entity": record})
+        put(written)
         return self._bulk_response(results)
+
+    def bulk_add(self, body: Any) -> dict[str, Any]:
+        return self._bulk_create(
+            body,
+            lambda entity, now: self._new_contact(normalize_contact(entity, self.ctx), now),
+            self.store.put_contacts,
+        )
 
     def bulk_update(self, body: Any) -> dict[str, Any]:
         entities = self._bulk_entities(body)
@@ -446,19 +456,11 @@ class Service:
     def bulk_add_organizations(self, body: Any) -> dict[str, Any]:
         """`POST /bulk/organizations/add`: like `/bulk/contacts/add`, each entity created or rejected on its own,
         results in no particular order."""
-        entities = self._bulk_entities(body)
-        now = iso_ms(self.clock())
-        results, written = [], []
-        for entity in entities:
-            try:
-                org = self._new_organization(normalize_organization(entity, self.ctx), now)
-            except ApiError as exc:
-                results.append(self._failure(exc, entity))
-                continue
-            written.append(org)
-            results.append({"id": org["id"], "success": True, "entity": org})
-        self.store.put_organizations(written)
-        return self._bulk_response(results)
+        return self._bulk_create(
+            body,
+            lambda entity, now: self._new_organization(normalize_organization(entity, self.ctx), now),
+            self.store.put_organizations,
+        )
 
     def load_organizations(self, rows: list[dict[str, Any]]) -> list[str]:
         now = iso_ms(self.clock())
