@@ -37,7 +37,7 @@ from contact_sync.ledger import LedgerError
 from contact_sync.pipeline.records import canonical_to_genesys, genesys_to_canonical
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import organization_accounts, refresh_crm_snapshot
-from contact_sync.pipeline.writes import CHUNK
+from contact_sync.pipeline.writes import CHUNK, audit_rows
 from contact_sync.sync.merge import compare_keys
 
 ROLLBACK_MODE: Final = "rollback"
@@ -381,17 +381,15 @@ def _deleted_by_system(plan: Rollback) -> dict[str, int]:
 
 
 def _audit(rows: pd.DataFrame, old: pd.Series | Any, new: pd.Series | Any, fld: pd.Series | str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "system": rows["system"],
-            "record_id": rows["record_id"],
-            "crm_id": rows["crm_id"],
-            "genesys_id": rows["genesys_id"],
-            "field": fld,
-            "old_value": old,
-            "new_value": new,
-            "reason": "rollback",
-        }
+    return audit_rows(
+        system=rows["system"],
+        record_id=rows["record_id"],
+        crm_id=rows["crm_id"],
+        genesys_id=rows["genesys_id"],
+        field=fld,
+        old_value=old,
+        new_value=new,
+        reason="rollback",
     )
 
 

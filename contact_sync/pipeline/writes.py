@@ -106,6 +106,33 @@ def _links(rows: pd.DataFrame, crm_system: str) -> pd.DataFrame:
     )
 
 
+def audit_rows(
+    *,
+    system: str | pd.Series,
+    record_id: pd.Series,
+    crm_id: pd.Series,
+    genesys_id: pd.Series,
+    field: str | pd.Series,
+    old_value: Any,
+    new_value: Any,
+    reason: str | pd.Series,
+) -> pd.DataFrame:
+    """Audit rows in the ledger's shape, one per written value: which record of which system, which field, from what
+    to what, and why."""
+    return pd.DataFrame(
+        {
+            "system": system,
+            "record_id": record_id,
+            "crm_id": crm_id,
+            "genesys_id": genesys_id,
+            "field": field,
+            "old_value": old_value,
+            "new_value": new_value,
+            "reason": reason,
+        }
+    )
+
+
 def _record_created(
     services: Services, run_id: str, crm_ids: list[str], genesys_ids: list[str], rows: pd.DataFrame, system: str
 ) -> None:
@@ -124,17 +151,15 @@ def _record_created(
             }
         ),
         base=_base(rows),
-        audit=pd.DataFrame(
-            {
-                "system": system,
-                "record_id": kept["genesys_id" if system == "genesys" else "crm_id"],
-                "crm_id": kept["crm_id"],
-                "genesys_id": kept["genesys_id"],
-                "field": kept["field"],
-                "old_value": None,
-                "new_value": kept["new_value"],
-                "reason": "created",
-            }
+        audit=audit_rows(
+            system=system,
+            record_id=kept["genesys_id" if system == "genesys" else "crm_id"],
+            crm_id=kept["crm_id"],
+            genesys_id=kept["genesys_id"],
+            field=kept["field"],
+            old_value=None,
+            new_value=kept["new_value"],
+            reason="created",
         ),
     )
 
@@ -179,17 +204,15 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
     # 2. Unlinks (CRM record deleted or merged away), with their audit rows.
     if len(plan.unlinks):
         unlinks = plan.unlinks.assign(crm_system=kind, reason=plan.unlinks["reason"].fillna("deleted in CRM"))
-        audit = pd.DataFrame(
-            {
-                "system": "genesys",
-                "record_id": plan.unlinks["genesys_id"],
-                "crm_id": plan.unlinks["crm_id"],
-                "genesys_id": plan.unlinks["genesys_id"],
-                "field": "link",
-                "old_value": plan.unlinks["crm_id"],
-                "new_value": None,
-                "reason": "unlink",
-            }
+        audit = audit_rows(
+            system="genesys",
+            record_id=plan.unlinks["genesys_id"],
+            crm_id=plan.unlinks["crm_id"],
+            genesys_id=plan.unlinks["genesys_id"],
+            field="link",
+            old_value=plan.unlinks["crm_id"],
+            new_value=None,
+            reason="unlink",
         )
         summary.unlinked += ledger.record_batch(run_id, unlinks=unlinks, audit=audit)["unlinked"]
 
@@ -211,30 +234,26 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
         summary.absorb(report)
         done = {o.key for o in report.outcomes if o.status == "updated"}
         rows = written[written["genesys_id"].isin(done)]
-        audit = pd.DataFrame(
-            {
-                "system": "genesys",
-                "record_id": rows["genesys_id"],
-                "crm_id": rows["crm_id"],
-                "genesys_id": rows["genesys_id"],
-                "field": rows["field"],
-                "old_value": rows["genesys_value"],
-                "new_value": rows["new_value"],
-                "reason": _reason(rows, "crm"),
-            }
+        audit = audit_rows(
+            system="genesys",
+            record_id=rows["genesys_id"],
+            crm_id=rows["crm_id"],
+            genesys_id=rows["genesys_id"],
+            field=rows["field"],
+            old_value=rows["genesys_value"],
+            new_value=rows["new_value"],
+            reason=_reason(rows, "crm"),
         )
         linked = to_link[to_link["genesys_id"].isin(done)]
-        link_audit = pd.DataFrame(
-            {
-                "system": "genesys",
-                "record_id": linked["genesys_id"],
-                "crm_id": linked["crm_id"],
-                "genesys_id": linked["genesys_id"],
-                "field": "externalIds",
-                "old_value": None,
-                "new_value": linked["crm_id"],
-                "reason": "crm change",
-            }
+        link_audit = audit_rows(
+            system="genesys",
+            record_id=linked["genesys_id"],
+            crm_id=linked["crm_id"],
+            genesys_id=linked["genesys_id"],
+            field="externalIds",
+            old_value=None,
+            new_value=linked["crm_id"],
+            reason="crm change",
         )
         ledger.record_batch(
             run_id,
@@ -271,17 +290,15 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
         ledger.record_batch(
             run_id,
             unlinks=rows.assign(crm_system=kind, reason=rows["reason"].fillna("deleted in CRM")),
-            audit=pd.DataFrame(
-                {
-                    "system": "genesys",
-                    "record_id": rows["genesys_id"],
-                    "crm_id": rows["crm_id"],
-                    "genesys_id": rows["genesys_id"],
-                    "field": "contact",
-                    "old_value": rows["genesys_id"],
-                    "new_value": None,
-                    "reason": "delete",
-                }
+            audit=audit_rows(
+                system="genesys",
+                record_id=rows["genesys_id"],
+                crm_id=rows["crm_id"],
+                genesys_id=rows["genesys_id"],
+                field="contact",
+                old_value=rows["genesys_id"],
+                new_value=None,
+                reason="delete",
             ),
         )
     return summary
@@ -337,17 +354,15 @@ def apply_to_crm(
         ledger.record_batch(
             run_id,
             base=_base(rows[rows["base_update"] & both_ok]),
-            audit=pd.DataFrame(
-                {
-                    "system": kind,
-                    "record_id": rows["crm_id"],
-                    "crm_id": rows["crm_id"],
-                    "genesys_id": rows["genesys_id"],
-                    "field": rows["field"],
-                    "old_value": rows["crm_value"],
-                    "new_value": rows["new_value"],
-                    "reason": _reason(rows, "genesys"),
-                }
+            audit=audit_rows(
+                system=kind,
+                record_id=rows["crm_id"],
+                crm_id=rows["crm_id"],
+                genesys_id=rows["genesys_id"],
+                field=rows["field"],
+                old_value=rows["crm_value"],
+                new_value=rows["new_value"],
+                reason=_reason(rows, "genesys"),
             ),
         )
     if len(plan.crm_creates):
