@@ -483,10 +483,14 @@ class Service:
         if more:
             last = list(fetched[-1][len(columns) :])
             new_state = {"o": signature, "k": last, "n": None if remaining is None else remaining - limit}
-            options = {k: v for k, v in query.raw.items() if k != "$skiptoken"}
-            options["$skiptoken"] = encode_skiptoken(page_no + 1, new_state)
-            body["@odata.nextLink"] = self._link(base, entity, options)
+            body["@odata.nextLink"] = self._next_link(base, entity, query, page_no, new_state)
         return body
+
+    def _next_link(self, base: str, entity: Entity, query: Query, page_no: int, state: dict[str, Any]) -> str:
+        """The link to the page after `page_no`: the same query, with `state` carried in its `$skiptoken`."""
+        options = {k: v for k, v in query.raw.items() if k != "$skiptoken"}
+        options["$skiptoken"] = encode_skiptoken(page_no + 1, state)
+        return self._link(base, entity, options)
 
     def _tracked_page(
         self, db: sqlite3.Connection, entity: Entity, query: Query, prefs: Preferences, page_size: int, base: str
@@ -510,9 +514,8 @@ class Service:
             ]
         }
         if more:
-            options = {k: v for k, v in query.raw.items() if k != "$skiptoken"}
-            options["$skiptoken"] = encode_skiptoken(page_no + 1, {"o": "track", "s": snapshot, "k": fetched[-1][0]})
-            body["@odata.nextLink"] = self._link(base, entity, options)
+            state = {"o": "track", "s": snapshot, "k": fetched[-1][0]}
+            body["@odata.nextLink"] = self._next_link(base, entity, query, page_no, state)
         else:
             body["@odata.deltaLink"] = self._delta_link(base, entity, query, snapshot)
         return body
@@ -566,9 +569,8 @@ class Service:
         ]
         body: dict[str, Any] = {"value": value}
         if more:
-            options = {k: v for k, v in query.raw.items() if k != "$skiptoken"}
-            options["$skiptoken"] = encode_skiptoken(page_no + 1, {"o": "delta", "s": snapshot, "k": merged[-1][0]})
-            body["@odata.nextLink"] = self._link(base, entity, options)
+            state = {"o": "delta", "s": snapshot, "k": merged[-1][0]}
+            body["@odata.nextLink"] = self._next_link(base, entity, query, page_no, state)
         else:
             body["@odata.deltaLink"] = self._delta_link(base, entity, query, snapshot)
         return body
