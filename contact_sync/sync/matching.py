@@ -129,13 +129,13 @@ class _Taken:
     """Which records of one prepared frame a tier already matched or flagged, as a mask by position."""
 
     def __init__(self, work: pd.DataFrame) -> None:
-        self.ids = pd.Index(work["id"])
+        self.record_ids = pd.Index(work["id"])  # every record of the frame, taken or not
         self.mask = np.zeros(len(work), dtype=bool)
 
     def has(self, ids: pd.Series | pd.Index) -> np.ndarray:
         """A mask of the records whose id is among ``ids``."""
-        at = self.ids.get_indexer(pd.Index(ids).unique())
-        mask = np.zeros(len(self.ids), dtype=bool)
+        at = self.record_ids.get_indexer(pd.Index(ids).unique())
+        mask = np.zeros(len(self.record_ids), dtype=bool)
         mask[at[at >= 0]] = True
         return mask
 
@@ -288,7 +288,7 @@ def match_contacts(
     # reported, never guessed.
     if links is not None and len(links):
         stored = links[["crm_id", "genesys_id"]].dropna().drop_duplicates()
-        stored = stored[stored["crm_id"].isin(taken_c.ids) & stored["genesys_id"].isin(taken_g.ids)]
+        stored = stored[stored["crm_id"].isin(taken_c.record_ids) & stored["genesys_id"].isin(taken_g.record_ids)]
         twice = stored["crm_id"].duplicated(keep=False) | stored["genesys_id"].duplicated(keep=False)
         bad = stored[twice]
         amb = pd.concat(
