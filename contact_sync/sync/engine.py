@@ -35,6 +35,8 @@ def restrict_to_cohort(match: MatchResult, cohort_crm_ids: Iterable[str]) -> Mat
         unmatched_crm=match.unmatched_crm[match.unmatched_crm["crm_id"].isin(cohort)].reset_index(drop=True),
         unmatched_genesys=match.unmatched_genesys.iloc[0:0],
         rejected=match.rejected,
+        review=match.review[match.review["crm_id"].isin(cohort)].reset_index(drop=True),
+        shared_keys=match.shared_keys,
     )
 
 
@@ -47,6 +49,7 @@ def reconcile(
     decisions: pd.DataFrame | None = None,
     cohort_crm_ids: Iterable[str] | None = None,
     rejected: pd.DataFrame | None = None,
+    pair_decisions: pd.DataFrame | None = None,
 ) -> SyncPlan:
     """Decide everything one run must write, hold or report.
 
@@ -55,12 +58,13 @@ def reconcile(
     value) for held conflicts. cohort_crm_ids: restrict the plan to these CRM records and their matches.
     rejected: records the converters could not read (``RejectedRecord``); a Genesys record among them that names a
     CRM id holds that CRM record (it is neither matched anew nor created), and all of them are reported.
+    pair_decisions: (crm_id, genesys_id, decision) answers of the match review queue (``match_contacts``).
     """
     held = None
     if rejected is not None and len(rejected) and "crm_id" in rejected.columns:
         unreadable = rejected[(rejected["system"] == "genesys") & rejected["crm_id"].notna()]
         held = pd.Index(unreadable["crm_id"].astype(object))
-    match = match_contacts(crm, genesys, links, policy, held_crm_ids=held)
+    match = match_contacts(crm, genesys, links, policy, held_crm_ids=held, pair_decisions=pair_decisions)
     if rejected is not None and len(rejected):
         reported = rejected[["system", "record_id", "reason"]].astype(object)
         match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})

@@ -1,26 +1,27 @@
-"""Match CRM contacts to Genesys contacts, tier by tier, and group duplicates inside each system.
+"""Match CRM contacts to Genesys contacts on evidence, and group duplicates inside each system the same way.
 
-Order of trust: stored link (ledger) -> CRM id in Genesys ``externalIds`` -> normalized email -> E.164 phone ->
-first + last name within the same account (only with ``policy.match_on_name``). Each tier only sees the records no
-higher tier matched or flagged. Every tier is a join on a key that is unique on both sides; a key held by two or more
-candidates on either side is ambiguous: those records are reported and left alone (nothing is written for them).
+Trusted facts first: a stored link (ledger), a pair someone accepted in the match review queue, the CRM id a Genesys
+contact carries in ``externalIds``. They are authoritative (score 1.0) unless ``matching.recheck_links`` is on. Every
+other pair is only *proposed* by blocking keys (normalized email, E.164 phone, last name + account, and with
+``matching.names_across_accounts`` first + last name) and then scored on all its evidence
+(``contact_sync.sync.evidence``): a shared phone or email is not proof that two records are one person.
 
-Duplicates inside one system (same normalized email or E.164 phone among live records) are grouped. In the CRM one
-record per group is the primary, chosen deterministically: a record already linked to Genesys first, then the oldest
-``created_at`` (missing dates last), then the lowest ``record_id``. Only primaries take part in the email, phone and
-name tiers and only primaries are ever created in Genesys, so one person entered twice in the CRM never becomes two
-Genesys contacts. Genesys duplicates keep taking part in matching (two Genesys candidates for one key stay
-ambiguous), but their groups are decided after every tier, with matched and ambiguous records ranked first, so only
-an unmatched group primary may be created in the CRM: one person entered twice in Genesys never becomes two CRM
-contacts, nor a second CRM contact next to the one their twin already matched. Nor is an unmatched Genesys
-record whose email or phone a CRM record holds: a live one (a CRM secondary, or a record matched or ambiguous
-elsewhere) means that person is already in the CRM; a deleted or merged-away one means the CRM removed that person,
-and a Genesys duplicate must not bring them back (when the plan deletes the linked twin, the next run would
-otherwise find the duplicate alone and create it).
+Decisions, in up to three rounds over the records still free: a pair that is the best candidate of both its records
+links when it scores at least ``link_threshold``, is not tied with another candidate of either record and has no
+conflicting evidence; it waits in the review queue (``MatchResult.review``) when it scores at least
+``review_threshold`` but cannot link; below that it is no match. Records in review are neither linked nor created
+on the other side until someone decides. A key held by more than ``max_block_records`` records on either side
+proposes no pairs (it is still evidence, as a shared key); a pair someone rejected is never proposed again.
+
+Duplicates inside one system are pairs sharing an email or phone that score as one person on the same evidence: two
+colleagues on ``sales@acme.com`` are two people. In the CRM one record per group is the primary, chosen
+deterministically (a record already linked first, then the oldest ``created_at``, then the lowest ``record_id``);
+only primaries are matched and created in Genesys. Genesys groups are decided after matching, with matched and
+reviewed records ranked first, so only an unmatched group primary may be created in the CRM, and not when a CRM
+record (live, or deleted/merged away) scores as the same person on email or phone.
 
 Deleted or merged CRM records never match new Genesys contacts; their stored links are still matched so the plan can
-unlink or delete. Once the link is dropped they match nothing, not even a Genesys contact that still carries their id
-(that contact is reported as unmatched, with the id it carries), so a handled delete is not handled again.
+unlink or delete. Once the link is dropped they match nothing, not even a Genesys contact that still carries their id.
 """
 
 from __future__ import annotations
@@ -31,15 +32,27 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from contact_sync.sync.evidence import MatchingPolicy, PairSides, Scores, score_pairs
 from contact_sync.sync.normalize import normalize_email, normalize_name
 
-RULE_SCORES: Final = {"link": 1.0, "external_id": 1.0, "email": 0.95, "phone": 0.85, "name_account": 0.6}
-"""Confidence attached to a match by the tier that made it."""
+RULE_SCORES: Final = {"link": 1.0, "accepted": 1.0, "external_id": 1.0}
+"""Score of the trusted rules; proposed pairs carry their evidence score."""
+TRUSTED_EVIDENCE: Final = {
+    "link": "stored link",
+    "accepted": "accepted in the match review queue",
+    "external_id": "CRM id in the Genesys contact's externalIds",
+}
+BLOCKING_KEYS: Final = ("email", "phone", "name_account", "name")
+"""Blocking keys in the order a proposed pair's ``rule`` names the first that proposed it."""
 
-MATCH_COLUMNS: Final = ("crm_id", "genesys_id", "rule", "score")
+MATCH_COLUMNS: Final = ("crm_id", "genesys_id", "rule", "score", "evidence")
+REVIEW_COLUMNS: Final = ("crm_id", "genesys_id", "rule", "score", "evidence", "reason")
 AMBIGUOUS_COLUMNS: Final = ("rule", "key", "system", "record_id")
-DUPLICATE_COLUMNS: Final = ("group_id", "key_type", "key", "record_id", "is_primary", "primary_id")
+DUPLICATE_COLUMNS: Final = ("group_id", "key_type", "key", "record_id", "is_primary", "primary_id", "score", "evidence")
 REJECTED_COLUMNS: Final = ("system", "record_id", "reason")
+SHARED_KEY_COLUMNS: Final = ("key_type", "key", "crm_records", "genesys_records")
+DECISION_COLUMNS: Final = ("crm_id", "genesys_id", "decision")
+PAIR_DECISIONS: Final = ("accept", "reject", "release")
 
 
 @dataclass(frozen=True)
@@ -47,30 +60,44 @@ class MatchResult:
     """What matching found. Every frame has plain string/float/bool columns."""
 
     matches: pd.DataFrame
-    """crm_id, genesys_id, rule (link|external_id|email|phone|name_account), score. 1:1 on both ids."""
+    """crm_id, genesys_id, rule (link|accepted|external_id|email|phone|name_account|name), score, evidence (why,
+    in words). 1:1 on both ids."""
     ambiguous: pd.DataFrame
-    """rule, key, system ("crm"|"genesys"), record_id: records with two or more candidates at one tier."""
+    """rule, key, system ("crm"|"genesys"), record_id: records of a corrupt ledger (an id linked twice)."""
     crm_duplicates: pd.DataFrame
-    """group_id, key_type (email|phone), key, record_id, is_primary, primary_id: live CRM records sharing a key."""
+    """group_id, key_type (email|phone), key, record_id, is_primary, primary_id, score, evidence: live CRM records
+    sharing a key that score as one person; score and evidence compare a secondary with its primary."""
     genesys_duplicates: pd.DataFrame
-    """Same columns, for Genesys records. Matched or ambiguous records come first when choosing a primary."""
+    """Same columns, for Genesys records. Matched or reviewed records come first when choosing a primary."""
     unmatched_crm: pd.DataFrame
     """crm_id, duplicate_of, held: live CRM records with no Genesys match. Only rows with a null duplicate_of
-    (the primary of their duplicate group, or in none) and held False may be created in Genesys."""
+    (the primary of their duplicate group, or in none) and held False may be created in Genesys; held is True for
+    records in the review queue and for records an unreadable Genesys contact names."""
     unmatched_genesys: pd.DataFrame
-    """genesys_id, linked_crm_id, duplicate_of: Genesys records with no CRM match; linked_crm_id is the CRM id in
-    their externalIds when it names no CRM record of this snapshot, duplicate_of the primary of a Genesys duplicate
-    group they are a secondary of, crm_twin_id a CRM record (live first, else deleted or merged away) holding the
-    same email or phone. Only rows with all three null may be used to create a CRM contact
-    (``unmatched_genesys_reasons`` says which rule holds each of the others back)."""
+    """genesys_id, linked_crm_id, duplicate_of, crm_twin_id, review_crm_id: Genesys records with no CRM match;
+    linked_crm_id is the CRM id in their externalIds when it names no CRM record of this snapshot, duplicate_of the
+    primary of a Genesys duplicate group they are a secondary of, crm_twin_id a CRM record (live first, else deleted
+    or merged away) scoring as the same person on email or phone, review_crm_id the CRM record of a pair waiting for
+    review. Only rows with all four null may be used to create a CRM contact (``unmatched_genesys_reasons``)."""
     rejected: pd.DataFrame
     """system, record_id, reason: input rows left out (null or duplicate ids in one snapshot)."""
+    review: pd.DataFrame
+    """crm_id, genesys_id, rule, score, evidence, reason: pairs held for a person to decide; nothing is written for
+    them and neither record is created on the other side."""
+    shared_keys: pd.DataFrame
+    """key_type, key, crm_records, genesys_records: keys too common to propose pairs (over max_block_records)."""
 
 
 def _frame(columns: tuple[str, ...], data: dict[str, object] | None = None) -> pd.DataFrame:
     if data is None:
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})
     return pd.DataFrame(data, columns=list(columns))
+
+
+def matching_rules(policy: object) -> MatchingPolicy:
+    """The policy's matching section (the defaults when it has none)."""
+    rules = getattr(policy, "matching", None)
+    return rules if isinstance(rules, MatchingPolicy) else MatchingPolicy()
 
 
 def _reject_bad_ids(frame: pd.DataFrame, system: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,168 +116,352 @@ def _reject_bad_ids(frame: pd.DataFrame, system: str) -> tuple[pd.DataFrame, pd.
     return frame.loc[~bad], rejected
 
 
-def _email_key(values: pd.Series) -> pd.Series:
-    """Normalized email; normalize_email already nulls anything that is not local@domain."""
-    return _text_key(normalize_email(values))
-
-
 def _text_key(values: pd.Series) -> pd.Series:
     """Values as objects, None for missing or empty."""
     key = values.astype(object)
     return key.where(key.notna() & (key != ""), None)
 
 
-def _name_key(frame: pd.DataFrame) -> pd.Series:
+def _joined(*parts: pd.Series) -> pd.Series:
+    key = parts[0].astype(str)
+    for part in parts[1:]:
+        key = key + "\x1f" + part.astype(str)
+    present = np.logical_and.reduce([part.notna().to_numpy() for part in parts])
+    return key.where(present, None)
+
+
+def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
+    """The columns matching needs, one row per record in input order (a RangeIndex: every selection below is a mask
+    or an array of positions)."""
+    email = _text_key(normalize_email(frame["email"]))
     first = _text_key(normalize_name(frame["first_name"]))
     last = _text_key(normalize_name(frame["last_name"]))
     account = _text_key(frame["account_id"])
-    key = first.astype(str) + "\x1f" + last.astype(str) + "\x1f" + account.astype(str)
-    return key.where(first.notna() & last.notna() & account.notna(), None)
-
-
-def _prepare(frame: pd.DataFrame, match_on_name: bool) -> pd.DataFrame:
-    """The columns matching needs, one row per record in input order (a RangeIndex: record ids are looked up once,
-    in ``_Taken``, and every later selection is a boolean mask by position)."""
+    local = email.str.partition("@")[0] if len(email) else email
     work = pd.DataFrame(
         {
             "id": frame["record_id"].astype(object).to_numpy(),
             "link": _text_key(frame["crm_id"]).to_numpy(),
-            "email": _email_key(frame["email"]).to_numpy(),
+            "email": email.to_numpy(),
             "phone": _text_key(frame["phone_e164"]).to_numpy(),
+            "first": first.to_numpy(),
+            "last": last.to_numpy(),
+            "account": account.to_numpy(),
             "created_at": pd.to_datetime(frame["created_at"], utc=True).to_numpy(dtype="datetime64[ns]"),
             "live": (~frame["is_deleted"].fillna(False).astype(bool) & frame["merged_into"].isna()).to_numpy(),
         }
     )
-    work["name"] = _name_key(frame).to_numpy() if match_on_name else None
+    work["role_email"] = pd.Series(local, dtype=object).isin(rules.role_local_parts).to_numpy()
+    work["name_account"] = _joined(last, account).to_numpy()
+    work["name"] = _joined(first, last).to_numpy() if rules.names_across_accounts else None
+    # Who a record is, roughly, for counting how many people hold a key: last name and first initial.
+    work["person"] = (last.fillna("").astype(str) + "\x1f" + first.str[:1].fillna("").astype(str)).to_numpy()
     return work
 
 
-class _Taken:
-    """Which records of one prepared frame a tier already matched or flagged, as a mask by position."""
-
-    def __init__(self, work: pd.DataFrame) -> None:
-        self.record_ids = pd.Index(work["id"])  # every record of the frame, taken or not
-        self.mask = np.zeros(len(work), dtype=bool)
-
-    def has(self, ids: pd.Series | pd.Index) -> np.ndarray:
-        """A mask of the records whose id is among ``ids``."""
-        at = self.record_ids.get_indexer(pd.Index(ids).unique())
-        mask = np.zeros(len(self.record_ids), dtype=bool)
-        mask[at[at >= 0]] = True
-        return mask
-
-    def add(self, ids: pd.Series | pd.Index) -> None:
-        self.mask |= self.has(ids)
+def _positions(work: pd.DataFrame, ids: pd.Series | pd.Index) -> np.ndarray:
+    at = pd.Index(work["id"]).get_indexer(pd.Index(ids).unique())
+    return at[at >= 0]
 
 
-def _unique_join(crm_keys: pd.DataFrame, genesys_keys: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join (id, key) frames on key where the key is held once on each side; report keys held more often.
+def _mask(n: int, at: np.ndarray) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[at] = True
+    return mask
 
-    Returns (matches, ambiguous). No cross product is ever built: ambiguous keys are found by counting first.
-    """
-    crm_keys = crm_keys.dropna(subset=["key"])
-    genesys_keys = genesys_keys.dropna(subset=["key"])
-    shared = pd.Index(crm_keys["key"].unique()).intersection(pd.Index(genesys_keys["key"].unique()))
-    crm_keys = crm_keys[crm_keys["key"].isin(shared)]
-    genesys_keys = genesys_keys[genesys_keys["key"].isin(shared)]
-    crowded = pd.Index(
-        pd.concat(
-            [
-                crm_keys.loc[crm_keys["key"].duplicated(), "key"],
-                genesys_keys.loc[genesys_keys["key"].duplicated(), "key"],
-            ]
-        ).unique()
+
+def _people_per_key(work: pd.DataFrame, counted: np.ndarray, column: str) -> pd.Series:
+    """key -> number of distinct people (by ``person``) among the ``counted`` records holding it."""
+    part = work.loc[counted, [column, "person"]].dropna(subset=[column])
+    return part.drop_duplicates().groupby(column, sort=False).size()
+
+
+def _shared(
+    keys: np.ndarray, roles: np.ndarray | None, people: tuple[pd.Series, pd.Series], rules: MatchingPolicy
+) -> np.ndarray:
+    """Per pair: is the (CRM side's) key value held by several people on either side, or a role mailbox."""
+    values = pd.Index(pd.Series(keys, dtype=object))
+    shared = np.zeros(len(keys), dtype=bool)
+    for counts in people:
+        held = counts.reindex(values).to_numpy(dtype=float)
+        shared |= np.nan_to_num(held, nan=0.0) >= rules.shared_key_people
+    if roles is not None:
+        shared |= roles
+    return shared
+
+
+def _sides(
+    c: pd.DataFrame, g: pd.DataFrame, ci: np.ndarray, gi: np.ndarray, shared: dict[str, np.ndarray]
+) -> PairSides:
+    def pair(column: str) -> tuple[np.ndarray, np.ndarray]:
+        return c[column].to_numpy(dtype=object)[ci], g[column].to_numpy(dtype=object)[gi]
+
+    return PairSides(
+        email=pair("email"),
+        phone=pair("phone"),
+        first=pair("first"),
+        last=pair("last"),
+        account=pair("account"),
+        email_shared=shared["email"],
+        phone_shared=shared["phone"],
     )
-    crm_amb = crm_keys["key"].isin(crowded)
-    gen_amb = genesys_keys["key"].isin(crowded)
-    pairs = crm_keys[~crm_amb].merge(genesys_keys[~gen_amb], on="key", suffixes=("_crm", "_gen"))
-    matches = _frame(
-        MATCH_COLUMNS,
-        {"crm_id": pairs["id_crm"], "genesys_id": pairs["id_gen"], "rule": rule, "score": RULE_SCORES[rule]},
-    )
-    ambiguous = pd.concat(
-        [
-            _frame(
-                AMBIGUOUS_COLUMNS,
-                {
-                    "rule": rule,
-                    "key": crm_keys.loc[crm_amb, "key"],
-                    "system": "crm",
-                    "record_id": crm_keys.loc[crm_amb, "id"],
-                },
-            ),
-            _frame(
-                AMBIGUOUS_COLUMNS,
-                {
-                    "rule": rule,
-                    "key": genesys_keys.loc[gen_amb, "key"],
-                    "system": "genesys",
-                    "record_id": genesys_keys.loc[gen_amb, "id"],
-                },
-            ),
-        ],
-        ignore_index=True,
-    )
-    return matches, ambiguous
 
 
-def _duplicate_groups(work: pd.DataFrame, linked: np.ndarray) -> pd.DataFrame:
-    """Groups of records sharing a normalized email or E.164 phone, with a deterministic primary per group.
+class _Scorer:
+    """Scores pairs of positions (CRM frame, Genesys frame) with the key frequencies of this run."""
 
-    ``linked`` marks (by position in ``work``) the records that rank first when choosing a primary."""
-    long = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "key_type": kind,
-                    "key": work[kind].to_numpy(),
-                    "record_id": work["id"].to_numpy(),
-                    "created_at": work["created_at"].to_numpy(),
-                    "unlinked": ~linked,
-                }
+    def __init__(
+        self, c: pd.DataFrame, g: pd.DataFrame, people: dict[str, tuple[pd.Series, pd.Series]], rules: MatchingPolicy
+    ) -> None:
+        self.c, self.g, self.people, self.rules = c, g, people, rules
+
+    def score(self, ci: np.ndarray, gi: np.ndarray) -> Scores:
+        roles = self.c["role_email"].to_numpy(dtype=bool)[ci] | self.g["role_email"].to_numpy(dtype=bool)[gi]
+        shared = {
+            "email": _shared(self.c["email"].to_numpy(dtype=object)[ci], roles, self.people["email"], self.rules),
+            "phone": _shared(self.c["phone"].to_numpy(dtype=object)[ci], None, self.people["phone"], self.rules),
+        }
+        return score_pairs(_sides(self.c, self.g, ci, gi, shared), self.rules)
+
+
+def _block(
+    left: pd.DataFrame, right: pd.DataFrame, keys: tuple[str, ...], rules: MatchingPolicy
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Candidate pairs (li, ri, keys bitmask) of positions in ``left`` x ``right`` sharing a blocking key, and the
+    keys too common to propose pairs. ``left``/``right`` are prepared frames restricted to the records that may
+    take part (their index holds the positions)."""
+    found: list[pd.DataFrame] = []
+    crowded: list[pd.DataFrame] = []
+    for key in keys:
+        bit = 1 << BLOCKING_KEYS.index(key)
+        lk = left[key].dropna()
+        rk = right[key].dropna()
+        if lk.empty or rk.empty:
+            continue
+        l_count = lk.value_counts(sort=False)
+        r_count = rk.value_counts(sort=False)
+        both = l_count.index.intersection(r_count.index)
+        if both.empty:
+            continue
+        too_many = (l_count.reindex(both) > rules.max_block_records) | (r_count.reindex(both) > rules.max_block_records)
+        if too_many.any():
+            over = both[too_many.to_numpy()]
+            crowded.append(
+                pd.DataFrame(
+                    {
+                        "key_type": key,
+                        "key": over,
+                        "crm_records": l_count.reindex(over).to_numpy(),
+                        "genesys_records": r_count.reindex(over).to_numpy(),
+                    }
+                )
             )
-            for kind in ("email", "phone")
-        ],
-        ignore_index=True,
-    ).dropna(subset=["key"])
-    long = long[long.duplicated(subset=["key_type", "key"], keep=False)]
-    if long.empty:
+        usable = both[~too_many.to_numpy()]
+        lk = lk[lk.isin(usable)]
+        rk = rk[rk.isin(usable)]
+        pairs = pd.DataFrame({"li": lk.index.to_numpy(), "key": lk.to_numpy()}).merge(
+            pd.DataFrame({"ri": rk.index.to_numpy(), "key": rk.to_numpy()}), on="key"
+        )
+        found.append(pd.DataFrame({"li": pairs["li"].to_numpy(), "ri": pairs["ri"].to_numpy(), "keys": bit}))
+    if not found:
+        pairs = pd.DataFrame({"li": np.array([], dtype=np.int64), "ri": np.array([], dtype=np.int64), "keys": 0})
+    else:
+        pairs = pd.concat(found, ignore_index=True).groupby(["li", "ri"], sort=False, as_index=False)["keys"].sum()
+    shared = pd.concat(crowded, ignore_index=True) if crowded else _frame(SHARED_KEY_COLUMNS)
+    return pairs, shared
+
+
+def _rule_of(keys: np.ndarray) -> np.ndarray:
+    """The first blocking key (by ``BLOCKING_KEYS``) of each bitmask."""
+    names = np.asarray(BLOCKING_KEYS, dtype=object)
+    lowest = np.zeros(len(keys), dtype=np.int64)
+    for bit in range(len(BLOCKING_KEYS) - 1, -1, -1):
+        lowest = np.where((keys >> bit) & 1, bit, lowest)
+    return names[lowest]
+
+
+def _best_per(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: is it at its record's best score, and how many pairs of that record share the best score."""
+    frame = pd.DataFrame({"id": ids, "score": scores})
+    best = frame.groupby("id", sort=False)["score"].transform("max").to_numpy()
+    at_best = scores >= best
+    ties = pd.Series(at_best.astype(np.int64)).groupby(ids, sort=False).transform("sum").to_numpy()
+    return at_best, ties
+
+
+@dataclass(frozen=True)
+class _Decided:
+    links: pd.DataFrame  # ci, gi, rule, score, evidence
+    review: pd.DataFrame  # ci, gi, rule, score, evidence, reason
+
+
+def _decide(cand: pd.DataFrame, scores: Scores, rules: MatchingPolicy, rounds: int = 3) -> _Decided:
+    """Mutual-best decisions over scored candidate pairs (see the module docstring); no Python loop over pairs."""
+    ci = cand["li"].to_numpy()
+    gi = cand["ri"].to_numpy()
+    bits = scores.bits
+    active = bits >= rules.review_bits
+    link_at: list[np.ndarray] = []
+    review_at: list[np.ndarray] = []
+    review_reason: list[np.ndarray] = []
+    for _ in range(rounds):
+        at = np.flatnonzero(active)
+        if not len(at):
+            break
+        best_c, ties_c = _best_per(ci[at], bits[at])
+        best_g, ties_g = _best_per(gi[at], bits[at])
+        top = best_c & best_g
+        tied = top & ((ties_c > 1) | (ties_g > 1))
+        strong = bits[at] >= rules.link_bits
+        vetoed = scores.veto[at]
+        links = at[top & ~tied & strong & ~vetoed]
+        held = top & ~(~tied & strong & ~vetoed)
+        reviews = at[held]
+        reason = np.where(
+            tied[held],
+            "tied with another candidate at the same score",
+            np.where(vetoed[held], "conflicting evidence", "score below the link threshold"),
+        )
+        link_at.append(links)
+        review_at.append(reviews)
+        review_reason.append(reason)
+        taken_c = np.unique(np.concatenate([ci[links], ci[reviews]]))
+        taken_g = np.unique(np.concatenate([gi[links], gi[reviews]]))
+        active &= ~np.isin(ci, taken_c) & ~np.isin(gi, taken_g)
+        if not len(links):
+            break
+    links = np.concatenate(link_at) if link_at else np.array([], dtype=np.int64)
+    reviews = np.concatenate(review_at) if review_at else np.array([], dtype=np.int64)
+    reasons = np.concatenate(review_reason) if review_reason else np.array([], dtype=object)
+    rule = _rule_of(cand["keys"].to_numpy())
+
+    def rows(at: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "ci": ci[at],
+            "gi": gi[at],
+            "rule": rule[at],
+            "score": scores.score[at].astype(float),
+            "evidence": scores.take(at).explain(),
+        }
+
+    return _Decided(links=pd.DataFrame(rows(links)), review=pd.DataFrame({**rows(reviews), "reason": reasons}))
+
+
+def _duplicate_groups(
+    work: pd.DataFrame, members: np.ndarray, first: np.ndarray, rules: MatchingPolicy
+) -> pd.DataFrame:
+    """Groups of ``members`` (a mask) that share an email or phone and score as one person, with a deterministic
+    primary: records marked ``first`` rank first, then the oldest created_at, then the lowest record_id."""
+    sub = work[members]
+    if sub.empty:
         return _frame(DUPLICATE_COLUMNS)
-    long = long.sort_values(["key_type", "key", "unlinked", "created_at", "record_id"], na_position="last")
-    grouped = long.groupby(["key_type", "key"], sort=True)
-    long["group_id"] = grouped.ngroup().astype("int64")
-    long["primary_id"] = grouped["record_id"].transform("first")
+    order = pd.DataFrame(
+        {"unranked": ~first[members], "created_at": sub["created_at"].to_numpy(), "id": sub["id"].to_numpy()},
+        index=sub.index,
+    ).sort_values(["unranked", "created_at", "id"], na_position="last")
+    rank = pd.Series(np.arange(len(order)), index=order.index)
+    scorer = _Scorer(work, work, {"email": _no_people(), "phone": _no_people()}, rules)
+    groups: list[pd.DataFrame] = []
+    for key_type in ("email", "phone"):
+        held = sub[key_type].dropna()
+        held = held[held.duplicated(keep=False)]
+        if held.empty:
+            continue
+        size = held.groupby(held, sort=False).transform("size")
+        block = held.where(size <= rules.max_block_records, held + "\x1f" + sub.loc[held.index, "last"].astype(str))
+        block = block[block.groupby(block, sort=False).transform("size").between(2, rules.max_block_records)]
+        if block.empty:
+            continue
+        long = pd.DataFrame({"pos": block.index.to_numpy(), "block": block.to_numpy()})
+        pairs = long.merge(long, on="block", suffixes=("_a", "_b"))
+        pairs = pairs[rank.reindex(pairs["pos_a"]).to_numpy() < rank.reindex(pairs["pos_b"]).to_numpy()]
+        if pairs.empty:
+            continue
+        a, b = pairs["pos_a"].to_numpy(), pairs["pos_b"].to_numpy()
+        scores = scorer.score(a, b)
+        same = (scores.bits >= rules.link_bits) & ~scores.veto
+        a, b, scores = a[same], b[same], scores.take(np.flatnonzero(same))
+        if not len(a):
+            continue
+        # Each record's leader: its best-ranked partner; then one more hop so chains end on one primary.
+        found = pd.DataFrame({"a": a, "b": b, "rank_a": rank.reindex(a).to_numpy(), "text": scores.explain(),
+                              "score": scores.score})  # fmt: skip
+        found = found.sort_values("rank_a").drop_duplicates("b")
+        leader = pd.Series(found["a"].to_numpy(), index=found["b"].to_numpy())
+        hop = leader.reindex(leader.to_numpy())
+        leader = pd.Series(np.where(hop.notna(), hop.to_numpy(), leader.to_numpy()), index=leader.index).astype(
+            np.int64
+        )
+        key = sub.loc[leader.index, key_type].to_numpy(dtype=object)
+        secondaries = pd.DataFrame(
+            {
+                "key_type": key_type,
+                "key": key,
+                "pos": leader.index.to_numpy(),
+                "leader": leader.to_numpy(),
+                "score": found.set_index("b")["score"].reindex(leader.index).to_numpy(dtype=float),
+                "evidence": found.set_index("b")["text"].reindex(leader.index).to_numpy(dtype=object),
+            }
+        )
+        primaries = secondaries.drop_duplicates(["key", "leader"]).assign(
+            pos=lambda f: f["leader"], score=np.nan, evidence=None
+        )
+        groups.append(pd.concat([primaries, secondaries], ignore_index=True))
+    if not groups:
+        return _frame(DUPLICATE_COLUMNS)
+    long = pd.concat(groups, ignore_index=True)
+    ids = work["id"].to_numpy(dtype=object)
+    long["record_id"] = ids[long["pos"].to_numpy()]
+    long["primary_id"] = ids[long["leader"].to_numpy()]
+    long["rank"] = rank.reindex(long["pos"]).to_numpy()
+    long = long.sort_values(["key_type", "key", "primary_id", "rank"])
+    long["group_id"] = long.groupby(["key_type", "key", "primary_id"], sort=True).ngroup().astype("int64")
     long["is_primary"] = long["record_id"] == long["primary_id"]
     return long[list(DUPLICATE_COLUMNS)].reset_index(drop=True)
 
 
-def _crm_twins(crm: pd.DataFrame, genesys: pd.DataFrame) -> pd.Series:
-    """For each Genesys record, a CRM record holding its email (else its phone), live ones first, or None."""
-    twins = pd.Series(None, index=genesys.index, dtype=object)
-    crm = crm.sort_values("live", ascending=False, kind="stable")
-    for column in ("phone", "email"):
-        owners = crm.dropna(subset=[column]).drop_duplicates(subset=[column]).set_index(column)["id"]
-        found = genesys[column].map(owners)
-        twins = found.where(found.notna(), twins)
-    return twins
+def _no_people() -> tuple[pd.Series, pd.Series]:
+    empty = pd.Series([], dtype=np.int64)
+    return empty, empty
 
 
 def unmatched_genesys_reasons(unmatched: pd.DataFrame) -> pd.Series:
     """Why each unmatched Genesys record (``MatchResult.unmatched_genesys``) is not a new CRM contact; null for the
     records that are only in Genesys, the ones ``create_crm_from_genesys`` may create."""
-    linked, duplicate_of, twin = (
-        unmatched[name].astype(object) for name in ("linked_crm_id", "duplicate_of", "crm_twin_id")
+    linked, duplicate_of, twin, review = (
+        unmatched[name].astype(object) if name in unmatched else pd.Series(None, index=unmatched.index, dtype=object)
+        for name in ("linked_crm_id", "duplicate_of", "crm_twin_id", "review_crm_id")
     )
     reasons = np.select(
-        [linked.notna().to_numpy(), duplicate_of.notna().to_numpy(), twin.notna().to_numpy()],
+        [
+            linked.notna().to_numpy(),
+            duplicate_of.notna().to_numpy(),
+            review.notna().to_numpy(),
+            twin.notna().to_numpy(),
+        ],
         [
             ("carries CRM id " + linked.fillna("") + ", which names no CRM record").to_numpy(),
             ("duplicate of Genesys contact " + duplicate_of.fillna("")).to_numpy(),
-            ("same email or phone as CRM record " + twin.fillna("")).to_numpy(),
+            ("in match review with CRM record " + review.fillna("")).to_numpy(),
+            ("same person as CRM record " + twin.fillna("") + " by email or phone").to_numpy(),
         ],
         default=None,
     )
     return pd.Series(reasons, index=unmatched.index, dtype=object)
+
+
+def _trusted(ci: np.ndarray, gi: np.ndarray, rule: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"ci": ci, "gi": gi, "rule": rule, "score": RULE_SCORES[rule], "evidence": TRUSTED_EVIDENCE[rule]}
+    )
+
+
+def _pairs_at(c: pd.DataFrame, g: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of (crm_id, genesys_id) pairs whose two records are both in the frames."""
+    ci = pd.Index(c["id"]).get_indexer(pairs["crm_id"])
+    gi = pd.Index(g["id"]).get_indexer(pairs["genesys_id"])
+    ok = (ci >= 0) & (gi >= 0)
+    return ci[ok], gi[ok]
 
 
 def match_contacts(
@@ -259,125 +470,214 @@ def match_contacts(
     links: pd.DataFrame | None,
     policy: object,
     held_crm_ids: pd.Index | None = None,
+    pair_decisions: pd.DataFrame | None = None,
 ) -> MatchResult:
-    """Link each CRM contact to at most one Genesys contact, tier by tier (see the module docstring).
+    """Link each CRM contact to at most one Genesys contact (see the module docstring).
 
     ``crm`` and ``genesys`` are canonical frames; ``links`` the ledger's (crm_id, genesys_id) pairs or None.
     ``held_crm_ids`` are CRM ids that must not match new Genesys contacts nor be created (e.g. a Genesys record that
-    links to them could not be read); they still keep stored links.
+    links to them could not be read); they still keep stored links. ``pair_decisions`` (crm_id, genesys_id,
+    decision: accept|reject|release) are the review queue's answers: an accepted pair links, a rejected one is never
+    proposed again, a released one (in review longer than ``review_hold_days``) is no match for this run.
     """
+    rules = matching_rules(policy)
     crm, crm_rejected = _reject_bad_ids(crm, "crm")
     genesys, gen_rejected = _reject_bad_ids(genesys, "genesys")
-    match_on_name = bool(getattr(policy, "match_on_name", False))
-    c = _prepare(crm, match_on_name)
-    g = _prepare(genesys, match_on_name)
-    taken_c, taken_g = _Taken(c), _Taken(g)
-    held = taken_c.has(pd.Index([] if held_crm_ids is None else held_crm_ids, dtype=object))
+    c = _prepare(crm, rules)
+    g = _prepare(genesys, rules)
+    n_c, n_g = len(c), len(g)
+    taken_c, taken_g = np.zeros(n_c, dtype=bool), np.zeros(n_g, dtype=bool)
+    held = _mask(n_c, _positions(c, pd.Index([] if held_crm_ids is None else held_crm_ids, dtype=object)))
     live_c, live_g = c["live"].to_numpy(), g["live"].to_numpy()
-
+    decisions = _frame(DECISION_COLUMNS) if pair_decisions is None else pair_decisions
     found: list[pd.DataFrame] = []
-    ambiguous: list[pd.DataFrame] = []
+    ambiguous = _frame(AMBIGUOUS_COLUMNS)
 
-    def take(matches: pd.DataFrame, amb: pd.DataFrame) -> None:
-        found.append(matches)
-        ambiguous.append(amb)
-        taken_c.add(pd.concat([matches["crm_id"], amb.loc[amb["system"] == "crm", "record_id"]]))
-        taken_g.add(pd.concat([matches["genesys_id"], amb.loc[amb["system"] == "genesys", "record_id"]]))
+    def take(rows: pd.DataFrame) -> None:
+        found.append(rows)
+        taken_c[rows["ci"].to_numpy(dtype=np.int64)] = True
+        taken_g[rows["gi"].to_numpy(dtype=np.int64)] = True
 
-    # Tier 1: stored links whose two records are both in the snapshots. A corrupt ledger (an id linked twice) is
-    # reported, never guessed.
+    # Stored links whose two records are both in the snapshots. A corrupt ledger (an id linked twice) is reported,
+    # never guessed.
     if links is not None and len(links):
         stored = links[["crm_id", "genesys_id"]].dropna().drop_duplicates()
-        stored = stored[stored["crm_id"].isin(taken_c.record_ids) & stored["genesys_id"].isin(taken_g.record_ids)]
-        twice = stored["crm_id"].duplicated(keep=False) | stored["genesys_id"].duplicated(keep=False)
-        bad = stored[twice]
-        amb = pd.concat(
+        ci, gi = _pairs_at(c, g, stored)
+        twice = pd.Series(ci).duplicated(keep=False).to_numpy() | pd.Series(gi).duplicated(keep=False).to_numpy()
+        crm_ids, gen_ids = c["id"].to_numpy(dtype=object), g["id"].to_numpy(dtype=object)
+        ambiguous = pd.concat(
             [
-                _frame(
-                    AMBIGUOUS_COLUMNS,
-                    {"rule": "link", "key": bad["crm_id"], "system": "crm", "record_id": bad["crm_id"]},
-                ),
-                _frame(
-                    AMBIGUOUS_COLUMNS,
-                    {"rule": "link", "key": bad["crm_id"], "system": "genesys", "record_id": bad["genesys_id"]},
-                ),
+                _frame(AMBIGUOUS_COLUMNS, {"rule": "link", "key": crm_ids[ci[twice]], "system": "crm",
+                                           "record_id": crm_ids[ci[twice]]}),
+                _frame(AMBIGUOUS_COLUMNS, {"rule": "link", "key": crm_ids[ci[twice]], "system": "genesys",
+                                           "record_id": gen_ids[gi[twice]]}),
             ],
             ignore_index=True,
-        ).drop_duplicates(subset=["system", "record_id"])
-        ok = stored[~twice]
-        take(
-            _frame(
-                MATCH_COLUMNS,
-                {"crm_id": ok["crm_id"], "genesys_id": ok["genesys_id"], "rule": "link", "score": RULE_SCORES["link"]},
-            ),
-            amb,
-        )
+        ).drop_duplicates(subset=["system", "record_id"])  # fmt: skip
+        taken_c[ci[twice]] = True
+        taken_g[gi[twice]] = True
+        take(_trusted(ci[~twice], gi[~twice], "link"))
 
-    # Tier 2: the CRM id a Genesys contact carries in externalIds.
-    free_c = c[live_c & ~taken_c.mask]
-    free_g = g[~taken_g.mask]
-    take(
-        *_unique_join(
-            pd.DataFrame({"id": free_c["id"], "key": free_c["id"]}),
-            pd.DataFrame({"id": free_g["id"], "key": free_g["link"]}),
-            "external_id",
+    # Pairs a person accepted in the review queue, while both records are free and the CRM record is live.
+    accepted = decisions[decisions["decision"] == "accept"].drop_duplicates(["crm_id"]).drop_duplicates(["genesys_id"])
+    ci, gi = _pairs_at(c, g, accepted)
+    ok = live_c[ci] & ~taken_c[ci] & ~taken_g[gi]
+    take(_trusted(ci[ok], gi[ok], "accepted"))
+
+    # The CRM id a Genesys contact carries in externalIds.
+    gi = np.flatnonzero(~taken_g & g["link"].notna().to_numpy())
+    ci = pd.Index(c["id"]).get_indexer(g["link"].to_numpy(dtype=object)[gi])
+    ok = ci >= 0
+    ci, gi = ci[ok], gi[ok]
+    twice = pd.Series(ci).duplicated(keep=False).to_numpy()
+    ok = live_c[ci] & ~taken_c[ci]
+    crowded = ok & twice
+    if crowded.any():
+        crm_ids, gen_ids = c["id"].to_numpy(dtype=object), g["id"].to_numpy(dtype=object)
+        ambiguous = pd.concat(
+            [
+                ambiguous,
+                _frame(AMBIGUOUS_COLUMNS, {"rule": "external_id", "key": crm_ids[ci[crowded]], "system": "crm",
+                                           "record_id": crm_ids[ci[crowded]]}).drop_duplicates(),
+                _frame(AMBIGUOUS_COLUMNS, {"rule": "external_id", "key": crm_ids[ci[crowded]], "system": "genesys",
+                                           "record_id": gen_ids[gi[crowded]]}),
+            ],
+            ignore_index=True,
+        )  # fmt: skip
+        taken_c[ci[crowded]] = True
+        taken_g[gi[crowded]] = True
+    take(_trusted(ci[ok & ~twice], gi[ok & ~twice], "external_id"))
+
+    people = {
+        column: (
+            _people_per_key(c, live_c, column),
+            _people_per_key(g, live_g, column),
         )
-    )
+        for column in ("email", "phone")
+    }
+    scorer = _Scorer(c, g, people, rules)
+    review_parts: list[pd.DataFrame] = []
+    if rules.recheck_links and found:
+        trusted = pd.concat(found, ignore_index=True)
+        checkable = (trusted["rule"] != "accepted").to_numpy()
+        if checkable.any():
+            scores = scorer.score(trusted["ci"].to_numpy()[checkable], trusted["gi"].to_numpy()[checkable])
+            weak = (scores.bits < rules.link_bits) | scores.veto
+            at = np.flatnonzero(checkable)[weak]
+            review_parts.append(
+                trusted.iloc[at].assign(
+                    score=scores.score[weak].astype(float),
+                    evidence=scores.take(np.flatnonzero(weak)).explain(),
+                    reason="stored link re-checked: " + trusted["rule"].iloc[at].astype(str),
+                )
+            )
+            found = [trusted.drop(index=trusted.index[at])]
 
     # Duplicate groups are decided after the trusted tiers so an already linked record is its group's primary.
-    linked_c = taken_c.has(pd.concat([f["crm_id"] for f in found]))
-    crm_dups = _duplicate_groups(c[live_c], linked_c[live_c])
+    linked_c = _mask(
+        n_c,
+        pd.concat(found, ignore_index=True)["ci"].to_numpy(dtype=np.int64) if found else np.array([], dtype=np.int64),
+    )
+    crm_dups = _duplicate_groups(c, live_c, linked_c, rules)
     secondary = crm_dups.loc[~crm_dups["is_primary"]].drop_duplicates(subset=["record_id"])
-    is_secondary = taken_c.has(secondary["record_id"])
-    unlinked_g = g["link"].isna().to_numpy()
+    is_secondary = _mask(n_c, _positions(c, secondary["record_id"]))
 
-    # Tiers 3-5: live, free, primary CRM records against free Genesys records that carry no CRM id of their own.
-    for rule, column in (("email", "email"), ("phone", "phone"), ("name_account", "name")):
-        if column == "name" and not match_on_name:
-            continue
-        cand_c = c[live_c & ~taken_c.mask & ~is_secondary & ~held]
-        cand_g = g[live_g & ~taken_g.mask & unlinked_g]
-        take(
-            *_unique_join(
-                pd.DataFrame({"id": cand_c["id"], "key": cand_c[column]}),
-                pd.DataFrame({"id": cand_g["id"], "key": cand_g[column]}),
-                rule,
-            )
-        )
+    # Proposed pairs: live, free, primary CRM records against free Genesys records that carry no CRM id of their own.
+    free_c = c[live_c & ~taken_c & ~is_secondary & ~held]
+    free_g = g[live_g & ~taken_g & g["link"].isna().to_numpy()]
+    keys = ("email", "phone", "name_account", "name") if rules.names_across_accounts else BLOCKING_KEYS[:3]
+    cand, shared_keys = _block(free_c, free_g, keys, rules)
+    refused = decisions[decisions["decision"].isin(["reject", "release"])]
+    if len(refused) and len(cand):
+        rci, rgi = _pairs_at(c, g, refused)
+        pair_code = cand["li"].to_numpy(dtype=np.int64) * max(n_g, 1) + cand["ri"].to_numpy(dtype=np.int64)
+        cand = cand[~np.isin(pair_code, rci.astype(np.int64) * max(n_g, 1) + rgi)]
+    decided = _decide(cand, scorer.score(cand["li"].to_numpy(), cand["ri"].to_numpy()), rules)
+    take(decided.links)
+    review_parts.append(decided.review)
 
-    matches = pd.concat(found, ignore_index=True) if found else _frame(MATCH_COLUMNS)
-    all_amb = pd.concat(ambiguous, ignore_index=True) if ambiguous else _frame(AMBIGUOUS_COLUMNS)
+    matches = pd.concat(found, ignore_index=True)
+    crm_ids, gen_ids = c["id"].to_numpy(dtype=object), g["id"].to_numpy(dtype=object)
+    matches = _frame(
+        MATCH_COLUMNS,
+        {
+            "crm_id": crm_ids[matches["ci"].to_numpy(dtype=np.int64)],
+            "genesys_id": gen_ids[matches["gi"].to_numpy(dtype=np.int64)],
+            "rule": matches["rule"].to_numpy(dtype=object),
+            "score": matches["score"].to_numpy(dtype=float),
+            "evidence": matches["evidence"].to_numpy(dtype=object),
+        },
+    )
+    review = pd.concat([part for part in review_parts if len(part)], ignore_index=True) if any(
+        len(part) for part in review_parts
+    ) else pd.DataFrame({"ci": np.array([], dtype=np.int64), "gi": np.array([], dtype=np.int64), "rule": [],
+                         "score": [], "evidence": [], "reason": []})  # fmt: skip
+    in_review_c = _mask(n_c, review["ci"].to_numpy(dtype=np.int64))
+    in_review_g = _mask(n_g, review["gi"].to_numpy(dtype=np.int64))
+    review_frame = _frame(
+        REVIEW_COLUMNS,
+        {
+            "crm_id": crm_ids[review["ci"].to_numpy(dtype=np.int64)],
+            "genesys_id": gen_ids[review["gi"].to_numpy(dtype=np.int64)],
+            "rule": review["rule"].to_numpy(dtype=object),
+            "score": review["score"].to_numpy(dtype=float),
+            "evidence": review["evidence"].to_numpy(dtype=object),
+            "reason": review["reason"].to_numpy(dtype=object),
+        },
+    )
 
-    lone = live_c & ~taken_c.mask
-    lone_c = c[lone]
+    lone = live_c & ~taken_c & ~in_review_c
     duplicate_of = secondary.set_index("record_id")["primary_id"]
     unmatched_crm = pd.DataFrame(
         {
-            "crm_id": lone_c["id"].to_numpy(),
-            "duplicate_of": duplicate_of.reindex(lone_c["id"]).to_numpy(),
+            "crm_id": crm_ids[lone],
+            "duplicate_of": duplicate_of.reindex(crm_ids[lone]).to_numpy(),
             "held": held[lone],
         }
     )
-    # Genesys groups are decided last: a record that matched or is ambiguous outranks its unmatched twins, so those
-    # twins are secondaries and never become CRM contacts of their own.
-    gen_dups = _duplicate_groups(g[live_g], taken_g.mask[live_g])
+    # Genesys groups are decided last: a record that matched or waits for review outranks its unmatched twins, so
+    # those twins are secondaries and never become CRM contacts of their own.
+    gen_dups = _duplicate_groups(g, live_g, taken_g | in_review_g, rules)
     gen_secondary = gen_dups.loc[~gen_dups["is_primary"]].drop_duplicates(subset=["record_id"])
-    lone_g = g[live_g & ~taken_g.mask]
+    lone_g = live_g & ~taken_g
+    first_review = review_frame.drop_duplicates("genesys_id")
+    review_of_g = pd.Series(first_review["crm_id"].to_numpy(), index=first_review["genesys_id"].to_numpy())
     unmatched_genesys = pd.DataFrame(
         {
-            "genesys_id": lone_g["id"].to_numpy(),
-            "linked_crm_id": lone_g["link"].to_numpy(),
-            "duplicate_of": gen_secondary.set_index("record_id")["primary_id"].reindex(lone_g["id"]).to_numpy(),
-            "crm_twin_id": _crm_twins(c, lone_g).to_numpy(),
+            "genesys_id": gen_ids[lone_g],
+            "linked_crm_id": g["link"].to_numpy(dtype=object)[lone_g],
+            "duplicate_of": gen_secondary.set_index("record_id")["primary_id"].reindex(gen_ids[lone_g]).to_numpy(),
+            "crm_twin_id": _crm_twins(c, g, lone_g & ~in_review_g, scorer, rules).reindex(gen_ids[lone_g]).to_numpy(),
+            "review_crm_id": review_of_g.reindex(gen_ids[lone_g]).to_numpy(),
         }
     )
 
     return MatchResult(
-        matches=matches.reset_index(drop=True),
-        ambiguous=all_amb,
+        matches=matches,
+        ambiguous=ambiguous.reset_index(drop=True),
         crm_duplicates=crm_dups,
         genesys_duplicates=gen_dups,
         unmatched_crm=unmatched_crm.astype({"crm_id": object, "duplicate_of": object}),
         unmatched_genesys=unmatched_genesys.astype(object),
         rejected=pd.concat([crm_rejected, gen_rejected], ignore_index=True),
+        review=review_frame,
+        shared_keys=shared_keys.astype({"key_type": object, "key": object}),
+    )
+
+
+def _crm_twins(c: pd.DataFrame, g: pd.DataFrame, lone: np.ndarray, scorer: _Scorer, rules: MatchingPolicy) -> pd.Series:
+    """genesys_id -> a CRM record (live first) sharing its email or phone and scoring at least the review threshold:
+    that person is already in the CRM (or was removed from it), so the Genesys record must not become a new one."""
+    if not lone.any():
+        return pd.Series([], dtype=object)
+    cand, _ = _block(c, g[lone], ("email", "phone"), rules)
+    if cand.empty:
+        return pd.Series([], dtype=object)
+    scores = scorer.score(cand["li"].to_numpy(), cand["ri"].to_numpy())
+    cand = cand.assign(bits=scores.bits, live=c["live"].to_numpy()[cand["li"].to_numpy()])
+    cand = cand[cand["bits"] >= rules.review_bits].sort_values(["live", "bits"], ascending=False)
+    cand = cand.drop_duplicates("ri")
+    return pd.Series(
+        c["id"].to_numpy(dtype=object)[cand["li"].to_numpy()],
+        index=g["id"].to_numpy(dtype=object)[cand["ri"].to_numpy()],
     )

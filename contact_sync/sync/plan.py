@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
-from contact_sync.sync.matching import MatchResult, unmatched_genesys_reasons
+from contact_sync.sync.matching import REVIEW_COLUMNS, MatchResult, unmatched_genesys_reasons
 from contact_sync.sync.merge import (
     MERGE_COLUMNS,
     Columns,
@@ -138,6 +138,8 @@ class SyncPlan:
     crm_duplicates: pd.DataFrame
     genesys_duplicates: pd.DataFrame
     rejected: pd.DataFrame
+    review: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REVIEW_COLUMNS)))
+    """crm_id, genesys_id, rule, score, evidence, reason: pairs held in the match review queue (nothing written)."""
     delete_guard: str | None = None
     """Why deletes/unlinks were refused, or None."""
     fields: tuple[str, ...] = field(default=())
@@ -178,6 +180,7 @@ class SyncPlan:
             "crm_duplicate_records": int(self.crm_duplicates["record_id"].nunique()),
             "genesys_duplicate_records": int(self.genesys_duplicates["record_id"].nunique()),
             "rejected": len(self.rejected),
+            "match_review_pairs": len(self.review),
         }
 
 
@@ -384,6 +387,7 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
         crm_duplicates=match.crm_duplicates,
         genesys_duplicates=match.genesys_duplicates,
         rejected=match.rejected,
+        review=match.review,
         delete_guard=guard,
         fields=fields,
     )

@@ -16,6 +16,8 @@ from typing import Any, Final, Literal, get_args
 import phonenumbers
 import yaml
 
+from contact_sync.sync.evidence import COMPARISONS, DEFAULT_WEIGHTS, MatchingPolicy
+
 Direction = Literal["crm_to_genesys", "both", "genesys_to_crm"]
 ConflictPolicy = Literal["crm_wins", "genesys_wins", "last_write_wins", "manual"]
 Compare = Literal["text", "email", "phone", "number", "tags"]
@@ -92,7 +94,8 @@ class SyncPolicy:
     """CRM id field per CRM type: {"salesforce": "Id", "dynamics": "contactid"}."""
     external_source: Mapping[str, str]
     """Name of the Genesys external source holding the CRM id, per CRM type."""
-    match_on_name: bool = False
+    matching: MatchingPolicy = dataclasses.field(default_factory=MatchingPolicy)
+    """How records are proposed, scored and linked (``contact_sync.sync.evidence``)."""
     create_crm_from_genesys: bool = False
     on_crm_delete: OnCrmDelete = "unlink"
     max_delete_share: float = 0.05
@@ -146,11 +149,24 @@ _TOP_KEYS: Final = {
     "fields": True,
     "link_field": True,
     "external_source": True,
-    "match_on_name": False,
+    "matching": False,
     "create_crm_from_genesys": False,
     "on_crm_delete": False,
     "max_delete_share": False,
     "default_region": False,
+}
+_MATCHING_KEYS: Final = {
+    "link_threshold": False,
+    "review_threshold": False,
+    "prior_bits": False,
+    "weights": False,
+    "compare": False,
+    "role_local_parts": False,
+    "shared_key_people": False,
+    "max_block_records": False,
+    "names_across_accounts": False,
+    "recheck_links": False,
+    "review_hold_days": False,
 }
 _FIELD_KEYS: Final = {"crm": True, "genesys": True, "direction": True, "conflict": True, "compare": True}
 
@@ -235,9 +251,12 @@ class _Reader:
             "link_field": self.crm_map(top["link_field"][1], "link_field"),
             "external_source": self.crm_map(top["external_source"][1], "external_source"),
         }
-        for name in ("match_on_name", "create_crm_from_genesys"):
-            if name in top:
-                kwargs[name] = self.boolean(top[name][1], name)
+        if "create_crm_from_genesys" in top:
+            kwargs["create_crm_from_genesys"] = self.boolean(
+                top["create_crm_from_genesys"][1], "create_crm_from_genesys"
+            )
+        if "matching" in top:
+            kwargs["matching"] = self.matching(top["matching"][1], top["matching"][0])
         if "on_crm_delete" in top:
             kwargs["on_crm_delete"] = self.choice(top["on_crm_delete"][1], "on_crm_delete", get_args(OnCrmDelete))
         if "max_delete_share" in top:
@@ -254,6 +273,64 @@ class _Reader:
             kwargs["default_region"] = region
         kwargs["fields"] = self.fields(top["fields"][1], kwargs["link_field"])
         return SyncPolicy(**kwargs)
+
+    def number(self, node: yaml.Node, key: str, low: float, high: float, integer: bool = False) -> float:
+        value = self.scalar(node, key)
+        kind = int if integer else int | float
+        if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+            what = "a whole number" if integer else "a number"
+            raise self.fail(node, key, f"must be {what} from {low:g} to {high:g}, not {value!r}")
+        return value
+
+    def text_list(self, node: yaml.Node, key: str) -> tuple[str, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, key, f"must be a list, not {self._kind(node)}")
+        return tuple(self.text(item, f"{key}[{i}]").casefold() for i, item in enumerate(node.value))
+
+    def matching(self, node: yaml.Node, owner: yaml.Node) -> MatchingPolicy:
+        """The ``matching`` section: thresholds, weights, comparisons, role mailboxes, blocking limits."""
+        items = self.mapping(node, "matching", _MATCHING_KEYS, owner=owner)
+        kwargs: dict[str, Any] = {}
+        for name in ("link_threshold", "review_threshold"):
+            if name in items:
+                kwargs[name] = float(self.number(items[name][1], f"matching.{name}", 0, 1))
+        if "prior_bits" in items:
+            kwargs["prior_bits"] = float(self.number(items["prior_bits"][1], "matching.prior_bits", -100, 100))
+        for name, low in (("shared_key_people", 2), ("max_block_records", 1)):
+            if name in items:
+                kwargs[name] = int(self.number(items[name][1], f"matching.{name}", low, 1_000_000, integer=True))
+        for name in ("names_across_accounts", "recheck_links"):
+            if name in items:
+                kwargs[name] = self.boolean(items[name][1], f"matching.{name}")
+        if "review_hold_days" in items:
+            value_node = items["review_hold_days"][1]
+            if self.scalar(value_node, "matching.review_hold_days") is not None:
+                kwargs["review_hold_days"] = float(self.number(value_node, "matching.review_hold_days", 0, 3650))
+        if "role_local_parts" in items:
+            kwargs["role_local_parts"] = self.text_list(items["role_local_parts"][1], "matching.role_local_parts")
+        if "compare" in items:
+            toggles = self.mapping(items["compare"][1], "matching.compare", dict.fromkeys(COMPARISONS, False))
+            kwargs["compare"] = tuple(
+                name
+                for name in COMPARISONS
+                if name not in toggles or self.boolean(toggles[name][1], f"matching.compare.{name}")
+            )
+        if "weights" in items:
+            weights = {k: dict(v) for k, v in DEFAULT_WEIGHTS.items()}
+            groups = self.mapping(items["weights"][1], "matching.weights", dict.fromkeys(DEFAULT_WEIGHTS, False))
+            for group, (_, group_node) in groups.items():
+                levels = self.mapping(
+                    group_node, f"matching.weights.{group}", dict.fromkeys(DEFAULT_WEIGHTS[group], False)
+                )
+                for level, (_, level_node) in levels.items():
+                    weights[group][level] = float(
+                        self.number(level_node, f"matching.weights.{group}.{level}", -100, 100)
+                    )
+            kwargs["weights"] = weights
+        rules = MatchingPolicy(**kwargs)
+        if rules.review_threshold > rules.link_threshold:
+            raise self.fail(owner, "matching.review_threshold", "must not be above matching.link_threshold")
+        return rules
 
     def fields(self, node: yaml.Node, link_field: Mapping[str, str]) -> tuple[FieldRule, ...]:
         items = self.mapping(node, "fields", None)

@@ -94,12 +94,19 @@ def test_manual_conflict_round_trip_hold_decide_apply_then_quiet() -> None:
 def test_first_run_then_second_run_is_empty() -> None:
     c = crm(
         {"record_id": "c1", **ANN, "tags": "vip"},
-        {"record_id": "c2", "first_name": "Bob", "email": "bob@x.com", "phone": "212 555 0100", "lead_score": 7},
+        {
+            "record_id": "c2",
+            "first_name": "Bob",
+            "last_name": "Ek",
+            "email": "bob@x.com",
+            "phone": "212 555 0100",
+            "lead_score": 7,
+        },
         {"record_id": "c3", "first_name": "Cy", "email": "cy@x.com"},
     )
     g = genesys(
         {"record_id": "g1", **ANN, "email": "ANN@X.COM", "phone": "(415) 555-0101", "tags": "gold"},
-        {"record_id": "g2", "first_name": "Robert", "phone": "+1 212-555-0100"},
+        {"record_id": "g2", "first_name": "Robert", "last_name": "Ek", "phone": "+1 212-555-0100"},
     )
     policy = make_policy("bidirectional")
     first = reconcile(c, g, policy)

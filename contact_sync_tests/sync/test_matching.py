@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from contact_sync.sync.evidence import MatchingPolicy
 from contact_sync.sync.matching import match_contacts, unmatched_genesys_reasons
 from contact_sync_tests.sync.engine_helpers import at, crm, genesys, links, make_policy
 
@@ -53,10 +54,10 @@ def test_email_matches_after_trim_and_casefold() -> None:
     assert result.matches["score"].iloc[0] < 1.0
 
 
-def test_phone_matches_by_e164_across_formats() -> None:
+def test_phone_matches_by_e164_across_formats_when_the_names_agree() -> None:
     result = match_contacts(
-        crm({"record_id": "c1", "email": "a@x.com", "phone": "(415) 555-0101"}),
-        genesys({"record_id": "g1", "email": "b@y.com", "phone": "+1 415-555-0101"}),
+        crm({"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "phone": "(415) 555-0101"}),
+        genesys({"record_id": "g1", "first_name": "Ann", "last_name": "Lee", "phone": "+1 415-555-0101"}),
         None,
         POLICY,
     )
@@ -74,7 +75,7 @@ def test_unparseable_phones_never_match() -> None:
     assert list(result.unmatched_crm["crm_id"]) == ["c1"]
 
 
-def test_name_match_needs_the_switch_and_the_same_account() -> None:
+def test_names_propose_pairs_within_one_account_and_across_accounts_only_with_the_switch() -> None:
     c = crm(
         {"record_id": "c1", "first_name": "José", "last_name": "Núñez", "account_id": "A1"},
         {"record_id": "c2", "first_name": "Mia", "last_name": "Wong", "account_id": "A1"},
@@ -83,53 +84,57 @@ def test_name_match_needs_the_switch_and_the_same_account() -> None:
         {"record_id": "g1", "first_name": "jose ", "last_name": "NUNEZ", "account_id": "A1"},
         {"record_id": "g2", "first_name": "Mia", "last_name": "Wong", "account_id": "A2"},
     )
-    assert match_contacts(c, g, None, make_policy("one_way")).matches.empty
-    result = match_contacts(c, g, None, make_policy("one_way", match_on_name=True))
+    assert pairs(match_contacts(c, g, None, POLICY)) == {("c1", "g1", "name_account")}
+    across = make_policy("one_way", matching=MatchingPolicy(names_across_accounts=True))
+    result = match_contacts(c, g, None, across)
+    # Same name, another account, nothing else: proposed, but not enough to link; it waits for review.
     assert pairs(result) == {("c1", "g1", "name_account")}
+    assert set(zip(result.review["crm_id"], result.review["genesys_id"], strict=True)) == {("c2", "g2")}
 
 
-def test_tiers_are_tried_in_order_of_trust() -> None:
-    # c1's email points at g1 and its phone at g2; email is more trusted, and g2 stays free for c2's phone.
+def test_each_record_takes_its_best_candidate_and_the_other_stays_free() -> None:
+    # c1's email points at g1 and its phone at g2; the email pair scores higher, and g2 stays free for c2's phone.
     c = crm(
-        {"record_id": "c1", "email": "a@x.com", "phone": "415 555 0101"},
-        {"record_id": "c2", "email": "c2@x.com", "phone": "415 555 0102"},
+        {"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "a@x.com", "phone": "415 555 0101"},
+        {"record_id": "c2", "first_name": "Bo", "last_name": "Ek", "email": "c2@x.com", "phone": "415 555 0102"},
     )
     g = genesys(
-        {"record_id": "g1", "email": "A@x.com"},
-        {"record_id": "g2", "phone": "4155550101"},
-        {"record_id": "g3", "phone": "+14155550102"},
+        {"record_id": "g1", "first_name": "Ann", "last_name": "Lee", "email": "A@x.com"},
+        {"record_id": "g2", "first_name": "Ann", "last_name": "Lee", "phone": "4155550101"},
+        {"record_id": "g3", "first_name": "Bo", "last_name": "Ek", "phone": "+14155550102"},
     )
     result = match_contacts(c, g, None, POLICY)
     assert pairs(result) == {("c1", "g1", "email"), ("c2", "g3", "phone")}
     assert list(result.unmatched_genesys["genesys_id"]) == ["g2"]
 
 
-def test_ambiguous_email_two_genesys_candidates_is_reported_not_guessed() -> None:
+def test_two_equal_genesys_candidates_are_held_for_review_not_guessed() -> None:
     result = match_contacts(
-        crm({"record_id": "c1", "email": "a@x.com", "phone": "415 555 0101"}),
+        crm({"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "a@x.com"}),
         genesys(
-            {"record_id": "g1", "email": "a@x.com"}, {"record_id": "g2", "email": "A@X.com", "phone": "4155550101"}
+            {"record_id": "g1", "first_name": "Ann", "last_name": "Lee", "email": "a@x.com"},
+            {"record_id": "g2", "first_name": "Ann", "last_name": "Lee", "email": "A@X.com"},
         ),
         None,
         POLICY,
     )
     assert result.matches.empty
-    assert ambiguous_ids(result, "crm") == {"c1"}
-    assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
-    # Ambiguous records are left alone: c1 is not matched by phone at a lower tier, nor created.
+    assert set(result.review["genesys_id"]) <= {"g1", "g2"} and set(result.review["crm_id"]) == {"c1"}
+    assert set(result.review["reason"]) == {"tied with another candidate at the same score"}
+    # A record in review is left alone: c1 is not created in Genesys.
     assert result.unmatched_crm.empty
 
 
-def test_ambiguous_phone_two_genesys_candidates() -> None:
+def test_a_phone_alone_is_not_enough_to_link() -> None:
     result = match_contacts(
         crm({"record_id": "c1", "phone": "415 555 0101"}),
-        genesys({"record_id": "g1", "phone": "+14155550101"}, {"record_id": "g2", "phone": "(415) 555-0101"}),
+        genesys({"record_id": "g1", "phone": "+14155550101"}),
         None,
         POLICY,
     )
     assert result.matches.empty
-    assert set(result.ambiguous["rule"]) == {"phone"}
-    assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
+    assert list(result.review["genesys_id"]) == ["g1"]
+    assert result.review["evidence"].iloc[0].startswith("email missing, phone equal")
 
 
 def test_ambiguous_external_id_two_genesys_contacts_carry_the_same_crm_id() -> None:
@@ -144,18 +149,20 @@ def test_ambiguous_external_id_two_genesys_contacts_carry_the_same_crm_id() -> N
     assert ambiguous_ids(result, "genesys") == {"g1", "g2"}
 
 
-def test_ambiguous_name_two_crm_namesakes_in_one_account() -> None:
+def test_two_crm_namesakes_in_one_account_are_never_guessed() -> None:
     result = match_contacts(
         crm(
-            {"record_id": "c1", "first_name": "Li", "last_name": "Chen", "account_id": "A1"},
-            {"record_id": "c2", "first_name": "Li", "last_name": "Chen", "account_id": "A1"},
+            {"record_id": "c1", "first_name": "Li", "last_name": "Chen", "account_id": "A1", "email": "li1@x.com"},
+            {"record_id": "c2", "first_name": "Li", "last_name": "Chen", "account_id": "A1", "email": "li2@x.com"},
         ),
         genesys({"record_id": "g1", "first_name": "Li", "last_name": "Chen", "account_id": "A1"}),
         None,
-        make_policy("one_way", match_on_name=True),
+        POLICY,
     )
     assert result.matches.empty
-    assert ambiguous_ids(result, "crm") == {"c1", "c2"}
+    assert set(zip(result.review["crm_id"], result.review["genesys_id"], strict=True)) == {("c1", "g1"), ("c2", "g1")}
+    assert set(result.review["reason"]) == {"tied with another candidate at the same score"}
+    assert result.unmatched_crm.empty
 
 
 def test_corrupt_ledger_linking_one_crm_id_twice_is_reported() -> None:
@@ -172,18 +179,20 @@ def test_corrupt_ledger_linking_one_crm_id_twice_is_reported() -> None:
 
 def test_crm_duplicates_get_one_primary_the_oldest_and_only_it_matches() -> None:
     c = crm(
-        {"record_id": "c2", "email": "Ann@x.com", "created_at": at(0)},
-        {"record_id": "c1", "email": "ann@x.com ", "created_at": at(5)},
-        {"record_id": "c3", "phone": "415 555 0101", "created_at": at(1)},
-        {"record_id": "c4", "phone": "+1 (415) 555-0101", "created_at": at(1)},
-    )
-    g = genesys({"record_id": "g1", "email": "ANN@x.com"})
+        {"record_id": "c2", "first_name": "Ann", "last_name": "Lee", "email": "Ann@x.com", "created_at": at(0)},
+        {"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "ann@x.com ", "created_at": at(5)},
+        {"record_id": "c3", "first_name": "Bob", "last_name": "Ek", "phone": "415 555 0101", "created_at": at(1)},
+        {"record_id": "c4", "first_name": "Robert", "last_name": "Ek", "phone": "+1 (415) 555-0101",
+         "created_at": at(1)},
+    )  # fmt: skip
+    g = genesys({"record_id": "g1", "first_name": "Ann", "last_name": "Lee", "email": "ANN@x.com"})
     result = match_contacts(c, g, None, POLICY)
     assert pairs(result) == {("c2", "g1", "email")}
     dups = result.crm_duplicates.set_index("record_id")
     assert dups.loc["c2", "is_primary"] and not dups.loc["c1", "is_primary"]
-    # Same created_at: the lowest id is the primary.
+    # Same created_at: the lowest id is the primary; the evidence says why they are one person.
     assert dups.loc["c3", "is_primary"] and dups.loc["c4", "primary_id"] == "c3"
+    assert "first name nickname (bob~robert)" in dups.loc["c4", "evidence"]
     unmatched = result.unmatched_crm.set_index("crm_id")
     assert unmatched.loc["c1", "duplicate_of"] == "c2"
     assert unmatched.loc["c4", "duplicate_of"] == "c3"
@@ -263,10 +272,10 @@ def test_bad_values_do_not_crash_and_stay_unmatched() -> None:
         ),
         genesys({"record_id": "g1", "email": "no-at-sign", "first_name": long_name, "last_name": "李"}),
         None,
-        make_policy("one_way", match_on_name=True),
+        make_policy("one_way", matching=MatchingPolicy(names_across_accounts=True)),
     )
     assert result.matches.empty
-    assert set(result.unmatched_crm["crm_id"]) == {"c1", "c2"}
+    assert set(result.unmatched_crm["crm_id"]) | set(result.review["crm_id"]) == {"c1", "c2"}
 
 
 def test_each_unmatched_genesys_record_says_why_it_is_not_a_new_crm_contact() -> None:
@@ -274,8 +283,22 @@ def test_each_unmatched_genesys_record_says_why_it_is_not_a_new_crm_contact() ->
             {"record_id": "c2", "email": "d@x.com", "is_deleted": True})  # fmt: skip
     g = genesys(
         {"record_id": "g1", "crm_id": "c-gone", "email": "z@x.com"},
-        {"record_id": "g2", "email": "p@y.com", "phone": "646 555 0111", "created_at": at(0)},
-        {"record_id": "g3", "email": "q@y.com", "phone": "+16465550111", "created_at": at(5)},
+        {
+            "record_id": "g2",
+            "first_name": "Bo",
+            "last_name": "Ek",
+            "email": "p@y.com",
+            "phone": "646 555 0111",
+            "created_at": at(0),
+        },
+        {
+            "record_id": "g3",
+            "first_name": "Bo",
+            "last_name": "Ek",
+            "email": "q@y.com",
+            "phone": "+16465550111",
+            "created_at": at(5),
+        },
         {"record_id": "g4", "email": "D@x.com"},
         {"record_id": "g5", "email": "new@x.com"},
     )
@@ -285,6 +308,6 @@ def test_each_unmatched_genesys_record_says_why_it_is_not_a_new_crm_contact() ->
         "g1": "carries CRM id c-gone, which names no CRM record",
         "g2": None,  # the oldest of the two Genesys duplicates: only in Genesys
         "g3": "duplicate of Genesys contact g2",
-        "g4": "same email or phone as CRM record c2",  # c2 was deleted in the CRM: not brought back
+        "g4": "same person as CRM record c2 by email or phone",  # c2 was deleted in the CRM: not brought back
         "g5": None,
     }

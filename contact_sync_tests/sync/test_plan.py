@@ -13,6 +13,9 @@ from contact_sync_tests.sync.engine_helpers import apply_plan, at, base_of, crm,
 FIELDS = ["first_name", "last_name", "email", "phone", "account_id", "lead_score", "tags"]
 
 
+BO = {"first_name": "Bo", "last_name": "Ek"}
+
+
 def test_genesys_create_carries_the_link_and_every_mapped_field() -> None:
     c = crm({"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "ann@x.com", "phone": "415 555 0101",
              "account_id": "A1", "lead_score": 42.0, "tags": "vip"})  # fmt: skip
@@ -31,8 +34,8 @@ def test_crm_duplicates_create_one_genesys_contact() -> None:
     c = crm(
         {"record_id": "c1", "email": "ann@x.com", "created_at": at(0)},
         {"record_id": "c2", "email": "ANN@x.com", "created_at": at(3)},
-        {"record_id": "c3", "email": "bob@x.com", "phone": "415 555 0101", "created_at": at(0)},
-        {"record_id": "c4", "phone": "(415) 555-0101", "created_at": at(1)},
+        {"record_id": "c3", **BO, "email": "bob@x.com", "phone": "415 555 0101", "created_at": at(0)},
+        {"record_id": "c4", **BO, "phone": "(415) 555-0101", "created_at": at(1)},
     )
     plan = reconcile(c, genesys(), make_policy("one_way"))
     assert sorted(plan.genesys_creates["crm_id"]) == ["c1", "c3"]
@@ -45,7 +48,7 @@ def test_ambiguous_records_get_nothing_written() -> None:
     plan = reconcile(c, g, make_policy("bidirectional"))
     assert plan.reconciliation.empty
     assert plan.is_empty()
-    assert set(plan.ambiguous["record_id"]) == {"c1", "g1", "g2"}
+    assert set(zip(plan.review["crm_id"], plan.review["genesys_id"], strict=True)) == {("c1", "g1"), ("c1", "g2")}
 
 
 def test_updates_hold_only_changed_fields_and_crm_updates_only_in_bidirectional_mode() -> None:
@@ -85,7 +88,7 @@ def test_genesys_duplicates_create_one_crm_contact_and_the_next_run_is_empty() -
     twin = {"first_name": "Ann", "last_name": "Lee", "email": "p@y.com", "phone": "646 555 0111", "account_id": "A1"}
     g = genesys({**twin, "record_id": "gf1", "created_at": at(5)}, {**twin, "record_id": "gf0", "created_at": at(5)},
                 {**twin, "record_id": "gf2", "email": "P@Y.com", "created_at": at(9)})  # fmt: skip
-    policy = make_policy("bidirectional", create_crm_from_genesys=True, match_on_name=True)
+    policy = make_policy("bidirectional", create_crm_from_genesys=True)
     plan = reconcile(crm(), g, policy)
     assert list(plan.crm_creates["genesys_id"]) == ["gf0"]
     assert set(plan.reconciliation["genesys_id"]) == {"gf0"}
@@ -102,9 +105,9 @@ def test_genesys_duplicates_create_one_crm_contact_and_the_next_run_is_empty() -
 
 def test_a_genesys_twin_of_a_matched_contact_is_not_created_in_the_crm() -> None:
     # g2 shares its phone with g1, which matched c1 by email: g2 is the same person, not a new CRM contact.
-    c = crm({"record_id": "c1", "email": "a@x.com"})
-    g = genesys({"record_id": "g1", "email": "a@x.com", "phone": "646 555 0111"},
-                {"record_id": "g2", "email": "other@x.com", "phone": "+16465550111"})  # fmt: skip
+    c = crm({"record_id": "c1", **BO, "email": "a@x.com"})
+    g = genesys({"record_id": "g1", **BO, "email": "a@x.com", "phone": "646 555 0111"},
+                {"record_id": "g2", **BO, "email": "other@x.com", "phone": "+16465550111"})  # fmt: skip
     plan = reconcile(c, g, make_policy("bidirectional", create_crm_from_genesys=True))
     assert plan.crm_creates.empty
     assert plan.new_links[["crm_id", "genesys_id"]].to_dict("records") == [{"crm_id": "c1", "genesys_id": "g1"}]
@@ -116,10 +119,10 @@ def test_a_genesys_contact_whose_phone_a_crm_duplicate_holds_is_not_created_in_t
     # c2 is c1's secondary (same email) so it matches nothing; g2 has c2's phone. The phone write from c1 to g1
     # ends g1 and g2 being Genesys twins, so only the CRM's own phone tells that g2 is already in the CRM:
     # creating it now or on the next run would make a CRM duplicate.
-    c = crm({"record_id": "c1", "email": "p@y.com", "phone": "646 555 0122"},
-            {"record_id": "c2", "email": "p@y.com", "phone": "646 555 0111", "created_at": at(1)})  # fmt: skip
-    g = genesys({"record_id": "g1", "email": "p@y.com", "phone": "646 555 0111"},
-                {"record_id": "g2", "email": "q@y.com", "phone": "646 555 0111"})  # fmt: skip
+    c = crm({"record_id": "c1", **BO, "email": "p@y.com", "phone": "646 555 0122"},
+            {"record_id": "c2", **BO, "email": "p@y.com", "phone": "646 555 0111", "created_at": at(1)})  # fmt: skip
+    g = genesys({"record_id": "g1", **BO, "email": "p@y.com", "phone": "646 555 0111"},
+                {"record_id": "g2", **BO, "email": "q@y.com", "phone": "646 555 0111"})  # fmt: skip
     policy = make_policy("bidirectional", create_crm_from_genesys=True)
     plan = reconcile(c, g, policy)
     assert plan.crm_creates.empty and plan.genesys_creates.empty
@@ -132,9 +135,9 @@ def test_a_genesys_contact_whose_phone_a_crm_duplicate_holds_is_not_created_in_t
 def test_a_genesys_duplicate_of_a_contact_deleted_in_the_crm_is_not_created_back() -> None:
     # c1 was deleted in the CRM, so its linked Genesys contact g1 is deleted; g2 is g1's duplicate (same phone).
     # Creating g2 in the CRM, now or once g1 is gone, would bring back the person the CRM removed.
-    c = crm({"record_id": "c1", "email": "a@x.com", "phone": "646 555 0111", "is_deleted": True})
-    g = genesys({"record_id": "g1", "crm_id": "c1", "email": "a@x.com", "phone": "646 555 0111"},
-                {"record_id": "g2", "email": "b@x.com", "phone": "+16465550111"})  # fmt: skip
+    c = crm({"record_id": "c1", **BO, "email": "a@x.com", "phone": "646 555 0111", "is_deleted": True})
+    g = genesys({"record_id": "g1", **BO, "crm_id": "c1", "email": "a@x.com", "phone": "646 555 0111"},
+                {"record_id": "g2", **BO, "email": "b@x.com", "phone": "+16465550111"})  # fmt: skip
     policy = make_policy("bidirectional", create_crm_from_genesys=True, on_crm_delete="delete", max_delete_share=1.0)
     plan = reconcile(c, g, policy, links=links(("c1", "g1")))
     assert plan.deletes[["crm_id", "genesys_id"]].to_dict("records") == [{"crm_id": "c1", "genesys_id": "g1"}]
@@ -205,10 +208,16 @@ def test_mass_delete_guard_refuses_and_says_why() -> None:
 
 
 def test_new_links_carry_rule_and_score_and_known_links_are_not_repeated() -> None:
-    c = crm({"record_id": "c1", "email": "a@x.com"}, {"record_id": "c2", "phone": "415 555 0101"})
-    g = genesys({"record_id": "g1", "email": "A@x.com"}, {"record_id": "g2", "phone": "+14155550101"})
+    c = crm({"record_id": "c1", "email": "a@x.com"}, {"record_id": "c2", **BO, "phone": "415 555 0101"})
+    g = genesys({"record_id": "g1", "email": "A@x.com"}, {"record_id": "g2", **BO, "phone": "+14155550101"})
     plan = reconcile(c, g, make_policy("one_way"), links=links(("c1", "g1")))
-    assert plan.new_links.to_dict("records") == [{"crm_id": "c2", "genesys_id": "g2", "rule": "phone", "score": 0.85}]
+    assert plan.new_links[["crm_id", "genesys_id", "rule"]].to_dict("records") == [
+        {"crm_id": "c2", "genesys_id": "g2", "rule": "phone"}
+    ]
+    assert 0.95 <= plan.new_links["score"].iloc[0] < 1.0
+    assert plan.new_links["evidence"].iloc[0] == (
+        "email missing, phone equal, first name exact, last name exact, account missing -> 0.999"
+    )
 
 
 def test_is_empty_and_summary_counts() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from contact_sync.sync.evidence import MatchingPolicy
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH, PolicyError, SyncPolicy, load_policy, parse_policy
 
 DEFAULT_TEXT = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
@@ -58,7 +59,8 @@ def test_default_policy_is_the_guides_table() -> None:
     }
     assert dict(policy.link_field) == {"salesforce": "Id", "dynamics": "contactid"}
     assert dict(policy.external_source) == {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
-    assert (policy.match_on_name, policy.create_crm_from_genesys, policy.on_crm_delete) == (False, False, "unlink")
+    assert (policy.create_crm_from_genesys, policy.on_crm_delete) == (False, "unlink")
+    assert policy.matching == MatchingPolicy()  # the file spells out the model's defaults
     assert policy.max_delete_share == 0.05
     assert policy.default_region == "US"
 
@@ -108,7 +110,10 @@ def test_policy_is_immutable() -> None:
 def test_overrides_are_read() -> None:
     text = (
         DEFAULT_TEXT.replace("\nmode: one_way", "\nmode: bidirectional")
-        .replace("match_on_name: false", "match_on_name: true")
+        .replace("names_across_accounts: false", "names_across_accounts: true")
+        .replace("link_threshold: 0.95", "link_threshold: 0.99")
+        .replace("review_hold_days: null", "review_hold_days: 7")
+        .replace("first_name: true, last_name", "first_name: false, last_name")
         .replace("on_crm_delete: unlink", "on_crm_delete: delete")
         .replace("max_delete_share: 0.05", "max_delete_share: 0.2")
         .replace("default_region: US", "default_region: gb")
@@ -116,7 +121,10 @@ def test_overrides_are_read() -> None:
     )
     policy = parse_policy(text)
     assert isinstance(policy, SyncPolicy)
-    assert policy.mode == "bidirectional" and policy.match_on_name and policy.on_crm_delete == "delete"
+    assert policy.mode == "bidirectional" and policy.on_crm_delete == "delete"
+    assert policy.matching.names_across_accounts and policy.matching.link_threshold == 0.99
+    assert policy.matching.review_hold_days == 7.0
+    assert policy.matching.compare == ("email", "phone", "last_name", "account")
     assert policy.max_delete_share == 0.2 and policy.default_region == "GB"
     assert policy.field("tags").conflict == "manual"
 
@@ -146,8 +154,16 @@ def _assert_error(text: str, key: str, line: int) -> None:
         ("    genesys: workEmail", "    genesys: emailAddress", "fields.email.genesys", "emailAddress"),
         ("    genesys: workEmail", "    genesys: customFields.a.b", "fields.email.genesys", "customFields.a.b"),
         ("    genesys: workEmail\n", "    genesys: workEmail\n    extra: 1\n", "fields.email.extra", "extra: 1"),
-        ("match_on_name: false", "match_on_name: maybe", "match_on_name", "match_on_name: maybe"),
-        ("match_on_name: false", "match_on_name: 1", "match_on_name", "match_on_name: 1"),
+        ("recheck_links: false", "recheck_links: maybe", "matching.recheck_links", "recheck_links: maybe"),
+        ("recheck_links: false", "recheck_links: 1", "matching.recheck_links", "recheck_links: 1"),
+        ("link_threshold: 0.95", "link_threshold: 1.5", "matching.link_threshold", "link_threshold: 1.5"),
+        ("review_threshold: 0.2", "review_threshold: 0.99", "matching.review_threshold", "matching:"),
+        ("max_block_records: 50", "max_block_records: 0", "matching.max_block_records", "max_block_records: 0"),
+        ("max_block_records: 50", "max_block_records: 2.5", "matching.max_block_records", "max_block_records: 2.5"),
+        ("  compare: {email: true,", "  compare: {mail: true,", "matching.compare.mail", "compare: {mail"),
+        ("  recheck_links: false", "  recheck_links: false\n  fuzzy: 1", "matching.fuzzy", "fuzzy: 1"),
+        ("  # weights (", "  weights: {email: {equal: big}}\n  # weights (", "matching.weights.email.equal", "big"),
+        ("\nmatching:\n", "\nmatch_on_name: true\nmatching:\n", "match_on_name", "match_on_name: true"),
         ("max_delete_share: 0.05", "max_delete_share: 5", "max_delete_share", "max_delete_share: 5"),
         ("max_delete_share: 0.05", "max_delete_share: lots", "max_delete_share", "max_delete_share: lots"),
         ("on_crm_delete: unlink", "on_crm_delete: archive", "on_crm_delete", "archive"),

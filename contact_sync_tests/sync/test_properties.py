@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contact_sync.sync.engine import reconcile
+from contact_sync.sync.evidence import MatchingPolicy
 from contact_sync.sync.merge import compare_keys, effective_direction
 from contact_sync_tests.sync.engine_helpers import apply_plan, at, base_of, crm, genesys, links, make_policy
 
@@ -76,7 +77,7 @@ def policies(draw: st.DrawFn) -> Any:
     return make_policy(
         draw(st.sampled_from(["one_way", "bidirectional"])),
         fields=rules,
-        match_on_name=draw(st.booleans()),
+        matching=MatchingPolicy(names_across_accounts=draw(st.booleans()), recheck_links=draw(st.booleans())),
         create_crm_from_genesys=draw(st.booleans()),
         on_crm_delete=draw(st.sampled_from(["unlink", "delete"])),
         max_delete_share=draw(st.sampled_from([0.05, 1.0])),
