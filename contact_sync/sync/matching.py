@@ -154,8 +154,6 @@ def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
     work["role_email"] = pd.Series(local, dtype=object).isin(rules.role_local_parts).to_numpy()
     work["name_account"] = _joined(last, account).to_numpy()
     work["name"] = _joined(first, last).to_numpy() if rules.names_across_accounts else None
-    # Who a record is, roughly, for counting how many people hold a key: last name and first initial.
-    work["person"] = (last.fillna("").astype(str) + "\x1f" + first.str[:1].fillna("").astype(str)).to_numpy()
     return work
 
 
@@ -170,10 +168,13 @@ def _mask(n: int, at: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _people_per_key(work: pd.DataFrame, counted: np.ndarray, column: str) -> pd.Series:
-    """key -> number of distinct people (by ``person``) among the ``counted`` records holding it."""
-    part = work.loc[counted, [column, "person"]].dropna(subset=[column])
-    return part.drop_duplicates().groupby(column, sort=False).size()
+def _people_per_key(work: pd.DataFrame, counted: np.ndarray, column: str, duplicates: pd.DataFrame) -> pd.Series:
+    """key -> how many people hold it among the ``counted`` records: the records less the duplicates among them
+    (the non-primary members of that key's duplicate groups)."""
+    holders = work.loc[counted, column].dropna().value_counts(sort=False)
+    twins = duplicates[(duplicates["key_type"] == column) & ~duplicates["is_primary"].astype(bool)]
+    repeated = twins.groupby("key", sort=False).size()
+    return holders.sub(repeated.reindex(holders.index).fillna(0).astype(np.int64))
 
 
 def _shared(
@@ -347,21 +348,12 @@ def _decide(cand: pd.DataFrame, scores: Scores, rules: MatchingPolicy, rounds: i
     return _Decided(links=pd.DataFrame(rows(links)), review=pd.DataFrame({**rows(reviews), "reason": reasons}))
 
 
-def _duplicate_groups(
-    work: pd.DataFrame, members: np.ndarray, first: np.ndarray, rules: MatchingPolicy
-) -> pd.DataFrame:
-    """Groups of ``members`` (a mask) that share an email or phone and score as one person, with a deterministic
-    primary: records marked ``first`` rank first, then the oldest created_at, then the lowest record_id."""
+def _duplicate_pairs(work: pd.DataFrame, members: np.ndarray, rules: MatchingPolicy) -> pd.DataFrame:
+    """key_type, key, a, b (positions, a < b), score, evidence: pairs of ``members`` (a mask) sharing an email or
+    phone that score as one person. A key held by more than ``max_block_records`` records is split by last name."""
     sub = work[members]
-    if sub.empty:
-        return _frame(DUPLICATE_COLUMNS)
-    order = pd.DataFrame(
-        {"unranked": ~first[members], "created_at": sub["created_at"].to_numpy(), "id": sub["id"].to_numpy()},
-        index=sub.index,
-    ).sort_values(["unranked", "created_at", "id"], na_position="last")
-    rank = pd.Series(np.arange(len(order)), index=order.index)
     scorer = _Scorer(work, work, {"email": _no_people(), "phone": _no_people()}, rules)
-    groups: list[pd.DataFrame] = []
+    found: list[pd.DataFrame] = []
     for key_type in ("email", "phone"):
         held = sub[key_type].dropna()
         held = held[held.duplicated(keep=False)]
@@ -374,45 +366,70 @@ def _duplicate_groups(
             continue
         long = pd.DataFrame({"pos": block.index.to_numpy(), "block": block.to_numpy()})
         pairs = long.merge(long, on="block", suffixes=("_a", "_b"))
-        pairs = pairs[rank.reindex(pairs["pos_a"]).to_numpy() < rank.reindex(pairs["pos_b"]).to_numpy()]
-        if pairs.empty:
-            continue
-        a, b = pairs["pos_a"].to_numpy(), pairs["pos_b"].to_numpy()
+        pairs = pairs[pairs["pos_a"].to_numpy() < pairs["pos_b"].to_numpy()]
+        a, b = pairs["pos_a"].to_numpy(dtype=np.int64), pairs["pos_b"].to_numpy(dtype=np.int64)
         scores = scorer.score(a, b)
-        same = (scores.bits >= rules.link_bits) & ~scores.veto
-        a, b, scores = a[same], b[same], scores.take(np.flatnonzero(same))
-        if not len(a):
+        same = np.flatnonzero((scores.bits >= rules.link_bits) & ~scores.veto)
+        if not len(same):
             continue
-        # Each record's leader: its best-ranked partner; then one more hop so chains end on one primary.
-        found = pd.DataFrame({"a": a, "b": b, "rank_a": rank.reindex(a).to_numpy(), "text": scores.explain(),
-                              "score": scores.score})  # fmt: skip
-        found = found.sort_values("rank_a").drop_duplicates("b")
-        leader = pd.Series(found["a"].to_numpy(), index=found["b"].to_numpy())
-        hop = leader.reindex(leader.to_numpy())
-        leader = pd.Series(np.where(hop.notna(), hop.to_numpy(), leader.to_numpy()), index=leader.index).astype(
-            np.int64
+        found.append(
+            pd.DataFrame(
+                {
+                    "key_type": key_type,
+                    "key": work[key_type].to_numpy(dtype=object)[a[same]],
+                    "a": a[same],
+                    "b": b[same],
+                    "score": scores.score[same].astype(float),
+                    "evidence": scores.take(same).explain(),
+                }
+            )
         )
-        key = sub.loc[leader.index, key_type].to_numpy(dtype=object)
-        secondaries = pd.DataFrame(
-            {
-                "key_type": key_type,
-                "key": key,
-                "pos": leader.index.to_numpy(),
-                "leader": leader.to_numpy(),
-                "score": found.set_index("b")["score"].reindex(leader.index).to_numpy(dtype=float),
-                "evidence": found.set_index("b")["text"].reindex(leader.index).to_numpy(dtype=object),
-            }
-        )
-        primaries = secondaries.drop_duplicates(["key", "leader"]).assign(
-            pos=lambda f: f["leader"], score=np.nan, evidence=None
-        )
-        groups.append(pd.concat([primaries, secondaries], ignore_index=True))
-    if not groups:
+    if not found:
+        return pd.DataFrame(
+            {"key_type": [], "key": [], "a": np.array([], dtype=np.int64), "b": np.array([], dtype=np.int64),
+             "score": [], "evidence": []}
+        )  # fmt: skip
+    return pd.concat(found, ignore_index=True)
+
+
+def _duplicate_groups(work: pd.DataFrame, pairs: pd.DataFrame, first: np.ndarray) -> pd.DataFrame:
+    """Groups of records joined by duplicate ``pairs``, one per (key_type, key, primary), with a deterministic primary:
+    records marked ``first`` rank first, then the oldest created_at, then the lowest record_id. Score and evidence
+    of a secondary compare it with the partner that made it one."""
+    if pairs.empty:
         return _frame(DUPLICATE_COLUMNS)
-    long = pd.concat(groups, ignore_index=True)
+    involved = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
+    order = pd.DataFrame(
+        {
+            "unranked": ~first[involved],
+            "created_at": work["created_at"].to_numpy()[involved],
+            "id": work["id"].to_numpy(dtype=object)[involved],
+        },
+        index=involved,
+    ).sort_values(["unranked", "created_at", "id"], na_position="last")
+    rank = pd.Series(np.arange(len(order)), index=order.index)
+    ra, rb = rank.reindex(pairs["a"]).to_numpy(), rank.reindex(pairs["b"]).to_numpy()
+    better_a = ra < rb
+    oriented = pairs.assign(
+        lead=np.where(better_a, pairs["a"], pairs["b"]),
+        member=np.where(better_a, pairs["b"], pairs["a"]),
+        lead_rank=np.minimum(ra, rb),
+    )
+    # Each record's leader (per key) is its best-ranked partner; one more hop so a chain ends on one primary.
+    oriented = oriented.sort_values("lead_rank").drop_duplicates(["key_type", "key", "member"])
+    leader = oriented.set_index(["key_type", "key", "member"])["lead"]
+    hop = leader.reindex(pd.MultiIndex.from_arrays([oriented["key_type"], oriented["key"], oriented["lead"]]))
+    oriented["primary"] = np.where(hop.notna().to_numpy(), hop.to_numpy(), oriented["lead"].to_numpy()).astype(np.int64)
+    secondaries = oriented[["key_type", "key", "member", "primary", "score", "evidence"]].rename(
+        columns={"member": "pos"}
+    )
+    primaries = secondaries.drop_duplicates(["key_type", "key", "primary"]).assign(
+        pos=lambda f: f["primary"], score=np.nan, evidence=None
+    )
+    long = pd.concat([primaries, secondaries], ignore_index=True).drop_duplicates(["key_type", "key", "pos"])
     ids = work["id"].to_numpy(dtype=object)
-    long["record_id"] = ids[long["pos"].to_numpy()]
-    long["primary_id"] = ids[long["leader"].to_numpy()]
+    long["record_id"] = ids[long["pos"].to_numpy(dtype=np.int64)]
+    long["primary_id"] = ids[long["primary"].to_numpy(dtype=np.int64)]
     long["rank"] = rank.reindex(long["pos"]).to_numpy()
     long = long.sort_values(["key_type", "key", "primary_id", "rank"])
     long["group_id"] = long.groupby(["key_type", "key", "primary_id"], sort=True).ngroup().astype("int64")
@@ -548,10 +565,13 @@ def match_contacts(
         taken_g[gi[crowded]] = True
     take(_trusted(ci[ok & ~twice], gi[ok & ~twice], "external_id"))
 
+    # Duplicate pairs inside each system, scored once: they count people per key here and form groups below.
+    crm_pairs = _duplicate_pairs(c, live_c, rules)
+    gen_pairs = _duplicate_pairs(g, live_g, rules)
     people = {
         column: (
-            _people_per_key(c, live_c, column),
-            _people_per_key(g, live_g, column),
+            _people_per_key(c, live_c, column, _duplicate_groups(c, crm_pairs, np.zeros(n_c, dtype=bool))),
+            _people_per_key(g, live_g, column, _duplicate_groups(g, gen_pairs, np.zeros(n_g, dtype=bool))),
         )
         for column in ("email", "phone")
     }
@@ -578,7 +598,7 @@ def match_contacts(
         n_c,
         pd.concat(found, ignore_index=True)["ci"].to_numpy(dtype=np.int64) if found else np.array([], dtype=np.int64),
     )
-    crm_dups = _duplicate_groups(c, live_c, linked_c, rules)
+    crm_dups = _duplicate_groups(c, crm_pairs, linked_c)
     secondary = crm_dups.loc[~crm_dups["is_primary"]].drop_duplicates(subset=["record_id"])
     is_secondary = _mask(n_c, _positions(c, secondary["record_id"]))
 
@@ -587,11 +607,8 @@ def match_contacts(
     free_g = g[live_g & ~taken_g & g["link"].isna().to_numpy()]
     keys = ("email", "phone", "name_account", "name") if rules.names_across_accounts else BLOCKING_KEYS[:3]
     cand, shared_keys = _block(free_c, free_g, keys, rules)
-    refused = decisions[decisions["decision"].isin(["reject", "release"])]
-    if len(refused) and len(cand):
-        rci, rgi = _pairs_at(c, g, refused)
-        pair_code = cand["li"].to_numpy(dtype=np.int64) * max(n_g, 1) + cand["ri"].to_numpy(dtype=np.int64)
-        cand = cand[~np.isin(pair_code, rci.astype(np.int64) * max(n_g, 1) + rgi)]
+    refused = _pairs_at(c, g, decisions[decisions["decision"].isin(["reject", "release"])])
+    cand = _without(cand, refused, n_g)
     decided = _decide(cand, scorer.score(cand["li"].to_numpy(), cand["ri"].to_numpy()), rules)
     take(decided.links)
     review_parts.append(decided.review)
@@ -631,13 +648,13 @@ def match_contacts(
     unmatched_crm = pd.DataFrame(
         {
             "crm_id": crm_ids[lone],
-            "duplicate_of": duplicate_of.reindex(crm_ids[lone]).to_numpy(),
+            "duplicate_of": duplicate_of.reindex(crm_ids[lone]).astype(object).to_numpy(),
             "held": held[lone],
         }
     )
     # Genesys groups are decided last: a record that matched or waits for review outranks its unmatched twins, so
     # those twins are secondaries and never become CRM contacts of their own.
-    gen_dups = _duplicate_groups(g, live_g, taken_g | in_review_g, rules)
+    gen_dups = _duplicate_groups(g, gen_pairs, taken_g | in_review_g)
     gen_secondary = gen_dups.loc[~gen_dups["is_primary"]].drop_duplicates(subset=["record_id"])
     lone_g = live_g & ~taken_g
     first_review = review_frame.drop_duplicates("genesys_id")
@@ -647,7 +664,9 @@ def match_contacts(
             "genesys_id": gen_ids[lone_g],
             "linked_crm_id": g["link"].to_numpy(dtype=object)[lone_g],
             "duplicate_of": gen_secondary.set_index("record_id")["primary_id"].reindex(gen_ids[lone_g]).to_numpy(),
-            "crm_twin_id": _crm_twins(c, g, lone_g & ~in_review_g, scorer, rules).reindex(gen_ids[lone_g]).to_numpy(),
+            "crm_twin_id": _crm_twins(c, g, lone_g & ~in_review_g, scorer, rules, refused)
+            .reindex(gen_ids[lone_g])
+            .to_numpy(),
             "review_crm_id": review_of_g.reindex(gen_ids[lone_g]).to_numpy(),
         }
     )
@@ -665,12 +684,30 @@ def match_contacts(
     )
 
 
-def _crm_twins(c: pd.DataFrame, g: pd.DataFrame, lone: np.ndarray, scorer: _Scorer, rules: MatchingPolicy) -> pd.Series:
+def _without(cand: pd.DataFrame, refused: tuple[np.ndarray, np.ndarray], n_g: int) -> pd.DataFrame:
+    """Candidate pairs (li into the CRM frame, ri into the Genesys frame) less the refused ones."""
+    if not len(refused[0]) or cand.empty:
+        return cand
+    width = max(n_g, 1)
+    codes = cand["li"].to_numpy(dtype=np.int64) * width + cand["ri"].to_numpy(dtype=np.int64)
+    return cand[~np.isin(codes, refused[0].astype(np.int64) * width + refused[1])]
+
+
+def _crm_twins(
+    c: pd.DataFrame,
+    g: pd.DataFrame,
+    lone: np.ndarray,
+    scorer: _Scorer,
+    rules: MatchingPolicy,
+    refused: tuple[np.ndarray, np.ndarray],
+) -> pd.Series:
     """genesys_id -> a CRM record (live first) sharing its email or phone and scoring at least the review threshold:
-    that person is already in the CRM (or was removed from it), so the Genesys record must not become a new one."""
+    that person is already in the CRM (or was removed from it), so the Genesys record must not become a new one.
+    A pair someone rejected or released is no twin."""
     if not lone.any():
         return pd.Series([], dtype=object)
     cand, _ = _block(c, g[lone], ("email", "phone"), rules)
+    cand = _without(cand, refused, len(g))
     if cand.empty:
         return pd.Series([], dtype=object)
     scores = scorer.score(cand["li"].to_numpy(), cand["ri"].to_numpy())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from contact_sync.sync.engine import reconcile
 from contact_sync.sync.evidence import MatchingPolicy
 from contact_sync.sync.matching import match_contacts, unmatched_genesys_reasons
 from contact_sync_tests.sync.engine_helpers import at, crm, genesys, links, make_policy
@@ -311,3 +312,223 @@ def test_each_unmatched_genesys_record_says_why_it_is_not_a_new_crm_contact() ->
         "g4": "same person as CRM record c2 by email or phone",  # c2 was deleted in the CRM: not brought back
         "g5": None,
     }
+
+
+# Identity traps: an equal phone or email is a candidate, never proof.
+
+
+def _linked(result) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return set(zip(result.matches["crm_id"], result.matches["genesys_id"], strict=True))
+
+
+def _reviewed(result) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return set(zip(result.review["crm_id"], result.review["genesys_id"], strict=True))
+
+
+def test_office_line_colleagues_are_not_linked_and_the_crm_person_is_created() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "first_name": "Maria", "last_name": "Garcia", "email": "maria.garcia@acme.com",
+             "phone": "212 555 0100", "account_id": "A1"}),
+        genesys({"record_id": "g1", "first_name": "Tom", "last_name": "Brown", "email": "tom.brown@acme.com",
+                 "phone": "+12125550100", "account_id": "A1"}),
+        None,
+        POLICY,
+    )  # fmt: skip
+    assert _linked(result) == set() and _reviewed(result) == set()
+    assert list(result.unmatched_crm["crm_id"]) == ["c1"]
+    assert result.unmatched_crm["duplicate_of"].isna().all() and not result.unmatched_crm["held"].any()
+
+
+def test_household_email_with_another_first_name_and_phone_is_never_linked_automatically() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "first_name": "John", "last_name": "Doe", "email": "doe.family@mail.test",
+             "phone": "212 555 0100"}),
+        genesys({"record_id": "g1", "first_name": "Jane", "last_name": "Doe", "email": "Doe.Family@mail.test",
+                 "phone": "212 555 0199"}),
+        None,
+        POLICY,
+    )  # fmt: skip
+    assert _linked(result) == set()
+    assert result.review["reason"].tolist() in ([], ["conflicting evidence"])
+
+
+def test_colleagues_on_a_role_mailbox_are_two_people_and_both_are_created() -> None:
+    c = crm(
+        {"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "info@acme.com"},
+        {"record_id": "c2", "first_name": "Raj", "last_name": "Patel", "email": "INFO@acme.com"},
+    )
+    result = match_contacts(c, genesys(), None, POLICY)
+    assert result.crm_duplicates.empty
+    plan = reconcile(c, genesys(), POLICY)
+    assert sorted(plan.genesys_creates["crm_id"]) == ["c1", "c2"]
+
+
+def test_two_records_of_one_person_on_a_role_mailbox_are_still_duplicates() -> None:
+    c = crm(
+        {"record_id": "c1", "first_name": "Robert", "last_name": "Lee", "email": "sales@acme.com", "created_at": at(0)},
+        {"record_id": "c2", "first_name": "Robert", "last_name": "Lee", "email": "sales@acme.com", "created_at": at(1)},
+    )
+    dups = match_contacts(c, genesys(), None, POLICY).crm_duplicates.set_index("record_id")
+    assert dups.loc["c2", "primary_id"] == "c1"
+
+
+def test_a_role_mailbox_alone_links_nobody() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "email": "info@acme.com"}),
+        genesys({"record_id": "g1", "email": "info@acme.com"}),
+        None,
+        POLICY,
+    )
+    assert _linked(result) == set()
+
+
+def test_nickname_and_the_same_phone_link() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "first_name": "Robert", "last_name": "Smith", "phone": "415 555 0101"}),
+        genesys({"record_id": "g1", "first_name": "Bob", "last_name": "Smith", "phone": "+14155550101"}),
+        None,
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g1", "phone")}
+    assert "first name nickname (robert~bob)" in result.matches["evidence"].iloc[0]
+
+
+def test_a_one_letter_typo_and_the_same_email_link() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "first_name": "Katherine", "last_name": "Smith", "email": "k.smith@acme.com"}),
+        genesys({"record_id": "g1", "first_name": "Katherine", "last_name": "Smtih", "email": "k.smith@acme.com"}),
+        None,
+        POLICY,
+    )
+    assert pairs(result) == {("c1", "g1", "email")}
+    assert "last name similar" in result.matches["evidence"].iloc[0]
+
+
+def test_swapped_first_and_last_name_link_on_the_same_email() -> None:
+    result = match_contacts(
+        crm({"record_id": "c1", "first_name": "Wei", "last_name": "Zhang", "email": "wz@acme.com"}),
+        genesys({"record_id": "g1", "first_name": "Zhang", "last_name": "Wei", "email": "wz@acme.com"}),
+        None,
+        POLICY,
+    )
+    assert _linked(result) == {("c1", "g1")}
+    assert "first and last name swapped" in result.matches["evidence"].iloc[0]
+
+
+def test_a_key_missing_on_one_side_still_links_on_the_other_key_and_the_names() -> None:
+    both = {"first_name": "Ines", "last_name": "Costa"}
+    result = match_contacts(
+        crm({"record_id": "c1", **both, "email": "ines@acme.com", "phone": "415 555 0101"},
+            {"record_id": "c2", "first_name": "Karl", "last_name": "Novak", "email": "karl@acme.com",
+             "phone": "415 555 0102"}),
+        genesys({"record_id": "g1", **both, "phone": "+14155550101"},
+                {"record_id": "g2", "first_name": "Karl", "last_name": "Novak", "email": "KARL@acme.com"}),
+        None,
+        POLICY,
+    )  # fmt: skip
+    assert _linked(result) == {("c1", "g1"), ("c2", "g2")}
+    evidence = set(result.matches["evidence"])
+    assert any(text.startswith("email missing, phone equal") for text in evidence)
+    assert any(text.startswith("email equal, phone missing") for text in evidence)
+
+
+def test_a_switchboard_shared_by_five_people_on_each_side_links_each_person_to_themself() -> None:
+    names = [("Ann", "Lee"), ("Raj", "Patel"), ("Olga", "Ivanova"), ("Hiro", "Tanaka"), ("Rosa", "Silva")]
+    switchboard = {"phone": "212 555 0100", "account_id": "A1"}
+    c = crm(*({"record_id": f"c{i}", "first_name": f, "last_name": last, **switchboard}
+              for i, (f, last) in enumerate(names)))  # fmt: skip
+    g = genesys(*({"record_id": f"g{i}", "first_name": f, "last_name": last, **switchboard}
+                  for i, (f, last) in enumerate(reversed(names))))  # fmt: skip
+    result = match_contacts(c, g, None, POLICY)
+    expected = {(f"c{i}", f"g{len(names) - 1 - i}") for i in range(len(names))}
+    assert _linked(result) == expected
+    assert all("phone shared" in text for text in result.matches["evidence"])
+    assert result.crm_duplicates.empty and result.genesys_duplicates.empty
+
+
+def test_a_switchboard_alone_links_nobody() -> None:
+    c = crm(*({"record_id": f"c{i}", "phone": "212 555 0100"} for i in range(5)))
+    g = genesys(*({"record_id": f"g{i}", "phone": "212 555 0100"} for i in range(5)))
+    result = match_contacts(c, g, None, POLICY)
+    assert _linked(result) == set() and _reviewed(result) == set()
+
+
+def test_equal_scores_are_never_guessed_even_above_the_link_threshold() -> None:
+    twin = {"first_name": "Ann", "last_name": "Lee", "account_id": "A1"}
+    result = match_contacts(
+        crm({"record_id": "c1", **twin, "email": "ann@acme.com"}),
+        genesys({"record_id": "g1", **twin}, {"record_id": "g2", **twin}),
+        None,
+        POLICY,
+    )
+    assert _linked(result) == set()
+    assert _reviewed(result) == {("c1", "g1"), ("c1", "g2")}
+
+
+def test_accepted_pairs_link_and_rejected_pairs_are_never_proposed_again() -> None:
+    c = crm({"record_id": "c1", "first_name": "Ann", "last_name": "Lee", "phone": "212 555 0100"},
+            {"record_id": "c2", "first_name": "Bo", "last_name": "Ek", "phone": "212 555 0111"})  # fmt: skip
+    g = genesys({"record_id": "g1", "phone": "212 555 0100"},
+                {"record_id": "g2", "phone": "212 555 0111"})  # fmt: skip
+    first = match_contacts(c, g, None, POLICY)
+    assert _linked(first) == set() and _reviewed(first) == {("c1", "g1"), ("c2", "g2")}
+    decisions = pd.DataFrame({"crm_id": ["c1", "c2"], "genesys_id": ["g1", "g2"], "decision": ["accept", "reject"]})
+    second = match_contacts(c, g, None, POLICY, pair_decisions=decisions)
+    assert pairs(second) == {("c1", "g1", "accepted")}
+    assert _reviewed(second) == set()
+    # Each record of the rejected pair is free: c2 is created in Genesys, g2 may become a CRM contact.
+    assert set(second.unmatched_crm["crm_id"]) == {"c2"}
+    assert second.unmatched_genesys.set_index("genesys_id").loc["g2"].isna().all()
+
+
+def test_a_released_pair_frees_its_records_for_this_run_only() -> None:
+    c = crm({"record_id": "c2", "first_name": "Bo", "last_name": "Ek", "phone": "212 555 0111"})
+    g = genesys({"record_id": "g2", "phone": "212 555 0111"})
+    release = pd.DataFrame({"crm_id": ["c2"], "genesys_id": ["g2"], "decision": ["release"]})
+    assert _reviewed(match_contacts(c, g, None, POLICY)) == {("c2", "g2")}
+    assert set(match_contacts(c, g, None, POLICY, pair_decisions=release).unmatched_crm["crm_id"]) == {"c2"}
+
+
+def test_recheck_links_sends_a_contradicted_stored_link_to_review() -> None:
+    c = crm({"record_id": "c1", "first_name": "Maria", "last_name": "Garcia", "phone": "212 555 0100"})
+    g = genesys({"record_id": "g1", "crm_id": "c1", "first_name": "Tom", "last_name": "Brown", "phone": "212 555 0100"})
+    trusting = match_contacts(c, g, links(("c1", "g1")), POLICY)
+    assert pairs(trusting) == {("c1", "g1", "link")}
+    checking = make_policy("one_way", matching=MatchingPolicy(recheck_links=True))
+    result = match_contacts(c, g, links(("c1", "g1")), checking)
+    assert result.matches.empty
+    assert result.review["reason"].tolist() == ["stored link re-checked: link"]
+    assert result.unmatched_crm.empty  # held while in review, not created a second time
+
+
+def test_names_in_any_script_and_odd_values_never_crash_nor_link() -> None:
+    odd = [
+        {"first_name": "Алексей", "last_name": "Смирнов"},
+        {"first_name": "小龍", "last_name": "李"},
+        {"first_name": "محمد", "last_name": "علي"},
+        {"first_name": "", "last_name": "X"},
+        {"first_name": "A", "last_name": "B"},
+        {"first_name": "x" * 5000, "last_name": "y" * 5000},
+    ]
+    c = crm(*({"record_id": f"c{i}", **names, "email": "no-at-sign", "phone": "212 555 0100"}
+              for i, names in enumerate(odd)))  # fmt: skip
+    g = genesys(*({"record_id": f"g{i}", **names, "email": "no-at-sign", "phone": "212 555 0100"}
+                  for i, names in enumerate(reversed(odd))))  # fmt: skip
+    result = match_contacts(c, g, None, POLICY)
+    # A shared switchboard and exact names: each links to its own namesake, never across scripts.
+    for crm_id, genesys_id in _linked(result):
+        assert odd[int(crm_id[1:])] == odd[len(odd) - 1 - int(genesys_id[1:])]
+
+
+def test_a_key_held_by_ten_thousand_records_proposes_nothing_and_is_reported() -> None:
+    n = 10_000
+    rows = [{"record_id": f"c{i}", "first_name": f"P{i}", "last_name": "Same", "phone": "212 555 0100"}
+            for i in range(n)]  # fmt: skip
+    c = crm(*rows)
+    g = genesys(*({**row, "record_id": f"g{i}"} for i, row in enumerate(rows)))
+    result = match_contacts(c, g, None, POLICY)
+    assert result.matches.empty and result.review.empty
+    assert result.shared_keys[["key_type", "crm_records", "genesys_records"]].to_dict("records") == [
+        {"key_type": "phone", "crm_records": n, "genesys_records": n}
+    ]
+    assert len(result.unmatched_crm) == n
