@@ -26,11 +26,14 @@ unlink or delete. Once the link is dropped they match nothing, not even a Genesy
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from contact_sync.sync.evidence import MatchingPolicy, PairSides, Scores, score_pairs
 from contact_sync.sync.normalize import normalize_email, normalize_name
@@ -137,7 +140,6 @@ def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
     first = _text_key(normalize_name(frame["first_name"]))
     last = _text_key(normalize_name(frame["last_name"]))
     account = _text_key(frame["account_id"])
-    local = email.str.partition("@")[0] if len(email) else email
     work = pd.DataFrame(
         {
             "id": frame["record_id"].astype(object).to_numpy(),
@@ -151,10 +153,20 @@ def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
             "live": (~frame["is_deleted"].fillna(False).astype(bool) & frame["merged_into"].isna()).to_numpy(),
         }
     )
-    work["role_email"] = pd.Series(local, dtype=object).isin(rules.role_local_parts).to_numpy()
+    work["role_email"] = _role_mailbox(work["email"], rules.role_local_parts)
     work["name_account"] = _joined(last, account).to_numpy()
     work["name"] = _joined(first, last).to_numpy() if rules.names_across_accounts else None
     return work
+
+
+def _role_mailbox(emails: pd.Series, local_parts: tuple[str, ...]) -> np.ndarray:
+    """True for the addresses whose local part is a role (``info@``, ``sales@`` ...): one regular expression over
+    the whole column in Arrow, no Python call per address."""
+    if not local_parts or emails.empty:
+        return np.zeros(len(emails), dtype=bool)
+    pattern = "^(" + "|".join(re.escape(part) for part in local_parts) + ")@"
+    found = pc.match_substring_regex(pa.array(emails.to_numpy(dtype=object), type=pa.string()), pattern=pattern)
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _positions(work: pd.DataFrame, ids: pd.Series | pd.Index) -> np.ndarray:
