@@ -1,8 +1,8 @@
 """Every write the ledger makes, on one open transaction: `Ledger.batch()` hands out a `LedgerBatch`, and what it
 writes commits together or not at all.
 
-Bulk data (links, base values, audit rows, conflicts) arrives as DataFrames and goes to the database as one
-executemany per table; upserts use the dialect's INSERT ... ON CONFLICT (SQLite and PostgreSQL).
+Bulk data (links, base values, audit rows, conflicts, match reviews) arrives as DataFrames and goes to the database
+as one executemany per table; upserts use the dialect's INSERT ... ON CONFLICT (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contact_sync.ledger import tables as t
@@ -71,6 +71,35 @@ def _optional_text(frame: pd.DataFrame, column: str, default: str | None) -> lis
     return [default if v is None else v for v in values]
 
 
+def _records(values: Sequence[Any], column: str) -> list[str | None]:
+    """A column of canonical records (dicts of field values, or empty) as JSON text; empty field values become null
+    (NaN and NaT are not JSON)."""
+    encoded: list[str | None] = []
+    for value in values:
+        if is_empty(value):
+            encoded.append(None)
+        elif isinstance(value, Mapping):
+            encoded.append(encode_value({str(k): None if is_empty(v) else v for k, v in value.items()}))
+        else:
+            raise LedgerError(
+                f"match reviews: {column} must be a dict of field values or empty, not {type(value).__name__}"
+            )
+    return encoded
+
+
+MATCH_REVIEW_REFRESHED = (
+    "rule",
+    "score",
+    "evidence",
+    "reason",
+    "crm_record",
+    "genesys_record",
+    "last_seen_at",
+    "last_run_id",
+)
+"""What a run that proposes an open pair again brings up to date; status, created_at and run_id stay."""
+
+
 def _total(value: Any) -> int:
     """The sum of every whole number in a count that may be nested per system ({"genesys": 2, "crm": 1})."""
     if isinstance(value, Mapping):
@@ -105,7 +134,8 @@ class LedgerBatch:
     def add_links(self, links: pd.DataFrame, run_id: str | None = None) -> int:
         """Link CRM ids to Genesys ids one-to-one; returns how many links are new.
 
-        Columns: crm_system, crm_id, genesys_id, rule, score; optional linked_at, run_id. A link that already exists
+        Columns: crm_system, crm_id, genesys_id, rule, score; optional evidence (why the pair matched, in words),
+        linked_at, run_id. A link that already exists
         is left as it is; a CRM or Genesys id already linked to another id is refused (unlink it first, e.g. in the
         same batch), as is a frame that links one id twice.
         """
@@ -158,12 +188,13 @@ class LedgerBatch:
                 new["genesys_id"].tolist(),
                 new["rule"].astype(str).tolist(),
                 new["score"].astype(float).tolist(),
+                _optional_text(new, "evidence", None),
                 _bound_timestamps(self._conn, t.links.c.linked_at, new, "linked_at", self.now),
                 _optional_text(new, "run_id", run_id),
                 strict=True,
             )
         )
-        columns = ["crm_system", "crm_id", "genesys_id", "rule", "score", "linked_at", "run_id"]
+        columns = ["crm_system", "crm_id", "genesys_id", "rule", "score", "evidence", "linked_at", "run_id"]
         insert_rows(self._conn, "sync_links", columns, rows)
         return len(rows)
 
@@ -369,6 +400,206 @@ class LedgerBatch:
             result = self._conn.execute(
                 update(t.conflicts)
                 .where(t.conflicts.c.id.in_(part), t.conflicts.c.status != "applied")
+                .values(status="applied", applied_run_id=run_id)
+            )
+            changed += result.rowcount
+        return changed
+
+    # match reviews -----------------------------------------------------------------------------------------------
+
+    def _reviews_of(self, crm_system: str, crm_ids: Sequence[str], statuses: Sequence[str]) -> pd.DataFrame:
+        """id, crm_id, genesys_id, status of the reviews of these CRM ids in these statuses."""
+        shown = ", ".join(f"'{s}'" for s in statuses if s in t.MATCH_REVIEW_STATUSES)
+        return select_in(
+            self._conn,
+            "SELECT id, crm_id, genesys_id, status FROM sync_match_reviews "
+            f"WHERE crm_system = {mark(self._conn)} AND status IN ({shown})",
+            "crm_id",
+            crm_ids,
+            params=(crm_system,),
+            columns=["id", "crm_id", "genesys_id", "status"],
+        )
+
+    def add_match_reviews(self, reviews: pd.DataFrame, crm_system: str, run_id: str | None = None) -> list[int]:
+        """Queue pairs matching held for a person to decide. Returns the ids of the open reviews the frame's pairs
+        now have, in the frame's order: new ones, and ones already open, whose rule, score, evidence, reason, both
+        records, last_seen_at and last_run_id are brought up to date. A pair already accepted or rejected is left as
+        it is and has no id in the result (so a rejected pair is never asked again).
+
+        Columns: crm_id, genesys_id, rule, score, evidence, reason, crm_record, genesys_record (dicts of the
+        records' canonical values, or empty); optional seen_at (default: now; a new review's created_at). A pair
+        whose earlier review was applied (linked, then unlinked since) gets a new open review. A pair given twice
+        counts once, its last row winning.
+        """
+        if crm_system not in t.CRM_SYSTEMS:
+            raise LedgerError(
+                f"match reviews: crm_system must be one of {', '.join(t.CRM_SYSTEMS)}; got {crm_system!r}"
+            )
+        if reviews.empty:
+            return []
+        required = ["crm_id", "genesys_id", "rule", "score", "evidence", "reason", "crm_record", "genesys_record"]
+        require_columns(reviews, required, "match reviews")
+        require_present(reviews, ["crm_id", "genesys_id", "rule", "score"], "match reviews")
+        frame = reviews.assign(crm_id=text_column(reviews["crm_id"]), genesys_id=text_column(reviews["genesys_id"]))
+        frame = frame.drop_duplicates(["crm_id", "genesys_id"], keep="last")
+        crm_ids = frame["crm_id"].unique().tolist()
+        decided = self._reviews_of(crm_system, crm_ids, ("accepted", "rejected"))
+        if len(decided):
+            left = frame.merge(
+                decided[["crm_id", "genesys_id"]].drop_duplicates(),
+                on=["crm_id", "genesys_id"],
+                how="left",
+                indicator=True,
+            )
+            frame = frame[(left["_merge"] == "left_only").to_numpy()]
+        if frame.empty:
+            return []
+        seen = _bound_timestamps(self._conn, t.match_reviews.c.last_seen_at, frame, "seen_at", self.now)
+        run = [run_id] * len(frame)
+        rows = list(
+            zip(
+                [crm_system] * len(frame),
+                frame["crm_id"].tolist(),
+                frame["genesys_id"].tolist(),
+                frame["rule"].astype(str).tolist(),
+                frame["score"].astype(float).tolist(),
+                _optional_text(frame, "evidence", None),
+                _optional_text(frame, "reason", None),
+                _records(frame["crm_record"].tolist(), "crm_record"),
+                _records(frame["genesys_record"].tolist(), "genesys_record"),
+                ["open"] * len(frame),
+                seen,
+                seen,
+                run,
+                run,
+                strict=True,
+            )
+        )
+        columns = [
+            "crm_system",
+            "crm_id",
+            "genesys_id",
+            "rule",
+            "score",
+            "evidence",
+            "reason",
+            "crm_record",
+            "genesys_record",
+            "status",
+            "created_at",
+            "last_seen_at",
+            "run_id",
+            "last_run_id",
+        ]
+        refresh = ", ".join(f"{c} = excluded.{c}" for c in MATCH_REVIEW_REFRESHED)
+        insert_rows(
+            self._conn,
+            "sync_match_reviews",
+            columns,
+            rows,
+            # An accepted pair conflicts too (same partial unique index) and is left alone by the WHERE.
+            on_conflict=f"ON CONFLICT (crm_system, crm_id, genesys_id) WHERE {t.MATCH_PENDING} "
+            f"DO UPDATE SET {refresh} WHERE sync_match_reviews.status = 'open'",
+        )
+        waiting = self._reviews_of(crm_system, frame["crm_id"].unique().tolist(), ("open",))
+        ids = frame[["crm_id", "genesys_id"]].merge(waiting, on=["crm_id", "genesys_id"], how="left")["id"]
+        return [int(i) for i in ids.dropna().tolist()]
+
+    def decide_match(self, review_id: int, decision: str, by: str | None = None) -> None:
+        """Record a person's answer on a held pair: accept (the next run links it) or reject (never proposed again).
+
+        Only an open review can be decided, or an accepted one no run has applied yet, which may still be rejected.
+        Accepting is refused while either record is accepted with, or linked to, another record. Each decision
+        writes an audit row (field link, reason "match accepted" or "match rejected").
+        """
+        if decision not in t.MATCH_DECISIONS:
+            raise LedgerError(f"a match decision is one of {', '.join(t.MATCH_DECISIONS)}, got {decision!r}")
+        reviews = t.match_reviews
+        row = self._conn.execute(select(reviews).where(reviews.c.id == int(review_id)).with_for_update()).first()
+        if row is None:
+            raise LedgerError(f"no match review with id {review_id}")
+        if row.status == "applied":
+            raise LedgerError(f"match review {review_id} was already applied by run {row.applied_run_id}")
+        if row.status == "rejected":
+            raise LedgerError(
+                f"match review {review_id} was already rejected{f' by {row.decided_by}' if row.decided_by else ''}; "
+                "a rejected pair stays rejected"
+            )
+        if row.status == "accepted" and decision == "accept":
+            raise LedgerError(f"match review {review_id} is already accepted; the next sync links it")
+        if decision == "accept":
+            self._refuse_taken(row)
+        status = "accepted" if decision == "accept" else "rejected"
+        self._conn.execute(
+            update(reviews)
+            .where(reviews.c.id == int(review_id))
+            .values(status=status, decided_by=by, decided_at=self.now)
+        )
+        decided = {
+            "decision": decision,
+            "review_id": int(row.id),
+            "crm_system": row.crm_system,
+            "rule": row.rule,
+            "score": float(row.score),
+            "evidence": row.evidence,
+            "was": row.status,
+            "by": by,
+        }
+        self.add_audit(
+            pd.DataFrame(
+                {
+                    "system": ["genesys"],
+                    "record_id": [row.genesys_id],
+                    "crm_id": [row.crm_id],
+                    "genesys_id": [row.genesys_id],
+                    "field": ["link"],
+                    "old_value": [None],
+                    "new_value": [decided],
+                    "reason": [f"match {status}"],
+                }
+            )
+        )
+
+    def _refuse_taken(self, row: Any) -> None:
+        """Refuse accepting `row`'s pair when its CRM or Genesys record is accepted with, or linked to, another."""
+        reviews, links = t.match_reviews, t.links
+        same_crm = reviews.c.crm_id == row.crm_id
+        other = self._conn.execute(
+            select(reviews.c.id, reviews.c.crm_id, reviews.c.genesys_id)
+            .where(
+                reviews.c.crm_system == row.crm_system,
+                reviews.c.status == "accepted",
+                reviews.c.id != row.id,
+                or_(same_crm, reviews.c.genesys_id == row.genesys_id),
+            )
+            .limit(1)
+        ).first()
+        if other is not None:
+            raise LedgerError(
+                f"CRM {other.crm_id} and Genesys {other.genesys_id} are already accepted as a pair (match review "
+                f"{other.id}); reject that one first"
+            )
+        linked = self._conn.execute(
+            select(links.c.crm_id, links.c.genesys_id)
+            .where(
+                links.c.crm_system == row.crm_system,
+                links.c.unlinked_at.is_(None),
+                or_(links.c.crm_id == row.crm_id, links.c.genesys_id == row.genesys_id),
+                ~and_(links.c.crm_id == row.crm_id, links.c.genesys_id == row.genesys_id),
+            )
+            .limit(1)
+        ).first()
+        if linked is not None:
+            raise LedgerError(f"CRM {linked.crm_id} is already linked to Genesys {linked.genesys_id}")
+
+    def mark_matches_applied(self, review_ids: Sequence[int], run_id: str) -> int:
+        """Mark accepted reviews as linked by `run_id`; returns how many changed (reviews not accepted are left)."""
+        ids = [int(i) for i in review_ids]
+        changed = 0
+        for part in chunks(ids):
+            result = self._conn.execute(
+                update(t.match_reviews)
+                .where(t.match_reviews.c.id.in_(part), t.match_reviews.c.status == "accepted")
                 .values(status="applied", applied_run_id=run_id)
             )
             changed += result.rowcount

@@ -1,4 +1,4 @@
-"""Plain records the ledger returns for single things: a run, a cohort, a conflict, an alert."""
+"""Plain records the ledger returns for single things: a run, a cohort, a conflict, a match review, an alert."""
 
 from __future__ import annotations
 
@@ -53,6 +53,31 @@ class ConflictRecord:
     status: str
     decision: str | None
     decision_value: Any
+    decided_by: str | None
+    decided_at: datetime | None
+    applied_run_id: str | None
+
+
+@dataclass(frozen=True)
+class MatchReviewRecord:
+    """A CRM/Genesys pair matching held for a person to decide, with the evidence and both records as they were
+    when a run last proposed it (`crm_record`, `genesys_record`: canonical values by field name, or None)."""
+
+    id: int
+    crm_system: str
+    crm_id: str
+    genesys_id: str
+    rule: str
+    score: float
+    evidence: str | None
+    reason: str | None
+    crm_record: dict[str, Any] | None
+    genesys_record: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    last_seen_at: datetime
+    run_id: str | None
+    last_run_id: str | None
     decided_by: str | None
     decided_at: datetime | None
     applied_run_id: str | None

@@ -8,6 +8,11 @@ Conflicts move through three statuses: `open` (manual policy: nothing written, w
 (an automatic policy's winner was written by the run that found it, or a person decided and `pending_decisions()`
 lists it until a run applies it) and `applied` (a run wrote the decision: `mark_applied`; deciding again is refused).
 
+Match reviews (pairs matching held for a person: `add_match_reviews`) are `open` until someone decides; `accepted`
+pairs wait for a run to link them (`pair_decisions`, then `mark_matches_applied`: `applied`), `rejected` pairs are
+never proposed again. An open pair that waited longer than the policy's hold is released for a run (`pair_decisions`
+with `hold_days`): treated as no match, so each record may match elsewhere or be created, while the review stays open.
+
 Field values (base values, audit old/new values, conflict versions) are stored as JSON text and come back with their
 type; empty values (None, NaN, NA) are stored as SQL NULL and come back as None.
 
@@ -21,11 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import URL, Connection, Select, exc, func, or_, select
+from sqlalchemy import URL, Connection, Select, and_, exc, func, or_, select
 
 from contact_sync.ledger import tables as t
 from contact_sync.ledger.batch import LedgerBatch
@@ -41,8 +46,8 @@ from contact_sync.ledger.engine import (
     write_connection,
 )
 from contact_sync.ledger.errors import LedgerError
-from contact_sync.ledger.records import AlertRecord, CohortRecord, ConflictRecord, RunRecord
-from contact_sync.ledger.values import decode_column, decode_value, encode_value, frame, utc_column
+from contact_sync.ledger.records import AlertRecord, CohortRecord, ConflictRecord, MatchReviewRecord, RunRecord
+from contact_sync.ledger.values import decode_column, decode_value, encode_value, frame, now_utc, utc_column
 from contact_sync.settings import LedgerSettings
 
 HEALTH_WINDOW = 10
@@ -52,6 +57,10 @@ BASE_COLUMNS = [c.name for c in t.base_values.columns]
 AUDIT_COLUMNS = [c.name for c in t.audit.columns]
 CONFLICT_COLUMNS = [c.name for c in t.conflicts.columns]
 CONFLICT_VALUES = ["base", "crm_value", "genesys_value", "decision_value"]
+MATCH_REVIEW_COLUMNS = [c.name for c in t.match_reviews.columns]
+MATCH_REVIEW_RECORDS = ["crm_record", "genesys_record"]
+PAIR_DECISION_COLUMNS = ["crm_id", "genesys_id", "decision", "review_id"]
+_PAIR_DECISION = {"accepted": "accept", "rejected": "reject", "open": "release"}
 
 
 def health_score(errors: Sequence[float], durations_s: Sequence[float]) -> float | None:
@@ -183,8 +192,8 @@ class Ledger:
     ) -> pd.DataFrame:
         """Links (active ones unless `include_unlinked`), optionally only those whose CRM or Genesys id is in `ids`.
 
-        Columns: crm_system, crm_id, genesys_id, rule, score, linked_at, run_id, unlinked_at, unlink_reason,
-        unlink_run_id; oldest first.
+        Columns: crm_system, crm_id, genesys_id, rule, score, evidence (None for links stored without one),
+        linked_at, run_id, unlinked_at, unlink_reason, unlink_run_id; oldest first.
         """
         where, params = ["1=1"], []
         with self._read() as connection:
@@ -422,6 +431,101 @@ class Ledger:
     def mark_applied(self, conflict_ids: Sequence[int], run_id: str) -> int:
         with self.batch() as tx:
             return tx.mark_applied(conflict_ids, run_id)
+
+    # match reviews -----------------------------------------------------------------------------------------------
+
+    def add_match_reviews(self, reviews: pd.DataFrame, crm_system: str, run_id: str | None = None) -> list[int]:
+        """Queue held pairs; returns the ids of their open reviews. See `LedgerBatch.add_match_reviews`."""
+        with self.batch() as tx:
+            return tx.add_match_reviews(reviews, crm_system, run_id)
+
+    def match_reviews(
+        self,
+        status: str = "open",
+        crm_system: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Match reviews, oldest first: by status (open, accepted, rejected, applied or all), CRM system, and
+        optionally only those whose CRM or Genesys id is in `ids`.
+
+        Columns: id, crm_system, crm_id, genesys_id, rule, score, evidence, reason, crm_record, genesys_record (dicts
+        or None), status, created_at, last_seen_at, run_id, last_run_id, decided_by, decided_at, applied_run_id.
+        """
+        if status != "all" and status not in t.MATCH_REVIEW_STATUSES:
+            allowed = ", ".join((*t.MATCH_REVIEW_STATUSES, "all"))
+            raise LedgerError(f"match review status must be one of {allowed}, got {status!r}")
+        reviews = t.match_reviews
+        query = select(reviews).order_by(reviews.c.id)
+        if status != "all":
+            query = query.where(reviews.c.status == status)
+        if crm_system is not None:
+            query = query.where(reviews.c.crm_system == crm_system)
+        rows = self._select_by_ids(query, [reviews.c.crm_id, reviews.c.genesys_id], ids)
+        result = frame(rows, MATCH_REVIEW_COLUMNS).drop_duplicates("id").sort_values("id").reset_index(drop=True)
+        for column in MATCH_REVIEW_RECORDS:
+            result[column] = decode_column(result[column])
+        for column in ("created_at", "last_seen_at", "decided_at"):
+            result[column] = utc_column(result[column])
+        result["score"] = result["score"].astype(float)
+        return result
+
+    def match_review(self, review_id: int) -> MatchReviewRecord:
+        """One match review, both records decoded; an unknown id is refused."""
+        with self._read() as connection:
+            row = connection.execute(select(t.match_reviews).where(t.match_reviews.c.id == int(review_id))).first()
+        if row is None:
+            raise LedgerError(f"no match review with id {review_id}")
+        values = row._asdict()
+        for column in MATCH_REVIEW_RECORDS:
+            values[column] = decode_value(values[column])
+        return MatchReviewRecord(**values)
+
+    def decide_match(self, review_id: int, decision: str, by: str | None = None) -> MatchReviewRecord:
+        """Accept or reject a held pair; see `LedgerBatch.decide_match`."""
+        with self.batch() as tx:
+            tx.decide_match(review_id, decision, by)
+        return self.match_review(review_id)
+
+    def pair_decisions(self, crm_system: str, hold_days: float | None, now: datetime | None = None) -> pd.DataFrame:
+        """The review queue's answers for a run's matching (`match_contacts(..., pair_decisions=...)`), oldest first.
+
+        Columns: crm_id, genesys_id, decision, review_id. accept: accepted, not yet applied; reject: every rejected
+        pair; release: open pairs created more than `hold_days` days before `now` (default: the current time), none
+        when `hold_days` is None. One row per pair.
+        """
+        if crm_system not in t.CRM_SYSTEMS:
+            raise LedgerError(f"crm_system must be one of {', '.join(t.CRM_SYSTEMS)}, got {crm_system!r}")
+        reviews = t.match_reviews
+        waiting = [reviews.c.status.in_(("accepted", "rejected"))]
+        if hold_days is not None:
+            if not hold_days >= 0:
+                raise LedgerError(f"the review hold is a number of days >= 0, got {hold_days!r}")
+            cutoff = (now or now_utc()) - timedelta(days=float(hold_days))
+            waiting.append(and_(reviews.c.status == "open", reviews.c.created_at < cutoff))
+        query = (
+            select(reviews.c.crm_id, reviews.c.genesys_id, reviews.c.status, reviews.c.id)
+            .where(reviews.c.crm_system == crm_system, or_(*waiting))
+            .order_by(reviews.c.id)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        result = frame(rows, ["crm_id", "genesys_id", "decision", "review_id"])
+        result["decision"] = result["decision"].map(_PAIR_DECISION)
+        result["review_id"] = result["review_id"].astype("int64")
+        return result.drop_duplicates(["crm_id", "genesys_id"], keep="last").reset_index(drop=True)
+
+    def mark_matches_applied(self, review_ids: Sequence[int], run_id: str) -> int:
+        """Mark accepted reviews as linked by `run_id` (accepted -> applied); returns how many changed."""
+        with self.batch() as tx:
+            return tx.mark_matches_applied(review_ids, run_id)
+
+    def open_match_review_count(self, crm_system: str | None = None) -> int:
+        """How many pairs wait for a person (open reviews), for status and sensors."""
+        query = select(func.count()).select_from(t.match_reviews).where(t.match_reviews.c.status == "open")
+        if crm_system is not None:
+            query = query.where(t.match_reviews.c.crm_system == crm_system)
+        with self._read() as connection:
+            return int(connection.execute(query).scalar_one())
 
     # runs --------------------------------------------------------------------------------------------------------
 

@@ -41,9 +41,17 @@ AUDIT_REASONS = (
     "rollback",
     "unlink",
     "delete",
+    "match accepted",
+    "match rejected",
 )
 CONFLICT_STATUSES = ("open", "resolved", "applied")
 DECISIONS = ("crm", "genesys", "value")
+MATCH_REVIEW_STATUSES = ("open", "accepted", "rejected", "applied")
+"""open: waiting for a person; accepted: a person said link, waiting for a run; rejected: never proposed again;
+applied: a run linked the accepted pair."""
+MATCH_DECISIONS = ("accept", "reject")
+MATCH_PENDING_STATUSES = ("open", "accepted")
+"""A pair has at most one review in these statuses; rejected and applied reviews stay as history."""
 RUN_STATUSES = ("running", "success", "failure")
 ALERT_KINDS = ("run_failed", "high_errors", "slow_run", "low_health", "conflicts")
 
@@ -89,6 +97,7 @@ links = Table(
     Column("genesys_id", ID, nullable=False),
     Column("rule", String(32), nullable=False),
     Column("score", Float, nullable=False),
+    Column("evidence", Text, nullable=True),  # why the pair matched, in words (matching's evidence sentence)
     Column("linked_at", UtcDateTime, nullable=False),
     Column("run_id", ID, nullable=True),
     Column("unlinked_at", UtcDateTime, nullable=True),
@@ -193,6 +202,45 @@ conflicts = Table(
 Index("ix_sync_conflicts_status", conflicts.c.status)
 Index("ix_sync_conflicts_crm_id", conflicts.c.crm_id)
 Index("ix_sync_conflicts_genesys_id", conflicts.c.genesys_id)
+
+match_reviews = Table(
+    "sync_match_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("crm_system", String(16), nullable=False),
+    Column("crm_id", ID, nullable=False),
+    Column("genesys_id", ID, nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("evidence", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("crm_record", Text, nullable=True),  # JSON text of the CRM record's canonical values (an object)
+    Column("genesys_record", Text, nullable=True),  # the same for the Genesys record
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("run_id", ID, nullable=True),  # the run that first proposed the pair
+    Column("last_run_id", ID, nullable=True),  # the last run that proposed it
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("applied_run_id", ID, nullable=True),
+)
+# One waiting review per pair; rejected and applied reviews stay as history. The same text is the ON CONFLICT
+# target's predicate in `LedgerBatch.add_match_reviews`.
+MATCH_PENDING = "status IN ('open', 'accepted')"
+_PENDING = text(MATCH_PENDING)
+Index(
+    "uq_sync_match_reviews_pending",
+    match_reviews.c.crm_system,
+    match_reviews.c.crm_id,
+    match_reviews.c.genesys_id,
+    unique=True,
+    sqlite_where=_PENDING,
+    postgresql_where=_PENDING,
+)
+Index("ix_sync_match_reviews_status", match_reviews.c.status)
+Index("ix_sync_match_reviews_crm_id", match_reviews.c.crm_id)
+Index("ix_sync_match_reviews_genesys_id", match_reviews.c.genesys_id)
 
 runs = Table(
     "sync_runs",
