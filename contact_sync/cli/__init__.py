@@ -15,6 +15,7 @@ def _register() -> None:
     from contact_sync.cli.cohort import cohort
     from contact_sync.cli.conflicts import conflicts
     from contact_sync.cli.demo import demo
+    from contact_sync.cli.matches import matches
     from contact_sync.cli.rollback import rollback
     from contact_sync.cli.simulators import simulators
     from contact_sync.cli.status import status
@@ -23,6 +24,7 @@ def _register() -> None:
 
     main.add_command(cohort)
     main.add_command(conflicts)
+    main.add_command(matches)
     main.add_command(simulators)
     main.add_command(sync)
     main.add_command(trace)
