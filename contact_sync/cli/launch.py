@@ -348,6 +348,7 @@ def _partial_report(
         "skipped": 0,
         "errors": getattr(genesys, "errors", 0) + getattr(crm, "errors", 0),
         "conflicts": len(plan.conflicts) if plan is not None else 0,
+        "match_review": len(plan.review) if plan is not None else 0,
         "duration_s": round(elapsed, 3),
         "api_calls": {},
         "error": error,

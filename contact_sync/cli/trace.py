@@ -19,7 +19,8 @@ from rich.table import Table
 from contact_sync.ledger import Ledger
 
 CHANGE_COLUMNS: Final = ("run_id", "at", "system", "record_id", "field", "old_value", "new_value", "reason")
-LINK_COLUMNS: Final = ("crm_system", "crm_id", "genesys_id", "rule", "linked_at", "run_id")
+LINK_COLUMNS: Final = ("crm_system", "crm_id", "genesys_id", "rule", "score", "evidence", "linked_at", "run_id")
+REVIEW_COLUMNS: Final = ("id", "crm_id", "genesys_id", "status", "score", "reason", "evidence")
 CONFLICT_COLUMNS: Final = ("id", "field", "crm_id", "genesys_id", "base", "crm_value", "genesys_value", "policy")
 
 
@@ -47,12 +48,15 @@ def contact_trace(ledger: Ledger, query: str) -> dict[str, Any] | None:
     active = links[links["unlinked_at"].isna()]
     ended = links[links["unlinked_at"].notna()]
     conflicts = ledger.conflicts(status="open", ids=sorted(ids))
+    reviews = ledger.match_reviews(status="all")
+    reviews = reviews[reviews["crm_id"].isin(ids) | reviews["genesys_id"].isin(ids)]
     return {
         "query": query,
         "changes": _records(trail, CHANGE_COLUMNS),
         "links": _records(active, LINK_COLUMNS),
         "past_links": _records(ended, (*LINK_COLUMNS, "unlink_reason", "unlink_run_id")),
         "open_conflicts": _records(conflicts, CONFLICT_COLUMNS),
+        "match_reviews": _records(reviews, REVIEW_COLUMNS),
     }
 
 
@@ -81,14 +85,24 @@ def _show(data: dict[str, Any]) -> None:
     for link in data["links"]:
         console.print(
             f"Linked: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
-            f"(by {link['rule']}, run {link['run_id']}, {_text(link['linked_at'])[:19].replace('T', ' ')})"
+            f"(by {link['rule']}, score {link['score']:.3f}, run {link['run_id']}, "
+            f"{_text(link['linked_at'])[:19].replace('T', ' ')})",
+            soft_wrap=True,
         )
+        if link["evidence"]:
+            console.print(f"  Why: {link['evidence']}", soft_wrap=True)
     if not data["links"]:
         console.print("Linked: no active link")
     for link in data["past_links"]:
         console.print(
             f"Past link: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
             f"(ended: {link['unlink_reason']})"
+        )
+    for review in data["match_reviews"]:
+        console.print(
+            f"Match review {review['id']} ({review['status']}): CRM {review['crm_id']} ? Genesys "
+            f"{review['genesys_id']}, score {review['score']:.3f}, {review['reason']}: {review['evidence']}",
+            soft_wrap=True,
         )
     if data["open_conflicts"]:
         conflicts = Table(title="Open conflicts (decide with `contact-sync conflicts resolve ID`)")

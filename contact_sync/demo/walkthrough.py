@@ -330,11 +330,16 @@ class Walkthrough:
         self.progress("Running it again (steady state)", 1, 2)
         again = self._run("Phase 2: all again", "one_way", ALL_COHORT)
         rows = self.run_rows(report)
+        reasons = meta.get("review_reasons") or {}
         rows += [
             ["CRM duplicate records reported", str(meta.get("crm_duplicate_records", "-"))],
             ["Matched by stored link (the pilot's)", str(meta.get("matched_by_link", 0))],
-            ["Matched to an existing Genesys contact by email", str(meta.get("matched_by_email", 0))],
+            ["Linked to an existing Genesys contact on evidence", str(meta.get("linked_by_score", 0))],
+            ["  proposed by email", str(meta.get("matched_by_email", 0))],
             ["  ... by phone", str(meta.get("matched_by_phone", 0))],
+            ["  ... by last name + account", str(meta.get("matched_by_name_account", 0))],
+            ["Pairs held for review (contact-sync matches list)", str(meta.get("held_for_review", 0))],
+            *[[f"  {reason}", str(n)] for reason, n in sorted(reasons.items())],
             ["Second run right after: writes", str(sum(again["created"].values()) + sum(again["updated"].values()))],
         ]
         return Section(
@@ -342,8 +347,11 @@ class Walkthrough:
             ["", "Value"],
             rows,
             [
-                "Existing Genesys contacts were matched (email ignoring case, phone by E.164) and linked through "
-                "externalIds instead of duplicated; CRM duplicates create one Genesys contact and are reported."
+                "Existing Genesys contacts were proposed by email (ignoring case), phone (E.164) or last name + "
+                "account, scored on all their evidence (names with nicknames and typos, how many people share the "
+                "key) and linked through externalIds instead of duplicated; colleagues on an office line or a role "
+                "mailbox were kept apart, and pairs in between wait for a person in the match review queue. CRM "
+                "duplicates (same key and agreeing names) create one Genesys contact and are reported."
             ],
         )
 

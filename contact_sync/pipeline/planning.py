@@ -14,13 +14,27 @@ from contact_sync.sync.plan import SyncPlan, build_plan, build_reconciliation
 from contact_sync.sync.policy import Mode
 
 
+def pair_decisions(services: Services) -> pd.DataFrame:
+    """crm_id, genesys_id, decision, review_id: the match review queue's answers for this CRM (accepted pairs not yet
+    linked, every rejected pair, and open pairs past ``matching.review_hold_days`` as released)."""
+    return services.ledger.pair_decisions(services.crm.kind, services.policy.matching.review_hold_days)
+
+
 def match_snapshots(services: Services, crm: Snapshot, genesys: Snapshot) -> MatchResult:
-    """Match every CRM record to at most one Genesys contact (stored links first); rejected records of both
-    snapshots are reported, and a Genesys record that names a CRM id but could not be read holds that CRM id."""
+    """Match every CRM record to at most one Genesys contact (stored links and accepted pairs first, rejected pairs
+    never); rejected records of both snapshots are reported, and a Genesys record that names a CRM id but could
+    not be read holds that CRM id."""
     links = services.ledger.links(crm_system=services.crm.kind)[["crm_id", "genesys_id"]]
     unreadable = genesys.rejected[genesys.rejected["crm_id"].notna()] if "crm_id" in genesys.rejected else None
     held = pd.Index(unreadable["crm_id"].astype(object)) if unreadable is not None and len(unreadable) else None
-    match = match_contacts(crm.contacts, genesys.contacts, links, services.policy, held_crm_ids=held)
+    match = match_contacts(
+        crm.contacts,
+        genesys.contacts,
+        links,
+        services.policy,
+        held_crm_ids=held,
+        pair_decisions=pair_decisions(services),
+    )
     rejected = pd.concat([crm.rejected, genesys.rejected], ignore_index=True)
     if len(rejected):
         reported = rejected[["system", "record_id", "reason"]].astype(object)

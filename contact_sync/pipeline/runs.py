@@ -10,10 +10,14 @@ from typing import Any
 import pandas as pd
 
 from contact_sync.ledger import Ledger, LedgerError
-from contact_sync.pipeline.planning import pending_decisions
+from contact_sync.pipeline.planning import pair_decisions, pending_decisions
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.writes import WriteSummary
+from contact_sync.sync.matching import MatchResult
 from contact_sync.sync.plan import SyncPlan
+
+REVIEW_RECORD_FIELDS = ("first_name", "last_name", "email", "phone", "account_id")
+"""The canonical values of each record a review pair stores, so a person can decide without opening both systems."""
 
 
 def begin_run(ledger: Ledger, run_id: str, mode: str, cohort: str, started_at: datetime | None = None) -> None:
@@ -45,6 +49,42 @@ def record_conflicts(services: Services, plan: SyncPlan, run_id: str) -> list[in
     return services.ledger.add_conflicts(rows, run_id)
 
 
+def _record_values(contacts: pd.DataFrame, ids: pd.Series) -> list[dict[str, Any] | None]:
+    """The review fields of each id's record (None for an id not in the frame), in the order of ``ids``."""
+    frame = contacts.drop_duplicates("record_id").set_index("record_id")[list(REVIEW_RECORD_FIELDS)]
+    frame = frame.astype(object).where(frame.notna(), None)
+    found = frame.reindex(ids.astype(object).to_numpy())
+    present = found.index.isin(frame.index)
+    return [row if ok else None for row, ok in zip(found.to_dict("records"), present, strict=True)]
+
+
+def record_match_reviews(
+    services: Services, match: MatchResult, crm: pd.DataFrame, genesys: pd.DataFrame, run_id: str
+) -> int:
+    """Put the pairs matching held for review into the ledger's match review queue, with both records, the score
+    and the evidence; a pair already waiting is refreshed, a decided one is left as it is."""
+    review = match.review
+    if review.empty:
+        return 0
+    rows = review.assign(
+        crm_record=_record_values(crm, review["crm_id"]), genesys_record=_record_values(genesys, review["genesys_id"])
+    )
+    return len(services.ledger.add_match_reviews(rows, services.crm.kind, run_id))
+
+
+def apply_match_decisions(services: Services, plan: SyncPlan, run_id: str, failed: set[str]) -> int:
+    """Mark the accepted pairs this run linked (the link was recorded, its writes did not fail) as applied."""
+    accepted = plan.new_links[plan.new_links["rule"] == "accepted"]
+    if accepted.empty:
+        return 0
+    ok = accepted[~accepted["crm_id"].isin(failed) & ~accepted["genesys_id"].isin(failed)]
+    waiting = pair_decisions(services)
+    waiting = waiting[waiting["decision"] == "accept"]
+    applied = waiting.merge(ok[["crm_id", "genesys_id"]].astype(str), on=["crm_id", "genesys_id"])
+    ids = applied["review_id"].astype(int).tolist()
+    return services.ledger.mark_matches_applied(ids, run_id) if ids else 0
+
+
 def apply_decisions(
     services: Services, plan: SyncPlan, run_id: str, failed: set[str], cohort_ids: list[str] | None
 ) -> int:
@@ -59,11 +99,13 @@ def apply_decisions(
 
 
 def skipped_count(plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary) -> int:
-    """Records left alone: changed since the snapshot, ambiguous matches, unreadable records, contacts with a held
-    conflict, and CRM duplicates folded into their primary (not created a second time)."""
+    """Records left alone: changed since the snapshot, ambiguous links, CRM records waiting in the match review
+    queue, unreadable records, contacts with a held conflict, and CRM duplicates folded into their primary (not
+    created a second time)."""
     conflicts, dups = plan.conflicts, plan.crm_duplicates
     held = int(conflicts.loc[conflicts["held"].astype(bool), "crm_id"].nunique()) if len(conflicts) else 0
     ambiguous = int(plan.ambiguous["record_id"].nunique()) if len(plan.ambiguous) else 0
+    ambiguous += int(plan.review["crm_id"].nunique()) if len(plan.review) else 0
     folded = int(dups.loc[~dups["is_primary"].astype(bool), "record_id"].nunique()) if len(dups) else 0
     return genesys.changed_since_read + crm.changed_since_read + ambiguous + len(plan.rejected) + held + folded
 
@@ -93,6 +135,7 @@ def run_report(
         "skipped": skipped_count(plan, genesys, crm),
         "errors": genesys.errors + crm.errors,
         "conflicts": len(plan.conflicts),
+        "match_review": len(plan.review),
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }

@@ -102,6 +102,7 @@ def _links(rows: pd.DataFrame, crm_system: str) -> pd.DataFrame:
             "genesys_id": rows["genesys_id"],
             "rule": rows["rule"],
             "score": rows["score"].astype(float),
+            "evidence": rows["evidence"],
         }
     )
 
@@ -148,6 +149,7 @@ def _record_created(
                 "genesys_id": genesys_ids,
                 "rule": "created",
                 "score": 1.0,
+                "evidence": f"created in {'Genesys' if system == 'genesys' else 'the CRM'} by this run",
             }
         ),
         base=_base(rows),

@@ -25,6 +25,7 @@ from contact_sync_tests.conftest import point_at_simulators
 
 REPORT_KEYS = {
     "run_id",
+    "match_review",
     "status",
     "mode",
     "cohort",

@@ -77,7 +77,7 @@ def test_plan_problems_names_writes_to_records_missing_from_the_snapshot() -> No
     recon = pd.DataFrame([row]).astype(object).astype({"conflict": bool, "base_update": bool})
     # Ids are object columns in every MatchResult frame, empty or not (an empty list would make them float64).
     no_rows = {name: pd.Series([], dtype=object) for name in ("crm_id", "genesys_id", "rule", "score")}
-    empty = MatchResult(*(pd.DataFrame(no_rows) for _ in range(7)))
+    empty = MatchResult(*(pd.DataFrame(no_rows) for _ in range(9)))
     plan = build_plan(recon, empty, load_policy())
     crm = Snapshot(system="salesforce")
     problems = plan_problems(plan, crm, Snapshot(system="genesys"), cohort=["003000000000002AAA"])

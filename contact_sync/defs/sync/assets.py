@@ -23,7 +23,7 @@ from contact_sync.pipeline.writes import (
     planned_crm,
     planned_genesys,
 )
-from contact_sync.sync.matching import MatchResult, unmatched_genesys_reasons
+from contact_sync.sync.matching import TRUSTED_EVIDENCE, MatchResult, unmatched_genesys_reasons
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
 
 MODE_TAG: Final = "contact_sync/mode"
@@ -97,21 +97,44 @@ def genesys_contacts(context: dg.AssetExecutionContext, contact_sync: ContactSyn
 @dg.asset(
     group_name="sync",
     kinds={"pandas"},
-    description="Each CRM contact linked to at most one Genesys contact: stored link, external id, email, phone "
-    "(name + account when the policy allows); duplicates and ambiguous keys reported.",
+    description="Each CRM contact linked to at most one Genesys contact: stored links, accepted pairs and external "
+    "ids first, then pairs proposed by email, phone or name + account and scored on all their evidence: linked, "
+    "held in the match review queue (`contact-sync matches`), or kept apart; duplicates grouped the same way.",
 )
 def contact_matches(
-    contact_sync: ContactSyncResource, crm_contacts: Snapshot, genesys_contacts: Snapshot
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    crm_contacts: Snapshot,
+    genesys_contacts: Snapshot,
 ) -> dg.Output[MatchResult]:
-    match = match_snapshots(contact_sync.services, crm_contacts, genesys_contacts)
+    services = contact_sync.services
+    match = match_snapshots(services, crm_contacts, genesys_contacts)
+    queued = 0
+    if not contact_sync.dry_run:
+        queued = runs.record_match_reviews(
+            services, match, crm_contacts.contacts, genesys_contacts.contacts, context.run.run_id
+        )
     counts = match.matches["rule"].value_counts().to_dict()
     reasons = unmatched_genesys_reasons(match.unmatched_genesys)
     lone_genesys = match.unmatched_genesys.assign(reason=reasons.fillna("only in Genesys"))
+    scored = match.matches[~match.matches["rule"].isin(list(TRUSTED_EVIDENCE))]
     return dg.Output(
         match,
         metadata={
             "dagster/row_count": len(match.matches),
+            "linked": len(match.matches),
+            "linked_by_score": len(scored),
+            "held_for_review": len(match.review),
+            "review_queue_recorded": queued,
+            "review_reasons": dg.MetadataValue.json(
+                {str(k): int(v) for k, v in match.review["reason"].value_counts().items()}
+            ),
+            "keys_too_common_to_propose": len(match.shared_keys),
             **{f"matched_by_{rule}": int(n) for rule, n in counts.items()},
+            "review_queue": _preview(match.review, ["crm_id", "genesys_id", "score", "reason", "evidence"]),
+            "lowest_scoring_links": _preview(
+                scored.nsmallest(10, "score"), ["crm_id", "genesys_id", "rule", "score", "evidence"]
+            ),
             "unmatched_crm": len(match.unmatched_crm),
             "unmatched_genesys": len(match.unmatched_genesys),
             "unmatched_genesys_only_in_genesys": int(reasons.isna().sum()),
@@ -247,6 +270,7 @@ def conflict_report(
         failed = set(genesys_writes.failed_ids) | set(crm_writes.failed_ids)
         members = cohort_members(services.ledger, context.partition_key)
         applied = runs.apply_decisions(services, reconciliation, context.run.run_id, failed, members)
+        applied += runs.apply_match_decisions(services, reconciliation, context.run.run_id, failed)
     held = int(table["held"].astype(bool).sum()) if len(table) else 0
     return dg.Output(
         table.astype(str),

@@ -1,4 +1,5 @@
-"""Sensors: alert on failed sync runs, watch the health score, and apply conflict decisions people made.
+"""Sensors: alert on failed sync runs, watch the health score, and apply the conflict and match decisions people
+made.
 
 They read the ledger named by the environment (CONTACT_SYNC_DATABASE_URL, default SQLite in the data folder)."""
 
@@ -120,6 +121,37 @@ def apply_conflict_decisions(context: dg.SensorEvaluationContext) -> dg.SensorRe
 
 
 @dg.sensor(
+    name="apply_match_decisions",
+    minimum_interval_seconds=DECISIONS_INTERVAL_S,
+    jobs=list(SYNC_JOBS.values()),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a run of all contacts (in the configured mode) when pairs were accepted in the match "
+    "review queue since the last tick, so they are linked.",
+)
+def apply_match_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    with open_ledger(PipelineSettings.from_env()) as ledger:
+        accepted = ledger.match_reviews(status="accepted")
+    if context.cursor:
+        accepted = accepted[accepted["decided_at"] > pd.Timestamp(context.cursor)]
+    if accepted.empty:
+        return dg.SkipReason("no newly accepted match pairs")
+    mode, _ = configured_mode_and_cohort()
+    ensure_cohort_partition(context.instance, ALL_COHORT)
+    newest = accepted["decided_at"].max().isoformat()
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"matches-{newest}",
+                job_name=SYNC_JOBS[mode].name,
+                partition_key=ALL_COHORT,
+                tags={"contact_sync/match_decisions": ",".join(str(i) for i in accepted["id"].head(50))},
+            )
+        ],
+        cursor=newest,
+    )
+
+
+@dg.sensor(
     name="rollout_cohort_partitions",
     minimum_interval_seconds=DECISIONS_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -135,4 +167,10 @@ def rollout_cohort_partitions(context: dg.SensorEvaluationContext) -> dg.SensorR
     return dg.SensorResult(dynamic_partitions_requests=[rollout_cohort.build_add_request(missing)])
 
 
-SYNC_SENSORS: Final = [sync_run_failure_alert, sync_health, apply_conflict_decisions, rollout_cohort_partitions]
+SYNC_SENSORS: Final = [
+    sync_run_failure_alert,
+    sync_health,
+    apply_conflict_decisions,
+    apply_match_decisions,
+    rollout_cohort_partitions,
+]
