@@ -15,8 +15,9 @@ import click
 from rich.table import Table
 
 from contact_sync.cli.conflicts import _jsonable, _login
+from contact_sync.ledger.tables import MATCH_REVIEW_STATUSES
 
-STATUSES: Final = ("open", "accepted", "rejected", "applied", "all")
+STATUSES: Final = (*MATCH_REVIEW_STATUSES, "all")
 SHOWN: Final = (
     "id",
     "crm_system",

@@ -605,6 +605,27 @@ class LedgerBatch:
             changed += result.rowcount
         return changed
 
+    def withdraw_match_reviews(self, crm_system: str, keep_ids: Sequence[int], run_id: str) -> int:
+        """Withdraw the open reviews of `crm_system` a run no longer proposed (all but `keep_ids`); returns how many.
+
+        Matching sees every contact on every run, so an open pair it did not hold again is no longer a question."""
+        keep = {int(i) for i in keep_ids}
+        rows = self._conn.execute(
+            select(t.match_reviews.c.id).where(
+                t.match_reviews.c.crm_system == crm_system, t.match_reviews.c.status == "open"
+            )
+        ).scalars()
+        stale = [int(i) for i in rows if int(i) not in keep]
+        changed = 0
+        for part in chunks(stale):
+            result = self._conn.execute(
+                update(t.match_reviews)
+                .where(t.match_reviews.c.id.in_(part), t.match_reviews.c.status == "open")
+                .values(status="withdrawn", last_run_id=run_id, last_seen_at=self.now)
+            )
+            changed += result.rowcount
+        return changed
+
     # watermarks, cohorts -----------------------------------------------------------------------------------------
 
     def set_watermark(self, name: str, value: str | datetime) -> None:

@@ -519,6 +519,11 @@ class Ledger:
         with self.batch() as tx:
             return tx.mark_matches_applied(review_ids, run_id)
 
+    def withdraw_match_reviews(self, crm_system: str, keep_ids: Sequence[int], run_id: str) -> int:
+        """Withdraw the open reviews of `crm_system` a run no longer proposed (all but `keep_ids`)."""
+        with self.batch() as tx:
+            return tx.withdraw_match_reviews(crm_system, keep_ids, run_id)
+
     def open_match_review_count(self, crm_system: str | None = None) -> int:
         """How many pairs wait for a person (open reviews), for status and sensors."""
         query = select(func.count()).select_from(t.match_reviews).where(t.match_reviews.c.status == "open")

@@ -46,7 +46,8 @@ AUDIT_REASONS = (
 )
 CONFLICT_STATUSES = ("open", "resolved", "applied")
 DECISIONS = ("crm", "genesys", "value")
-MATCH_REVIEW_STATUSES = ("open", "accepted", "rejected", "applied")
+MATCH_REVIEW_STATUSES = ("open", "accepted", "rejected", "applied", "withdrawn")
+"""withdrawn: an open pair a later run no longer proposed (a record was linked elsewhere, deleted or edited)."""
 """open: waiting for a person; accepted: a person said link, waiting for a run; rejected: never proposed again;
 applied: a run linked the accepted pair."""
 MATCH_DECISIONS = ("accept", "reject")

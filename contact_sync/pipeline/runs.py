@@ -62,14 +62,18 @@ def record_match_reviews(
     services: Services, match: MatchResult, crm: pd.DataFrame, genesys: pd.DataFrame, run_id: str
 ) -> int:
     """Put the pairs matching held for review into the ledger's match review queue, with both records, the score
-    and the evidence; a pair already waiting is refreshed, a decided one is left as it is."""
+    and the evidence; a pair already waiting is refreshed, a decided one is left as it is, and an open pair this
+    run no longer held is withdrawn (matching sees every contact on every run)."""
     review = match.review
-    if review.empty:
-        return 0
-    rows = review.assign(
-        crm_record=_record_values(crm, review["crm_id"]), genesys_record=_record_values(genesys, review["genesys_id"])
-    )
-    return len(services.ledger.add_match_reviews(rows, services.crm.kind, run_id))
+    ids: list[int] = []
+    if len(review):
+        rows = review.assign(
+            crm_record=_record_values(crm, review["crm_id"]),
+            genesys_record=_record_values(genesys, review["genesys_id"]),
+        )
+        ids = services.ledger.add_match_reviews(rows, services.crm.kind, run_id)
+    services.ledger.withdraw_match_reviews(services.crm.kind, ids, run_id)
+    return len(ids)
 
 
 def apply_match_decisions(services: Services, plan: SyncPlan, run_id: str, failed: set[str]) -> int:

@@ -82,7 +82,7 @@ def test_reviews_are_queued_and_read_back_with_both_records(ledger: Ledger) -> N
     assert ledger.match_reviews(status="rejected").empty
     with pytest.raises(LedgerError, match="no match review with id 999"):
         ledger.match_review(999)
-    with pytest.raises(LedgerError, match="status must be one of open, accepted, rejected, applied, all"):
+    with pytest.raises(LedgerError, match="status must be one of open, accepted, rejected, applied, withdrawn, all"):
         ledger.match_reviews(status="waiting")
 
 
@@ -110,6 +110,17 @@ def test_a_pair_proposed_again_is_refreshed_not_duplicated(ledger: Ledger) -> No
     assert ledger.match_review(third).score == 0.75
     (dynamics,) = ledger.add_match_reviews(reviews([("003A", "g-1")]), "dynamics")
     assert dynamics not in ids and ledger.open_match_review_count() == 4
+
+
+def test_open_pairs_a_run_no_longer_proposes_are_withdrawn(ledger: Ledger) -> None:
+    kept, gone = ledger.add_match_reviews(reviews([("003A", "g-1"), ("003B", "g-2")]), "salesforce", run_id="r1")
+    (other_crm,) = ledger.add_match_reviews(reviews([("003B", "g-2")]), "dynamics", run_id="r1")
+    ledger.decide_match(gone, "reject", by="qa")
+    (fresh,) = ledger.add_match_reviews(reviews([("003C", "g-3")]), "salesforce", run_id="r1")
+    assert ledger.withdraw_match_reviews("salesforce", [kept], run_id="r2") == 1
+    statuses = ledger.match_reviews(status="all").set_index("id")["status"].to_dict()
+    assert statuses == {kept: "open", gone: "rejected", other_crm: "open", fresh: "withdrawn"}
+    assert ledger.match_review(fresh).last_run_id == "r2"
 
 
 def test_decisions_are_audited_and_decided_pairs_are_left_alone(ledger: Ledger) -> None:
