@@ -72,7 +72,10 @@ def record_match_reviews(
             genesys_record=_record_values(genesys, review["genesys_id"]),
         )
         ids = services.ledger.add_match_reviews(rows, services.crm.kind, run_id)
-    services.ledger.withdraw_match_reviews(services.crm.kind, ids, run_id)
+    # A released pair (past review_hold_days) stays open: released again next run, not proposed anew.
+    released = pair_decisions(services)
+    released = released.loc[released["decision"] == "release", "review_id"].astype(int).tolist()
+    services.ledger.withdraw_match_reviews(services.crm.kind, [*ids, *released], run_id)
     return len(ids)
 
 
