@@ -119,6 +119,13 @@ def serve(state_dir: Path, port_salesforce: int | None, port_genesys: int | None
     "--seed", type=int, default=0, show_default=True, help="Random seed: the same arguments give the same data."
 )
 @click.option("--region", type=click.Choice(["US", "CA"]), default="US", show_default=True, help="Phone number region.")
+@click.option(
+    "--traps/--no-traps",
+    default=True,
+    show_default=True,
+    help="Identity traps at small shares: colleagues on one office line, role mailboxes, household emails, typos, "
+    "swapped names, a key missing on one side.",
+)
 def seed(
     state_dir: Path,
     contacts: int,
@@ -128,6 +135,7 @@ def seed(
     accounts: int | None,
     seed: int,
     region: str,
+    traps: bool,
 ) -> None:
     """Fill the simulators' state folder with realistic, seeded contacts (added to what is there)."""
     from contact_sync.simulators.genesys import GenesysSimulator
@@ -154,6 +162,8 @@ def seed(
             accounts=accounts,
             seed=seed,
             region=region,
+            traps=traps,
         )
         click.echo(f"Seeded {folder}: {report.summary()}")
+        click.echo(f"Of these, {report.dataset.trap_summary()}")
         click.echo(f"Now in total: {salesforce.count()} Salesforce contacts, {genesys.count()} Genesys contacts")

@@ -3,6 +3,12 @@
 `generate_dataset` builds the rows (API-shaped dicts) and the ground truth of who is who across and inside the two
 systems; `seed_simulators` loads them into simulators, accounts first so contacts can point at them. Faker fills small
 pools of names, streets and cities once; numpy combines them, so 100,000 contacts take seconds, not minutes.
+
+Besides everyday noise (email case, phone formats, another address or number) the data holds identity traps, small
+shares by default, each record labelled with its class (`TRAP_CLASSES`): colleagues sharing an office line, people
+sharing a role mailbox (`info@`, `sales@` ...), two people of one household sharing a personal address, nicknames,
+one-letter typos, first and last name swapped, an email or phone missing on one side. This module imports no product
+code: the ground truth is made here, independently of how the sync matches.
 """
 
 from __future__ import annotations
@@ -19,7 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["NICKNAMES", "Dataset", "SeedReport", "generate_dataset", "seed_simulators"]
+__all__ = [
+    "NICKNAMES",
+    "ROLE_MAILBOXES",
+    "TRAP_CLASSES",
+    "Dataset",
+    "SeedReport",
+    "generate_dataset",
+    "seed_simulators",
+]
 
 REGIONS: dict[str, str] = {"US": "en_US", "CA": "en_CA"}
 
@@ -99,9 +113,43 @@ _GENESYS_EMAIL_CASE = 0.30
 _GENESYS_EMAIL_OTHER = 0.08  # a personal address instead of the work one
 _GENESYS_EMAIL_MISSING = 0.04
 _GENESYS_PHONE_OTHER = 0.05  # a different number altogether
-_GENESYS_NICKNAME = 0.10
 _GENESYS_LASTNAME_OTHER = 0.02  # e.g. married since
 _NO_ACCOUNT = 0.05
+
+# Local parts of the shared role mailboxes people sit on (info@acme.com ...).
+ROLE_MAILBOXES: tuple[str, ...] = (
+    "info", "sales", "support", "office", "contact", "hello", "admin", "billing", "accounts", "team",
+)  # fmt: skip
+
+TRAP_CLASSES: tuple[str, ...] = (
+    "plain",  # a person with everyday noise only (email case, phone format, sometimes another address or number)
+    "duplicate",  # a Salesforce record duplicating another one of the same person
+    "genesys_only",  # a person only in Genesys
+    "office_line",  # colleagues of one account sharing one switchboard phone, on both sides
+    "role_email",  # CRM people of one account sharing a role mailbox (info@, sales@ ...), some also in Genesys
+    "household",  # two people (same last name) sharing one personal email
+    "nickname",  # the Genesys copy goes by a nickname (Bob for Robert)
+    "typo",  # a one-letter typo in the last (or first) name of the Genesys copy
+    "swapped",  # first and last name swapped on the Genesys copy
+    "missing_key",  # the email or the phone is missing on one side
+)
+"""Trap class labels of `Dataset.salesforce_trap` / `Dataset.genesys_trap`, one per record."""
+
+# Default trap shares; `traps=False` turns all but nicknames (everyday noise before traps existed) off.
+_TRAP_DEFAULTS: dict[str, float] = {
+    "office_lines": 0.01,
+    "role_emails": 0.01,
+    "households": 0.01,
+    "nicknames": 0.03,
+    "typos": 0.01,
+    "swapped": 0.005,
+    "missing_keys": 0.01,
+}
+_MISSING_KINDS: tuple[str, ...] = ("", "crm_email_missing", "crm_phone_missing", "email_missing", "phone_missing")
+_KEYBOARD_ROWS: tuple[str, ...] = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOURS: dict[str, str] = {
+    c: row[max(0, i - 1) : i] + row[i + 1 : i + 2] for row in _KEYBOARD_ROWS for i, c in enumerate(row)
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +165,10 @@ class Dataset:
     - `salesforce_duplicate_of[i]`: index of the Salesforce record that record `i` duplicates, or -1.
     - `genesys_match[j]`: index of the (original) Salesforce record of the same person, or -1 (only in Genesys).
     - `genesys_noise[j]`: the noise applied to the Genesys copy, comma-separated ("" for none).
+    - `salesforce_trap[i]`, `genesys_trap[j]`: the record's trap class (`TRAP_CLASSES`). A person's records carry
+      the person's class on both sides; duplicates are "duplicate", plain people only in Genesys "genesys_only".
+    - `salesforce_trap_group[i]`, `genesys_trap_group[j]`: the people sharing one office line, role mailbox or
+      household email have one group number (-1: in no group).
     """
 
     accounts: list[dict[str, Any]]
@@ -130,6 +182,10 @@ class Dataset:
     salesforce_duplicate_of: np.ndarray
     genesys_match: np.ndarray
     genesys_noise: list[str]
+    salesforce_trap: list[str] = field(default_factory=list)
+    genesys_trap: list[str] = field(default_factory=list)
+    salesforce_trap_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    genesys_trap_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -143,6 +199,26 @@ class Dataset:
     @property
     def genesys_only_count(self) -> int:
         return int((self.genesys_match < 0).sum())
+
+    @property
+    def trap_counts(self) -> dict[str, dict[str, int]]:
+        """Records per trap class, per system ("salesforce", "genesys"), in `TRAP_CLASSES` order."""
+        out: dict[str, dict[str, int]] = {}
+        for system, labels in (("salesforce", self.salesforce_trap), ("genesys", self.genesys_trap)):
+            counts = pd.Series(labels, dtype=object).value_counts()
+            out[system] = {name: int(counts.get(name, 0)) for name in TRAP_CLASSES if counts.get(name, 0)}
+        return out
+
+    def trap_summary(self) -> str:
+        """One line: the records of each trap class, Salesforce/Genesys."""
+        counts = self.trap_counts
+        traps = [name for name in TRAP_CLASSES if name not in ("plain", "duplicate", "genesys_only")]
+        parts = [
+            f"{name} {counts['salesforce'].get(name, 0)}/{counts['genesys'].get(name, 0)}"
+            for name in traps
+            if counts["salesforce"].get(name, 0) or counts["genesys"].get(name, 0)
+        ]
+        return "identity traps (Salesforce/Genesys records): " + (", ".join(parts) if parts else "none")
 
     def salesforce_contact_rows(self, account_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The Salesforce contact rows with `AccountId` set from the ids the accounts got when loaded."""
@@ -301,17 +377,42 @@ def generate_dataset(
     accounts: int | None = None,
     seed: int = 0,
     region: str = "US",
+    traps: bool = True,
+    office_lines: float | None = None,
+    role_emails: float | None = None,
+    households: float | None = None,
+    nicknames: float | None = None,
+    typos: float | None = None,
+    swapped: float | None = None,
+    missing_keys: float | None = None,
 ) -> Dataset:
     """Generate Salesforce and Genesys data for `contacts` Salesforce contact records; same arguments, same data.
 
     - `duplicates`: share of the `contacts` records that are duplicates of another Salesforce record (same person,
       email in another letter case, phone in another format, often a nickname). At most 0.5.
     - `overlap`: share of the distinct CRM people also present in Genesys, with realistic noise (email case, phone
-      format, sometimes a nickname, another address or number, a missing email).
+      format, sometimes another address or number, a missing email).
     - `genesys_only`: people only in Genesys, as a share of `contacts`.
     - `accounts`: number of companies (Salesforce accounts, mirrored as Genesys organizations); by default one per 20
       contacts. Contacts spread over them unevenly, as in real CRMs; about 5% have no company.
     - `region`: "US" or "CA"; phone numbers are valid NANP numbers of that region.
+
+    Identity traps (`TRAP_CLASSES`), as shares; None takes the default (in `_TRAP_DEFAULTS`: 0.5% to 3%), and
+    `traps=False` sets every default but `nicknames` to 0. Traps change who the people are, never how many records
+    there are: the counts above stay exactly as asked. A person has at most one trap; a person with one gets no
+    other identity noise (another address or number, another last name), only email case and phone format.
+    - `office_lines`: share of all distinct people in groups of 2-5 colleagues of one account sharing one
+      switchboard number, in both systems (people only in Genesys included).
+    - `role_emails`: share of all distinct people in groups of 2-4 CRM people of one account sharing a role mailbox
+      (`ROLE_MAILBOXES` @ the company's domain); their Genesys copies carry it too.
+    - `households`: share of all distinct people in two-person households: same last name, another first name and
+      phone, one personal email. Half the pairs have one person only in the CRM and the other only in Genesys (two
+      people, never to be linked); in the other half both are in both systems.
+    - `nicknames`, `typos`, `swapped`, `missing_keys`: shares of the Genesys copies (of CRM people) that go by a
+      nickname; have a one-letter typo in the last name (70%) or first name; have first and last name swapped; or
+      miss one key, on one side: the CRM email or phone, or the Genesys email or phone (people with a Salesforce
+      duplicate only on the Genesys side).
+    Groups stop short when the data has too few people (e.g. accounts) to fill them.
     No Genesys contact is linked to Salesforce by `externalIds`: making those links is the sync's job.
     """
     if isinstance(contacts, bool) or not isinstance(contacts, int) or contacts < 0:
@@ -323,6 +424,22 @@ def generate_dataset(
         raise ValueError(f"accounts must be a whole number >= 0, got {accounts!r}")
     if region not in REGIONS:
         raise ValueError(f"region must be one of {', '.join(REGIONS)}, got {region!r}")
+    given = {
+        "office_lines": office_lines,
+        "role_emails": role_emails,
+        "households": households,
+        "nicknames": nicknames,
+        "typos": typos,
+        "swapped": swapped,
+        "missing_keys": missing_keys,
+    }
+    shares = {
+        name: float(value) if value is not None else (_TRAP_DEFAULTS[name] if traps or name == "nicknames" else 0.0)
+        for name, value in given.items()
+    }
+    for name, value in given.items():
+        if value is not None:
+            _check_share(name, value)
 
     n_dup = round(contacts * duplicates)
     n_people = contacts - n_dup
@@ -340,13 +457,30 @@ def generate_dataset(
     company_domain = np.array([f"{_slug(c)[:40] or 'company'}.com" for c in company], dtype=object)
 
     people = _people(rng, pools, exchanges, n_all, company_domain)
-    salesforce = _salesforce_records(rng, people, n_people, n_dup)
-    genesys = _genesys_records(rng, people, pools, exchanges, n_people, n_overlap, region)
+    dup_of = np.sort(rng.choice(n_people, size=n_dup, replace=False)) if n_dup else np.zeros(0, dtype=np.int64)
+    in_genesys = np.sort(rng.choice(n_people, size=n_overlap, replace=False)) if n_overlap else np.zeros(0, np.int64)
+    # Traps draw from their own stream, so their shares do not reshuffle who is duplicated or copied.
+    trapped = _assign_traps(
+        np.random.default_rng([seed, 7217]), people, pools, company_domain, n_people, in_genesys, dup_of, shares
+    )
+    salesforce = _salesforce_records(rng, people, n_people, dup_of, trapped)
+    genesys = _genesys_records(rng, people, pools, exchanges, n_people, in_genesys, region, trapped)
 
     # A Genesys copy of a CRM person matches that person's original Salesforce record.
     is_crm = genesys.person < n_people
     genesys_match = np.full(len(genesys.person), -1, dtype=np.int64)
     genesys_match[is_crm] = salesforce.original_position[genesys.person[is_crm]]
+
+    # Trap classes: the person's, on both sides; a plain copy missing its email (everyday noise) is a missing key.
+    kind = trapped.kind.copy()
+    missed = [
+        int(p) for p, noise in zip(genesys.person.tolist(), genesys.noise, strict=True) if "email_missing" in noise
+    ]
+    kind[[p for p in missed if kind[p] == ""]] = "missing_key"
+    sf_kind = kind[salesforce.person]
+    salesforce_trap = np.where(salesforce.duplicate_of >= 0, "duplicate", np.where(sf_kind == "", "plain", sf_kind))
+    g_kind = kind[genesys.person]
+    genesys_trap = np.where(g_kind != "", g_kind, np.where(genesys_match >= 0, "plain", "genesys_only"))
 
     return Dataset(
         accounts=[{"Name": name} for name in company],
@@ -360,6 +494,10 @@ def generate_dataset(
         salesforce_duplicate_of=salesforce.duplicate_of,
         genesys_match=genesys_match,
         genesys_noise=genesys.noise,
+        salesforce_trap=[str(x) for x in salesforce_trap.tolist()],
+        genesys_trap=[str(x) for x in genesys_trap.tolist()],
+        salesforce_trap_group=trapped.group[salesforce.person],
+        genesys_trap_group=trapped.group[genesys.person],
         parameters={
             "contacts": contacts,
             "overlap": overlap,
@@ -368,6 +506,7 @@ def generate_dataset(
             "accounts": n_accounts,
             "seed": seed,
             "region": region,
+            **shares,
         },
     )
 
@@ -381,7 +520,7 @@ class _People:
     first_slug: np.ndarray
     last_slug: np.ndarray
     account: np.ndarray  # company index, -1: none
-    email: list[str]  # unique per person
+    email: list[str]  # unique per person, but for the role mailboxes and household addresses of traps
     phone: tuple[np.ndarray, np.ndarray, np.ndarray]  # area code, exchange, line
     mobile: tuple[np.ndarray, np.ndarray, np.ndarray]
     has_mobile: np.ndarray
@@ -428,6 +567,220 @@ def _other_style(rng: np.random.Generator, style: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class _Traps:
+    """Per person (index into `_People`): the trap class ("" for none), its group, and what the Genesys copy or the
+    CRM record does differently. `_assign_traps` has already applied shared keys and household names to `_People`."""
+
+    kind: np.ndarray  # object: "" or a TRAP_CLASSES label
+    group: np.ndarray  # int64: people sharing an office line, role mailbox or household email; -1 for none
+    nickname: np.ndarray  # bool: the Genesys copy goes by NICKNAMES[first]
+    typo_first: np.ndarray  # object: the Genesys copy's first name with a typo, or None
+    typo_last: np.ndarray  # object: the same for the last name
+    swapped: np.ndarray  # bool: the Genesys copy has first and last name swapped
+    missing: np.ndarray  # int8: index into _MISSING_KINDS (0: nothing missing)
+
+
+def _typo(name: str, r: random.Random) -> str:
+    """The name with one slip of the keyboard after its first letter: two neighbours swapped, a letter dropped,
+    doubled, or replaced by the key next to it. Always different from `name`."""
+    at = [i for i in range(1, len(name)) if name[i].isalpha()]
+    for _ in range(12):
+        if not at:
+            break
+        op, i = r.randrange(4), r.choice(at)
+        out = name
+        if op == 0 and i + 1 < len(name) and name[i + 1].isalpha():
+            out = name[:i] + name[i + 1] + name[i] + name[i + 2 :]
+        elif op == 1 and len(name) > 3:
+            out = name[:i] + name[i + 1 :]
+        elif op == 2 and len(name) < 38:
+            out = name[:i] + name[i] + name[i:]
+        elif op == 3 and _NEIGHBOURS.get(name[i].lower()):
+            out = name[:i] + r.choice(_NEIGHBOURS[name[i].lower()]) + name[i + 1 :]
+        if out != name:
+            return out
+    return name[:-1] + ("a" if name[-1:] != "a" else "e")
+
+
+def _same_first_name(a: str, b: str) -> bool:
+    """Equal, a nickname of the other, or both nicknames of one name, or the same initial (could pass as a typo)."""
+    if a[:1].lower() == b[:1].lower():
+        return True
+    return NICKNAMES.get(a, a) == NICKNAMES.get(b, b) or NICKNAMES.get(a) == b or NICKNAMES.get(b) == a
+
+
+def _account_groups(
+    rng: np.random.Generator, account: np.ndarray, free: np.ndarray, target: int, sizes: tuple[int, int]
+) -> list[np.ndarray]:
+    """Groups of `sizes[0]`..`sizes[1]` free people of one account (one group per account per pass, accounts in a
+    random order) until `target` people are in groups, or the accounts run out."""
+    groups: list[np.ndarray] = []
+    free = free.copy()
+    remaining = target
+    while remaining >= 2:
+        cand = np.flatnonzero(free & (account >= 0))
+        if len(cand) < 2:
+            break
+        cand = cand[rng.permutation(len(cand))]
+        cand = cand[np.argsort(account[cand], kind="stable")]
+        _, starts, counts = np.unique(account[cand], return_index=True, return_counts=True)
+        progress = False
+        for k in rng.permutation(len(starts)).tolist():
+            if remaining < 2:
+                break
+            room = int(counts[k])
+            if room < 2:
+                continue
+            size = min(int(rng.integers(sizes[0], sizes[1] + 1)), room, remaining)
+            if remaining - size == 1:  # never leave one person who cannot form a group
+                size = size + 1 if size < room else size - 1 if size > 2 else size
+            members = cand[starts[k] : starts[k] + size]
+            groups.append(members)
+            free[members] = False
+            remaining -= size
+            progress = True
+        if not progress:
+            break
+    return groups
+
+
+def _assign_traps(
+    rng: np.random.Generator,
+    people: _People,
+    pools: _Pools,
+    company_domain: np.ndarray,
+    n_people: int,
+    in_genesys: np.ndarray,
+    dup_of: np.ndarray,
+    shares: dict[str, float],
+) -> _Traps:
+    """Pick the people of each trap (disjoint sets) and apply the shared keys and household names to `people`."""
+    n_all = len(people.first)
+    kind = np.full(n_all, "", dtype=object)
+    group = np.full(n_all, -1, dtype=np.int64)
+    is_crm = np.arange(n_all) < n_people
+    copied = np.zeros(n_all, dtype=bool)
+    copied[in_genesys] = True
+    duplicated = np.zeros(n_all, dtype=bool)
+    duplicated[dup_of] = True
+    next_group = 0
+
+    def tag(members: np.ndarray, label: str) -> None:
+        nonlocal next_group
+        kind[members] = label
+        group[members] = next_group
+        next_group += 1
+
+    # Role mailboxes: CRM people of one account on info@, sales@ ... of its domain (one address per group).
+    used_roles: set[str] = set()
+    for members in _account_groups(rng, people.account, is_crm, round(shares["role_emails"] * n_all), (2, 4)):
+        domain = company_domain[people.account[members[0]]]
+        start = int(rng.integers(0, len(ROLE_MAILBOXES)))
+        roles = [f"{ROLE_MAILBOXES[(start + k) % len(ROLE_MAILBOXES)]}@{domain}" for k in range(len(ROLE_MAILBOXES))]
+        address = next((a for a in roles if a not in used_roles), None)
+        if address is None:
+            continue
+        used_roles.add(address)
+        for i in members.tolist():
+            people.email[i] = address
+        tag(members, "role_email")
+
+    # Office lines: colleagues (in either system) whose phone is the account's switchboard, the first one's number.
+    npa, nxx, line = people.phone
+    free = kind == ""
+    for members in _account_groups(rng, people.account, free, round(shares["office_lines"] * n_all), (2, 5)):
+        npa[members], nxx[members], line[members] = npa[members[0]], nxx[members[0]], line[members[0]]
+        tag(members, "office_line")
+
+    # Households: two people of one family on one personal address; half split across the systems.
+    pairs = round(shares["households"] * n_all / 2)
+    crm_only = np.flatnonzero((kind == "") & is_crm & ~copied)
+    genesys_side = np.flatnonzero((kind == "") & ~is_crm)
+    both = np.flatnonzero((kind == "") & copied)
+    n_cross = min(pairs - pairs // 2, len(crm_only), len(genesys_side))
+    n_both = min(pairs - n_cross, len(both) // 2)
+    a_side = np.concatenate(
+        [rng.choice(crm_only, n_cross, replace=False), rng.choice(both, 2 * n_both, replace=False)]
+    ).astype(np.int64)
+    b_side = np.concatenate([rng.choice(genesys_side, n_cross, replace=False), a_side[n_cross + n_both :]])
+    a_side = a_side[: n_cross + n_both]
+    taken = {e.lower() for e in people.email}
+    r = random.Random(int(rng.integers(0, 2**31)))
+    for a, b in zip(a_side.tolist(), b_side.tolist(), strict=True):
+        people.last[b], people.last_slug[b] = people.last[a], people.last_slug[a]
+        for _ in range(100):
+            if not _same_first_name(people.first[a], people.first[b]):
+                break
+            k = r.randrange(len(pools.first))
+            people.first[b], people.first_slug[b] = pools.first[k], pools.first_slug[k]
+        fa, fb, ln = people.first_slug[a], people.first_slug[b], people.last_slug[a]
+        local = r.choice([f"{ln}family", f"the{ln}s", f"{fa[:1]}{fb[:1]}{ln}", f"{ln}.home", f"{fa}and{fb}"])[:60]
+        domain = r.choice(FREE_MAIL_DOMAINS)
+        address, k = f"{local}@{domain}", 2
+        while address in taken:
+            address, k = f"{local}{k}@{domain}", k + 1
+        taken.add(address)
+        people.email[a] = people.email[b] = address
+        tag(np.array([a, b]), "household")
+
+    # Traps on the Genesys copy (or one side's keys) of CRM people in Genesys.
+    free_copies = in_genesys[kind[in_genesys] == ""]
+    free_copies = free_copies[rng.permutation(len(free_copies))]
+    n_copies = len(in_genesys)
+    nickname = np.zeros(n_all, dtype=bool)
+    wants = min(round(shares["nicknames"] * n_copies), len(free_copies))
+    has_nick = np.array([f in NICKNAMES for f in people.first[free_copies]], dtype=bool)
+    ordered = np.concatenate([free_copies[has_nick], free_copies[~has_nick]])  # those with a formal name first
+    chosen = ordered[:wants]
+    formal = np.array(sorted(NICKNAMES), dtype=object)
+    for i in chosen.tolist():
+        if people.first[i] not in NICKNAMES:  # too few formal names: this person is given one
+            people.first[i] = formal[r.randrange(len(formal))]
+            people.first_slug[i] = _slug(people.first[i])
+    nickname[chosen] = True
+    kind[chosen] = "nickname"
+    rest = free_copies[~np.isin(free_copies, chosen)]
+
+    def take(share: float, ok: np.ndarray | None = None) -> np.ndarray:
+        nonlocal rest
+        pool = rest if ok is None else rest[ok]
+        got = pool[: min(round(share * n_copies), len(pool))]
+        rest = rest[~np.isin(rest, got)]
+        return got
+
+    typo_first = np.full(n_all, None, dtype=object)
+    typo_last = np.full(n_all, None, dtype=object)
+    chosen = take(shares["typos"])
+    for i in chosen.tolist():
+        if r.random() < 0.7:
+            typo_last[i] = _typo(people.last[i], r)
+        else:
+            typo_first[i] = _typo(people.first[i], r)
+    kind[chosen] = "typo"
+
+    swap = np.zeros(n_all, dtype=bool)
+    chosen = take(shares["swapped"], people.first[rest] != people.last[rest])
+    swap[chosen] = True
+    kind[chosen] = "swapped"
+
+    missing = np.zeros(n_all, dtype=np.int8)
+    chosen = take(shares["missing_keys"])
+    sides = rng.integers(1, len(_MISSING_KINDS), size=len(chosen))
+    on_genesys = rng.integers(3, 5, size=len(chosen))  # a duplicated person keeps both keys in the CRM
+    missing[chosen] = np.where(duplicated[chosen], on_genesys, sides)
+    kind[chosen] = "missing_key"
+    return _Traps(
+        kind=kind,
+        group=group,
+        nickname=nickname,
+        typo_first=typo_first,
+        typo_last=typo_last,
+        swapped=swap,
+        missing=missing,
+    )
+
+
+@dataclass
 class _SalesforceRecords:
     rows: list[dict[str, Any]]
     person: np.ndarray
@@ -435,19 +788,28 @@ class _SalesforceRecords:
     original_position: np.ndarray  # by CRM person: position of their original record
 
 
-def _salesforce_records(rng: np.random.Generator, people: _People, n_people: int, n_dup: int) -> _SalesforceRecords:
-    """One original record per CRM person plus `n_dup` duplicates of distinct people, shuffled together."""
+def _salesforce_records(
+    rng: np.random.Generator, people: _People, n_people: int, dup_of: np.ndarray, traps: _Traps
+) -> _SalesforceRecords:
+    """One original record per CRM person plus a duplicate of each `dup_of` person, shuffled together. A missing
+    key trap on the CRM side blanks the original's email or phone (such people have no duplicate)."""
     originals = np.arange(n_people)
-    dup_of = np.sort(rng.choice(n_people, size=n_dup, replace=False)) if n_dup else np.zeros(0, dtype=np.int64)
+    n_dup = len(dup_of)
     person = np.concatenate([originals, dup_of]).astype(np.int64)
     dup_style = _other_style(rng, people.style[dup_of])
     style = np.concatenate([people.style[:n_people], dup_style])
     first = [*people.first[:n_people].tolist(), *(NICKNAMES.get(n, n) for n in people.first[dup_of].tolist())]
-    email = people.email[:n_people] + _case_variant(
-        [people.email[i] for i in dup_of.tolist()], rng.integers(0, 3, n_dup)
-    )
-    phone = people.phones("phone", person, style)
+    email: list[str | None] = [
+        *people.email[:n_people],
+        *_case_variant([people.email[i] for i in dup_of.tolist()], rng.integers(0, 3, n_dup)),
+    ]
+    phone: list[str | None] = list(people.phones("phone", person, style))
     mobile = people.phones("mobile", person, style)
+    missing = traps.missing[person]
+    for i in np.flatnonzero(missing == _MISSING_KINDS.index("crm_email_missing")).tolist():
+        email[i] = None
+    for i in np.flatnonzero(missing == _MISSING_KINDS.index("crm_phone_missing")).tolist():
+        phone[i] = None
     n = len(person)
     score = rng.integers(0, 101, size=n)
     has_score = rng.random(n) < 0.8
@@ -501,32 +863,43 @@ def _genesys_records(
     pools: _Pools,
     exchanges: np.ndarray,
     n_people: int,
-    n_overlap: int,
+    in_genesys: np.ndarray,
     region: str,
+    traps: _Traps,
 ) -> _GenesysRecords:
-    """The Genesys copies of `n_overlap` CRM people (with noise) and the people only in Genesys, shuffled together."""
-    overlap = np.sort(rng.choice(n_people, size=n_overlap, replace=False)) if n_overlap else np.zeros(0, np.int64)
-    person = np.concatenate([overlap, np.arange(n_people, len(people.first))]).astype(np.int64)
+    """The Genesys copies of the `in_genesys` CRM people (with noise and their traps) and the people only in Genesys,
+    shuffled together. A copy with a trap gets no other identity noise, only email case and phone format."""
+    person = np.concatenate([in_genesys, np.arange(n_people, len(people.first))]).astype(np.int64)
     n = len(person)
-    is_copy = np.arange(n) < n_overlap
+    is_copy = np.arange(n) < len(in_genesys)
+    noisy = is_copy & (traps.kind[person] == "")  # copies open to everyday identity noise
     roll = rng.random((6, n))
 
     first = people.first[person].copy()
-    nick = is_copy & (roll[0] < _GENESYS_NICKNAME) & np.array([f in NICKNAMES for f in first], dtype=bool)
+    nick = is_copy & traps.nickname[person]
     first[nick] = [NICKNAMES[f] for f in first[nick]]
     last = people.last[person].copy()
-    other_last = is_copy & (roll[1] < _GENESYS_LASTNAME_OTHER)
+    other_last = noisy & (roll[1] < _GENESYS_LASTNAME_OTHER)
     last[other_last] = pools.last[rng.integers(0, len(pools.last), size=int(other_last.sum()))]
 
     email: list[str | None] = [people.email[i] for i in person.tolist()]
-    email_case = is_copy & (roll[2] < _GENESYS_EMAIL_CASE)
-    email_other = is_copy & ~email_case & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER)
+    missing = traps.missing[person]
+    no_email = is_copy & (missing == _MISSING_KINDS.index("email_missing"))
+    email_case = is_copy & ~no_email & (roll[2] < _GENESYS_EMAIL_CASE)
+    email_other = noisy & ~email_case & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER)
     email_missing = (
-        is_copy
+        noisy
         & ~email_case
         & ~email_other
         & (roll[2] < _GENESYS_EMAIL_CASE + _GENESYS_EMAIL_OTHER + _GENESYS_EMAIL_MISSING)
-    )
+    ) | no_email
+    phone_missing = is_copy & (missing == _MISSING_KINDS.index("phone_missing"))
+    typo_first = is_copy & pd.notna(traps.typo_first[person])
+    typo_last = is_copy & pd.notna(traps.typo_last[person])
+    first[typo_first] = traps.typo_first[person[typo_first]]
+    last[typo_last] = traps.typo_last[person[typo_last]]
+    swapped = is_copy & traps.swapped[person]
+    first[swapped], last[swapped] = last[swapped], first[swapped].copy()
     case_idx = np.flatnonzero(email_case).tolist()
     variants = _case_variant([people.email[person[j]] for j in case_idx], rng.integers(0, 3, size=len(case_idx)))
     for j, variant in zip(case_idx, variants, strict=True):
@@ -546,7 +919,7 @@ def _genesys_records(
         email[j] = None
 
     style = np.where(is_copy, _other_style(rng, people.style[person]), rng.integers(0, len(PHONE_TEMPLATES), size=n))
-    phone_other = is_copy & (roll[3] < _GENESYS_PHONE_OTHER)
+    phone_other = noisy & (roll[3] < _GENESYS_PHONE_OTHER)
     npa, nxx, line = (part[person].copy() for part in people.phone)
     npa[phone_other], nxx[phone_other], line[phone_other] = _numbers(rng, exchanges, int(phone_other.sum()))
     phone = _format_phones(npa, nxx, line, style)
@@ -561,7 +934,8 @@ def _genesys_records(
         row: dict[str, Any] = {"firstName": first[j], "lastName": last[j]}
         if email[j] is not None:
             row["workEmail"] = email[j]
-        row["workPhone"] = {"display": phone[j]}
+        if not phone_missing[j]:
+            row["workPhone"] = {"display": phone[j]}
         if has_mobile[j]:
             row["cellPhone"] = {"display": mobile[j]}
         if has_address[j]:
@@ -579,10 +953,16 @@ def _genesys_records(
             "email_case": email_case,
             "email_other": email_other,
             "email_missing": email_missing,
-            "phone_format": is_copy,
+            "phone_format": is_copy & ~phone_missing,
             "phone_other": phone_other,
+            "phone_missing": phone_missing,
             "nickname": nick,
             "last_name_other": other_last,
+            "typo_first": typo_first,
+            "typo_last": typo_last,
+            "swapped": swapped,
+            "crm_email_missing": is_copy & (missing == _MISSING_KINDS.index("crm_email_missing")),
+            "crm_phone_missing": is_copy & (missing == _MISSING_KINDS.index("crm_phone_missing")),
         },
         n,
     )
@@ -700,9 +1080,12 @@ def seed_simulators(
     accounts: int | None = None,
     seed: int = 0,
     region: str = "US",
+    traps: bool = True,
     dataset: Dataset | None = None,
 ) -> SeedReport:
     """Generate a dataset (or use `dataset`) and load it: companies first, then contacts linked to them.
+
+    `traps`: identity traps at their default shares (see `generate_dataset`), or none.
 
     `target` is a `RunningSimulators` (from `run_simulators`) or a pair `(salesforce, genesys)` of simulator objects,
     e.g. opened directly on a state folder.
@@ -721,6 +1104,7 @@ def seed_simulators(
             accounts=accounts,
             seed=seed,
             region=region,
+            traps=traps,
         )
     account_ids = list(salesforce.load_accounts(dataset.accounts))
     contact_ids = list(salesforce.load_contacts(dataset.salesforce_contact_rows(account_ids)))
