@@ -13,6 +13,7 @@ code: the ground truth is made here, independently of how the sync matches.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import random
 import re
@@ -603,8 +604,10 @@ def _typo(name: str, r: random.Random) -> str:
 
 
 def _same_first_name(a: str, b: str) -> bool:
-    """Equal, a nickname of the other, or both nicknames of one name, or the same initial (could pass as a typo)."""
-    if a[:1].lower() == b[:1].lower():
+    """Names a person could tell apart only by asking: equal, a nickname of the other or both of one name, the same
+    initial (could pass as a typo), one inside the other (Drew, Andrew) or much alike (Shelly, Michelle)."""
+    x, y = a.lower(), b.lower()
+    if x[:1] == y[:1] or x in y or y in x or difflib.SequenceMatcher(None, x, y).ratio() >= 0.5:
         return True
     return NICKNAMES.get(a, a) == NICKNAMES.get(b, b) or NICKNAMES.get(a) == b or NICKNAMES.get(b) == a
 

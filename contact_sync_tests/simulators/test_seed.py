@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import numpy as np
@@ -390,6 +391,7 @@ def test_household_members_share_a_personal_email_and_nothing_else(trapped: Data
         assert len(members) == 2
         (a, ra), (b, rb) = members.items()
         assert ra[1] == rb[1] and ra[0] != rb[0] and NICKNAMES.get(ra[0]) != rb[0] and NICKNAMES.get(rb[0]) != ra[0]
+        assert difflib.SequenceMatcher(None, ra[0].lower(), rb[0].lower()).ratio() < 0.5  # clearly another name
         assert ra[2] == rb[2] and ra[2].partition("@")[2] in FREE_MAIL_DOMAINS
         assert ra[3] != rb[3]
         if {a, b} <= crm_people & genesys_people:
