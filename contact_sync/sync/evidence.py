@@ -8,15 +8,17 @@ score is the match probability ``1 / (1 + 2 ** -(prior + sum of weights))``. Def
   reassigned, typed wrong, shared). A key held by several people on either side, or a role mailbox (``info@``,
   ``sales@`` ...), is a *shared* key and nearly no evidence (+4 / +2): it says "same company or household", not "same
   person". Different values count a little against (-2 each: people have several addresses and numbers).
-- Names decide between people who share a key: an exact first name +7, a nickname +4 (Bob ~ Robert), a typo +3.5
-  (Jaro-Winkler >= 0.88), an initial only +1.5, a clearly different first name -7; last names +8 exact, +6 typo, +5
-  when one is a part of a compound name, -9 when clearly different. First and last swapped on one side count +11 in
+- Names decide between people who share a key: an exact first name +7, a nickname +4 (Bob ~ Robert, the dataset's
+  direct relation only), a typo +3.5 (Jaro-Winkler >= 0.88), one edit apart in a short name +1.5 (Amy/Any), an
+  initial only +1.5, a clearly different first name -7; last names +8 exact, +6 typo, +5 when one is a part of a
+  compound name, -9 when clearly different. First and last swapped on one side count +11 in
   place of both. The same account +2, another account -1 (people move; organizations are not always mapped).
 - The prior is -12 bits: a pair a blocking key proposed is a match only with more evidence than one key alone.
 
 Conflicting strong evidence never links whatever the sum: a clearly different first name (an office line or a
-household mailbox shared by two people), or a clearly different last name without an agreeing first name, caps the
-pair at the review band.
+household mailbox shared by two people), a first name one edit apart unless email and phone both agree (Jon/Jan may
+be siblings), or a clearly different last name without an agreeing first name. Such a pair is a question for the
+review queue when its score reaches the link threshold, and no match below it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ DEFAULT_WEIGHTS: Final[dict[str, dict[str, float]]] = {
     "email": {"equal": 18.0, "shared": 4.0, "different": -2.0, "missing": 0.0},
     "phone": {"equal": 10.0, "shared": 2.0, "different": -2.0, "missing": 0.0},
     "first_name": {
-        "exact": 7.0, "nickname": 4.0, "similar": 3.5, "initial": 1.5, "different": -7.0, "missing": 0.0
+        "exact": 7.0, "nickname": 4.0, "similar": 3.5, "typo": 1.5, "initial": 1.5, "different": -7.0,
+        "missing": 0.0,
     },
     "last_name": {"exact": 8.0, "similar": 6.0, "compound": 5.0, "different": -9.0, "missing": 0.0},
     "account": {"same": 2.0, "different": -1.0, "missing": 0.0},
@@ -219,7 +222,10 @@ def score_pairs(sides: PairSides, policy: MatchingPolicy) -> Scores:
     first_differs = (first == FIRST_NAME_LEVELS.index("different")) & ~swapped
     last_differs = (last == LAST_NAME_LEVELS.index("different")) & ~swapped
     first_agrees = np.isin(first, [FIRST_NAME_LEVELS.index("exact"), FIRST_NAME_LEVELS.index("nickname")])
-    veto = first_differs | (last_differs & ~first_agrees)
+    # A one-letter slip in a short first name is a typo only when both keys agree too; alone it may be a sibling.
+    both_keys = np.isin(email, [1, 2]) & np.isin(phone, [1, 2])
+    first_typo = (first == FIRST_NAME_LEVELS.index("typo")) & ~both_keys
+    veto = first_differs | first_typo | (last_differs & ~first_agrees)
     return Scores(
         email=email,
         phone=phone,

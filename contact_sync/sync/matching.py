@@ -9,7 +9,8 @@ other pair is only *proposed* by blocking keys (normalized email, E.164 phone, l
 Decisions, in up to three rounds over the records still free: a pair that is the best candidate of both its records
 links when it scores at least ``link_threshold``, is not tied with another candidate of either record and has no
 conflicting evidence; it waits in the review queue (``MatchResult.review``) when it scores at least
-``review_threshold`` but cannot link; below that it is no match. Records in review are neither linked nor created
+``review_threshold`` but cannot link, or reaches the link threshold with conflicting evidence; otherwise it is no
+match (conflicting evidence below the link threshold is no match: a household's two people, an office line). Records in review are neither linked nor created
 on the other side until someone decides. A key held by more than ``max_block_records`` records on either side
 proposes no pairs (it is still evidence, as a shared key); a pair someone rejected is never proposed again.
 
@@ -313,7 +314,8 @@ def _decide(cand: pd.DataFrame, scores: Scores, rules: MatchingPolicy, rounds: i
     ci = cand["li"].to_numpy()
     gi = cand["ri"].to_numpy()
     bits = scores.bits
-    active = bits >= rules.review_bits
+    # Conflicting evidence below the link threshold is no match; above it, a question for a person.
+    active = (bits >= rules.review_bits) & (~scores.veto | (bits >= rules.link_bits))
     link_at: list[np.ndarray] = []
     review_at: list[np.ndarray] = []
     review_reason: list[np.ndarray] = []
@@ -724,7 +726,8 @@ def _crm_twins(
         return pd.Series([], dtype=object)
     scores = scorer.score(cand["li"].to_numpy(), cand["ri"].to_numpy())
     cand = cand.assign(bits=scores.bits, live=c["live"].to_numpy()[cand["li"].to_numpy()])
-    cand = cand[cand["bits"] >= rules.review_bits].sort_values(["live", "bits"], ascending=False)
+    same_person = (scores.bits >= rules.review_bits) & (~scores.veto | (scores.bits >= rules.link_bits))
+    cand = cand[same_person].sort_values(["live", "bits"], ascending=False)
     cand = cand.drop_duplicates("ri")
     return pd.Series(
         c["id"].to_numpy(dtype=object)[cand["li"].to_numpy()],

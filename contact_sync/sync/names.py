@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from nicknames import NickNamer
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
-FIRST_NAME_LEVELS: Final = ("missing", "exact", "nickname", "similar", "initial", "different")
+FIRST_NAME_LEVELS: Final = ("missing", "exact", "nickname", "similar", "typo", "initial", "different")
 LAST_NAME_LEVELS: Final = ("missing", "exact", "similar", "compound", "different")
 
 FIRST_SIMILAR: Final = 0.88
@@ -26,32 +26,28 @@ LAST_SIMILAR: Final = 0.90
 
 
 @cache
-def _nickname_groups() -> pd.DataFrame:
-    """name, group: every name of the dataset with each group it belongs to (a canonical name and its nicknames)."""
+def _nickname_pairs() -> pd.DataFrame:
+    """left, right: every (name, nickname) pair of the dataset, both ways round.
+
+    Only the dataset's direct relation counts (Robert ~ Bob, Bob ~ Rob): two names that merely share a third (Robert
+    and William are both nicknames of "Bill" there) are different people."""
     lookup = NickNamer().nickname_lookup
-    names: list[str] = []
-    groups: list[int] = []
-    for group, (canonical, nicknames) in enumerate(sorted(lookup.items())):
-        for name in (canonical, *sorted(nicknames)):
-            names.append(name)
-            groups.append(group)
-    return pd.DataFrame({"name": names, "group": np.asarray(groups, dtype=np.int32)}).drop_duplicates()
+    left = [name for name, nicknames in lookup.items() for _ in nicknames]
+    right = [nickname for nicknames in lookup.values() for nickname in nicknames]
+    pairs = pd.DataFrame({"left": left + right, "right": right + left})
+    return pairs[pairs["left"] != pairs["right"]].drop_duplicates().reset_index(drop=True)
 
 
 def nickname_equivalent(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """True where the two names share a nickname group (one is a nickname of the other, or both of one name)."""
+    """True where one name is a nickname of the other in the ``nicknames`` dataset."""
     result = np.zeros(len(left), dtype=bool)
     known = pd.notna(left) & pd.notna(right)
     if not known.any():
         return result
-    groups = _nickname_groups()
     at = np.flatnonzero(known)
-    a = pd.DataFrame({"pair": at, "name": left[at]}).merge(groups, on="name")
-    if a.empty:
-        return result
-    b = pd.DataFrame({"pair": at, "name": right[at]}).merge(groups, on="name")
-    shared = a[["pair", "group"]].merge(b[["pair", "group"]], on=["pair", "group"])
-    result[shared["pair"].to_numpy()] = True
+    asked = pd.DataFrame({"pair": at, "left": left[at], "right": right[at]})
+    found = asked.merge(_nickname_pairs(), on=["left", "right"])
+    result[found["pair"].to_numpy()] = True
     return result
 
 
@@ -83,15 +79,32 @@ def first_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     open_ = ~missing & ~exact
     nickname = np.zeros(len(a), dtype=bool)
     similar = np.zeros(len(a), dtype=bool)
+    typo = np.zeros(len(a), dtype=bool)
     initial = np.zeros(len(a), dtype=bool)
     if open_.any():
         nickname[open_] = nickname_equivalent(left[open_], right[open_])
         similar[open_] = similarity(left[open_], right[open_]) >= FIRST_SIMILAR
+        typo[open_] = one_edit_apart(left[open_], right[open_])
         one_letter = _is_initial(a) | _is_initial(b)
         initial = open_ & one_letter & (a.str[0] == b.str[0]).to_numpy(dtype=bool)
-    return np.select([missing, exact, nickname, similar & ~initial, initial], [0, 1, 2, 3, 4], default=5).astype(
-        np.int8
-    )
+    return np.select(
+        [missing, exact, nickname, similar & ~initial, typo & ~initial, initial], [0, 1, 2, 3, 4, 5], default=6
+    ).astype(np.int8)
+
+
+def one_edit_apart(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """One substitution, insertion, deletion or swap of neighbours apart (rapidfuzz's optimal string alignment
+    distance), both names at least three letters long: the typos of short names Jaro-Winkler scores low (Amy/Any,
+    Jay/Jya, Sean/Sran)."""
+    out = np.zeros(len(left), dtype=bool)
+    a, b = _text(left), _text(right)
+    long_enough = ((a.str.len() >= 3) & (b.str.len() >= 3)).to_numpy(dtype=bool)
+    if long_enough.any():
+        distance = process.cpdist(
+            left[long_enough].astype(str), right[long_enough].astype(str), scorer=OSA.distance, dtype=np.int32
+        )
+        out[long_enough] = distance == 1
+    return out
 
 
 def _parts(name: pd.Series) -> pd.Series:

@@ -6,9 +6,9 @@ is applied with ``apply_plan`` (what successful writers and the ledger do) and t
 
 Idempotence is checked strictly after one run: the second plan touches nothing the first one settled (no write, base
 update, unlink, delete, create or new link for any linked record), and it is empty outright unless the first plan
-changed an email or phone. Such a change can change who is a duplicate or twin of whom among the records the first
-run had to leave unmatched (a CRM secondary whose primary's phone was overwritten is no longer a duplicate), which is
-new work the first run could not see; for that case the property is a fixpoint within a few runs (``ROUNDS``), each
+changed a field matching compares (email, phone, names, account). Such a change can change who is a duplicate or
+twin of whom among the records the first run had to leave unmatched (a CRM secondary whose primary's phone was
+overwritten is no longer a duplicate), which is new work the first run could not see; for that case the property is a fixpoint within a few runs (``ROUNDS``), each
 plan as safe as the first, with both sides agreeing at the end. The unlinked records draw emails and phones from a
 pool the linked pairs never use, so that cascade comes only from pairs matched within a run.
 """
@@ -148,7 +148,9 @@ ROUNDS = 4
 """Runs allowed to reach a fixpoint when the first plan changed an email or phone (see the module docstring). A world
 that keeps producing work would fail here."""
 
-MATCHING_KEYS = {"email", "phone"}
+# Every field matching compares: writing one to a linked record can change what the evidence says about the records
+# a run left unmatched (how many people share a key, who is whose duplicate).
+MATCHING_KEYS = {"email", "phone", "first_name", "last_name", "account_id"}
 
 
 def _pairs(frame: pd.DataFrame) -> set[tuple[Any, Any]]:
@@ -167,7 +169,7 @@ def assert_nothing_settled_is_planned_again(again: Any, settled: pd.DataFrame) -
 
 
 def changes_matching_keys(plan: Any) -> bool:
-    """Whether the plan writes an email or phone to an existing record of either system."""
+    """Whether the plan writes a field matching compares to an existing record of either system."""
     return bool(MATCHING_KEYS & (set(plan.genesys_updates["field"]) | set(plan.crm_updates["field"])))
 
 
