@@ -10,9 +10,10 @@ Decisions, in up to three rounds over the records still free: a pair that is the
 links when it scores at least ``link_threshold``, is not tied with another candidate of either record and has no
 conflicting evidence; it waits in the review queue (``MatchResult.review``) when it scores at least
 ``review_threshold`` but cannot link, or reaches the link threshold with conflicting evidence; otherwise it is no
-match (conflicting evidence below the link threshold is no match: a household's two people, an office line). Records in review are neither linked nor created
-on the other side until someone decides. A key held by more than ``max_block_records`` records on either side
-proposes no pairs (it is still evidence, as a shared key); a pair someone rejected is never proposed again.
+match (conflicting evidence below the link threshold is no match: a household's two people, an office line).
+Records in review are neither linked nor created on the other side until someone decides. A key held by more than
+``max_block_records`` records on either side proposes no pairs (it is still evidence, as a shared key); a pair
+someone rejected is never proposed again.
 
 Duplicates inside one system are pairs sharing an email or phone that score as one person on the same evidence: two
 colleagues on ``sales@acme.com`` are two people. In the CRM one record per group is the primary, chosen
