@@ -10,7 +10,7 @@ score is the match probability ``1 / (1 + 2 ** -(prior + sum of weights))``. Def
   person". Different values count a little against (-2 each: people have several addresses and numbers).
 - Names decide between people who share a key: an exact first name +7, a nickname +4 (Bob ~ Robert, the dataset's
   direct relation only), a typo +3.5 (Jaro-Winkler >= 0.88), one edit apart in a short name +1.5 (Amy/Any), an
-  initial only +1.5, a clearly different first name -7; last names +8 exact, +6 typo, +5 when one is a part of a
+  initial only +1.5, a clearly different first name -10; last names +8 exact, +6 typo, +5 when one is a part of a
   compound name, -9 when clearly different. First and last swapped on one side count +11 in
   place of both. The same account +2, another account -1 (people move; organizations are not always mapped).
 - The prior is -12 bits: a pair a blocking key proposed is a match only with more evidence than one key alone.
@@ -45,7 +45,7 @@ DEFAULT_WEIGHTS: Final[dict[str, dict[str, float]]] = {
     "email": {"equal": 18.0, "shared": 4.0, "different": -2.0, "missing": 0.0},
     "phone": {"equal": 10.0, "shared": 2.0, "different": -2.0, "missing": 0.0},
     "first_name": {
-        "exact": 7.0, "nickname": 4.0, "similar": 3.5, "typo": 1.5, "initial": 1.5, "different": -7.0,
+        "exact": 7.0, "nickname": 4.0, "similar": 3.5, "typo": 1.5, "initial": 1.5, "different": -10.0,
         "missing": 0.0,
     },
     "last_name": {"exact": 8.0, "similar": 6.0, "compound": 5.0, "different": -9.0, "missing": 0.0},

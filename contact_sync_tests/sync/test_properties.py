@@ -9,8 +9,9 @@ update, unlink, delete, create or new link for any linked record), and it is emp
 changed a field matching compares (email, phone, names, account). Such a change can change who is a duplicate or
 twin of whom among the records the first run had to leave unmatched (a CRM secondary whose primary's phone was
 overwritten is no longer a duplicate), which is new work the first run could not see; for that case the property is
-a fixpoint within a few runs (``ROUNDS``), each plan as safe as the first, with both sides agreeing at the end. The unlinked records draw emails and phones from a
-pool the linked pairs never use, so that cascade comes only from pairs matched within a run.
+a fixpoint within a few runs (``ROUNDS``), each plan as safe as the first, with both sides agreeing at the end. The
+unlinked records draw emails and phones from a pool the linked pairs never use, so that cascade comes only from
+pairs matched within a run.
 """
 
 from __future__ import annotations
