@@ -132,7 +132,46 @@ class Scores:
         )
 
     def explain(self) -> np.ndarray:
-        """One line per pair: ``email equal, phone missing, first name nickname (bob~robert), ... -> 0.97``."""
+        """One line per pair: ``email equal, phone missing, first name nickname (bob~robert), ... -> 0.97``.
+
+        The line is a function of the levels (the score is their weights' sum), so it is built once per distinct
+        combination of levels and spread to the pairs; only nickname pairs add their two names."""
+        n = len(self.score)
+        if n == 0:
+            return np.array([], dtype=object)
+        combo = np.zeros(n, dtype=np.int64)
+        for codes, size in (
+            (self.email, len(KEY_LEVELS)),
+            (self.phone, len(KEY_LEVELS)),
+            (self.first_name, len(FIRST_NAME_LEVELS)),
+            (self.last_name, len(LAST_NAME_LEVELS)),
+            (self.account, len(ACCOUNT_LEVELS)),
+            (self.swapped, 2),
+            (self.veto, 2),
+        ):
+            combo = combo * size + codes.astype(np.int64)
+        _, first_at, inverse = np.unique(combo, return_index=True, return_inverse=True)
+        lines = self.take(first_at)._lines()
+        text = lines[inverse].astype(object)
+        nick = np.flatnonzero((self.first_name == FIRST_NAME_LEVELS.index("nickname")) & ~self.swapped)
+        if len(nick):
+            head, _, tail = (
+                part.to_numpy(dtype=object)[inverse[nick]]
+                for _, part in pd.Series(lines, dtype=object).str.partition("first name nickname").items()
+            )
+            text[nick] = (
+                pd.Series(head, dtype=object)
+                + "first name nickname ("
+                + pd.Series(self.first_names[0][nick], dtype=object).fillna("").astype(str).to_numpy()
+                + "~"
+                + pd.Series(self.first_names[1][nick], dtype=object).fillna("").astype(str).to_numpy()
+                + ")"
+                + tail
+            ).to_numpy(dtype=object)
+        return text
+
+    def _lines(self) -> np.ndarray:
+        """The explanation of each pair, built column by column (``explain`` calls it once per level combination)."""
         n = len(self.score)
         if n == 0:
             return np.array([], dtype=object)
@@ -141,15 +180,6 @@ class Scores:
             return pd.Series(np.asarray(levels, dtype=object)[codes], dtype=object).radd(prefix)
 
         first = words("first name ", FIRST_NAME_LEVELS, self.first_name)
-        pair = (
-            " ("
-            + pd.Series(self.first_names[0], dtype=object).fillna("").astype(str)
-            + "~"
-            + pd.Series(self.first_names[1], dtype=object).fillna("").astype(str)
-            + ")"
-        )
-        nick = self.first_name == FIRST_NAME_LEVELS.index("nickname")
-        first = first.where(~nick, first + pair)
         names = (first + ", " + words("last name ", LAST_NAME_LEVELS, self.last_name)).where(
             ~self.swapped, "first and last name swapped"
         )

@@ -127,14 +127,6 @@ def _text_key(values: pd.Series) -> pd.Series:
     return key.where(key.notna() & (key != ""), None)
 
 
-def _joined(*parts: pd.Series) -> pd.Series:
-    key = parts[0].astype(str)
-    for part in parts[1:]:
-        key = key + "\x1f" + part.astype(str)
-    present = np.logical_and.reduce([part.notna().to_numpy() for part in parts])
-    return key.where(present, None)
-
-
 def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
     """The columns matching needs, one row per record in input order (a RangeIndex: every selection below is a mask
     or an array of positions)."""
@@ -156,9 +148,45 @@ def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
         }
     )
     work["role_email"] = _role_mailbox(work["email"], rules.role_local_parts)
-    work["name_account"] = _joined(last, account).to_numpy()
-    work["name"] = _joined(first, last).to_numpy() if rules.names_across_accounts else None
     return work
+
+
+def _add_key_codes(c: pd.DataFrame, g: pd.DataFrame) -> None:
+    """Integer codes of every blocking key in one code space for both frames (``<key>_code``, -1 when missing), so
+    counting, joining and comparing keys is integer work: email, phone, name_account (last name + account), name
+    (first + last name), and last_code for splitting crowded blocks."""
+    n = len(c)
+
+    def codes(column: str) -> np.ndarray:
+        values = np.concatenate([c[column].to_numpy(dtype=object), g[column].to_numpy(dtype=object)])
+        return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+
+    def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        width = int(b.max()) + 1 if len(b) else 1
+        return np.where((a >= 0) & (b >= 0), a * width + b, -1)
+
+    last = codes("last")
+    keys = {
+        "email": codes("email"),
+        "phone": codes("phone"),
+        "name_account": combine(last, codes("account")),
+        "name": combine(codes("first"), last),
+        "last": last,
+    }
+    for name, values in keys.items():
+        c[f"{name}_code"] = values[:n]
+        g[f"{name}_code"] = values[n:]
+
+
+def _key_text(frame: pd.DataFrame, key: str, at: np.ndarray) -> np.ndarray:
+    """The key of the records at ``at`` in words, for reports."""
+    if key in ("email", "phone"):
+        return frame[key].to_numpy(dtype=object)[at]
+    first, second = ("last", "account") if key == "name_account" else ("first", "last")
+    joiner = " @ " if key == "name_account" else " "
+    a = pd.Series(frame[first].to_numpy(dtype=object)[at], dtype=object).astype(str)
+    b = pd.Series(frame[second].to_numpy(dtype=object)[at], dtype=object).astype(str)
+    return (a + joiner + b).to_numpy(dtype=object)
 
 
 def _role_mailbox(emails: pd.Series, local_parts: tuple[str, ...]) -> np.ndarray:
@@ -183,22 +211,27 @@ def _mask(n: int, at: np.ndarray) -> np.ndarray:
 
 
 def _people_per_key(work: pd.DataFrame, counted: np.ndarray, column: str, duplicates: pd.DataFrame) -> pd.Series:
-    """key -> how many people hold it among the ``counted`` records: the records less the duplicates among them
-    (the non-primary members of that key's duplicate groups)."""
-    holders = work.loc[counted, column].dropna().value_counts(sort=False)
+    """key code -> how many people hold it among the ``counted`` records: the records less the duplicates among
+    them (the non-primary members of that key's duplicate groups)."""
+    codes = work[f"{column}_code"].to_numpy()[counted]
+    holders = pd.Series(codes[codes >= 0]).value_counts(sort=False)
     twins = duplicates[(duplicates["key_type"] == column) & ~duplicates["is_primary"].astype(bool)]
-    repeated = twins.groupby("key", sort=False).size()
+    if twins.empty:
+        return holders
+    twin_codes = work[f"{column}_code"].to_numpy()[_positions(work, twins["record_id"])]
+    repeated = pd.Series(twin_codes).value_counts(sort=False)
     return holders.sub(repeated.reindex(holders.index).fillna(0).astype(np.int64))
 
 
 def _shared(
-    keys: np.ndarray, roles: np.ndarray | None, people: tuple[pd.Series, pd.Series], rules: MatchingPolicy
+    codes: np.ndarray, roles: np.ndarray | None, people: tuple[pd.Series, pd.Series], rules: MatchingPolicy
 ) -> np.ndarray:
-    """Per pair: is the (CRM side's) key value held by several people on either side, or a role mailbox."""
-    values = pd.Index(pd.Series(keys, dtype=object))
-    shared = np.zeros(len(keys), dtype=bool)
+    """Per pair: is the (CRM side's) key held by several people on either side, or a role mailbox."""
+    shared = np.zeros(len(codes), dtype=bool)
     for counts in people:
-        held = counts.reindex(values).to_numpy(dtype=float)
+        if counts.empty:
+            continue
+        held = counts.reindex(codes).to_numpy(dtype=float)
         shared |= np.nan_to_num(held, nan=0.0) >= rules.shared_key_people
     if roles is not None:
         shared |= roles
@@ -233,8 +266,8 @@ class _Scorer:
     def score(self, ci: np.ndarray, gi: np.ndarray) -> Scores:
         roles = self.c["role_email"].to_numpy(dtype=bool)[ci] | self.g["role_email"].to_numpy(dtype=bool)[gi]
         shared = {
-            "email": _shared(self.c["email"].to_numpy(dtype=object)[ci], roles, self.people["email"], self.rules),
-            "phone": _shared(self.c["phone"].to_numpy(dtype=object)[ci], None, self.people["phone"], self.rules),
+            "email": _shared(self.c["email_code"].to_numpy()[ci], roles, self.people["email"], self.rules),
+            "phone": _shared(self.c["phone_code"].to_numpy()[ci], None, self.people["phone"], self.rules),
         }
         return score_pairs(_sides(self.c, self.g, ci, gi, shared), self.rules)
 
@@ -249,8 +282,9 @@ def _block(
     crowded: list[pd.DataFrame] = []
     for key in keys:
         bit = 1 << BLOCKING_KEYS.index(key)
-        lk = left[key].dropna()
-        rk = right[key].dropna()
+        lk = left[f"{key}_code"]
+        rk = right[f"{key}_code"]
+        lk, rk = lk[lk.to_numpy() >= 0], rk[rk.to_numpy() >= 0]
         if lk.empty or rk.empty:
             continue
         l_count = lk.value_counts(sort=False)
@@ -261,13 +295,14 @@ def _block(
         too_many = (l_count.reindex(both) > rules.max_block_records) | (r_count.reindex(both) > rules.max_block_records)
         if too_many.any():
             over = both[too_many.to_numpy()]
+            sample = lk[lk.isin(over)].drop_duplicates()
             crowded.append(
                 pd.DataFrame(
                     {
                         "key_type": key,
-                        "key": over,
-                        "crm_records": l_count.reindex(over).to_numpy(),
-                        "genesys_records": r_count.reindex(over).to_numpy(),
+                        "key": _key_text(left, key, sample.index.to_numpy()),
+                        "crm_records": l_count.reindex(sample.to_numpy()).to_numpy(),
+                        "genesys_records": r_count.reindex(sample.to_numpy()).to_numpy(),
                     }
                 )
             )
@@ -369,13 +404,16 @@ def _duplicate_pairs(work: pd.DataFrame, members: np.ndarray, rules: MatchingPol
     sub = work[members]
     scorer = _Scorer(work, work, {"email": _no_people(), "phone": _no_people()}, rules)
     found: list[pd.DataFrame] = []
+    width = int(work["last_code"].max()) + 2 if len(work) else 1
     for key_type in ("email", "phone"):
-        held = sub[key_type].dropna()
+        held = sub[f"{key_type}_code"]
+        held = held[held.to_numpy() >= 0]
         held = held[held.duplicated(keep=False)]
         if held.empty:
             continue
         size = held.groupby(held, sort=False).transform("size")
-        block = held.where(size <= rules.max_block_records, held + "\x1f" + sub.loc[held.index, "last"].astype(str))
+        by_last = held * width + sub.loc[held.index, "last_code"] + 1
+        block = held.where(size <= rules.max_block_records, -1 - by_last)
         block = block[block.groupby(block, sort=False).transform("size").between(2, rules.max_block_records)]
         if block.empty:
             continue
@@ -580,13 +618,16 @@ def match_contacts(
         taken_g[gi[crowded]] = True
     take(_trusted(ci[ok & ~twice], gi[ok & ~twice], "external_id"))
 
-    # Duplicate pairs inside each system, scored once: they count people per key here and form groups below.
+    # Duplicates inside each system: pairs scored once; they count the people who hold a key, and the CRM groups are
+    # decided after the trusted tiers so an already linked record is its group's primary.
+    _add_key_codes(c, g)
     crm_pairs = _duplicate_pairs(c, live_c, rules)
     gen_pairs = _duplicate_pairs(g, live_g, rules)
+    crm_dups = _duplicate_groups(c, crm_pairs, taken_c)
     people = {
         column: (
-            _people_per_key(c, live_c, column, _duplicate_groups(c, crm_pairs, np.zeros(n_c, dtype=bool))),
-            _people_per_key(g, live_g, column, _duplicate_groups(g, gen_pairs, np.zeros(n_g, dtype=bool))),
+            _people_per_key(c, live_c, column, crm_dups),
+            _people_per_key(g, live_g, column, _duplicate_groups(g, gen_pairs, taken_g)),
         )
         for column in ("email", "phone")
     }
@@ -608,12 +649,6 @@ def match_contacts(
             )
             found = [trusted.drop(index=trusted.index[at])]
 
-    # Duplicate groups are decided after the trusted tiers so an already linked record is its group's primary.
-    linked_c = _mask(
-        n_c,
-        pd.concat(found, ignore_index=True)["ci"].to_numpy(dtype=np.int64) if found else np.array([], dtype=np.int64),
-    )
-    crm_dups = _duplicate_groups(c, crm_pairs, linked_c)
     secondary = crm_dups.loc[~crm_dups["is_primary"]].drop_duplicates(subset=["record_id"])
     is_secondary = _mask(n_c, _positions(c, secondary["record_id"]))
 

@@ -7,6 +7,7 @@ dataset (Bob ~ Robert, Peggy ~ Margaret, Liz ~ Elizabeth), read once and joined 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Final
 
@@ -71,8 +72,34 @@ def _is_initial(name: pd.Series) -> np.ndarray:
     return name.str.fullmatch(r"\w\.?", na=False).to_numpy(dtype=bool)
 
 
+def _per_distinct_pair(
+    left: np.ndarray, right: np.ndarray, levels: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``levels`` computed once per distinct (left, right) pair of names and spread back: names repeat (a few
+    thousand first names cover most people), so a million pairs are a few thousand comparisons."""
+    if len(left) == 0:
+        return np.zeros(0, dtype=np.int8)
+    codes, names = pd.factorize(np.concatenate([np.asarray(left, dtype=object), np.asarray(right, dtype=object)]))
+    n = len(left)
+    width = len(names) + 1
+    pair = (codes[:n].astype(np.int64) + 1) * width + (codes[n:].astype(np.int64) + 1)
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    lookup = np.concatenate([np.array([None], dtype=object), np.asarray(names, dtype=object)])
+    return levels(lookup[distinct // width], lookup[distinct % width])[inverse]
+
+
 def first_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """A level of ``FIRST_NAME_LEVELS`` per pair, as an index into it."""
+    return _per_distinct_pair(left, right, _first_name_levels)
+
+
+def last_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """A level of ``LAST_NAME_LEVELS`` per pair: compound means one name is a part of the other's hyphenated or
+    spaced parts (Garcia ~ Garcia-Lopez, de la Cruz ~ Cruz)."""
+    return _per_distinct_pair(left, right, _last_name_levels)
+
+
+def _first_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     a, b = _text(left), _text(right)
     missing = (a.isna() | b.isna()).to_numpy()
     exact = ~missing & (a == b).to_numpy(dtype=bool)
@@ -85,8 +112,9 @@ def first_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         nickname[open_] = nickname_equivalent(left[open_], right[open_])
         similar[open_] = similarity(left[open_], right[open_]) >= FIRST_SIMILAR
         typo[open_] = one_edit_apart(left[open_], right[open_])
-        one_letter = _is_initial(a) | _is_initial(b)
-        initial = open_ & one_letter & (a.str[0] == b.str[0]).to_numpy(dtype=bool)
+        oa, ob = a[open_], b[open_]
+        one_letter = _is_initial(oa) | _is_initial(ob)
+        initial[open_] = one_letter & (oa.str[0] == ob.str[0]).to_numpy(dtype=bool)
     return np.select(
         [missing, exact, nickname, similar & ~initial, typo & ~initial, initial], [0, 1, 2, 3, 4, 5], default=6
     ).astype(np.int8)
@@ -111,9 +139,7 @@ def _parts(name: pd.Series) -> pd.Series:
     return name.str.split(r"[\s\-]+", regex=True)
 
 
-def last_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """A level of ``LAST_NAME_LEVELS`` per pair: compound means one name is a part of the other's hyphenated or
-    spaced parts (Garcia ~ Garcia-Lopez, de la Cruz ~ Cruz)."""
+def _last_name_levels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     a, b = _text(left), _text(right)
     missing = (a.isna() | b.isna()).to_numpy()
     exact = ~missing & (a == b).to_numpy(dtype=bool)
