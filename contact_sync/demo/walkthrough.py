@@ -340,6 +340,8 @@ class Walkthrough:
             ["  ... by last name + account", str(meta.get("matched_by_name_account", 0))],
             ["Pairs held for review (contact-sync matches list)", str(meta.get("held_for_review", 0))],
             *[[f"  {reason}", str(n)] for reason, n in sorted(reasons.items())],
+            ["Pairs kept apart (two people, or no evidence enough)", str(meta.get("kept_apart", 0))],
+            *[[f"  {reason}", str(n)] for reason, n in sorted((meta.get("kept_apart_reasons") or {}).items())],
             ["Second run right after: writes", str(sum(again["created"].values()) + sum(again["updated"].values()))],
         ]
         return Section(

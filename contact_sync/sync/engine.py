@@ -37,6 +37,7 @@ def restrict_to_cohort(match: MatchResult, cohort_crm_ids: Iterable[str]) -> Mat
         rejected=match.rejected,
         review=match.review[match.review["crm_id"].isin(cohort)].reset_index(drop=True),
         shared_keys=match.shared_keys,
+        kept_apart=match.kept_apart,
     )
 
 

@@ -29,7 +29,7 @@ unlink or delete. Once the link is dropped they match nothing, not even a Genesy
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -57,6 +57,7 @@ DUPLICATE_COLUMNS: Final = ("group_id", "key_type", "key", "record_id", "is_prim
 REJECTED_COLUMNS: Final = ("system", "record_id", "reason")
 SHARED_KEY_COLUMNS: Final = ("key_type", "key", "crm_records", "genesys_records")
 DECISION_COLUMNS: Final = ("crm_id", "genesys_id", "decision")
+KEPT_APART_COLUMNS: Final = ("reason", "pairs")
 PAIR_DECISIONS: Final = ("accept", "reject", "release")
 
 
@@ -91,6 +92,9 @@ class MatchResult:
     them and neither record is created on the other side."""
     shared_keys: pd.DataFrame
     """key_type, key, crm_records, genesys_records: keys too common to propose pairs (over max_block_records)."""
+    kept_apart: pd.DataFrame = field(default_factory=lambda: _frame(KEPT_APART_COLUMNS))
+    """reason, pairs: how many proposed pairs were neither linked nor held, by why (conflicting evidence, a score
+    below the review threshold, a better candidate taken, a pair someone rejected or released)."""
 
 
 def _frame(columns: tuple[str, ...], data: dict[str, object] | None = None) -> pd.DataFrame:
@@ -343,6 +347,7 @@ def _best_per(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
 class _Decided:
     links: pd.DataFrame  # ci, gi, rule, score, evidence
     review: pd.DataFrame  # ci, gi, rule, score, evidence, reason
+    kept_apart: pd.DataFrame  # reason, pairs
 
 
 def _decide(cand: pd.DataFrame, scores: Scores, rules: MatchingPolicy, rounds: int = 3) -> _Decided:
@@ -395,7 +400,22 @@ def _decide(cand: pd.DataFrame, scores: Scores, rules: MatchingPolicy, rounds: i
             "evidence": scores.take(at).explain(),
         }
 
-    return _Decided(links=pd.DataFrame(rows(links)), review=pd.DataFrame({**rows(reviews), "reason": reasons}))
+    chosen = np.zeros(len(ci), dtype=bool)
+    chosen[links] = True
+    chosen[reviews] = True
+    conflicting = ~chosen & scores.veto & (bits < rules.link_bits)
+    weak = ~chosen & ~conflicting & (bits < rules.review_bits)
+    counts = {
+        "conflicting evidence (e.g. a shared line or mailbox, another first name)": int(conflicting.sum()),
+        "score below the review threshold": int(weak.sum()),
+        "a record took a better candidate": int((~chosen & ~conflicting & ~weak).sum()),
+    }
+    kept_apart = pd.DataFrame({"reason": list(counts), "pairs": list(counts.values())})
+    return _Decided(
+        links=pd.DataFrame(rows(links)),
+        review=pd.DataFrame({**rows(reviews), "reason": reasons}),
+        kept_apart=kept_apart[kept_apart["pairs"] > 0].reset_index(drop=True),
+    )
 
 
 def _duplicate_pairs(work: pd.DataFrame, members: np.ndarray, rules: MatchingPolicy) -> pd.DataFrame:
@@ -658,10 +678,20 @@ def match_contacts(
     keys = ("email", "phone", "name_account", "name") if rules.names_across_accounts else BLOCKING_KEYS[:3]
     cand, shared_keys = _block(free_c, free_g, keys, rules)
     refused = _pairs_at(c, g, decisions[decisions["decision"].isin(["reject", "release"])])
+    proposed = len(cand)
     cand = _without(cand, refused, n_g)
     decided = _decide(cand, scorer.score(cand["li"].to_numpy(), cand["ri"].to_numpy()), rules)
     take(decided.links)
     review_parts.append(decided.review)
+    kept_apart = decided.kept_apart
+    if proposed > len(cand):
+        kept_apart = pd.concat(
+            [
+                kept_apart,
+                pd.DataFrame({"reason": ["rejected or released in the review queue"], "pairs": [proposed - len(cand)]}),
+            ],
+            ignore_index=True,
+        )
 
     matches = pd.concat(found, ignore_index=True)
     crm_ids, gen_ids = c["id"].to_numpy(dtype=object), g["id"].to_numpy(dtype=object)
@@ -731,6 +761,7 @@ def match_contacts(
         rejected=pd.concat([crm_rejected, gen_rejected], ignore_index=True),
         review=review_frame,
         shared_keys=shared_keys.astype({"key_type": object, "key": object}),
+        kept_apart=kept_apart,
     )
 
 

@@ -10,6 +10,7 @@ from contact_sync.defs.sync.jobs import PAIR_TAG
 from contact_sync.defs.sync.schedules import DEFAULT_RUNNING, SYNC_SCHEDULES
 from contact_sync.defs.sync.sensors import (
     apply_conflict_decisions,
+    apply_match_decisions,
     rollout_cohort_partitions,
     sync_health,
     sync_run_failure_alert,
@@ -82,6 +83,35 @@ def test_decisions_sensor_requests_one_run_per_new_batch_of_decisions(
     [request] = result.run_requests or []
     assert request.partition_key == "all" and str(conflict_id) in request.tags["contact_sync/decisions"]
     again = apply_conflict_decisions(
+        dg.build_sensor_context(repository_def=REPO, instance=dagster_instance, cursor=result.cursor)
+    )
+    assert isinstance(again, dg.SkipReason)
+
+
+def test_match_decisions_sensor_requests_a_run_of_all_contacts_when_pairs_are_accepted(
+    sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    import pandas as pd
+
+    context = dg.build_sensor_context(repository_def=REPO, instance=dagster_instance)
+    assert isinstance(apply_match_decisions(context), dg.SkipReason)
+    pair = {"rule": "phone", "score": 0.5, "evidence": "email missing, phone equal -> 0.500", "reason": "below",
+            "crm_record": {"first_name": "Ann"}, "genesys_record": {}}  # fmt: skip
+    accepted, rejected = sync_ledger.add_match_reviews(
+        pd.DataFrame(
+            [{"crm_id": "003A", "genesys_id": "g-1", **pair}, {"crm_id": "003B", "genesys_id": "g-2", **pair}]
+        ),
+        "salesforce",
+    )
+    sync_ledger.decide_match(rejected, "reject", by="test")
+    assert isinstance(apply_match_decisions(context), dg.SkipReason)  # a rejection needs no run
+    sync_ledger.decide_match(accepted, "accept", by="test")
+    result = apply_match_decisions(dg.build_sensor_context(repository_def=REPO, instance=dagster_instance))
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests or []
+    assert request.partition_key == "all" and request.job_name == "sync_one_way"
+    assert request.tags["contact_sync/match_decisions"] == str(accepted)
+    again = apply_match_decisions(
         dg.build_sensor_context(repository_def=REPO, instance=dagster_instance, cursor=result.cursor)
     )
     assert isinstance(again, dg.SkipReason)

@@ -335,6 +335,9 @@ def test_office_line_colleagues_are_not_linked_and_the_crm_person_is_created() -
         POLICY,
     )  # fmt: skip
     assert _linked(result) == set() and _reviewed(result) == set()
+    assert result.kept_apart.to_dict("records") == [
+        {"reason": "conflicting evidence (e.g. a shared line or mailbox, another first name)", "pairs": 1}
+    ]
     assert list(result.unmatched_crm["crm_id"]) == ["c1"]
     assert result.unmatched_crm["duplicate_of"].isna().all() and not result.unmatched_crm["held"].any()
 

@@ -129,6 +129,10 @@ def contact_matches(
             "review_reasons": dg.MetadataValue.json(
                 {str(k): int(v) for k, v in match.review["reason"].value_counts().items()}
             ),
+            "kept_apart": int(match.kept_apart["pairs"].sum()),
+            "kept_apart_reasons": dg.MetadataValue.json(
+                {str(r): int(n) for r, n in zip(match.kept_apart["reason"], match.kept_apart["pairs"], strict=True)}
+            ),
             "keys_too_common_to_propose": len(match.shared_keys),
             **{f"matched_by_{rule}": int(n) for rule, n in counts.items()},
             "review_queue": _preview(match.review, ["crm_id", "genesys_id", "score", "reason", "evidence"]),
