@@ -441,8 +441,10 @@ class Walkthrough:
             rows,
             [
                 f"Run {report['run_id']}: {report['updated']['genesys']} Genesys and {report['updated']['crm']} CRM "
-                f"updates, {report['conflicts']} conflicts, {report['errors']} errors, {report['wall_s']} s. Every "
-                "conflict is in the ledger with both versions and the base; the losing side was updated."
+                f"updates, {report['created']['genesys']} created in Genesys, {report['conflicts']} conflicts, "
+                f"{report['errors']} errors, {report['wall_s']} s. Every conflict is in the ledger with both versions "
+                "and the base; the losing side was updated. (A CRM duplicate whose names no longer agree with its "
+                "edited twin is a person of its own now, and is created.)"
             ],
         )
 
