@@ -52,7 +52,7 @@ def matches() -> None:
     default="open",
     show_default=True,
     help="open: waiting for a decision; accepted: to be linked by the next sync; rejected: never proposed again; "
-    "applied: linked by a sync; all.",
+    "applied: linked by a sync; withdrawn: a later run no longer held the pair; all.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the reviews as one JSON array (one line).")
 def list_matches(status: str, as_json: bool) -> None:

@@ -693,35 +693,15 @@ def match_contacts(
             ignore_index=True,
         )
 
-    matches = pd.concat(found, ignore_index=True)
     crm_ids, gen_ids = c["id"].to_numpy(dtype=object), g["id"].to_numpy(dtype=object)
-    matches = _frame(
-        MATCH_COLUMNS,
-        {
-            "crm_id": crm_ids[matches["ci"].to_numpy(dtype=np.int64)],
-            "genesys_id": gen_ids[matches["gi"].to_numpy(dtype=np.int64)],
-            "rule": matches["rule"].to_numpy(dtype=object),
-            "score": matches["score"].to_numpy(dtype=float),
-            "evidence": matches["evidence"].to_numpy(dtype=object),
-        },
-    )
+    matches = _with_ids(pd.concat(found, ignore_index=True), crm_ids, gen_ids, MATCH_COLUMNS)
     review = pd.concat([part for part in review_parts if len(part)], ignore_index=True) if any(
         len(part) for part in review_parts
     ) else pd.DataFrame({"ci": np.array([], dtype=np.int64), "gi": np.array([], dtype=np.int64), "rule": [],
                          "score": [], "evidence": [], "reason": []})  # fmt: skip
     in_review_c = _mask(n_c, review["ci"].to_numpy(dtype=np.int64))
     in_review_g = _mask(n_g, review["gi"].to_numpy(dtype=np.int64))
-    review_frame = _frame(
-        REVIEW_COLUMNS,
-        {
-            "crm_id": crm_ids[review["ci"].to_numpy(dtype=np.int64)],
-            "genesys_id": gen_ids[review["gi"].to_numpy(dtype=np.int64)],
-            "rule": review["rule"].to_numpy(dtype=object),
-            "score": review["score"].to_numpy(dtype=float),
-            "evidence": review["evidence"].to_numpy(dtype=object),
-            "reason": review["reason"].to_numpy(dtype=object),
-        },
-    )
+    review_frame = _with_ids(review, crm_ids, gen_ids, REVIEW_COLUMNS)
 
     lone = live_c & ~taken_c & ~in_review_c
     duplicate_of = secondary.set_index("record_id")["primary_id"]
@@ -763,6 +743,17 @@ def match_contacts(
         shared_keys=shared_keys.astype({"key_type": object, "key": object}),
         kept_apart=kept_apart,
     )
+
+
+def _with_ids(rows: pd.DataFrame, crm_ids: np.ndarray, gen_ids: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Decided pairs by position (ci, gi, ...) as a frame of record ids with ``columns``."""
+    data: dict[str, object] = {
+        "crm_id": crm_ids[rows["ci"].to_numpy(dtype=np.int64)],
+        "genesys_id": gen_ids[rows["gi"].to_numpy(dtype=np.int64)],
+    }
+    for name in columns[2:]:
+        data[name] = rows[name].to_numpy(dtype=float if name == "score" else object)
+    return _frame(columns, data)
 
 
 def _without(cand: pd.DataFrame, refused: tuple[np.ndarray, np.ndarray], n_g: int) -> pd.DataFrame:
