@@ -34,6 +34,7 @@ def match_snapshots(services: Services, crm: Snapshot, genesys: Snapshot) -> Mat
         services.policy,
         held_crm_ids=held,
         pair_decisions=pair_decisions(services),
+        unreadable_genesys=genesys.rejected,
     )
     rejected = pd.concat([crm.rejected, genesys.rejected], ignore_index=True)
     if len(rejected):

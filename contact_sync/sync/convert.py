@@ -33,6 +33,8 @@ from contact_sync.sync.policy import CANONICAL_FIELDS, FieldRule, SyncPolicy, lo
 from contact_sync.sync.schema import CANONICAL_COLUMNS, REJECTED_COLUMNS, CanonicalContact, empty_rejected
 
 TEXT_FIELDS: Final = ("first_name", "last_name", "email", "phone", "account_id")
+IDENTITY_COLUMNS: Final = ("first_name", "last_name", "email", "phone_e164", "account_id")
+"""What a rejected Genesys record says of who it is, when that could be read (see ``RejectedRecord``)."""
 GENESYS_PHONE_FIELDS: Final = frozenset({"workPhone", "cellPhone", "homePhone", "otherPhone"})
 _REASON_VALUE_CHARS: Final = 60
 _DELETED_ENTITY: Final = "$deletedEntity"
@@ -168,6 +170,31 @@ def _text(values: pd.Series, label: str, problems: _Problems) -> pd.Series:
         series = as_text.where(~bad, None)
     out = series.astype("string")
     return out.mask(out == "", pd.NA)
+
+
+def _tag_problem(value: Any) -> str | None:
+    """Why one tags value cannot be read (None when it can: missing, text, or a list of text)."""
+    if isinstance(value, str) or _none(value) is None:
+        return None
+    if isinstance(value, list | tuple | np.ndarray):
+        items = list(value)
+        if not all(isinstance(item, str) for item in items):
+            return "is not a list of text"
+        if any(";" in item for item in items):
+            return "has a tag containing ';', the separator of the CRM's tag field (it would become two tags)"
+        return None
+    return "is not text or a list of text"
+
+
+def _tags(values: pd.Series, label: str, problems: _Problems) -> pd.Series:
+    """Canonical tags; a value that is neither text nor a list of text (a number, a flag, an object) rejects its
+    record, and so does a listed tag holding ';', which would be split silently when written to the CRM."""
+    series = values.reset_index(drop=True).astype(object)
+    found = series.map(_tag_problem)
+    bad = found.notna().to_numpy(dtype=bool)
+    if bad.any():
+        problems.reject(bad, [f"{label} {why}: {_shorten(v)}" for why, v in zip(found[bad], series[bad], strict=True)])
+    return normalize_tags(series.where(~bad, None))
 
 
 def _number_text(value: Any) -> str:
@@ -439,7 +466,7 @@ def _crm_columns(
     else:
         columns["lead_score"] = np.full(n, np.nan)
     if "tags" in fields:
-        columns["tags"] = normalize_tags(_column(raw, fields["tags"], "tags" if n else None).astype(object))
+        columns["tags"] = _tags(_column(raw, fields["tags"], "tags" if n else None), fields["tags"], problems)
     else:
         columns["tags"] = pd.array([pd.NA] * n, dtype="string")
     return columns
@@ -526,7 +553,8 @@ def genesys_to_canonical(
     else:
         columns["lead_score"] = np.full(n, np.nan)
     if "tags" in rules:
-        columns["tags"] = normalize_tags(pd.Series(_path_values(records, rules["tags"].genesys_path), dtype=object))
+        path = rules["tags"].genesys_path
+        columns["tags"] = _tags(pd.Series(_path_values(records, path), dtype=object), path, problems)
     else:
         columns["tags"] = pd.array([pd.NA] * n, dtype="string")
     _validate_email(
@@ -546,6 +574,11 @@ def genesys_to_canonical(
         merged_into=pd.array([pd.NA] * n, dtype="string"),
     )
     result = _finish("genesys", columns, problems, crm_ids_for_report=first_link, validate=validate)
+    if len(result.rejected):
+        who = pd.DataFrame({"record_id": record_id, **{k: columns[k] for k in IDENTITY_COLUMNS}})
+        who = who.dropna(subset=["record_id"]).drop_duplicates("record_id")
+        rejected = result.rejected.merge(who.astype("string"), on="record_id", how="left")
+        result = ConversionResult(frame=result.frame, rejected=rejected, warnings=result.warnings)
     if several.any():
         # One rejected row per claimed CRM id, so the engine holds every CRM record the contact points at.
         extra = [

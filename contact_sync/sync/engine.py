@@ -65,7 +65,16 @@ def reconcile(
     if rejected is not None and len(rejected) and "crm_id" in rejected.columns:
         unreadable = rejected[(rejected["system"] == "genesys") & rejected["crm_id"].notna()]
         held = pd.Index(unreadable["crm_id"].astype(object))
-    match = match_contacts(crm, genesys, links, policy, held_crm_ids=held, pair_decisions=pair_decisions)
+    unreadable_genesys = rejected[rejected["system"] == "genesys"] if rejected is not None and len(rejected) else None
+    match = match_contacts(
+        crm,
+        genesys,
+        links,
+        policy,
+        held_crm_ids=held,
+        pair_decisions=pair_decisions,
+        unreadable_genesys=unreadable_genesys,
+    )
     if rejected is not None and len(rejected):
         reported = rejected[["system", "record_id", "reason"]].astype(object)
         match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})

@@ -561,6 +561,7 @@ def match_contacts(
     policy: object,
     held_crm_ids: pd.Index | None = None,
     pair_decisions: pd.DataFrame | None = None,
+    unreadable_genesys: pd.DataFrame | None = None,
 ) -> MatchResult:
     """Link each CRM contact to at most one Genesys contact (see the module docstring).
 
@@ -569,6 +570,8 @@ def match_contacts(
     links to them could not be read); they still keep stored links. ``pair_decisions`` (crm_id, genesys_id,
     decision: accept|reject|release) are the review queue's answers: an accepted pair links, a rejected one is never
     proposed again, a released one (in review longer than ``review_hold_days``) is no match for this run.
+    ``unreadable_genesys`` are Genesys records a converter rejected, with what could be read of who they are
+    (``RejectedRecord``'s identity columns): a CRM record that may be the same person is held, not created twice.
     """
     rules = matching_rules(policy)
     crm, crm_rejected = _reject_bad_ids(crm, "crm")
@@ -578,6 +581,7 @@ def match_contacts(
     n_c, n_g = len(c), len(g)
     taken_c, taken_g = np.zeros(n_c, dtype=bool), np.zeros(n_g, dtype=bool)
     held = _mask(n_c, _positions(c, pd.Index([] if held_crm_ids is None else held_crm_ids, dtype=object)))
+    held |= _held_by_unreadable(c, unreadable_genesys, rules)
     live_c, live_g = c["live"].to_numpy(), g["live"].to_numpy()
     decisions = _frame(DECISION_COLUMNS) if pair_decisions is None else pair_decisions
     found: list[pd.DataFrame] = []
@@ -754,6 +758,42 @@ def _with_ids(rows: pd.DataFrame, crm_ids: np.ndarray, gen_ids: np.ndarray, colu
     for name in columns[2:]:
         data[name] = rows[name].to_numpy(dtype=float if name == "score" else object)
     return _frame(columns, data)
+
+
+def _held_by_unreadable(c: pd.DataFrame, unreadable: pd.DataFrame | None, rules: MatchingPolicy) -> np.ndarray:
+    """A mask of the CRM records that may be the same person as a Genesys record that could not be read (sharing
+    its email or phone and scoring at least the review threshold, every key counted as unique): they are held so
+    that person is not created in Genesys a second time while their contact there is unreadable."""
+    held = np.zeros(len(c), dtype=bool)
+    if unreadable is None or unreadable.empty or not {"email", "phone_e164"} <= set(unreadable.columns):
+        return held
+    rows = unreadable[unreadable["email"].notna() | unreadable["phone_e164"].notna()]
+    if rows.empty or c.empty:
+        return held
+    n = len(rows)
+    none = np.full(n, None, dtype=object)
+    column = lambda name: rows[name].astype(object).to_numpy() if name in rows else none  # noqa: E731
+    h = _prepare(
+        pd.DataFrame(
+            {
+                "record_id": column("record_id"), "crm_id": none, "email": column("email"),
+                "phone_e164": column("phone_e164"), "first_name": column("first_name"),
+                "last_name": column("last_name"), "account_id": column("account_id"),
+                "created_at": pd.NaT, "is_deleted": False, "merged_into": none,
+            }
+        ),
+        rules,
+    )  # fmt: skip
+    keys = c[["id", "email", "phone", "first", "last", "account", "live", "role_email"]].copy()
+    _add_key_codes(keys, h)
+    cand, _ = _block(keys[keys["live"].to_numpy()], h, ("email", "phone"), rules)
+    if cand.empty:
+        return held
+    scores = _Scorer(keys, h, {"email": _no_people(), "phone": _no_people()}, rules).score(
+        cand["li"].to_numpy(), cand["ri"].to_numpy()
+    )
+    held[cand["li"].to_numpy()[scores.bits >= rules.review_bits]] = True
+    return held
 
 
 def _without(cand: pd.DataFrame, refused: tuple[np.ndarray, np.ndarray], n_g: int) -> pd.DataFrame:

@@ -83,6 +83,14 @@ class RejectedRecord(pa.DataFrameModel):
     crm_id: Series[pd.StringDtype] | None = pa.Field(nullable=True)
     """Genesys rows: the CRM id the record links to, if one could be read, so the engine can hold that CRM record
     instead of creating a second Genesys contact for it. Optional column."""
+    first_name: Series[pd.StringDtype] | None = pa.Field(nullable=True)
+    """Genesys rows: who the record is, as far as it could be read (first_name, last_name, email, phone_e164,
+    account_id), so matching can hold a CRM record that is the same person instead of creating them twice.
+    Optional columns."""
+    last_name: Series[pd.StringDtype] | None = pa.Field(nullable=True)
+    email: Series[pd.StringDtype] | None = pa.Field(nullable=True)
+    phone_e164: Series[pd.StringDtype] | None = pa.Field(nullable=True)
+    account_id: Series[pd.StringDtype] | None = pa.Field(nullable=True)
 
     class Config:
         strict = True

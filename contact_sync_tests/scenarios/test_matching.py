@@ -136,3 +136,24 @@ def test_office_line_colleagues_stay_two_people_and_the_review_queue_decides_the
     assert scenario.sync().report["match_review"] == 0
     traced = json.loads(scenario.cli("trace", ann, "--json").output.strip().splitlines()[-1])
     assert traced["links"][0]["evidence"] == "accepted in the match review queue"
+
+
+def test_a_genesys_contact_with_unreadable_tags_is_held_and_every_other_contact_syncs(scenario: Scenario) -> None:
+    genesys = scenario.sims.genesys
+    (odd,) = genesys.load_contacts(
+        [{"firstName": "Odd", "lastName": "Tags", "workEmail": "odd@example.com", "customFields": {"tags": 7}}]
+    )
+    ann, odd_crm = scenario.load_crm(
+        [
+            {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"},
+            {"first_name": "Odd", "last_name": "Tags", "email": "odd@example.com"},
+        ]
+    )
+
+    outcome = scenario.sync()
+
+    assert outcome.plan is not None
+    rejected = outcome.plan.rejected.set_index("record_id")
+    assert "customFields.tags is not text or a list of text: 7" in rejected.loc[odd, "reason"]
+    assert set(scenario.genesys_by_crm_id()) == {ann}  # Ann synced; the odd contact is left as it was
+    assert odd_crm not in scenario.linked_ids()

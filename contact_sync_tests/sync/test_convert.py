@@ -316,6 +316,22 @@ def test_genesys_phone_tags_and_score_shapes() -> None:
     assert one(frame, "g-score-text")["lead_score"] == 7.5
 
 
+@pytest.mark.parametrize("poison", [7, 2.5, True, {"a": 1}, ["vip", 3], ["a;b", "c,d"]])
+def test_a_poison_tags_value_rejects_only_its_own_record(poison: Any) -> None:
+    contacts = [
+        genesys_contact("g-bad", customFields={"tags": poison}),
+        genesys_contact("g-ok", customFields={"tags": ["vip"]}),
+    ]
+    result = genesys_to_canonical(contacts, "Salesforce", ORGS)
+    assert list(result.frame["record_id"]) == ["g-ok"] and one(result.frame, "g-ok")["tags"] == "vip"
+    assert reasons(result.rejected, "g-bad").startswith("customFields.tags ")
+    crm = salesforce_to_canonical([sf_row("003000000000001AAA", Tags__c=poison), sf_row("003000000000002AAA")])
+    if isinstance(poison, list) and all(isinstance(item, str) for item in poison):
+        return  # a list is no Salesforce field value; a ";" inside a list item only matters on the Genesys side
+    assert list(crm.frame["record_id"]) == ["003000000000002AAA"]
+    assert reasons(crm.rejected, "003000000000001AAA").startswith("Tags__c ")
+
+
 def test_genesys_kept_records_with_problems_are_warned_about() -> None:
     contacts = [
         genesys_contact("g-phone", workPhone={"display": "ask reception"}),

@@ -535,3 +535,20 @@ def test_a_key_held_by_ten_thousand_records_proposes_nothing_and_is_reported() -
         {"key_type": "phone", "crm_records": n, "genesys_records": n}
     ]
     assert len(result.unmatched_crm) == n
+
+
+def test_a_crm_record_that_may_be_an_unreadable_genesys_contact_is_held_not_created() -> None:
+    c = crm(
+        {"record_id": "c1", "first_name": "Odd", "last_name": "Tags", "email": "odd@x.com"},
+        {"record_id": "c2", "first_name": "Ann", "last_name": "Lee", "email": "odd@x.com"},
+        {"record_id": "c3", "first_name": "Bo", "last_name": "Ek", "email": "bo@x.com"},
+    )
+    unreadable = pd.DataFrame(
+        {"system": ["genesys"], "record_id": ["g9"], "reason": ["customFields.tags is not text or a list of text: 7"],
+         "crm_id": [None], "first_name": ["odd"], "last_name": ["tags"], "email": ["ODD@x.com"],
+         "phone_e164": [None], "account_id": [None]}
+    ).astype("string")  # fmt: skip
+    result = match_contacts(c, genesys(), None, POLICY, unreadable_genesys=unreadable)
+    held = result.unmatched_crm.set_index("crm_id")["held"].to_dict()
+    # Odd Tags may be that contact: held. Ann shares the address but not the name: two people, she is created.
+    assert held == {"c1": True, "c2": False, "c3": False}
