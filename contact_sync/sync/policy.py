@@ -338,15 +338,24 @@ class _Reader:
             raise self.fail(node, "fields", "must map at least one field")
         rules: list[FieldRule] = []
         seen_paths: dict[str, str] = {}
+        seen_crm: dict[tuple[str, str], str] = {}
         for name, (key_node, value_node) in items.items():
             key = f"fields.{name}"
             if name not in CANONICAL_FIELDS:
                 raise self.fail(key_node, key, f"unknown canonical field (known: {', '.join(CANONICAL_FIELDS)})")
             body = self.mapping(value_node, key, _FIELD_KEYS, owner=key_node)
             crm_fields = self.crm_map(body["crm"][1], f"{key}.crm")
-            for crm_type in crm_fields:
+            for crm_type, crm_field in crm_fields.items():
                 if crm_type not in link_field:
                     raise self.fail(body["crm"][1], f"{key}.crm.{crm_type}", "this CRM type has no link_field entry")
+                # One CRM field feeding two canonical fields would write one field's values into the other.
+                mapped_by = seen_crm.setdefault((crm_type, crm_field.casefold()), name)
+                if mapped_by != name:
+                    raise self.fail(
+                        body["crm"][1],
+                        f"{key}.crm.{crm_type}",
+                        f"{crm_field!r} is already mapped by fields.{mapped_by}",
+                    )
             path_node = body["genesys"][1]
             path = self.text(path_node, f"{key}.genesys")
             head, _, rest = path.partition(".")

@@ -170,6 +170,8 @@ def _assert_error(text: str, key: str, line: int) -> None:
         ("default_region: US", "default_region: XX", "default_region", "default_region: XX"),
         ("  salesforce: Salesforce", "  salesforce: Salesforce\n  hubspot: HubSpot", "external_source.hubspot", "hub"),
         ("crm: {salesforce: Email,", "crm: {zoho: Email,", "fields.email.crm.zoho", "zoho"),
+        # One CRM field mapped to two canonical fields: the second is refused, naming the first.
+        ("crm: {salesforce: Phone,", "crm: {salesforce: EMAIL,", "fields.phone.crm.salesforce", "EMAIL"),
         ("crm: {salesforce: FirstName,", "crm: {salesforce: [FirstName],", "fields.first_name.crm.salesforce", "[Fi"),
         ("    direction: both\n    conflict: crm_wins\n", "    direction: both\n", "fields.first_name.conflict", ""),
         (TAGS_BLOCK, "  tags: yes\n", "fields.tags", "  tags: yes"),
