@@ -6,6 +6,7 @@ import json
 import pickle
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 import pandas as pd
@@ -28,7 +29,8 @@ class ContactSyncIOManager(dg.ConfigurableIOManager):
     def _path(self, context: dg.OutputContext | dg.InputContext) -> Path:
         parts = list(context.asset_key.path)
         if context.has_asset_partitions:
-            parts.append(context.asset_partition_key)
+            # A cohort name is never a path: percent-encoded and prefixed, "../x" or ".." stays one file name.
+            parts.append("p=" + quote(context.asset_partition_key, safe=""))
         return self._root().joinpath(*parts)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Final
 
 import pandas as pd
 
@@ -36,9 +37,29 @@ def create_cohort(services: Services, name: str, size: int) -> CohortRecord:
     """Pick `size` live CRM contacts and store them as cohort `name` (refused if the name is taken or is "all")."""
     if name == ALL_COHORT:
         raise LedgerError(f"cohort {ALL_COHORT!r} always exists and means every contact")
-    if "..." in name or not name.strip():
-        raise LedgerError(f"cohort name {name!r} is not usable (empty or containing '...')")
+    check_cohort_name(name)
     return services.ledger.create_cohort(name, pick_members(live_crm_ids(services), size))
+
+
+COHORT_NAME_MAX: Final = 64
+
+
+def check_cohort_name(name: str) -> None:
+    """A cohort name is 1 to 64 printable characters, without "/", "\\" or "...", not "." or "..", nor starting or
+    ending with a space; `LedgerError` otherwise. (File paths never use it raw either: the IO manager encodes it.)"""
+    problem = None
+    if not name or len(name) > COHORT_NAME_MAX:
+        problem = f"must be 1 to {COHORT_NAME_MAX} characters"
+    elif name != name.strip():
+        problem = "must not start or end with a space"
+    elif any(ch in name for ch in "/\\") or name in (".", ".."):
+        problem = 'must not contain "/" or "\\" nor be "." or ".."'
+    elif "..." in name:
+        problem = 'is not usable: "..." separates the ends of a partition range in Dagster'
+    elif not name.isprintable():
+        problem = "must be printable (no control characters)"
+    if problem:
+        raise LedgerError(f"cohort name {name!r} {problem}")
 
 
 def cohort_members(ledger: Ledger, name: str) -> list[str] | None:

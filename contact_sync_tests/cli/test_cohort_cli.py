@@ -47,6 +47,10 @@ def test_bad_cohorts_are_refused_in_one_line(sims: RunningSimulators, cli_env: d
         (["pilot", "--size", "1"], "cohort 'pilot' already exists"),
         (["all", "--size", "1"], "always exists"),
         (["a...b", "--size", "1"], "not usable"),
+        (["../../../escaped", "--size", "1"], 'must not contain "/"'),
+        (["/abs", "--size", "1"], 'must not contain "/"'),
+        ([" padded", "--size", "1"], "must not start or end with a space"),
+        (["x" * 65, "--size", "1"], "must be 1 to 64 characters"),
         (["pilot-2", "--size", "0"], "0 is not in the range x>=1"),
         (["pilot-2"], "Missing option '--size'"),
     ]:
