@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -625,6 +625,34 @@ class LedgerBatch:
             )
             changed += result.rowcount
         return changed
+
+    # run locks ---------------------------------------------------------------------------------------------------
+
+    def claim_lock(
+        self, name: str, run_id: str, owner: str, lease_s: float, steal_from: str | None = None
+    ) -> dict[str, Any]:
+        """Take lock `name` for `run_id` (or renew it when `run_id` holds it already): free, expired, or held by
+        `steal_from` (a holder the caller found dead). One conditional write, so two claims never both win.
+        Returns the lock row as it stands afterwards (compare its run_id with yours)."""
+        expires = self.now + timedelta(seconds=lease_s)
+        row = {"name": name, "run_id": run_id, "owner": owner, "acquired_at": self.now, "expires_at": expires}
+        lock = t.run_locks.c
+        takeable = or_(lock.run_id == run_id, lock.expires_at < self.now)
+        if steal_from is not None:
+            takeable = or_(takeable, lock.run_id == steal_from)
+        updated = self._conn.execute(update(t.run_locks).where(lock.name == name, takeable).values(**row))
+        if updated.rowcount == 0:
+            # Free: insert, and when a concurrent claim inserted first, keep its row (ON CONFLICT DO NOTHING).
+            dialect = self._conn.dialect.name
+            stmt: Any = (sqlite if dialect == "sqlite" else postgresql).insert(t.run_locks).values(**row)
+            self._conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        found = self._conn.execute(select(t.run_locks).where(lock.name == name)).mappings().one()
+        return dict(found)
+
+    def release_lock(self, name: str, run_id: str) -> bool:
+        """Give lock `name` back if `run_id` holds it; True when it did."""
+        lock = t.run_locks.c
+        return bool(self._conn.execute(delete(t.run_locks).where(lock.name == name, lock.run_id == run_id)).rowcount)
 
     # watermarks, cohorts -----------------------------------------------------------------------------------------
 

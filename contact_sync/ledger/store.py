@@ -524,6 +524,24 @@ class Ledger:
         with self.batch() as tx:
             return tx.withdraw_match_reviews(crm_system, keep_ids, run_id)
 
+    def claim_lock(
+        self, name: str, run_id: str, owner: str, lease_s: float, steal_from: str | None = None
+    ) -> dict[str, Any]:
+        """Take or renew lock `name` for `run_id` atomically (see `LedgerBatch.claim_lock`); the row afterwards."""
+        with self.batch() as tx:
+            return tx.claim_lock(name, run_id, owner, lease_s, steal_from)
+
+    def release_lock(self, name: str, run_id: str) -> bool:
+        """Give lock `name` back if `run_id` holds it."""
+        with self.batch() as tx:
+            return tx.release_lock(name, run_id)
+
+    def lock(self, name: str) -> dict[str, Any] | None:
+        """Lock `name` as stored (run_id, owner, acquired_at, expires_at), or None when free."""
+        with self._read() as connection:
+            row = connection.execute(select(t.run_locks).where(t.run_locks.c.name == name)).mappings().first()
+        return dict(row) if row is not None else None
+
     def open_match_review_count(self, crm_system: str | None = None) -> int:
         """How many pairs wait for a person (open reviews), for status and sensors."""
         query = select(func.count()).select_from(t.match_reviews).where(t.match_reviews.c.status == "open")

@@ -262,6 +262,16 @@ runs = Table(
 )
 Index("ix_sync_runs_started_at", runs.c.started_at)
 
+run_locks = Table(
+    "sync_run_locks",
+    metadata,
+    Column("name", String(128), primary_key=True),  # one per CRM/Genesys pair, e.g. "salesforce-genesys"
+    Column("run_id", ID, nullable=False),
+    Column("owner", String(256), nullable=False),  # "host:pid" of the process holding it
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 alerts = Table(
     "sync_alerts",
     metadata,

@@ -284,7 +284,7 @@ def test_a_0001_ledger_upgrades_keeping_its_links(ledger_url: str) -> None:
     engine.dispose()
     assert store.schema_revision() == "0001"
     store.migrate()
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == Ledger.head_revision()
     assert store.links()[["crm_id", "genesys_id", "evidence"]].values.tolist() == [["003A", "g-1", None]]
     assert store.add_match_reviews(reviews([("003B", "g-2")]), "salesforce")
     engine = create_engine(url)
