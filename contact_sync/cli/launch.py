@@ -8,6 +8,7 @@ The one place the CLI executes jobs: `run_sync` returns the run id, its status a
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -25,11 +26,13 @@ import dagster as dg
 from rich.console import Console
 
 from contact_sync.connectors.http import ConnectorError
+from contact_sync.defs.sync.assets import MODE_TAG
 from contact_sync.defs.sync.jobs import PAIR_TAG, job_name, pair_name
 from contact_sync.defs.sync.partitions import ensure_cohort_partition
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
+from contact_sync.pipeline.locks import process_is_gone, release_run_lock, this_process
 from contact_sync.pipeline.services import Services, open_services
 from contact_sync.settings import SettingsError
 from contact_sync.sync.plan import SyncPlan
@@ -42,6 +45,8 @@ FALLBACK_DAGSTER_YAML: Final = (
 )
 ACTIVE_STATUSES: Final = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 LAUNCH_TAG: Final = "contact_sync/launched_by"
+OWNER_TAG: Final = "contact_sync/owner"
+"""host:pid of the process a command-line run executes in, so the next command can tell that it died."""
 DRY_RUN_TAG: Final = "contact_sync/dry_run"
 COUNT_KEYS: Final = ("created", "updated", "deleted")
 PIPED_WIDTH: Final = 160
@@ -92,8 +97,9 @@ def settings_from_env() -> PipelineSettings:
 
 
 def dagster_home(settings: PipelineSettings | None = None) -> Path:
-    """`DAGSTER_HOME` when set (made absolute and created), else `<data dir>/dagster_home`, created with the
-    repository's `dagster.yaml` (or a minimal SQLite one when the package is installed without the repository)."""
+    """`DAGSTER_HOME` when set (made absolute and created), else `<data dir>/dagster_home`; a home without a
+    `dagster.yaml` gets the repository's (its run queue limits then apply to every run), or a minimal SQLite one
+    when the package is installed without the repository."""
     configured = (os.environ.get("DAGSTER_HOME") or "").strip()
     if configured:
         home = Path(configured).expanduser().resolve()
@@ -102,14 +108,28 @@ def dagster_home(settings: PipelineSettings | None = None) -> Path:
     try:
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not configured and not config.exists():
+        if not config.exists():
+            staged = home / f".dagster.yaml.{os.getpid()}"
             if REPO_DAGSTER_YAML.is_file():
-                shutil.copyfile(REPO_DAGSTER_YAML, config)
+                shutil.copyfile(REPO_DAGSTER_YAML, staged)
             else:
-                config.write_text(FALLBACK_DAGSTER_YAML)
+                staged.write_text(FALLBACK_DAGSTER_YAML)
+            staged.replace(config)  # atomic: a concurrent command never reads half a file
     except OSError as exc:
         raise click.ClickException(f"Dagster home {home} is not usable: {exc.strerror or exc}") from None
     return home
+
+
+@contextmanager
+def _home_lock(home: Path) -> Iterator[None]:
+    """An exclusive lock on the Dagster home while its storage is created or migrated: two first commands at the
+    same moment would otherwise both run Dagster's migrations and leave two Alembic heads."""
+    with (home / ".contact-sync-instance.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -117,7 +137,12 @@ def open_instance(settings: PipelineSettings | None = None) -> Iterator[dg.Dagst
     """The Dagster instance of `dagster_home()`; a broken `dagster.yaml` is a one-line error."""
     home = dagster_home(settings)
     try:
-        instance = dg.DagsterInstance.from_config(str(home))
+        with _home_lock(home):
+            instance = dg.DagsterInstance.from_config(str(home))
+            # Create (or migrate) the run, event log and schedule storages now, under the lock.
+            instance.get_runs(limit=1)
+            instance.get_latest_materialization_event(dg.AssetKey("contact_matches"))
+            instance.all_instigator_state()
     except Exception as exc:  # Dagster raises several config error types; all mean the same to the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise click.ClickException(f"cannot open the Dagster instance in {home}: {first}") from None
@@ -172,15 +197,42 @@ def check_cohort(ledger: Ledger, cohort: str) -> None:
         ) from None
 
 
-def refuse_overlap(instance: dg.DagsterInstance, pair: str) -> None:
-    """One sync per CRM/Genesys pair at a time: refuse while the instance has one in progress."""
-    active = instance.get_runs(filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES), tags={PAIR_TAG: pair}), limit=1)
-    if active:
-        run = active[0]
-        raise click.ClickException(
-            f"another sync of {pair} is in progress (run {run.run_id}, {run.status.value}); wait for it to finish, "
-            "or terminate it in the Dagster UI if its process is gone"
-        )
+def refuse_overlap(instance: dg.DagsterInstance, pair: str, settings: PipelineSettings) -> None:
+    """One sync per CRM/Genesys pair at a time: refuse while the instance has one in progress. A run marked in
+    progress whose process is gone (killed, crashed, the machine rebooted) is closed as failed first, with a
+    run_failed alert, and no longer counts. (The pair's lock in the ledger makes the rule hold for runs started
+    at the same moment too; see `contact_sync.pipeline.locks`.)"""
+    active = instance.get_runs(filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES), tags={PAIR_TAG: pair}))
+    for run in active:
+        owner = run.tags.get(OWNER_TAG)
+        if owner is None or not process_is_gone(owner):
+            raise click.ClickException(
+                f"another sync of {pair} is in progress (run {run.run_id}, {run.status.value}); wait for it to "
+                "finish, or terminate it in the Dagster UI if its process is gone"
+            )
+        _heal(instance, run, pair, settings, owner)
+
+
+def _heal(instance: dg.DagsterInstance, run: dg.DagsterRun, pair: str, settings: PipelineSettings, owner: str) -> None:
+    """Close a run whose process is gone: failed in Dagster and in the ledger, its lock given back, an alert."""
+    error = f"its process {owner} is gone (killed or crashed); closed by the next sync"
+    instance.report_run_failed(run, error)
+    mode = (run.tags.get(MODE_TAG) or run.job_name.removeprefix("sync_")).strip()
+    cohort = run.tags.get("dagster/partition", ALL_COHORT)
+    report = {"run_id": run.run_id, "mode": mode, "cohort": cohort, "status": "failure", "duration_s": 0.0,
+              "api_calls": {}, **dict.fromkeys(("unlinked", "skipped", "errors", "conflicts"), 0),
+              **{key: {"genesys": 0, "crm": 0} for key in COUNT_KEYS}}  # fmt: skip
+    if run.tags.get(DRY_RUN_TAG) != "true":
+        _record_failure(settings, report, error)
+    _release(settings, pair, run.run_id)
+
+
+def _release(settings: PipelineSettings, pair: str, run_id: str) -> None:
+    try:
+        with open_ledger(settings) as ledger:
+            release_run_lock(ledger, pair, run_id)
+    except (click.ClickException, LedgerError):
+        pass
 
 
 def run_sync(
@@ -223,7 +275,7 @@ def _execute(
         warnings.simplefilter("ignore", dg.PreviewWarning)
         from contact_sync.definitions import defs
 
-    refuse_overlap(instance, pair_name())
+    refuse_overlap(instance, pair_name(), settings)
     ensure_cohort_partition(instance, cohort)
     started = time.monotonic()
     result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags)
@@ -243,6 +295,7 @@ def _execute(
             simulated=bool(_materialization_metadata(result, "sync_report").get("simulated_services")),
         )
     error = failure_message(result) or "the run did not produce its report"
+    _release(settings, pair_name(), result.run_id)
     report = _partial_report(result, mode, cohort, plan, elapsed, error)
     if not dry_run:
         _record_failure(settings, report, error)
@@ -274,7 +327,7 @@ def _execute_job(
             "resources": {"contact_sync": {"config": {"dry_run": dry_run}}},
             "loggers": {"console": {"config": {"log_level": log_level}}},
         },
-        tags={LAUNCH_TAG: "cli", DRY_RUN_TAG: str(dry_run).lower(), **(tags or {})},
+        tags={LAUNCH_TAG: "cli", DRY_RUN_TAG: str(dry_run).lower(), OWNER_TAG: this_process(), **(tags or {})},
         raise_on_error=False,
     )
 

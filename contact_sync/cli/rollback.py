@@ -83,8 +83,10 @@ def _show(result: Rollback) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (one line).")
 def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) -> None:
     """Restore the values sync run RUN_ID wrote, as a new audited run; fields changed since are refused."""
-    from contact_sync.cli.launch import cli_services, open_instance, refuse_overlap
-    from contact_sync.defs.sync.jobs import pair_name
+    import uuid
+
+    from contact_sync.cli.launch import cli_services, open_instance, refuse_overlap, settings_from_env
+    from contact_sync.pipeline.locks import RunLockError, claim_run_lock, pair_name, release_run_lock
     from contact_sync.pipeline.rollback import RollbackError, rollback_run
 
     run_id = run_id.strip()
@@ -94,12 +96,19 @@ def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) ->
         # Not while a sync of the same pair runs: its writes would race the rollback's (the stamp guard would
         # refuse the losers, but the operator should not have to sort that out).
         with open_instance() as instance:
-            refuse_overlap(instance, pair_name())
+            refuse_overlap(instance, pair_name(), settings_from_env())
     with cli_services() as services:
+        # The rollback holds the pair's lock like a sync, so a sync started meanwhile waits for it.
+        holder = f"rollback-{uuid.uuid4()}"
         try:
+            if not dry_run:
+                claim_run_lock(services.ledger, pair_name(), holder, lambda _: False, wait_s=0)
             result = rollback_run(services, run_id, delete_created=delete_created, dry_run=dry_run)
-        except RollbackError as exc:
+        except (RollbackError, RunLockError) as exc:
             raise click.ClickException(str(exc)) from None
+        finally:
+            if not dry_run:
+                release_run_lock(services.ledger, pair_name(), holder)
     if as_json:
         click.echo(json.dumps(result.as_dict(), default=str))
     else:

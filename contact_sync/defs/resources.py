@@ -1,4 +1,5 @@
-"""The resource every sync asset asks for: the services of one run, opened from the environment settings.
+"""The resource every sync asset asks for: the services of one run, opened from the environment settings, and the
+pair's run lock, taken before the run's first step (`contact_sync.pipeline.locks`).
 
 Credentials and options come from the environment (`contact_sync.settings`, `contact_sync.pipeline.config`); the
 only run config is `dry_run`. Without CRM and Genesys credentials the built-in simulators are used, which
@@ -11,6 +12,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.locks import claim_run_lock, pair_name, wait_seconds
 from contact_sync.pipeline.services import Services, build_services
 
 
@@ -27,6 +29,24 @@ class ContactSyncResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         settings = PipelineSettings.from_env()
         self._services = build_services(settings, os.environ, rate_limit=self.rate_limit)
+        run_id = context.run.run_id if context.run is not None else None
+        if run_id:
+            instance = context.instance
+
+            def run_is_over(run_id: str) -> bool:
+                run = instance.get_run_by_id(run_id) if instance is not None else None
+                return run is not None and run.is_finished
+
+            try:
+                waited = claim_run_lock(
+                    self._services.ledger, pair_name(), run_id, run_is_over, wait_seconds(os.environ)
+                )
+            except Exception:
+                self._services.close()
+                self._services = None
+                raise
+            if waited >= 1 and context.log is not None:
+                context.log.info(f"waited {waited:.0f} s for the {pair_name()} run lock")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._services is not None:

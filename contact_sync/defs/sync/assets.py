@@ -14,6 +14,7 @@ from contact_sync.defs.resources import ContactSyncResource
 from contact_sync.defs.sync.partitions import rollout_cohort
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.cohorts import cohort_members
+from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
 from contact_sync.pipeline.snapshots import Snapshot, read_genesys_snapshot, refresh_crm_snapshot
 from contact_sync.pipeline.writes import (
@@ -325,6 +326,8 @@ def sync_report(
         alerts.send_alerts(
             [*raised, *([low] if low else [])], services.ledger, services.settings.alert_webhook, logger=context.log
         )
+    # The run's last step: the pair's lock goes back (a failed run's is taken over by the next one).
+    release_run_lock(services.ledger, pair_name(), context.run.run_id)
     flat = {k: v for k, v in report.items() if not isinstance(v, dict)}
     return dg.Output(
         report,

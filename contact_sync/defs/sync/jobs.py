@@ -12,16 +12,10 @@ from typing import Final
 import dagster as dg
 
 from contact_sync.defs.sync.assets import MODE_TAG, SYNC_ASSETS
+from contact_sync.pipeline.locks import pair_name
 
 PAIR_TAG: Final = "contact_sync/pair"
 MODES: Final = ("one_way", "bidirectional")
-
-
-def pair_name() -> str:
-    """The CRM/Genesys pair this code location syncs (one pair per code location)."""
-    import os
-
-    return f"{(os.environ.get('CONTACT_SYNC_CRM') or 'salesforce').strip().lower()}-genesys"
 
 
 def job_name(mode: str) -> str:

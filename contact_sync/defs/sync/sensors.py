@@ -17,6 +17,7 @@ from contact_sync.defs.sync.schedules import configured_mode_and_cohort
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
+from contact_sync.pipeline.locks import pair_name, release_run_lock
 
 HEALTH_INTERVAL_S: Final = 300
 DECISIONS_INTERVAL_S: Final = 60
@@ -45,6 +46,7 @@ def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
     with open_ledger(settings) as ledger:
+        release_run_lock(ledger, pair_name(), run.run_id)
         try:
             if ledger.run(run.run_id).status == "running":
                 ledger.finish_run(run.run_id, "failure", error_summary=message[:2000])

@@ -1,0 +1,106 @@
+"""Runs that cannot collide and crashes that heal, tried the way operators break things: two `contact-sync sync`
+processes started at the same moment on a fresh Dagster home, and a sync killed with -9 in the middle of its
+writes, followed by the next sync."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.simulators import RunningSimulators
+
+COMMAND = str(Path(sys.executable).with_name("contact-sync"))
+PAIR = "salesforce-genesys"
+PEOPLE = 30
+
+
+def _environment(cli_env: dict[str, str], home: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    return base | cli_env | {"DAGSTER_HOME": str(home)}
+
+
+def _load_people(sims: RunningSimulators) -> None:
+    sims.salesforce.load_contacts(
+        [{"FirstName": "Pat", "LastName": f"Person{i}", "Email": f"pat{i}@example.com"} for i in range(PEOPLE)]
+    )
+
+
+def _report(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_two_syncs_started_at_once_on_a_fresh_home_create_every_contact_once(
+    sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    _load_people(sims)
+    env = _environment(cli_env, tmp_path / "fresh-home")  # does not exist yet: both commands create it
+
+    started = [
+        subprocess.Popen(
+            [COMMAND, "sync", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [(process.wait(timeout=300), *process.communicate()) for process in started]
+
+    assert sims.genesys.count() == PEOPLE  # nobody created twice
+    for code, stdout, stderr in results:
+        assert "Traceback" not in stderr and "alembic" not in (stdout + stderr).lower(), stderr[-2000:]
+        if code != 0:  # refused while the other ran: one line saying so
+            assert "another sync of salesforce-genesys is in progress" in stderr, stderr[-2000:]
+    created = [_report(stdout)["created"]["genesys"] for code, stdout, _ in results if code == 0]
+    assert sum(created) == PEOPLE and created  # one wrote everything; the other (if it ran after) nothing
+    # The home is healthy: the next command runs and has nothing left to do.
+    again = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _report(again.stdout)["created"]["genesys"] == 0
+
+
+def test_a_sync_killed_with_minus_9_is_closed_by_the_next_sync_which_then_runs(
+    sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    _load_people(sims)
+    home = tmp_path / "home"
+    env = _environment(cli_env, home)
+    ledger = Ledger(PipelineSettings.from_env(env).database_url)
+    # Genesys answers creates slowly, so the run is caught in the middle of its writes.
+    sims.genesys.set_faults([{"kind": "slow", "path": "bulk/contacts", "delay": 20}])
+    victim = subprocess.Popen([COMMAND, "sync"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        lock = None
+        while time.monotonic() < deadline and lock is None:
+            time.sleep(0.5)
+            try:
+                lock = ledger.lock(PAIR)
+            except Exception:  # the ledger is being created by the victim
+                lock = None
+        assert lock is not None, "the sync never took the pair's lock"
+        time.sleep(3)  # into the slow creates
+    finally:
+        victim.kill()
+        victim.wait()
+    sims.genesys.set_faults([])
+
+    after = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert sims.genesys.count() == PEOPLE  # what the dead run sent is linked by its CRM id, not sent again
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        killed = instance.get_run_by_id(str(lock["run_id"]))
+        assert killed is not None and killed.status == dg.DagsterRunStatus.FAILURE
+    finally:
+        instance.dispose()
+    alerts = [a for a in ledger.recent_alerts(20) if a.kind == "run_failed"]
+    assert any(str(lock["run_id"]) in a.message and "gone" in a.message for a in alerts)
+    assert ledger.lock(PAIR) is None  # the next run gave its lock back at its end
+    ledger.dispose()
