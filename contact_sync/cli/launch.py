@@ -203,8 +203,13 @@ def refuse_overlap(instance: dg.DagsterInstance, pair: str, settings: PipelineSe
     run_failed alert, and no longer counts. (The pair's lock in the ledger makes the rule hold for runs started
     at the same moment too; see `contact_sync.pipeline.locks`.)"""
     active = instance.get_runs(filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES), tags={PAIR_TAG: pair}))
+    lock = None
+    if active:
+        with open_ledger(settings) as ledger:
+            lock = ledger.lock(pair)
     for run in active:
-        owner = run.tags.get(OWNER_TAG)
+        # Runs the CLI started carry their process; others (UI, schedule) are known by the lock they hold.
+        owner = run.tags.get(OWNER_TAG) or (str(lock["owner"]) if lock and lock["run_id"] == run.run_id else None)
         if owner is None or not process_is_gone(owner):
             raise click.ClickException(
                 f"another sync of {pair} is in progress (run {run.run_id}, {run.status.value}); wait for it to "

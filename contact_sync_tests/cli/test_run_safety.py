@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from contact_sync.definitions import defs
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.simulators import RunningSimulators
@@ -104,3 +106,40 @@ def test_a_sync_killed_with_minus_9_is_closed_by_the_next_sync_which_then_runs(
     assert any(str(lock["run_id"]) in a.message and "gone" in a.message for a in alerts)
     assert ledger.lock(PAIR) is None  # the next run gave its lock back at its end
     ledger.dispose()
+
+
+def test_a_run_started_elsewhere_whose_process_died_holding_the_lock_is_closed_too(
+    sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A run launched from the UI or a schedule carries no process tag; the lock it holds names its process."""
+    _load_people(sims)
+    env = _environment(cli_env, tmp_path / "home")
+    first = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
+    ledger = Ledger(PipelineSettings.from_env(env).database_url)
+    try:
+        # A run the UI started, whose worker process was killed while it held the lock.
+        stuck = instance.create_run_for_job(
+            defs.resolve_job_def("sync_one_way"),
+            tags={"contact_sync/pair": PAIR, "dagster/partition": "all"},
+        )
+        instance.handle_run_event(
+            stuck.run_id,
+            dg.DagsterEvent(event_type_value="PIPELINE_START", job_name=stuck.job_name, message="started"),
+        )
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        owner = f"{socket.gethostname()}:{worker.pid}"
+        ledger.claim_lock(PAIR, stuck.run_id, owner, 3600)
+        worker.kill()
+        worker.wait()
+        assert instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.STARTED
+
+        after = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+
+        assert after.returncode == 0, after.stderr[-2000:]
+        assert instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert ledger.lock(PAIR) is None
+    finally:
+        instance.dispose()
+        ledger.dispose()
