@@ -27,13 +27,13 @@ from rich.console import Console
 
 from contact_sync.connectors.http import ConnectorError
 from contact_sync.defs.sync.assets import MODE_TAG
-from contact_sync.defs.sync.jobs import PAIR_TAG, job_name, pair_name
+from contact_sync.defs.sync.jobs import PAIR_TAG, error_line, job_name, pair_name
 from contact_sync.defs.sync.partitions import ensure_cohort_partition
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
 from contact_sync.pipeline.locks import process_is_gone, release_run_lock, this_process
-from contact_sync.pipeline.services import Services, open_services
+from contact_sync.pipeline.services import Services, check_configuration, open_services
 from contact_sync.settings import SettingsError
 from contact_sync.sync.plan import SyncPlan
 from contact_sync.sync.policy import Mode, PolicyError
@@ -156,13 +156,17 @@ def open_instance(settings: PipelineSettings | None = None) -> Iterator[dg.Dagst
 def open_ledger(settings: PipelineSettings | None = None) -> Iterator[Ledger]:
     """The ledger the pipeline uses (migrated); an unreachable database is a one-line error."""
     settings = settings or settings_from_env()
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
+        if settings.database_url.startswith("sqlite:///"):
+            Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         ledger = Ledger(settings.database_url)
         ledger.migrate()
     except LedgerError as exc:
         raise click.ClickException(f"the ledger is not reachable: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"the ledger's folder cannot be created (CONTACT_SYNC_DATABASE_URL): {exc.strerror or exc}"
+        ) from None
     try:
         yield ledger
     finally:
@@ -254,6 +258,10 @@ def run_sync(
     sync already in progress raise `click.ClickException`; a run that fails returns status "failure" (and, unless it
     was a dry run, closes the run in the ledger and sends the run_failed alert)."""
     settings = settings_from_env()
+    try:
+        check_configuration()
+    except (SettingsError, PolicyError) as exc:
+        raise click.ClickException(str(exc)) from None
     mode = mode or settings.mode
     cohort = cohort or settings.cohort
     if mode not in get_args(Mode):
@@ -372,23 +380,17 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         if error is not None:
-            return f"{event.step_key}: {_first_line(error)}"
+            return f"{event.step_key}: {error_line(error)}"
     failure = result.get_run_failure_event() if not result.success else None
+    error = getattr(failure.event_specific_data, "error", None) if failure is not None else None
+    if error is not None:  # e.g. the run's resources could not open: the cause, not Dagster's "An exception..."
+        return error_line(error)
     if failure is not None and failure.message:
         return failure.message.strip().splitlines()[0]
     skipped = [str(e.step_key) for e in result.get_step_skipped_events()]
     if skipped:
         return f"a blocking check failed, so these steps did not run: {', '.join(skipped)}"
     return None
-
-
-def _first_line(error: Any) -> str:
-    while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
-        error = error.cause
-    message = (error.message or "").strip()
-    first = message.splitlines()[0] if message else (error.cls_name or "error")
-    head, _, rest = first.partition(": ")
-    return f"{head.rsplit('.', 1)[-1]}: {rest}" if rest and "." in head and " " not in head else first
 
 
 def _partial_report(

@@ -11,9 +11,8 @@ import os
 import dagster as dg
 from pydantic import PrivateAttr
 
-from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.locks import claim_run_lock, pair_name, wait_seconds
-from contact_sync.pipeline.services import Services, build_services
+from contact_sync.pipeline.services import Services, build_services, check_configuration
 
 
 class ContactSyncResource(dg.ConfigurableResource):
@@ -27,7 +26,7 @@ class ContactSyncResource(dg.ConfigurableResource):
     _services: Services | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        settings = PipelineSettings.from_env()
+        settings = check_configuration(os.environ)  # a bad setting or policy fails here, naming itself
         self._services = build_services(settings, os.environ, rate_limit=self.rate_limit)
         run_id = context.run.run_id if context.run is not None else None
         if run_id:

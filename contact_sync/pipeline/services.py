@@ -18,7 +18,7 @@ from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.crm import CRM_CREDENTIAL_VARIABLES, CrmAdapter, build_crm_adapter
-from contact_sync.settings import GenesysSettings
+from contact_sync.settings import DynamicsSettings, GenesysSettings, SalesforceSettings, SettingsError
 from contact_sync.sync.policy import SyncPolicy, load_policy
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,26 @@ def open_services(
         yield services
     finally:
         services.close()
+
+
+CRM_SETTINGS: Final = {"salesforce": SalesforceSettings, "dynamics": DynamicsSettings}
+
+
+def check_configuration(env: Mapping[str, str] | None = None) -> PipelineSettings:
+    """Everything a run needs that can be checked without calling a service: the settings, the policy file and, when
+    credentials are set, the CRM's and Genesys's settings. Raises `SettingsError` or `PolicyError` in one line
+    naming the variable, or the file, line, key and allowed values, before any call is made."""
+    env = dict(os.environ if env is None else env)
+    settings = PipelineSettings.from_env(env)
+    if settings.crm not in CRM_SETTINGS:
+        raise SettingsError(f"CONTACT_SYNC_CRM must be one of {', '.join(CRM_SETTINGS)}, got {settings.crm!r}")
+    load_policy(settings.policy_path)
+    if _configured(env, CRM_CREDENTIAL_VARIABLES.get(settings.crm, ())) or _configured(
+        env, GENESYS_CREDENTIAL_VARIABLES
+    ):
+        CRM_SETTINGS[settings.crm].from_env(env)
+        GenesysSettings.from_env(env)
+    return settings
 
 
 def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_limit: bool = True) -> Services:

@@ -21,6 +21,7 @@ from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.defs.sync.jobs import PAIR_TAG
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
+from contact_sync.sync.policy import DEFAULT_POLICY_PATH
 from contact_sync_tests.conftest import point_at_simulators
 
 REPORT_KEYS = {
@@ -168,3 +169,44 @@ def test_a_second_sync_of_the_same_pair_is_refused_while_one_is_in_progress(
         assert len(instance.get_runs()) == 1 and sims.genesys.count() == 0
     finally:
         instance.dispose()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        ("CONTACT_SYNC_POLICY", "unknown-key", "sideways: unknown key (allowed: mode, fields"),
+        ("CONTACT_SYNC_POLICY", "bad-enum", "mode: must be one of one_way, bidirectional, not 'sideways'"),
+        ("CONTACT_SYNC_CRM", "zoho", "CONTACT_SYNC_CRM must be one of salesforce, dynamics, got 'zoho'"),
+        ("GENESYS_API_URL", "not-a-url", "GENESYS_API_URL"),
+    ],
+)
+def test_a_bad_setting_or_policy_is_one_line_before_any_run(
+    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, needle: str
+) -> None:
+    if variable == "CONTACT_SYNC_POLICY":
+        policy = tmp_path / f"{value}.yaml"
+        shipped = DEFAULT_POLICY_PATH.read_text()
+        policy.write_text(
+            shipped.replace(
+                "\nmode: one_way", "\nsideways: 1\nmode: one_way" if value == "unknown-key" else "\nmode: sideways"
+            )
+        )
+        value = str(policy)
+    monkeypatch.setenv(variable, value)
+    result = cli("sync")
+    assert result.exit_code == 1 and needle in result.output, result.output
+    assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
+    instance = dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"])
+    try:
+        assert instance.get_runs() == []  # refused before any run started, so nothing was called
+    finally:
+        instance.dispose()
+
+
+def test_a_ledger_in_a_folder_that_cannot_exist_is_one_line(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTACT_SYNC_DATABASE_URL", "sqlite:////proc/nope/ledger.db")
+    result = cli("sync")
+    assert result.exit_code == 1 and "CONTACT_SYNC_DATABASE_URL" in result.output, result.output
+    assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output

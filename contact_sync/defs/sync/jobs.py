@@ -7,7 +7,7 @@ of the same CRM/Genesys pair never overlap (the run queue holds the second)."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import dagster as dg
 
@@ -35,3 +35,13 @@ def _job(mode: str) -> dg.UnresolvedAssetJobDefinition:
 sync_one_way = _job("one_way")
 sync_bidirectional = _job("bidirectional")
 SYNC_JOBS: Final = {"one_way": sync_one_way, "bidirectional": sync_bidirectional}
+
+
+def error_line(error: Any) -> str:
+    """One line of a Dagster error (SerializableErrorInfo): the exception our code raised, not Dagster's wrapper."""
+    while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    message = (error.message or "").strip()
+    first = message.splitlines()[0] if message else (error.cls_name or "error")
+    head, _, rest = first.partition(": ")
+    return f"{head.rsplit('.', 1)[-1]}: {rest}" if rest and "." in head and " " not in head else first

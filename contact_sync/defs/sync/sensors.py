@@ -11,7 +11,7 @@ from typing import Final
 import dagster as dg
 import pandas as pd
 
-from contact_sync.defs.sync.jobs import SYNC_JOBS
+from contact_sync.defs.sync.jobs import SYNC_JOBS, error_line
 from contact_sync.defs.sync.partitions import COHORT_PARTITIONS_NAME, ensure_cohort_partition, rollout_cohort
 from contact_sync.defs.sync.schedules import configured_mode_and_cohort
 from contact_sync.ledger import Ledger, LedgerError
@@ -44,7 +44,8 @@ def open_ledger(settings: PipelineSettings) -> Iterator[Ledger]:
 def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     settings = PipelineSettings.from_env()
     run = context.dagster_run
-    message = context.failure_event.message or "run failed"
+    error = getattr(context.failure_event.event_specific_data, "error", None)
+    message = error_line(error) if error is not None else (context.failure_event.message or "run failed")
     with open_ledger(settings) as ledger:
         release_run_lock(ledger, pair_name(), run.run_id)
         try:
