@@ -409,6 +409,7 @@ def _partial_report(
         "errors": getattr(genesys, "errors", 0) + getattr(crm, "errors", 0),
         "conflicts": len(plan.conflicts) if plan is not None else 0,
         "match_review": len(plan.review) if plan is not None else 0,
+        "held_deletes": len(plan.refused_deletes) if plan is not None else 0,
         "duration_s": round(elapsed, 3),
         "api_calls": {},
         "error": error,

@@ -54,7 +54,7 @@ MATCH_DECISIONS = ("accept", "reject")
 MATCH_PENDING_STATUSES = ("open", "accepted")
 """A pair has at most one review in these statuses; rejected and applied reviews stay as history."""
 RUN_STATUSES = ("running", "success", "failure")
-ALERT_KINDS = ("run_failed", "high_errors", "slow_run", "low_health", "conflicts")
+ALERT_KINDS = ("run_failed", "high_errors", "slow_run", "low_health", "conflicts", "mass_delete_guard")
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -26,13 +26,14 @@ MAX_DURATION_S: Final = 300.0
 @dataclass(frozen=True)
 class Alert:
     kind: str
-    """One of the ledger's alert kinds: run_failed, high_errors, slow_run, low_health, conflicts."""
+    """One of the ledger's alert kinds: run_failed, high_errors, slow_run, low_health, conflicts, mass_delete_guard."""
     message: str
     run_id: str | None = None
 
 
 def run_alerts(report: Mapping[str, Any]) -> list[Alert]:
-    """Alerts a finished run's report calls for (errors > 10, duration > 300 s, failure, conflicts found)."""
+    """Alerts a finished run's report calls for (errors > 10, duration > 300 s, failure, deletes held by the
+    mass-delete guard, conflicts found)."""
     run_id = report.get("run_id")
     where = f"run {run_id} ({report.get('mode')}, cohort {report.get('cohort')})"
     alerts = []
@@ -44,6 +45,16 @@ def run_alerts(report: Mapping[str, Any]) -> list[Alert]:
     duration = float(report.get("duration_s") or 0.0)
     if duration > MAX_DURATION_S:
         alerts.append(Alert("slow_run", f"{where} took {duration:.0f} s (more than {MAX_DURATION_S:.0f} s)", run_id))
+    held = int(report.get("held_deletes") or 0)
+    if held:
+        alerts.append(
+            Alert(
+                "mass_delete_guard",
+                f"{where}: the mass-delete guard held {held} delete(s)/unlink(s) of contacts deleted or merged in the "
+                "CRM (more than max_delete_share and max_delete_count allow); nothing was deleted or unlinked",
+                run_id,
+            )
+        )
     conflicts = int(report.get("conflicts") or 0)
     if conflicts:
         alerts.append(Alert("conflicts", f"{where}: {conflicts} conflict(s) found; see the conflict report", run_id))

@@ -143,6 +143,7 @@ def run_report(
         "errors": genesys.errors + crm.errors,
         "conflicts": len(plan.conflicts),
         "match_review": len(plan.review),
+        "held_deletes": len(plan.refused_deletes),
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }

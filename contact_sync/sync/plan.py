@@ -257,13 +257,15 @@ def build_reconciliation(
     if len(gone):
         action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
         share = float(getattr(policy, "max_delete_share", 0.05))
-        allowed = share * len(pairs)
+        count = int(getattr(policy, "max_delete_count", 10))
+        allowed = max(share * len(pairs), count)
+        # Above both the share and the count: a share alone would trip on every small org (1 of 3 links).
         refused = len(gone) > allowed
         if refused:
             guard = (
                 f"mass-delete guard: {len(gone)} of {len(pairs)} linked contacts would be "
-                f"{'deleted' if action == 'delete_genesys' else 'unlinked'}, more than max_delete_share "
-                f"{share:g} allows ({allowed:g}); nothing was planned for them"
+                f"{'deleted' if action == 'delete_genesys' else 'unlinked'}, more than max_delete_share {share:g} "
+                f"({share * len(pairs):g}) and max_delete_count {count} allow; nothing was planned for them"
             )
         note = pd.Series(status["note"].reindex(gone["crm_id"]).to_numpy(dtype=object), dtype=object)
         if refused:

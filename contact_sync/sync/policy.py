@@ -99,6 +99,8 @@ class SyncPolicy:
     create_crm_from_genesys: bool = False
     on_crm_delete: OnCrmDelete = "unlink"
     max_delete_share: float = 0.05
+    max_delete_count: int = 10
+    """The mass-delete guard holds a run's deletes/unlinks only when they exceed both this count and the share."""
     default_region: str = "US"
 
     def field(self, name: str) -> FieldRule:
@@ -153,6 +155,7 @@ _TOP_KEYS: Final = {
     "create_crm_from_genesys": False,
     "on_crm_delete": False,
     "max_delete_share": False,
+    "max_delete_count": False,
     "default_region": False,
 }
 _MATCHING_KEYS: Final = {
@@ -265,6 +268,9 @@ class _Reader:
             if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
                 raise self.fail(node, "max_delete_share", f"must be a number from 0 to 1, not {share!r}")
             kwargs["max_delete_share"] = float(share)
+        if "max_delete_count" in top:
+            node = top["max_delete_count"][1]
+            kwargs["max_delete_count"] = int(self.number(node, "max_delete_count", 0, 10_000_000, integer=True))
         if "default_region" in top:
             node = top["default_region"][1]
             region = self.text(node, "default_region").upper()

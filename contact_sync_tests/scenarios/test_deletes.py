@@ -60,3 +60,18 @@ def test_a_crm_delete_or_merge_unlinks_by_default_and_deletes_with_the_delete_po
     again = scenario.sync()
     assert again.report["unlinked"] == 0 and again.report["deleted"] == {"genesys": 0, "crm": 0}
     assert again.report["created"] == {"genesys": 0, "crm": 0} and gen.count() == CONTACTS - 1
+
+
+def test_the_mass_delete_guard_holds_many_deletes_and_says_so(scenario: Scenario) -> None:
+    ids = scenario.load_crm(people(CONTACTS))
+    scenario.sync()
+    for record in ids[:12]:  # 30% of the links and more than 10: above both limits
+        scenario.crm.delete(record)
+
+    outcome = scenario.sync()
+
+    assert outcome.report["held_deletes"] == 12 and outcome.report["unlinked"] == 0
+    assert len(scenario.linked_ids()) == CONTACTS  # nothing unlinked
+    with scenario.ledger() as ledger:
+        held = [a for a in ledger.recent_alerts(10) if a.kind == "mass_delete_guard" and a.run_id == outcome.run_id]
+    assert len(held) == 1 and "held 12 delete(s)/unlink(s)" in held[0].message

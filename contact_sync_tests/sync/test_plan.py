@@ -195,15 +195,27 @@ def test_delete_policy_plans_genesys_deletes() -> None:
     assert plan.unlinks.empty
 
 
+def test_mass_delete_guard_needs_both_the_share_and_the_count() -> None:
+    # 1 of 3 links is a third of a small org, but one delete: not held (the share alone tripped on it before).
+    c, g, lk = _linked_world(3, deleted=1)
+    assert len(reconcile(c, g, make_policy("one_way"), links=lk).unlinks) == 1
+    # 12 of 40: above 5% and above 10: held.
+    c, g, lk = _linked_world(40, deleted=12)
+    held = reconcile(c, g, make_policy("one_way"), links=lk)
+    assert held.unlinks.empty and len(held.refused_deletes) == 12 and "max_delete_count 10" in held.delete_guard
+
+
 def test_mass_delete_guard_refuses_and_says_why() -> None:
-    c, g, lk = _linked_world(40, deleted=3)  # 3 > 5% of 40
-    plan = reconcile(c, g, make_policy("one_way", on_crm_delete="delete"), links=lk)
+    c, g, lk = _linked_world(40, deleted=3)  # 3 > 5% of 40, and above a count of 0
+    plan = reconcile(c, g, make_policy("one_way", on_crm_delete="delete", max_delete_count=0), links=lk)
     assert plan.deletes.empty and plan.unlinks.empty
     assert sorted(plan.refused_deletes["genesys_id"]) == ["g0", "g1", "g2"]
     assert plan.delete_guard is not None and "3 of 40" in plan.delete_guard
     assert set(plan.reconciliation.loc[plan.reconciliation["crm_id"] == "c0", "action"]) == {"hold"}
     # A looser guard lets the same deletes through.
-    loose = reconcile(c, g, make_policy("one_way", on_crm_delete="delete", max_delete_share=0.1), links=lk)
+    loose = reconcile(
+        c, g, make_policy("one_way", on_crm_delete="delete", max_delete_share=0.1, max_delete_count=0), links=lk
+    )
     assert len(loose.deletes) == 3 and loose.delete_guard is None
 
 
