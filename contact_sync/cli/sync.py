@@ -84,6 +84,14 @@ def show(outcome: SyncOutcome, console: Console) -> None:
     if outcome.health_score is not None:
         totals.add_row("health score", f"{outcome.health_score:.1f}")
     console.print(totals)
+    failures = report.get("failures") or []
+    if failures:
+        shown = Table(title=f"Records that failed ({len(failures)} shown; each was left as it was)")
+        for column in ("System", "Record", "Reason"):
+            shown.add_column(column, overflow="fold")
+        for failure in failures[:20]:
+            shown.add_row(failure["system"], failure["record"], failure["reason"])
+        console.print(shown)
     for alert in outcome.alerts:
         console.print(f"[bold red]alert[/] {alert}", highlight=False)
     if outcome.dagster_home is not None:

@@ -144,6 +144,11 @@ def run_report(
         "conflicts": len(plan.conflicts),
         "match_review": len(plan.review),
         "held_deletes": len(plan.refused_deletes),
+        "failures": [
+            {"system": summary.system, "record": f["key"], "reason": f["message"]}
+            for summary in (genesys, crm)
+            for f in summary.failures
+        ],
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }

@@ -26,6 +26,7 @@ from contact_sync_tests.conftest import point_at_simulators
 
 REPORT_KEYS = {
     "run_id",
+    "failures",
     "held_deletes",
     "match_review",
     "status",

@@ -328,7 +328,7 @@ def sync_report(
         )
     # The run's last step: the pair's lock goes back (a failed run's is taken over by the next one).
     release_run_lock(services.ledger, pair_name(), context.run.run_id)
-    flat = {k: v for k, v in report.items() if not isinstance(v, dict)}
+    flat = {k: v for k, v in report.items() if not isinstance(v, dict | list)}
     return dg.Output(
         report,
         metadata={
