@@ -117,6 +117,16 @@ def skipped_count(plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary) -> i
     return genesys.changed_since_read + crm.changed_since_read + ambiguous + len(plan.rejected) + held + folded
 
 
+def failure_rows(*summaries: WriteSummary | None) -> list[dict[str, str]]:
+    """system, record, reason of each failed record the write summaries kept (the report's "failures")."""
+    return [
+        {"system": summary.system, "record": f["key"], "reason": f["message"]}
+        for summary in summaries
+        if summary is not None
+        for f in summary.failures
+    ]
+
+
 def run_report(
     *,
     run_id: str,
@@ -144,11 +154,7 @@ def run_report(
         "conflicts": len(plan.conflicts),
         "match_review": len(plan.review),
         "held_deletes": len(plan.refused_deletes),
-        "failures": [
-            {"system": summary.system, "record": f["key"], "reason": f["message"]}
-            for summary in (genesys, crm)
-            for f in summary.failures
-        ],
+        "failures": failure_rows(genesys, crm),
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }
