@@ -306,6 +306,38 @@ class LedgerBatch:
         insert_rows(self._conn, "sync_audit", columns, rows)
         return len(rows)
 
+    def confirm_created(self, created: pd.DataFrame, run_id: str | None = None) -> int:
+        """Give the `created` audit rows written before a Genesys create (crm_id known, the new contact's id not yet)
+        their Genesys id: `created` is (crm_id, genesys_id). With `run_id`, only that run's rows (the run that just
+        created them); without, any run's (a run that died after the service applied its create). Returns rows."""
+        if created.empty:
+            return 0
+        audit = t.audit.c
+        condition = and_(
+            audit.crm_id == bindparam("c"), audit.genesys_id.is_(None), audit.reason == "created",
+            audit.system == "genesys",
+        )  # fmt: skip
+        if run_id is not None:
+            condition = and_(condition, audit.run_id == run_id)
+        params = [{"c": str(c), "g": str(g)} for c, g in zip(created["crm_id"], created["genesys_id"], strict=True)]
+        statement = update(t.audit).where(condition).values(genesys_id=bindparam("g"), record_id=bindparam("g"))
+        return int(self._conn.execute(statement, params).rowcount or 0)
+
+    def drop_unconfirmed_creates(self, crm_ids: Sequence[str], run_id: str | None = None) -> int:
+        """Remove `created` audit rows never confirmed with a Genesys id: `run_id`'s own (its create failed), or,
+        without `run_id`, any run's (a run that died before the service saw its create: the contact is about to
+        be created again, and only that creation is true)."""
+        audit = t.audit.c
+        removed = 0
+        for part in chunks([str(i) for i in crm_ids]):
+            condition = and_(
+                audit.crm_id.in_(part), audit.genesys_id.is_(None), audit.reason == "created", audit.system == "genesys"
+            )
+            if run_id is not None:
+                condition = and_(condition, audit.run_id == run_id)
+            removed += int(self._conn.execute(delete(t.audit).where(condition)).rowcount or 0)
+        return removed
+
     # conflicts ---------------------------------------------------------------------------------------------------
 
     def add_conflicts(self, conflicts: pd.DataFrame, run_id: str | None = None) -> list[int]:

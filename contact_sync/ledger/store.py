@@ -174,6 +174,19 @@ class Ledger:
                 "audit": tx.add_audit(audit, run_id) if audit is not None else 0,
             }
 
+    def record_create_intent(self, run_id: str, audit: pd.DataFrame, crm_ids: Sequence[str]) -> int:
+        """Before Genesys creates: forget older never-confirmed creations of these CRM ids, then write this run's
+        `created` audit rows (no Genesys id yet), in one transaction, so the audit holds the write even if the
+        process dies right after the service applied it."""
+        with self.batch() as tx:
+            tx.drop_unconfirmed_creates(crm_ids)
+            return tx.add_audit(audit, run_id)
+
+    def confirm_created(self, created: pd.DataFrame, run_id: str | None = None) -> int:
+        """See `LedgerBatch.confirm_created`."""
+        with self.batch() as tx:
+            return tx.confirm_created(created, run_id)
+
     # links -------------------------------------------------------------------------------------------------------
 
     def add_links(self, links: pd.DataFrame, run_id: str | None = None) -> int:

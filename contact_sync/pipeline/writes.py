@@ -135,23 +135,27 @@ def audit_rows(
 
 
 def _record_created(
-    services: Services, run_id: str, crm_ids: list[str], genesys_ids: list[str], rows: pd.DataFrame, system: str
+    services: Services,
+    run_id: str,
+    crm_ids: list[str],
+    genesys_ids: list[str],
+    rows: pd.DataFrame,
+    system: str,
+    audited: bool = False,
 ) -> None:
     """Record contacts just created on `system`: their links, and base values and audit rows for the fields written
-    (`rows`: the reconciliation rows of the creates, with both ids)."""
+    (`rows`: the reconciliation rows of the creates, with both ids). `audited`: the audit rows were written before
+    the create (Genesys) and only get the new ids now."""
+    if audited:
+        with services.ledger.batch() as tx:
+            tx.add_links(_created_links(services, crm_ids, genesys_ids, system), run_id)
+            tx.upsert_base(_base(rows), run_id)
+            tx.confirm_created(pd.DataFrame({"crm_id": crm_ids, "genesys_id": genesys_ids}), run_id)
+        return
     kept = rows[rows["new_value"].notna()]
     services.ledger.record_batch(
         run_id,
-        links=pd.DataFrame(
-            {
-                "crm_system": services.crm.kind,
-                "crm_id": crm_ids,
-                "genesys_id": genesys_ids,
-                "rule": "created",
-                "score": 1.0,
-                "evidence": f"created in {'Genesys' if system == 'genesys' else 'the CRM'} by this run",
-            }
-        ),
+        links=_created_links(services, crm_ids, genesys_ids, system),
         base=_base(rows),
         audit=audit_rows(
             system=system,
@@ -163,6 +167,19 @@ def _record_created(
             new_value=kept["new_value"],
             reason="created",
         ),
+    )
+
+
+def _created_links(services: Services, crm_ids: list[str], genesys_ids: list[str], system: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "crm_system": services.crm.kind,
+            "crm_id": crm_ids,
+            "genesys_id": genesys_ids,
+            "rule": "created",
+            "score": 1.0,
+            "evidence": f"created in {'Genesys' if system == 'genesys' else 'the CRM'} by this run",
+        }
     )
 
 
@@ -199,9 +216,12 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
     written = recon[recon["action"].isin(["write_genesys", "write_both"])]
     to_link = new_links[~new_links["carried"]]
 
-    # 1. Ledger only: links already carried in externalIds, and base values both sides already agree on.
+    # 1. Ledger only: links already carried in externalIds, and base values both sides already agree on. A carried
+    # link can be a contact a run created and died before confirming: its `created` audit rows get their Genesys id.
     agreed = recon[(recon["action"] == "none") & recon["base_update"]]
-    ledger.record_batch(run_id, links=_links(new_links[new_links["carried"]], kind), base=_base(agreed))
+    carried_links = new_links[new_links["carried"]]
+    ledger.record_batch(run_id, links=_links(carried_links, kind), base=_base(agreed))
+    ledger.confirm_created(carried_links[["crm_id", "genesys_id"]])
 
     # 2. Unlinks (CRM record deleted or merged away), with their audit rows.
     if len(plan.unlinks):
@@ -276,12 +296,24 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
                 items.append(
                     (crm_id, genesys_create_body(values[crm_id], services.policy, organizations, source, crm_id))
                 )
+            # The audit first: if the process dies once the service applied the create, the creation is recorded.
+            intent = create_rows[create_rows["crm_id"].isin(ids) & create_rows["new_value"].notna()]
+            ledger.record_create_intent(
+                run_id,
+                audit_rows(system="genesys", record_id=None, crm_id=intent["crm_id"], genesys_id=None,
+                           field=intent["field"], old_value=None, new_value=intent["new_value"], reason="created"),
+                ids,
+            )  # fmt: skip
             report = services.genesys.create_contacts(items)
             summary.absorb(report)
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
             rows = create_rows[create_rows["crm_id"].isin(made)]
             rows = rows.assign(genesys_id=rows["crm_id"].map(made))
-            _record_created(services, run_id, list(made), list(made.values()), rows, "genesys")
+            _record_created(services, run_id, list(made), list(made.values()), rows, "genesys", audited=True)
+            unmade = [i for i in ids if i not in made]
+            if unmade:
+                with ledger.batch() as tx:
+                    tx.drop_unconfirmed_creates(unmade, run_id)
 
     # 5. Deletes (policy on_crm_delete: delete): remove the contact, then end the link.
     if len(plan.deletes):

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy
 
 from contact_sync.definitions import defs
 from contact_sync.ledger import Ledger
@@ -105,6 +106,12 @@ def test_a_sync_killed_with_minus_9_is_closed_by_the_next_sync_which_then_runs(
     alerts = [a for a in ledger.recent_alerts(20) if a.kind == "run_failed"]
     assert any(str(lock["run_id"]) in a.message and "gone" in a.message for a in alerts)
     assert ledger.lock(PAIR) is None  # the next run gave its lock back at its end
+    # Every contact's creation is in the audit, with its Genesys id, whichever run's create the service applied.
+    links = ledger.links(crm_system="salesforce")
+    audit = ledger.audit_for_ids(links["genesys_id"].tolist())
+    created = audit[(audit["reason"] == "created") & (audit["field"] == "last_name")]
+    assert set(created["genesys_id"]) == set(links["genesys_id"]) and len(links) == PEOPLE
+    assert created["genesys_id"].is_unique  # one creation each, not one per run that tried
     ledger.dispose()
 
 
@@ -142,4 +149,40 @@ def test_a_run_started_elsewhere_whose_process_died_holding_the_lock_is_closed_t
         assert ledger.lock(PAIR) is None
     finally:
         instance.dispose()
+        ledger.dispose()
+
+
+def test_a_creation_the_service_applied_before_the_run_died_stays_in_the_audit(
+    sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The ledger as a run leaves it when it dies right after Genesys applied its creates: the `created` audit rows
+    (written first) without the new ids, and no links. The next sync links the contacts by the CRM id they carry and
+    completes those rows, so `trace` shows each creation once."""
+    _load_people(sims)
+    env = _environment(cli_env, tmp_path / "home")
+    first = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    url = PipelineSettings.from_env(env).database_url
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:  # what a run that died after the service's answer leaves behind
+        connection.execute(sqlalchemy.text("DELETE FROM sync_links"))
+        connection.execute(sqlalchemy.text("DELETE FROM sync_base_values"))
+        connection.execute(
+            sqlalchemy.text("UPDATE sync_audit SET genesys_id = NULL, record_id = NULL WHERE reason = 'created'")
+        )
+    engine.dispose()
+
+    again = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _report(again.stdout)["created"]["genesys"] == 0 and sims.genesys.count() == PEOPLE
+    ledger = Ledger(url)
+    try:
+        links = ledger.links(crm_system="salesforce")
+        assert len(links) == PEOPLE and set(links["rule"]) == {"external_id"}
+        audit = ledger.audit_for_ids(links["genesys_id"].tolist())
+        created = audit[(audit["reason"] == "created") & (audit["field"] == "last_name")]
+        assert set(created["genesys_id"]) == set(links["genesys_id"]) and created["genesys_id"].is_unique
+        assert set(created["run_id"]) == {_report(first.stdout)["run_id"]}  # the run that created them
+    finally:
         ledger.dispose()
