@@ -120,6 +120,14 @@ class LedgerBatch:
 
     # links -------------------------------------------------------------------------------------------------------
 
+    def _update_ids(self, table: Table, ids: Sequence[int], condition: Any, **values: Any) -> int:
+        """Set `values` on the rows of `table` with these ids that meet `condition`, in chunks; returns how many."""
+        changed = 0
+        for part in chunks([int(i) for i in ids]):
+            result = self._conn.execute(update(table).where(table.c.id.in_(part), condition).values(**values))
+            changed += result.rowcount
+        return changed
+
     def _active_links(self, crm_system: str, column: str, values: Sequence[str]) -> pd.DataFrame:
         return select_in(
             self._conn,
@@ -426,16 +434,9 @@ class LedgerBatch:
 
     def mark_applied(self, conflict_ids: Sequence[int], run_id: str) -> int:
         """Mark decided conflicts as written by `run_id`; returns how many changed."""
-        ids = [int(i) for i in conflict_ids]
-        changed = 0
-        for part in chunks(ids):
-            result = self._conn.execute(
-                update(t.conflicts)
-                .where(t.conflicts.c.id.in_(part), t.conflicts.c.status != "applied")
-                .values(status="applied", applied_run_id=run_id)
-            )
-            changed += result.rowcount
-        return changed
+        return self._update_ids(
+            t.conflicts, conflict_ids, t.conflicts.c.status != "applied", status="applied", applied_run_id=run_id
+        )
 
     # match reviews -----------------------------------------------------------------------------------------------
 
@@ -626,16 +627,9 @@ class LedgerBatch:
 
     def mark_matches_applied(self, review_ids: Sequence[int], run_id: str) -> int:
         """Mark accepted reviews as linked by `run_id`; returns how many changed (reviews not accepted are left)."""
-        ids = [int(i) for i in review_ids]
-        changed = 0
-        for part in chunks(ids):
-            result = self._conn.execute(
-                update(t.match_reviews)
-                .where(t.match_reviews.c.id.in_(part), t.match_reviews.c.status == "accepted")
-                .values(status="applied", applied_run_id=run_id)
-            )
-            changed += result.rowcount
-        return changed
+        return self._update_ids(
+            t.match_reviews, review_ids, t.match_reviews.c.status == "accepted", status="applied", applied_run_id=run_id
+        )
 
     def withdraw_match_reviews(self, crm_system: str, keep_ids: Sequence[int], run_id: str) -> int:
         """Withdraw the open reviews of `crm_system` a run no longer proposed (all but `keep_ids`); returns how many.
@@ -648,15 +642,14 @@ class LedgerBatch:
             )
         ).scalars()
         stale = [int(i) for i in rows if int(i) not in keep]
-        changed = 0
-        for part in chunks(stale):
-            result = self._conn.execute(
-                update(t.match_reviews)
-                .where(t.match_reviews.c.id.in_(part), t.match_reviews.c.status == "open")
-                .values(status="withdrawn", last_run_id=run_id, last_seen_at=self.now)
-            )
-            changed += result.rowcount
-        return changed
+        return self._update_ids(
+            t.match_reviews,
+            stale,
+            t.match_reviews.c.status == "open",
+            status="withdrawn",
+            last_run_id=run_id,
+            last_seen_at=self.now,
+        )
 
     # run locks ---------------------------------------------------------------------------------------------------
 

@@ -425,15 +425,19 @@ class Ledger:
             rows = connection.execute(query).all()
         return self._conflict_frame(rows)
 
-    def conflict(self, conflict_id: int) -> ConflictRecord:
+    def _decoded_row(self, table: Any, row_id: int, decoded: Sequence[str], label: str) -> dict[str, Any]:
+        """One row of `table` by id, its JSON columns `decoded`; an unknown id is refused naming `label`."""
         with self._read() as connection:
-            row = connection.execute(select(t.conflicts).where(t.conflicts.c.id == int(conflict_id))).first()
+            row = connection.execute(select(table).where(table.c.id == int(row_id))).first()
         if row is None:
-            raise LedgerError(f"no conflict with id {conflict_id}")
+            raise LedgerError(f"no {label} with id {row_id}")
         values = row._asdict()
-        for column in CONFLICT_VALUES:
+        for column in decoded:
             values[column] = decode_value(values[column])
-        return ConflictRecord(**values)
+        return values
+
+    def conflict(self, conflict_id: int) -> ConflictRecord:
+        return ConflictRecord(**self._decoded_row(t.conflicts, conflict_id, CONFLICT_VALUES, "conflict"))
 
     def decide(self, conflict_id: int, use: str, value: Any = None, by: str | None = None) -> ConflictRecord:
         """Decide a conflict: `use` is crm, genesys or value (with `value`). See `LedgerBatch.decide`."""
@@ -484,14 +488,7 @@ class Ledger:
 
     def match_review(self, review_id: int) -> MatchReviewRecord:
         """One match review, both records decoded; an unknown id is refused."""
-        with self._read() as connection:
-            row = connection.execute(select(t.match_reviews).where(t.match_reviews.c.id == int(review_id))).first()
-        if row is None:
-            raise LedgerError(f"no match review with id {review_id}")
-        values = row._asdict()
-        for column in MATCH_REVIEW_RECORDS:
-            values[column] = decode_value(values[column])
-        return MatchReviewRecord(**values)
+        return MatchReviewRecord(**self._decoded_row(t.match_reviews, review_id, MATCH_REVIEW_RECORDS, "match review"))
 
     def decide_match(self, review_id: int, decision: str, by: str | None = None) -> MatchReviewRecord:
         """Accept or reject a held pair; see `LedgerBatch.decide_match`."""

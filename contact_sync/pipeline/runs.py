@@ -51,7 +51,9 @@ def record_conflicts(services: Services, plan: SyncPlan, run_id: str) -> list[in
 
 def _record_values(contacts: pd.DataFrame, ids: pd.Series) -> list[dict[str, Any] | None]:
     """The review fields of each id's record (None for an id not in the frame), in the order of ``ids``."""
-    frame = contacts.drop_duplicates("record_id").set_index("record_id")[list(REVIEW_RECORD_FIELDS)]
+    # Only the reviewed records: the snapshot may hold a million.
+    wanted = contacts[contacts["record_id"].isin(ids.astype(object).unique())]
+    frame = wanted.drop_duplicates("record_id").set_index("record_id")[list(REVIEW_RECORD_FIELDS)]
     frame = frame.astype(object).where(frame.notna(), None)
     found = frame.reindex(ids.astype(object).to_numpy())
     present = found.index.isin(frame.index)
