@@ -14,6 +14,7 @@ def main() -> None:
 def _register() -> None:
     from contact_sync.cli.cohort import cohort
     from contact_sync.cli.conflicts import conflicts
+    from contact_sync.cli.deletes import deletes
     from contact_sync.cli.demo import demo
     from contact_sync.cli.matches import matches
     from contact_sync.cli.rollback import rollback
@@ -25,6 +26,7 @@ def _register() -> None:
     main.add_command(cohort)
     main.add_command(conflicts)
     main.add_command(matches)
+    main.add_command(deletes)
     main.add_command(simulators)
     main.add_command(sync)
     main.add_command(trace)

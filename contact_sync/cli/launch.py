@@ -410,6 +410,7 @@ def _partial_report(
         "conflicts": len(plan.conflicts) if plan is not None else 0,
         "match_review": len(plan.review) if plan is not None else 0,
         "held_deletes": len(plan.refused_deletes) if plan is not None else 0,
+        "delete_guard": plan.delete_guard if plan is not None else None,
         "failures": runs.failure_rows(genesys, crm),
         "duration_s": round(elapsed, 3),
         "api_calls": {},

@@ -145,6 +145,16 @@ def _show(data: dict[str, Any]) -> None:
     for run in data["runs"]:
         if run["error"]:
             console.print(f"[red]Run {run['run_id']} failed[/red]: {run['error']}")
+    waiting = data["waiting_for_review"]
+    if waiting["deletes"]:
+        console.print(
+            f"[yellow]Deletes held by the mass-delete guard: [bold]{waiting['deletes']}[/bold][/yellow] "
+            "(contact-sync deletes list)"
+        )
+    if waiting["match_pairs"]:
+        console.print(
+            f"Match pairs waiting for review: [bold]{waiting['match_pairs']}[/bold] (contact-sync matches list)"
+        )
     conflicts = data["open_conflicts"]
     console.print(f"Open conflicts: [bold]{conflicts['count']}[/bold]")
     if conflicts["latest"]:

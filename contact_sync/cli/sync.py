@@ -77,7 +77,7 @@ def show(outcome: SyncOutcome, console: Console) -> None:
     for key in ("unlinked", "skipped", "errors", "conflicts"):
         totals.add_row(key, str(report[key]))
     if report.get("held_deletes"):
-        totals.add_row("held by the mass-delete guard", f"{report['held_deletes']} (see the alert)")
+        totals.add_row("held by the mass-delete guard", f"{report['held_deletes']} (contact-sync deletes list)")
     if report.get("match_review"):
         totals.add_row("held for match review", f"{report['match_review']} (contact-sync matches list)")
     totals.add_row("API calls", str(sum(int(n) for n in report["api_calls"].values())))

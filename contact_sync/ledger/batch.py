@@ -43,6 +43,12 @@ def _upsert(connection: Connection, table: Table, keys: Sequence[str], updates: 
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in updates})
 
 
+def check_crm_system(crm_system: str, what: str) -> None:
+    """Refuse a CRM system name the ledger does not know."""
+    if crm_system not in t.CRM_SYSTEMS:
+        raise LedgerError(f"{what}: crm_system must be one of {', '.join(t.CRM_SYSTEMS)}; got {crm_system!r}")
+
+
 def _timestamps(frame: pd.DataFrame, column: str, default: datetime) -> list[datetime]:
     """A timestamp column as Python datetimes (UTC), `default` where missing or empty."""
     if column not in frame.columns:
@@ -464,10 +470,7 @@ class LedgerBatch:
         whose earlier review was applied (linked, then unlinked since) gets a new open review. A pair given twice
         counts once, its last row winning.
         """
-        if crm_system not in t.CRM_SYSTEMS:
-            raise LedgerError(
-                f"match reviews: crm_system must be one of {', '.join(t.CRM_SYSTEMS)}; got {crm_system!r}"
-            )
+        check_crm_system(crm_system, "match reviews")
         if reviews.empty:
             return []
         required = ["crm_id", "genesys_id", "rule", "score", "evidence", "reason", "crm_record", "genesys_record"]
@@ -646,6 +649,153 @@ class LedgerBatch:
             t.match_reviews,
             stale,
             t.match_reviews.c.status == "open",
+            status="withdrawn",
+            last_run_id=run_id,
+            last_seen_at=self.now,
+        )
+
+    # delete reviews ----------------------------------------------------------------------------------------------
+
+    def add_delete_reviews(self, held: pd.DataFrame, crm_system: str, run_id: str | None = None) -> list[int]:
+        """Queue the deletes/unlinks the mass-delete guard held. Returns the ids of the open reviews the frame's pairs
+        now have, in the frame's order: new ones, and ones already open (their action, reason, last_seen_at and
+        last_run_id brought up to date). A pair already approved is left as it is and has no id in the result.
+
+        Columns: crm_id, genesys_id, action (unlink or delete_genesys), reason. A pair given twice counts once.
+        """
+        check_crm_system(crm_system, "delete reviews")
+        if held.empty:
+            return []
+        require_columns(held, ["crm_id", "genesys_id", "action", "reason"], "delete reviews")
+        require_present(held, ["crm_id", "genesys_id", "action"], "delete reviews")
+        require_values(held, "action", t.DELETE_ACTIONS, "delete reviews")
+        frame = held.assign(crm_id=text_column(held["crm_id"]), genesys_id=text_column(held["genesys_id"]))
+        frame = frame.drop_duplicates(["crm_id", "genesys_id"], keep="last").reset_index(drop=True)
+        reviews = t.delete_reviews
+        pending = self._delete_reviews_of(crm_system, frame["crm_id"].tolist(), ("open", "approved"))
+        known = frame.merge(pending, on=["crm_id", "genesys_id"], how="left")
+        waiting = known[known["status"] == "open"]
+        for part in chunks(list(zip(waiting["id"].astype(int), waiting["action"], waiting["reason"], strict=True))):
+            self._conn.execute(
+                update(reviews)
+                .where(reviews.c.id == bindparam("review_id"), reviews.c.status == "open")
+                .values(
+                    action=bindparam("new_action"),
+                    reason=bindparam("new_reason"),
+                    last_seen_at=self.now,
+                    last_run_id=run_id,
+                ),
+                [{"review_id": i, "new_action": a, "new_reason": r} for i, a, r in part],
+            )
+        new = known[known["status"].isna()]
+        if len(new):
+            self._conn.execute(
+                insert(reviews),
+                [
+                    {
+                        "crm_system": crm_system,
+                        "crm_id": c,
+                        "genesys_id": g,
+                        "action": a,
+                        "reason": r,
+                        "status": "open",
+                        "created_at": self.now,
+                        "last_seen_at": self.now,
+                        "run_id": run_id,
+                        "last_run_id": run_id,
+                    }
+                    for c, g, a, r in zip(new["crm_id"], new["genesys_id"], new["action"], new["reason"], strict=True)
+                ],
+            )
+        opened = self._delete_reviews_of(crm_system, frame["crm_id"].tolist(), ("open",))
+        ids = frame[["crm_id", "genesys_id"]].merge(opened, on=["crm_id", "genesys_id"], how="left")["id"]
+        return [int(i) for i in ids.dropna().tolist()]
+
+    def _delete_reviews_of(self, crm_system: str, crm_ids: Sequence[str], statuses: Sequence[str]) -> pd.DataFrame:
+        """id, crm_id, genesys_id, status of the delete reviews of these CRM ids in these statuses."""
+        shown = ", ".join(f"'{s}'" for s in statuses if s in t.DELETE_REVIEW_STATUSES)
+        return select_in(
+            self._conn,
+            "SELECT id, crm_id, genesys_id, status FROM sync_delete_reviews "
+            f"WHERE crm_system = {mark(self._conn)} AND status IN ({shown})",
+            "crm_id",
+            crm_ids,
+            params=(crm_system,),
+            columns=["id", "crm_id", "genesys_id", "status"],
+        )
+
+    def decide_delete(self, review_id: int, decision: str, by: str | None = None) -> None:
+        """Record a person's answer on a held delete/unlink: approve (the next run applies it, whatever the guard
+        says) or reject (the Genesys contact is kept and stays linked while its CRM record is gone).
+
+        An open review can be decided; an approved one no run has applied yet may still be rejected, and a rejected
+        one approved. Each decision writes an audit row (field link, reason "delete approved" or "delete rejected").
+        """
+        if decision not in t.DELETE_DECISIONS:
+            raise LedgerError(f"a delete decision is one of {', '.join(t.DELETE_DECISIONS)}, got {decision!r}")
+        reviews = t.delete_reviews
+        row = self._conn.execute(select(reviews).where(reviews.c.id == int(review_id)).with_for_update()).first()
+        if row is None:
+            raise LedgerError(f"no delete review with id {review_id}")
+        if row.status in ("applied", "withdrawn"):
+            done = f"applied by run {row.applied_run_id}" if row.status == "applied" else "withdrawn"
+            raise LedgerError(f"delete review {review_id} was already {done}; there is nothing left to decide")
+        status = "approved" if decision == "approve" else "rejected"
+        if row.status == status:
+            raise LedgerError(f"delete review {review_id} is already {status}")
+        self._conn.execute(
+            update(reviews)
+            .where(reviews.c.id == int(review_id))
+            .values(status=status, decided_by=by, decided_at=self.now)
+        )
+        decided = {"decision": decision, "review_id": int(row.id), "action": row.action, "was": row.status, "by": by}
+        self.add_audit(
+            pd.DataFrame(
+                {
+                    "system": ["genesys"],
+                    "record_id": [row.genesys_id],
+                    "crm_id": [row.crm_id],
+                    "genesys_id": [row.genesys_id],
+                    "field": ["link"],
+                    "old_value": [None],
+                    "new_value": [decided],
+                    "reason": [f"delete {status}"],
+                }
+            )
+        )
+
+    def mark_deletes_applied(self, review_ids: Sequence[int], run_id: str) -> int:
+        """Mark approved delete reviews as carried out by `run_id`; returns how many changed."""
+        return self._update_ids(
+            t.delete_reviews,
+            review_ids,
+            t.delete_reviews.c.status == "approved",
+            status="applied",
+            applied_run_id=run_id,
+        )
+
+    def withdraw_delete_reviews(
+        self, crm_system: str, still_held: pd.DataFrame, crm_ids: Sequence[str] | None, run_id: str
+    ) -> int:
+        """Withdraw the open and rejected delete reviews whose pair a run no longer holds (the CRM record is back or
+        the link ended): all of `crm_system`'s, or only those of `crm_ids` (a cohort run sees only its members).
+        `still_held`: crm_id, genesys_id of the pairs the run held or kept. Returns how many were withdrawn."""
+        reviews = t.delete_reviews
+        query = select(reviews.c.id, reviews.c.crm_id, reviews.c.genesys_id).where(
+            reviews.c.crm_system == crm_system, reviews.c.status.in_(("open", "rejected"))
+        )
+        found = pd.DataFrame(self._conn.execute(query).all(), columns=["id", "crm_id", "genesys_id"])
+        if crm_ids is not None:
+            found = found[found["crm_id"].isin(list(crm_ids))]
+        if found.empty:
+            return 0
+        keep = still_held[["crm_id", "genesys_id"]].astype(str).drop_duplicates()
+        gone = found.merge(keep, on=["crm_id", "genesys_id"], how="left", indicator=True)
+        stale = gone.loc[gone["_merge"] == "left_only", "id"].astype(int).tolist()
+        return self._update_ids(
+            reviews,
+            stale,
+            reviews.c.status.in_(("open", "rejected")),
             status="withdrawn",
             last_run_id=run_id,
             last_seen_at=self.now,

@@ -1,4 +1,5 @@
-"""Plain records the ledger returns for single things: a run, a cohort, a conflict, a match review, an alert."""
+"""Plain records the ledger returns for single things: a run, a cohort, a conflict, a match review, a delete review,
+an alert."""
 
 from __future__ import annotations
 
@@ -73,6 +74,26 @@ class MatchReviewRecord:
     reason: str | None
     crm_record: dict[str, Any] | None
     genesys_record: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    last_seen_at: datetime
+    run_id: str | None
+    last_run_id: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    applied_run_id: str | None
+
+
+@dataclass(frozen=True)
+class DeleteReviewRecord:
+    """A delete or unlink the mass-delete guard held for a person to approve or reject."""
+
+    id: int
+    crm_system: str
+    crm_id: str
+    genesys_id: str
+    action: str
+    reason: str | None
     status: str
     created_at: datetime
     last_seen_at: datetime

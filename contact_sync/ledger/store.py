@@ -13,6 +13,11 @@ pairs wait for a run to link them (`pair_decisions`, then `mark_matches_applied`
 never proposed again. An open pair that waited longer than the policy's hold is released for a run (`pair_decisions`
 with `hold_days`): treated as no match, so each record may match elsewhere or be created, while the review stays open.
 
+Delete reviews (deletes/unlinks the mass-delete guard held: `add_delete_reviews`) are `open` until someone decides;
+`approved` ones are carried out by the next run whatever the guard says (`delete_decisions`, then
+`mark_deletes_applied`: `applied`), `rejected` ones keep the Genesys contact linked while its CRM record is gone. An
+open or rejected review whose CRM record came back is `withdrawn`.
+
 Field values (base values, audit old/new values, conflict versions) are stored as JSON text and come back with their
 type; empty values (None, NaN, NA) are stored as SQL NULL and come back as None.
 
@@ -33,7 +38,7 @@ import pandas as pd
 from sqlalchemy import URL, Connection, Select, and_, exc, func, or_, select
 
 from contact_sync.ledger import tables as t
-from contact_sync.ledger.batch import LedgerBatch
+from contact_sync.ledger.batch import LedgerBatch, check_crm_system
 from contact_sync.ledger.bulk import chunks, fetch, mark, select_in, stack
 from contact_sync.ledger.engine import (
     build_engine,
@@ -46,7 +51,14 @@ from contact_sync.ledger.engine import (
     write_connection,
 )
 from contact_sync.ledger.errors import LedgerError
-from contact_sync.ledger.records import AlertRecord, CohortRecord, ConflictRecord, MatchReviewRecord, RunRecord
+from contact_sync.ledger.records import (
+    AlertRecord,
+    CohortRecord,
+    ConflictRecord,
+    DeleteReviewRecord,
+    MatchReviewRecord,
+    RunRecord,
+)
 from contact_sync.ledger.values import decode_column, decode_value, encode_value, frame, now_utc, utc_column
 from contact_sync.settings import LedgerSettings
 
@@ -61,6 +73,8 @@ MATCH_REVIEW_COLUMNS = [c.name for c in t.match_reviews.columns]
 MATCH_REVIEW_RECORDS = ["crm_record", "genesys_record"]
 PAIR_DECISION_COLUMNS = ["crm_id", "genesys_id", "decision", "review_id"]
 _PAIR_DECISION = {"accepted": "accept", "rejected": "reject", "open": "release"}
+DELETE_REVIEW_COLUMNS = [c.name for c in t.delete_reviews.columns]
+_DELETE_DECISION = {"approved": "approve", "rejected": "reject", "open": "wait"}
 
 
 def health_score(errors: Sequence[float], durations_s: Sequence[float]) -> float | None:
@@ -503,8 +517,7 @@ class Ledger:
         pair; release: open pairs created more than `hold_days` days before `now` (default: the current time), none
         when `hold_days` is None. One row per pair.
         """
-        if crm_system not in t.CRM_SYSTEMS:
-            raise LedgerError(f"crm_system must be one of {', '.join(t.CRM_SYSTEMS)}, got {crm_system!r}")
+        check_crm_system(crm_system, "pair decisions")
         reviews = t.match_reviews
         waiting = [reviews.c.status.in_(("accepted", "rejected"))]
         if hold_days is not None:
@@ -533,6 +546,80 @@ class Ledger:
         """Withdraw the open reviews of `crm_system` a run no longer proposed (all but `keep_ids`)."""
         with self.batch() as tx:
             return tx.withdraw_match_reviews(crm_system, keep_ids, run_id)
+
+    # delete reviews ----------------------------------------------------------------------------------------------
+
+    def add_delete_reviews(self, held: pd.DataFrame, crm_system: str, run_id: str | None = None) -> list[int]:
+        """Queue deletes/unlinks the mass-delete guard held; see `LedgerBatch.add_delete_reviews`."""
+        with self.batch() as tx:
+            return tx.add_delete_reviews(held, crm_system, run_id)
+
+    def delete_reviews(
+        self, status: str = "open", crm_system: str | None = None, ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Delete reviews, oldest first: by status (open, approved, rejected, applied, withdrawn or all), CRM system,
+        and optionally only those whose CRM or Genesys id is in `ids`. Columns: those of sync_delete_reviews."""
+        if status != "all" and status not in t.DELETE_REVIEW_STATUSES:
+            allowed = ", ".join((*t.DELETE_REVIEW_STATUSES, "all"))
+            raise LedgerError(f"delete review status must be one of {allowed}, got {status!r}")
+        reviews = t.delete_reviews
+        query = select(reviews).order_by(reviews.c.id)
+        if status != "all":
+            query = query.where(reviews.c.status == status)
+        if crm_system is not None:
+            query = query.where(reviews.c.crm_system == crm_system)
+        rows = self._select_by_ids(query, [reviews.c.crm_id, reviews.c.genesys_id], ids)
+        result = frame(rows, DELETE_REVIEW_COLUMNS).drop_duplicates("id").sort_values("id").reset_index(drop=True)
+        for column in ("created_at", "last_seen_at", "decided_at"):
+            result[column] = utc_column(result[column])
+        return result
+
+    def delete_review(self, review_id: int) -> DeleteReviewRecord:
+        """One delete review; an unknown id is refused."""
+        return DeleteReviewRecord(**self._decoded_row(t.delete_reviews, review_id, [], "delete review"))
+
+    def decide_delete(self, review_id: int, decision: str, by: str | None = None) -> DeleteReviewRecord:
+        """Approve or reject a held delete/unlink; see `LedgerBatch.decide_delete`."""
+        with self.batch() as tx:
+            tx.decide_delete(review_id, decision, by)
+        return self.delete_review(review_id)
+
+    def delete_decisions(self, crm_system: str) -> pd.DataFrame:
+        """What the delete review queue says for a run's guard: crm_id, genesys_id, decision, review_id, one row per
+        pair. approve: approved, not yet applied; reject: rejected (kept while the CRM record is gone); wait: open."""
+        check_crm_system(crm_system, "delete decisions")
+        reviews = t.delete_reviews
+        query = (
+            select(reviews.c.crm_id, reviews.c.genesys_id, reviews.c.status, reviews.c.id)
+            .where(reviews.c.crm_system == crm_system, reviews.c.status.in_(tuple(_DELETE_DECISION)))
+            .order_by(reviews.c.id)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        result = frame(rows, ["crm_id", "genesys_id", "decision", "review_id"])
+        result["decision"] = result["decision"].map(_DELETE_DECISION)
+        result["review_id"] = result["review_id"].astype("int64")
+        return result.drop_duplicates(["crm_id", "genesys_id"], keep="last").reset_index(drop=True)
+
+    def mark_deletes_applied(self, review_ids: Sequence[int], run_id: str) -> int:
+        """Mark approved delete reviews as carried out by `run_id` (approved -> applied); returns how many."""
+        with self.batch() as tx:
+            return tx.mark_deletes_applied(review_ids, run_id)
+
+    def withdraw_delete_reviews(
+        self, crm_system: str, still_held: pd.DataFrame, crm_ids: Sequence[str] | None, run_id: str
+    ) -> int:
+        """Withdraw open and rejected delete reviews a run no longer holds (`LedgerBatch.withdraw_delete_reviews`)."""
+        with self.batch() as tx:
+            return tx.withdraw_delete_reviews(crm_system, still_held, crm_ids, run_id)
+
+    def open_delete_review_count(self, crm_system: str | None = None) -> int:
+        """How many held deletes/unlinks wait for a person, for status and sensors."""
+        query = select(func.count()).select_from(t.delete_reviews).where(t.delete_reviews.c.status == "open")
+        if crm_system is not None:
+            query = query.where(t.delete_reviews.c.crm_system == crm_system)
+        with self._read() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def claim_lock(
         self, name: str, run_id: str, owner: str, lease_s: float, steal_from: str | None = None

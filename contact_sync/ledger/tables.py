@@ -43,6 +43,8 @@ AUDIT_REASONS = (
     "delete",
     "match accepted",
     "match rejected",
+    "delete approved",
+    "delete rejected",
 )
 CONFLICT_STATUSES = ("open", "resolved", "applied")
 DECISIONS = ("crm", "genesys", "value")
@@ -53,6 +55,12 @@ applied: a run linked the accepted pair."""
 MATCH_DECISIONS = ("accept", "reject")
 MATCH_PENDING_STATUSES = ("open", "accepted")
 """A pair has at most one review in these statuses; rejected and applied reviews stay as history."""
+DELETE_REVIEW_STATUSES = ("open", "approved", "rejected", "applied", "withdrawn")
+"""open: held by the mass-delete guard, waiting for a person; approved: the next run deletes/unlinks it; rejected: the
+Genesys contact is kept and stays linked while its CRM record is gone; applied: a run deleted/unlinked it; withdrawn:
+the question went away (the CRM record is back, or the link ended otherwise)."""
+DELETE_DECISIONS = ("approve", "reject")
+DELETE_ACTIONS = ("unlink", "delete_genesys")
 RUN_STATUSES = ("running", "success", "failure")
 ALERT_KINDS = ("run_failed", "high_errors", "slow_run", "low_health", "conflicts", "mass_delete_guard")
 
@@ -242,6 +250,38 @@ Index(
 Index("ix_sync_match_reviews_status", match_reviews.c.status)
 Index("ix_sync_match_reviews_crm_id", match_reviews.c.crm_id)
 Index("ix_sync_match_reviews_genesys_id", match_reviews.c.genesys_id)
+
+delete_reviews = Table(
+    "sync_delete_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("crm_system", String(16), nullable=False),
+    Column("crm_id", ID, nullable=False),
+    Column("genesys_id", ID, nullable=False),
+    Column("action", String(16), nullable=False),  # unlink or delete_genesys (the policy's on_crm_delete)
+    Column("reason", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("run_id", ID, nullable=True),  # the run whose guard held it
+    Column("last_run_id", ID, nullable=True),  # the last run that saw it still waiting
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("applied_run_id", ID, nullable=True),
+)
+DELETE_PENDING = "status IN ('open', 'approved')"
+_DELETE_PENDING = text(DELETE_PENDING)
+Index(
+    "uq_sync_delete_reviews_pending",
+    delete_reviews.c.crm_system,
+    delete_reviews.c.crm_id,
+    delete_reviews.c.genesys_id,
+    unique=True,
+    sqlite_where=_DELETE_PENDING,
+    postgresql_where=_DELETE_PENDING,
+)
+Index("ix_sync_delete_reviews_status", delete_reviews.c.status)
+Index("ix_sync_delete_reviews_crm_id", delete_reviews.c.crm_id)
 
 runs = Table(
     "sync_runs",

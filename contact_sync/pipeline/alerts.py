@@ -46,12 +46,14 @@ def run_alerts(report: Mapping[str, Any]) -> list[Alert]:
     if duration > MAX_DURATION_S:
         alerts.append(Alert("slow_run", f"{where} took {duration:.0f} s (more than {MAX_DURATION_S:.0f} s)", run_id))
     held = int(report.get("held_deletes") or 0)
-    if held:
+    if report.get("delete_guard"):
+        # Once per trip: deletes already waiting in the queue are in `status`, not re-alerted on every run.
         alerts.append(
             Alert(
                 "mass_delete_guard",
-                f"{where}: the mass-delete guard held {held} delete(s)/unlink(s) of contacts deleted or merged in the "
-                "CRM (more than max_delete_share and max_delete_count allow); nothing was deleted or unlinked",
+                f"{where}: the mass-delete guard held deletes/unlinks of contacts deleted or merged in the CRM (more "
+                f"than max_delete_share and max_delete_count allow); {held} wait in the delete review queue: "
+                "contact-sync deletes list, then deletes approve/reject",
                 run_id,
             )
         )

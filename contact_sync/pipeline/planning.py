@@ -77,5 +77,6 @@ def plan_cohort(
         policy,
         base=base,
         decisions=decisions[["crm_id", "field", "use", "value"]],
+        delete_decisions=services.ledger.delete_decisions(services.crm.kind),
     )
     return build_plan(recon, match, policy, guard)

@@ -94,6 +94,32 @@ def apply_match_decisions(services: Services, plan: SyncPlan, run_id: str, faile
     return services.ledger.mark_matches_applied(ids, run_id) if ids else 0
 
 
+def record_delete_reviews(services: Services, plan: SyncPlan, run_id: str, crm_ids: list[str] | None) -> list[int]:
+    """Put the deletes/unlinks the mass-delete guard held into the delete review queue (ones already waiting are
+    refreshed), and withdraw the open or rejected reviews of the run's scope whose CRM record is back. Returns the ids
+    of the open reviews."""
+    ids = services.ledger.add_delete_reviews(plan.refused_deletes, services.crm.kind, run_id)
+    still_held = pd.concat(
+        [plan.refused_deletes[["crm_id", "genesys_id"]], plan.kept_deletes[["crm_id", "genesys_id"]]],
+        ignore_index=True,
+    )
+    services.ledger.withdraw_delete_reviews(services.crm.kind, still_held, crm_ids, run_id)
+    return ids
+
+
+def apply_delete_decisions(services: Services, plan: SyncPlan, run_id: str, failed: set[str]) -> int:
+    """Mark the approved deletes/unlinks this run carried out (not among the failed records) as applied."""
+    done = pd.concat([plan.unlinks, plan.deletes], ignore_index=True)
+    if done.empty:
+        return 0
+    done = done[~done["crm_id"].isin(failed) & ~done["genesys_id"].isin(failed)]
+    approved = services.ledger.delete_decisions(services.crm.kind)
+    approved = approved[approved["decision"] == "approve"]
+    applied = approved.merge(done[["crm_id", "genesys_id"]].astype(str), on=["crm_id", "genesys_id"])
+    ids = applied["review_id"].astype(int).tolist()
+    return services.ledger.mark_deletes_applied(ids, run_id) if ids else 0
+
+
 def apply_decisions(
     services: Services, plan: SyncPlan, run_id: str, failed: set[str], cohort_ids: list[str] | None
 ) -> int:
@@ -156,6 +182,7 @@ def run_report(
         "conflicts": len(plan.conflicts),
         "match_review": len(plan.review),
         "held_deletes": len(plan.refused_deletes),
+        "delete_guard": plan.delete_guard,
         "failures": failure_rows(genesys, crm),
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),

@@ -81,6 +81,10 @@ def sync_status(
             "window": HEALTH_WINDOW,
             "formula": "max(0, 100 - avg_errors * 5 - avg_duration_s) over the last 10 finished runs",
         },
+        "waiting_for_review": {
+            "match_pairs": ledger.open_match_review_count(),
+            "deletes": ledger.open_delete_review_count(),
+        },
         "open_conflicts": {
             "count": len(held),
             "latest": [{k: _plain(v) for k, v in row.items()} for row in top[shown].to_dict("records")],

@@ -51,6 +51,7 @@ def reconcile(
     cohort_crm_ids: Iterable[str] | None = None,
     rejected: pd.DataFrame | None = None,
     pair_decisions: pd.DataFrame | None = None,
+    delete_decisions: pd.DataFrame | None = None,
 ) -> SyncPlan:
     """Decide everything one run must write, hold or report.
 
@@ -60,6 +61,7 @@ def reconcile(
     rejected: records the converters could not read (``RejectedRecord``); a Genesys record among them that names a
     CRM id holds that CRM record (it is neither matched anew nor created), and all of them are reported.
     pair_decisions: (crm_id, genesys_id, decision) answers of the match review queue (``match_contacts``).
+    delete_decisions: (crm_id, genesys_id, decision: approve, reject, wait) the delete review queue's state.
     """
     held = None
     if rejected is not None and len(rejected) and "crm_id" in rejected.columns:
@@ -80,5 +82,7 @@ def reconcile(
         match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})
     if cohort_crm_ids is not None:
         match = restrict_to_cohort(match, cohort_crm_ids)
-    recon, guard = build_reconciliation(match, crm, genesys, policy, base=base, decisions=decisions)
+    recon, guard = build_reconciliation(
+        match, crm, genesys, policy, base=base, decisions=decisions, delete_decisions=delete_decisions
+    )
     return build_plan(recon, match, policy, guard)

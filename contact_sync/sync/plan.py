@@ -2,8 +2,11 @@
 
 Rows come from three places: the field merge of live matched pairs, creates for records that exist on one side only,
 and record-level actions for CRM records that were deleted or merged away (``unlink`` by default, ``delete_genesys``
-with ``on_crm_delete: delete``). A mass-delete guard refuses, as a whole, to plan more deletes/unlinks than
-``max_delete_share`` of the linked contacts: those rows become ``hold`` and the plan says why.
+with ``on_crm_delete: delete``). A mass-delete guard refuses, as a whole, to plan more new deletes/unlinks than both
+``max_delete_share`` of the linked contacts and ``max_delete_count``: those rows become ``hold``, the plan says why,
+and they wait in the delete review queue. What a person answered there is final for its pair: approved ones are
+planned whatever the guard says, rejected ones are kept linked, open ones keep waiting (they are not re-counted, so
+approving some of a held batch never lets the rest through unasked).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class ReconciliationRow(pa.DataFrameModel):
     """Both sides changed to different values (or differ on first sync)."""
     policy: Series[object] = pa.Field(nullable=False)
     """What decided: the field's conflict policy, "direction" (one-way field: its source wins), "one_way" (mode),
-    "create", or "on_crm_delete"."""
+    "create", "on_crm_delete", or "delete_review" (a person's answer in the delete review queue)."""
     winner: Series[object] = pa.Field(isin=list(WINNERS))
     action: Series[object] = pa.Field(isin=list(ACTIONS))
     """write_both only follows a decision that typed a value differing from both sides."""
@@ -127,7 +130,8 @@ class SyncPlan:
     deletes: pd.DataFrame
     """crm_id, genesys_id, reason: Genesys contacts to delete (on_crm_delete: delete)."""
     refused_deletes: pd.DataFrame
-    """crm_id, genesys_id, reason: unlinks/deletes the mass-delete guard refused to plan."""
+    """crm_id, genesys_id, action (unlink or delete_genesys), reason: deletes/unlinks held for the delete review
+    queue (refused by the guard in this run, or still waiting there)."""
     new_links: pd.DataFrame
     """crm_id, genesys_id, rule, score: links to record (not yet in the ledger); the writer also puts the CRM id in
     the Genesys contact's externalIds when it is not there yet."""
@@ -141,7 +145,9 @@ class SyncPlan:
     review: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(REVIEW_COLUMNS)))
     """crm_id, genesys_id, rule, score, evidence, reason: pairs held in the match review queue (nothing written)."""
     delete_guard: str | None = None
-    """Why deletes/unlinks were refused, or None."""
+    """Why this run's guard refused deletes/unlinks, or None (also None when only earlier held ones wait)."""
+    kept_deletes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["crm_id", "genesys_id", "reason"]))
+    """crm_id, genesys_id, reason: links whose CRM record is gone, kept because a person rejected the delete."""
     fields: tuple[str, ...] = field(default=())
 
     def is_empty(self) -> bool:
@@ -237,8 +243,11 @@ def build_reconciliation(
     policy: object,
     base: pd.DataFrame | None = None,
     decisions: pd.DataFrame | None = None,
+    delete_decisions: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
-    """The validated reconciliation frame and the mass-delete guard's refusal message (None when not tripped)."""
+    """The validated reconciliation frame and the mass-delete guard's refusal message (None when not tripped).
+
+    `delete_decisions` (crm_id, genesys_id, decision: approve, reject or wait) is the delete review queue's state."""
     mode = getattr(policy, "mode", "one_way")
     status = _live_ids(crm).set_index("record_id")
     pairs = match.matches[["crm_id", "genesys_id"]]
@@ -256,21 +265,33 @@ def build_reconciliation(
     gone = pairs[~live]
     if len(gone):
         action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
+        decided = _delete_decision_of(gone, delete_decisions)
+        new = pd.isna(decided)
         share = float(getattr(policy, "max_delete_share", 0.05))
         count = int(getattr(policy, "max_delete_count", 10))
         allowed = max(share * len(pairs), count)
         # Above both the share and the count: a share alone would trip on every small org (1 of 3 links).
-        refused = len(gone) > allowed
+        refused = int(new.sum()) > allowed
         if refused:
             guard = (
-                f"mass-delete guard: {len(gone)} of {len(pairs)} linked contacts would be "
+                f"mass-delete guard: {int(new.sum())} of {len(pairs)} linked contacts would be "
                 f"{'deleted' if action == 'delete_genesys' else 'unlinked'}, more than max_delete_share {share:g} "
-                f"({share * len(pairs):g}) and max_delete_count {count} allow; nothing was planned for them"
+                f"({share * len(pairs):g}) and max_delete_count {count} allow; nothing was planned for them: they "
+                "wait in the delete review queue (contact-sync deletes list)"
             )
-        note = pd.Series(status["note"].reindex(gone["crm_id"]).to_numpy(dtype=object), dtype=object)
-        if refused:
-            note = note + "; refused by the mass-delete guard"
-        note_values = note.to_numpy(dtype=object)
+        approved, rejected = decided == "approve", decided == "reject"
+        acts = approved | (new & (not refused))
+        suffix = np.select(
+            [approved, rejected, decided == "wait", new & refused],
+            [
+                "; approved in the delete review queue",
+                "; delete rejected in the delete review queue: the Genesys contact is kept",
+                "; waiting in the delete review queue",
+                "; refused by the mass-delete guard",
+            ],
+            default="",
+        )
+        note = status["note"].reindex(gone["crm_id"]).to_numpy(dtype=object) + suffix.astype(object)
         ci, gi = pair_rows(gone, crm_clean, genesys_clean)
         n = len(gone)
         for part in field_values(gone, crm_clean, genesys_clean, policy, ci, gi):
@@ -278,12 +299,12 @@ def build_reconciliation(
                 base=np.full(n, None, dtype=object),
                 changed_on=np.full(n, "crm", dtype=object),
                 conflict=np.zeros(n, dtype=bool),
-                policy=np.full(n, "on_crm_delete", dtype=object),
-                winner=np.full(n, "held" if refused else "crm", dtype=object),
-                action=np.full(n, "hold" if refused else action, dtype=object),
+                policy=np.where(approved | rejected, "delete_review", "on_crm_delete").astype(object),
+                winner=np.where(acts, "crm", "held").astype(object),
+                action=np.where(acts, action, "hold").astype(object),
                 new_value=np.full(n, None, dtype=object),
                 base_update=np.zeros(n, dtype=bool),
-                note=note_values,
+                note=note,
             )
             parts.append(part)
 
@@ -302,6 +323,15 @@ def build_reconciliation(
     return ReconciliationRow.validate(recon, inplace=True), guard
 
 
+def _delete_decision_of(gone: pd.DataFrame, decisions: pd.DataFrame | None) -> np.ndarray:
+    """The delete review queue's decision (approve, reject, wait) for each gone pair, None where it has none."""
+    if decisions is None or decisions.empty:
+        return np.full(len(gone), None, dtype=object)
+    keyed = decisions.astype({"crm_id": object, "genesys_id": object}).drop_duplicates(["crm_id", "genesys_id"])
+    found = gone[["crm_id", "genesys_id"]].merge(keyed, on=["crm_id", "genesys_id"], how="left")
+    return found["decision"].to_numpy(dtype=object)
+
+
 def _wide(rows: pd.DataFrame, id_column: str, fields: tuple[str, ...]) -> pd.DataFrame:
     if rows.empty:
         return _frame([id_column, *fields])
@@ -314,6 +344,12 @@ def _wide(rows: pd.DataFrame, id_column: str, fields: tuple[str, ...]) -> pd.Dat
 def _record_rows(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows.drop_duplicates(subset=["crm_id", "genesys_id"])[["crm_id", "genesys_id", "note"]]
     return out.rename(columns={"note": "reason"}).reset_index(drop=True)
+
+
+def _held_deletes(rows: pd.DataFrame, policy: object) -> pd.DataFrame:
+    action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
+    held = _record_rows(rows)
+    return held.assign(action=action)[["crm_id", "genesys_id", "action", "reason"]]
 
 
 def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: str | None = None) -> SyncPlan:
@@ -375,7 +411,8 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
         ).reset_index(drop=True),
         unlinks=_record_rows(recon[acting("unlink")]),
         deletes=_record_rows(recon[acting("delete_genesys")]),
-        refused_deletes=_record_rows(recon[acting("hold") & (recon["policy"] == "on_crm_delete").to_numpy()]),
+        refused_deletes=_held_deletes(recon[acting("hold") & (recon["policy"] == "on_crm_delete").to_numpy()], policy),
+        kept_deletes=_record_rows(recon[acting("hold") & (recon["policy"] == "delete_review").to_numpy()]),
         new_links=new_links.reset_index(drop=True),
         base_updates=pd.DataFrame(
             {

@@ -28,6 +28,7 @@ REPORT_KEYS = {
     "run_id",
     "failures",
     "held_deletes",
+    "delete_guard",
     "match_review",
     "status",
     "mode",

@@ -10,6 +10,7 @@ from contact_sync.defs.sync.jobs import PAIR_TAG
 from contact_sync.defs.sync.schedules import DEFAULT_RUNNING, SYNC_SCHEDULES
 from contact_sync.defs.sync.sensors import (
     apply_conflict_decisions,
+    apply_delete_decisions,
     apply_match_decisions,
     rollout_cohort_partitions,
     sync_health,
@@ -112,6 +113,28 @@ def test_match_decisions_sensor_requests_a_run_of_all_contacts_when_pairs_are_ac
     assert request.partition_key == "all" and request.job_name == "sync_one_way"
     assert request.tags["contact_sync/match_decisions"] == str(accepted)
     again = apply_match_decisions(
+        dg.build_sensor_context(repository_def=REPO, instance=dagster_instance, cursor=result.cursor)
+    )
+    assert isinstance(again, dg.SkipReason)
+
+
+def test_delete_decisions_sensor_requests_a_run_when_held_deletes_are_approved(
+    sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    import pandas as pd
+
+    context = dg.build_sensor_context(repository_def=REPO, instance=dagster_instance)
+    assert isinstance(apply_delete_decisions(context), dg.SkipReason)
+    held = pd.DataFrame({"crm_id": ["003A", "003B"], "genesys_id": ["g-1", "g-2"], "action": "unlink", "reason": "x"})
+    approved, rejected = sync_ledger.add_delete_reviews(held, "salesforce")
+    sync_ledger.decide_delete(rejected, "reject", by="test")
+    assert isinstance(apply_delete_decisions(context), dg.SkipReason)  # a rejection needs no run
+    sync_ledger.decide_delete(approved, "approve", by="test")
+    result = apply_delete_decisions(dg.build_sensor_context(repository_def=REPO, instance=dagster_instance))
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests or []
+    assert request.partition_key == "all" and request.tags["contact_sync/delete_decisions"] == str(approved)
+    again = apply_delete_decisions(
         dg.build_sensor_context(repository_def=REPO, instance=dagster_instance, cursor=result.cursor)
     )
     assert isinstance(again, dg.SkipReason)

@@ -253,3 +253,41 @@ def test_reconciliation_schema_rejects_an_unknown_action_and_a_missing_id() -> N
     bad["action"] = "write_genesys"  # an update needs a Genesys id
     with pytest.raises(pandera.errors.SchemaError):
         ReconciliationRow.validate(bad)
+
+
+def _queue(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["crm_id", "genesys_id", "decision"])
+
+
+def test_the_delete_review_queue_decides_the_pairs_it_holds_and_the_guard_counts_only_new_deletes() -> None:
+    c, g, lk = _linked_world(40, deleted=12)
+    held = reconcile(c, g, make_policy("one_way"), links=lk)
+    assert list(held.refused_deletes.columns) == ["crm_id", "genesys_id", "action", "reason"]
+    assert set(held.refused_deletes["action"]) == {"unlink"}
+    queue = [(f"c{i}", f"g{i}", "wait") for i in range(12)]
+    # Two approved, one rejected, nine still open: the approved are unlinked although 12 > 10, the rejected pair is
+    # kept, the open ones keep waiting (approving some never lets the rest through unasked), and the guard, which
+    # counts only deletes the queue does not know, does not trip again.
+    queue[0], queue[1], queue[2] = ("c0", "g0", "approve"), ("c1", "g1", "approve"), ("c2", "g2", "reject")
+    plan = reconcile(c, g, make_policy("one_way"), links=lk, delete_decisions=_queue(*queue))
+    assert sorted(plan.unlinks["crm_id"]) == ["c0", "c1"]
+    assert plan.unlinks["reason"].str.endswith("approved in the delete review queue").all()
+    assert (
+        plan.kept_deletes["crm_id"].tolist() == ["c2"]
+        and "the Genesys contact is kept" in plan.kept_deletes["reason"][0]
+    )
+    assert sorted(plan.refused_deletes["crm_id"]) == sorted(f"c{i}" for i in range(3, 12))
+    assert plan.refused_deletes["reason"].str.endswith("waiting in the delete review queue").all()
+    assert plan.delete_guard is None
+    # One new delete next to the waiting ones is below the guard's count, so it goes through.
+    c2, g2, lk2 = _linked_world(40, deleted=13)
+    plan = reconcile(c2, g2, make_policy("one_way"), links=lk2, delete_decisions=_queue(*queue))
+    assert sorted(plan.unlinks["crm_id"]) == ["c0", "c1", "c12"] and plan.delete_guard is None
+
+
+def test_an_approved_delete_is_a_delete_under_the_delete_policy() -> None:
+    c, g, lk = _linked_world(40, deleted=12)
+    queue = _queue(*[(f"c{i}", f"g{i}", "approve") for i in range(12)])
+    plan = reconcile(c, g, make_policy("one_way", on_crm_delete="delete"), links=lk, delete_decisions=queue)
+    assert sorted(plan.deletes["genesys_id"]) == sorted(f"g{i}" for i in range(12))
+    assert plan.refused_deletes.empty and plan.unlinks.empty

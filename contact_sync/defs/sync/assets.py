@@ -176,6 +176,8 @@ def reconciliation(
         started = datetime.fromtimestamp(start_time, tz=UTC) if start_time else None
         runs.begin_run(services.ledger, context.run.run_id, mode, cohort, started)
     plan = plan_cohort(services, crm_contacts, genesys_contacts, contact_matches, mode, cohort)  # type: ignore[arg-type]
+    if not contact_sync.dry_run:
+        runs.record_delete_reviews(services, plan, context.run.run_id, cohort_members(services.ledger, cohort))
     recon = plan.reconciliation
     summary = plan.summary()
     return dg.Output(
@@ -187,6 +189,8 @@ def reconciliation(
             "dry_run": contact_sync.dry_run,
             **summary,
             "delete_guard": plan.delete_guard or "",
+            "held_deletes": _preview(plan.refused_deletes),
+            "kept_deletes": _preview(plan.kept_deletes),
             "actions": dg.MetadataValue.json({str(k): int(v) for k, v in recon["action"].value_counts().items()}),
             "writes_preview": _preview(
                 recon[~recon["action"].isin(["none"])],
@@ -276,6 +280,7 @@ def conflict_report(
         members = cohort_members(services.ledger, context.partition_key)
         applied = runs.apply_decisions(services, reconciliation, context.run.run_id, failed, members)
         applied += runs.apply_match_decisions(services, reconciliation, context.run.run_id, failed)
+        applied += runs.apply_delete_decisions(services, reconciliation, context.run.run_id, failed)
     held = int(table["held"].astype(bool).sum()) if len(table) else 0
     return dg.Output(
         table.astype(str),

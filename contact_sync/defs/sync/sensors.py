@@ -134,20 +134,41 @@ def apply_conflict_decisions(context: dg.SensorEvaluationContext) -> dg.SensorRe
 def apply_match_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     with open_ledger(PipelineSettings.from_env()) as ledger:
         accepted = ledger.match_reviews(status="accepted")
+    return _run_for_decisions(context, accepted, "matches", "match_decisions", "no newly accepted match pairs")
+
+
+@dg.sensor(
+    name="apply_delete_decisions",
+    minimum_interval_seconds=DECISIONS_INTERVAL_S,
+    jobs=list(SYNC_JOBS.values()),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a run of all contacts (in the configured mode) when deletes/unlinks held by the "
+    "mass-delete guard were approved in the delete review queue since the last tick, so they are carried out.",
+)
+def apply_delete_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    with open_ledger(PipelineSettings.from_env()) as ledger:
+        approved = ledger.delete_reviews(status="approved")
+    return _run_for_decisions(context, approved, "deletes", "delete_decisions", "no newly approved deletes")
+
+
+def _run_for_decisions(
+    context: dg.SensorEvaluationContext, decided: pd.DataFrame, what: str, tag: str, nothing: str
+) -> dg.SensorResult | dg.SkipReason:
+    """One run of all contacts in the configured mode for review-queue answers decided after the cursor."""
     if context.cursor:
-        accepted = accepted[accepted["decided_at"] > pd.Timestamp(context.cursor)]
-    if accepted.empty:
-        return dg.SkipReason("no newly accepted match pairs")
+        decided = decided[decided["decided_at"] > pd.Timestamp(context.cursor)]
+    if decided.empty:
+        return dg.SkipReason(nothing)
     mode, _ = configured_mode_and_cohort()
     ensure_cohort_partition(context.instance, ALL_COHORT)
-    newest = accepted["decided_at"].max().isoformat()
+    newest = decided["decided_at"].max().isoformat()
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=f"matches-{newest}",
+                run_key=f"{what}-{newest}",
                 job_name=SYNC_JOBS[mode].name,
                 partition_key=ALL_COHORT,
-                tags={"contact_sync/match_decisions": ",".join(str(i) for i in accepted["id"].head(50))},
+                tags={f"contact_sync/{tag}": ",".join(str(i) for i in decided["id"].head(50))},
             )
         ],
         cursor=newest,
@@ -175,5 +196,6 @@ SYNC_SENSORS: Final = [
     sync_health,
     apply_conflict_decisions,
     apply_match_decisions,
+    apply_delete_decisions,
     rollout_cohort_partitions,
 ]
