@@ -9,6 +9,11 @@ from contact_sync.defs.sync.checks import reconciliation_is_valid
 from contact_sync.defs.sync.jobs import SYNC_JOBS
 from contact_sync.defs.sync.schedules import SYNC_SCHEDULES
 from contact_sync.defs.sync.sensors import SYNC_SENSORS
+from contact_sync.pipeline.services import check_configuration
+
+# A bad setting or policy file stops the code location from loading, with its one-line reason in the UI, instead
+# of failing every run later.
+check_configuration()
 
 defs = dg.Definitions(
     assets=SYNC_ASSETS,
