@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-WriteStatus = Literal["created", "updated", "deleted", "changed_since_read", "failed", "skipped"]
+WriteStatus = Literal["created", "updated", "deleted", "changed_since_read", "failed", "skipped", "unconfirmed"]
+"""unconfirmed: a create whose answer was lost, left for the next run's read to settle (linked if it exists)."""
 
 
 @dataclass

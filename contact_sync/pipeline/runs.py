@@ -134,7 +134,8 @@ def apply_decisions(
 
 
 def skipped_count(plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary) -> int:
-    """Records left alone: changed since the snapshot, ambiguous links, CRM records waiting in the match review
+    """Records left alone: changed since the snapshot, creates whose answer was lost (the next run settles them),
+    ambiguous links, CRM records waiting in the match review
     queue, unreadable records, contacts with a held conflict, and CRM duplicates folded into their primary (not
     created a second time)."""
     conflicts, dups = plan.conflicts, plan.crm_duplicates
@@ -142,7 +143,8 @@ def skipped_count(plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary) -> i
     ambiguous = int(plan.ambiguous["record_id"].nunique()) if len(plan.ambiguous) else 0
     ambiguous += int(plan.review["crm_id"].nunique()) if len(plan.review) else 0
     folded = int(dups.loc[~dups["is_primary"].astype(bool), "record_id"].nunique()) if len(dups) else 0
-    return genesys.changed_since_read + crm.changed_since_read + ambiguous + len(plan.rejected) + held + folded
+    unsettled = genesys.changed_since_read + crm.changed_since_read + genesys.unconfirmed
+    return unsettled + ambiguous + len(plan.rejected) + held + folded
 
 
 def failure_rows(*summaries: WriteSummary | None) -> list[dict[str, str]]:

@@ -38,6 +38,8 @@ class WriteSummary:
     deleted: int = 0
     unlinked: int = 0
     changed_since_read: int = 0
+    unconfirmed: int = 0
+    """Creates whose answer was lost and that the next run settles (links them, or creates them)."""
     errors: int = 0
     api_calls: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
@@ -51,6 +53,7 @@ class WriteSummary:
         self.updated += counts.get("updated", 0)
         self.deleted += counts.get("deleted", 0)
         self.changed_since_read += counts.get("changed_since_read", 0)
+        self.unconfirmed += counts.get("unconfirmed", 0)
         self.errors += counts.get("failed", 0)
         self.api_calls += report.api_calls
         for outcome in report.outcomes:
@@ -68,6 +71,7 @@ class WriteSummary:
             "deleted": self.deleted,
             "unlinked": self.unlinked,
             "changed_since_read": self.changed_since_read,
+            "unconfirmed": self.unconfirmed,
             "errors": self.errors,
             "api_calls": self.api_calls,
             "failures": self.failures,
@@ -310,7 +314,8 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
             rows = create_rows[create_rows["crm_id"].isin(made)]
             rows = rows.assign(genesys_id=rows["crm_id"].map(made))
             _record_created(services, run_id, list(made), list(made.values()), rows, "genesys", audited=True)
-            unmade = [i for i in ids if i not in made]
+            # An unconfirmed create keeps its audit intent: the next run confirms it or drops it.
+            unmade = [o.key for o in report.outcomes if o.status == "failed"]
             if unmade:
                 with ledger.batch() as tx:
                     tx.drop_unconfirmed_creates(unmade, run_id)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy
 
 from contact_sync.definitions import defs
@@ -149,6 +150,42 @@ def test_a_run_started_elsewhere_whose_process_died_holding_the_lock_is_closed_t
         assert ledger.lock(PAIR) is None
     finally:
         instance.dispose()
+        ledger.dispose()
+
+
+@pytest.mark.parametrize("kind", ["lost", "drop"])
+def test_a_bulk_create_whose_answer_was_lost_is_settled_by_the_next_run_without_a_lookup_per_contact(
+    sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path, kind: str
+) -> None:
+    """30 creates in one bulk add whose answer is lost (applied by the service, or not): the run neither looks each
+    contact up nor sends them again; the next sync links the created ones by the CRM id they carry (or creates the
+    missing ones), with one `created` audit row each and no contact twice."""
+    _load_people(sims)
+    env = _environment(cli_env, tmp_path / "home")
+    sims.genesys.set_faults([{"kind": kind, "path": "/bulk/contacts/add", "count": 1}])
+    first = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    sims.genesys.set_faults([])
+    assert first.returncode == 0, first.stderr[-2000:]
+    report = _report(first.stdout)
+    assert report["created"]["genesys"] == 0 and report["skipped"] >= PEOPLE and report["errors"] == 0
+    assert not [call for call in report["api_calls"] if "identifierlookup" in call]
+    assert sims.genesys.count() == (PEOPLE if kind == "lost" else 0)
+
+    again = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _report(again.stdout)["created"]["genesys"] == (0 if kind == "lost" else PEOPLE)
+    assert sims.genesys.count() == PEOPLE
+    ledger = Ledger(PipelineSettings.from_env(env).database_url)
+    try:
+        links = ledger.links(crm_system="salesforce")
+        assert len(links) == PEOPLE
+        audit = ledger.audit_for_ids(links["genesys_id"].tolist())
+        created = audit[(audit["reason"] == "created") & (audit["field"] == "last_name")]
+        assert set(created["genesys_id"]) == set(links["genesys_id"]) and created["genesys_id"].is_unique
+        expected_run = report["run_id"] if kind == "lost" else _report(again.stdout)["run_id"]
+        assert set(created["run_id"]) == {expected_run}
+    finally:
         ledger.dispose()
 
 

@@ -408,7 +408,13 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(
     sim: GenesysSimulator, settings: GenesysSettings, rules: list[dict[str, Any]]
 ) -> None:
     with GenesysConnector(
-        settings, retry=FAST_RETRY, rate_limit=False, batch_size=25, timeout=0.5, sleep=lambda s: None
+        settings,
+        retry=FAST_RETRY,
+        rate_limit=False,
+        batch_size=25,
+        recovery_lookups=25,
+        timeout=0.5,
+        sleep=lambda s: None,
     ) as conn:
         source = conn.ensure_external_source("Salesforce")
         sim.set_faults(rules)
@@ -435,6 +441,26 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(
         assert all(r["title"] == "Under fire" for r in conn.scan_contacts())
         assert sim.count() == 120
     assert fired > 0, "no fault fired: the test proved nothing"
+
+
+@pytest.mark.parametrize("kind", ["lost", "drop"])
+def test_a_big_bulk_add_whose_answer_is_lost_is_left_unconfirmed_without_a_lookup_per_contact(
+    sim: GenesysSimulator, settings: GenesysSettings, kind: str
+) -> None:
+    with GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, batch_size=50, sleep=lambda s: None) as conn:
+        source = conn.ensure_external_source("Salesforce")
+        sim.set_faults([{"kind": kind, "path": "/bulk/contacts/add", "count": 1}])
+        keys = [f"003L{i:03d}" for i in range(70)]
+        report = conn.create_contacts(linked(source, keys))
+        assert sim.faults.fired, "the fault never fired: the test proved nothing"
+        sim.set_faults([])
+    # The first batch (50 > 20 lookups) is neither re-sent nor looked up one by one; the second is created.
+    assert report.counts() == {"unconfirmed": 50, "created": 20}
+    assert {o.key for o in report.by_status("unconfirmed")} == set(keys[:50])
+    assert "the next run links the contact if the service created it" in (report.outcomes[0].message or "")
+    assert conn.api_calls.get(f"POST {API}/identifierlookup/contacts") == 0
+    assert conn.api_calls.get(f"POST {API}/bulk/contacts/add") == 2
+    assert sim.count() == (70 if kind == "lost" else 20)  # applied or not: never twice
 
 
 def test_a_persistent_outage_fails_the_batch_and_the_rest_proceeds(
