@@ -45,6 +45,7 @@ AUDIT_REASONS = (
     "match rejected",
     "delete approved",
     "delete rejected",
+    "found in sync",
 )
 CONFLICT_STATUSES = ("open", "resolved", "applied")
 DECISIONS = ("crm", "genesys", "value")

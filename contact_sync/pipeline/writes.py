@@ -111,6 +111,17 @@ def _links(rows: pd.DataFrame, crm_system: str) -> pd.DataFrame:
     )
 
 
+def _found_in_sync(agreed: pd.DataFrame) -> pd.DataFrame:
+    """Audit rows for values both sides now hold that differ from the last synced base although no run recorded
+    writing them: a run that died after the service applied its write (before its audit row), or the same edit
+    made on both sides. `trace` then still shows where each value went."""
+    moved = agreed[agreed["base"].notna() & (agreed["base"].astype(str) != agreed["new_value"].astype(str))]
+    return audit_rows(
+        system="genesys", record_id=moved["genesys_id"], crm_id=moved["crm_id"], genesys_id=moved["genesys_id"],
+        field=moved["field"], old_value=moved["base"], new_value=moved["new_value"], reason="found in sync",
+    )  # fmt: skip
+
+
 def audit_rows(
     *,
     system: str | pd.Series,
@@ -224,7 +235,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
     # link can be a contact a run created and died before confirming: its `created` audit rows get their Genesys id.
     agreed = recon[(recon["action"] == "none") & recon["base_update"]]
     carried_links = new_links[new_links["carried"]]
-    ledger.record_batch(run_id, links=_links(carried_links, kind), base=_base(agreed))
+    ledger.record_batch(run_id, links=_links(carried_links, kind), base=_base(agreed), audit=_found_in_sync(agreed))
     ledger.confirm_created(carried_links[["crm_id", "genesys_id"]])
 
     # 2. Unlinks (CRM record deleted or merged away), with their audit rows.

@@ -223,3 +223,35 @@ def test_a_creation_the_service_applied_before_the_run_died_stays_in_the_audit(
         assert set(created["run_id"]) == {_report(first.stdout)["run_id"]}  # the run that created them
     finally:
         ledger.dispose()
+
+
+def test_an_update_the_service_applied_before_the_run_died_is_traced_by_the_next_run(
+    sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A run dies after Genesys applied an update but before its audit row and base were written: the next sync
+    finds both sides holding the new value and records where it went (`found in sync`, old -> new), once."""
+    ids = sims.salesforce.load_contacts([{"FirstName": "Pat", "LastName": "Before", "Email": "pat@example.com"}])
+    env = _environment(cli_env, tmp_path / "home")
+    assert subprocess.run([COMMAND, "sync"], env=env, capture_output=True, timeout=300).returncode == 0
+    sims.salesforce.edit_contact(ids[0], LastName="After")
+    assert subprocess.run([COMMAND, "sync"], env=env, capture_output=True, timeout=300).returncode == 0
+    url = PipelineSettings.from_env(env).database_url
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:  # what a run that died right after the service's answer leaves behind
+        connection.execute(sqlalchemy.text("DELETE FROM sync_audit WHERE reason = 'crm change'"))
+        connection.execute(
+            sqlalchemy.text("UPDATE sync_base_values SET value = :old WHERE field = 'last_name'"), {"old": '"Before"'}
+        )
+    engine.dispose()
+
+    for _ in range(2):  # the second run finds nothing new to record
+        again = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert _report(again.stdout)["updated"] == {"genesys": 0, "crm": 0}
+
+    trace = subprocess.run([COMMAND, "trace", ids[0], "--json"], env=env, capture_output=True, text=True, timeout=120)
+    changes = [c for c in json.loads(trace.stdout)["changes"] if c["field"] == "last_name"]
+    assert [(c["reason"], c["old_value"], c["new_value"]) for c in changes] == [
+        ("created", None, "Before"),
+        ("found in sync", "Before", "After"),
+    ]
