@@ -43,6 +43,13 @@ def _upsert(connection: Connection, table: Table, keys: Sequence[str], updates: 
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in updates})
 
 
+_QUEUE_STATUSES = {
+    t.match_reviews.name: t.MATCH_REVIEW_STATUSES,
+    t.delete_reviews.name: t.DELETE_REVIEW_STATUSES,
+}
+"""The statuses each review queue's rows may be looked up by."""
+
+
 def check_crm_system(crm_system: str, what: str) -> None:
     """Refuse a CRM system name the ledger does not know."""
     if crm_system not in t.CRM_SYSTEMS:
@@ -446,12 +453,15 @@ class LedgerBatch:
 
     # match reviews -----------------------------------------------------------------------------------------------
 
-    def _reviews_of(self, crm_system: str, crm_ids: Sequence[str], statuses: Sequence[str]) -> pd.DataFrame:
-        """id, crm_id, genesys_id, status of the reviews of these CRM ids in these statuses."""
-        shown = ", ".join(f"'{s}'" for s in statuses if s in t.MATCH_REVIEW_STATUSES)
+    def _reviews_of(
+        self, crm_system: str, crm_ids: Sequence[str], statuses: Sequence[str], table: Table = t.match_reviews
+    ) -> pd.DataFrame:
+        """id, crm_id, genesys_id, status of the reviews (match reviews, or `table`'s) of these CRM ids in these
+        statuses."""
+        shown = ", ".join(f"'{s}'" for s in statuses if s in _QUEUE_STATUSES[table.name])
         return select_in(
             self._conn,
-            "SELECT id, crm_id, genesys_id, status FROM sync_match_reviews "
+            f"SELECT id, crm_id, genesys_id, status FROM {table.name} "
             f"WHERE crm_system = {mark(self._conn)} AND status IN ({shown})",
             "crm_id",
             crm_ids,
@@ -672,7 +682,7 @@ class LedgerBatch:
         frame = held.assign(crm_id=text_column(held["crm_id"]), genesys_id=text_column(held["genesys_id"]))
         frame = frame.drop_duplicates(["crm_id", "genesys_id"], keep="last").reset_index(drop=True)
         reviews = t.delete_reviews
-        pending = self._delete_reviews_of(crm_system, frame["crm_id"].tolist(), ("open", "approved"))
+        pending = self._reviews_of(crm_system, frame["crm_id"].tolist(), ("open", "approved"), t.delete_reviews)
         known = frame.merge(pending, on=["crm_id", "genesys_id"], how="left")
         waiting = known[known["status"] == "open"]
         for part in chunks(list(zip(waiting["id"].astype(int), waiting["action"], waiting["reason"], strict=True))):
@@ -707,22 +717,9 @@ class LedgerBatch:
                     for c, g, a, r in zip(new["crm_id"], new["genesys_id"], new["action"], new["reason"], strict=True)
                 ],
             )
-        opened = self._delete_reviews_of(crm_system, frame["crm_id"].tolist(), ("open",))
+        opened = self._reviews_of(crm_system, frame["crm_id"].tolist(), ("open",), t.delete_reviews)
         ids = frame[["crm_id", "genesys_id"]].merge(opened, on=["crm_id", "genesys_id"], how="left")["id"]
         return [int(i) for i in ids.dropna().tolist()]
-
-    def _delete_reviews_of(self, crm_system: str, crm_ids: Sequence[str], statuses: Sequence[str]) -> pd.DataFrame:
-        """id, crm_id, genesys_id, status of the delete reviews of these CRM ids in these statuses."""
-        shown = ", ".join(f"'{s}'" for s in statuses if s in t.DELETE_REVIEW_STATUSES)
-        return select_in(
-            self._conn,
-            "SELECT id, crm_id, genesys_id, status FROM sync_delete_reviews "
-            f"WHERE crm_system = {mark(self._conn)} AND status IN ({shown})",
-            "crm_id",
-            crm_ids,
-            params=(crm_system,),
-            columns=["id", "crm_id", "genesys_id", "status"],
-        )
 
     def decide_delete(self, review_id: int, decision: str, by: str | None = None) -> None:
         """Record a person's answer on a held delete/unlink: approve (the next run applies it, whatever the guard

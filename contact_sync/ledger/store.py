@@ -69,11 +69,9 @@ BASE_COLUMNS = [c.name for c in t.base_values.columns]
 AUDIT_COLUMNS = [c.name for c in t.audit.columns]
 CONFLICT_COLUMNS = [c.name for c in t.conflicts.columns]
 CONFLICT_VALUES = ["base", "crm_value", "genesys_value", "decision_value"]
-MATCH_REVIEW_COLUMNS = [c.name for c in t.match_reviews.columns]
 MATCH_REVIEW_RECORDS = ["crm_record", "genesys_record"]
 PAIR_DECISION_COLUMNS = ["crm_id", "genesys_id", "decision", "review_id"]
 _PAIR_DECISION = {"accepted": "accept", "rejected": "reject", "open": "release"}
-DELETE_REVIEW_COLUMNS = [c.name for c in t.delete_reviews.columns]
 _DELETE_DECISION = {"approved": "approve", "rejected": "reject", "open": "wait"}
 
 
@@ -482,21 +480,9 @@ class Ledger:
         Columns: id, crm_system, crm_id, genesys_id, rule, score, evidence, reason, crm_record, genesys_record (dicts
         or None), status, created_at, last_seen_at, run_id, last_run_id, decided_by, decided_at, applied_run_id.
         """
-        if status != "all" and status not in t.MATCH_REVIEW_STATUSES:
-            allowed = ", ".join((*t.MATCH_REVIEW_STATUSES, "all"))
-            raise LedgerError(f"match review status must be one of {allowed}, got {status!r}")
-        reviews = t.match_reviews
-        query = select(reviews).order_by(reviews.c.id)
-        if status != "all":
-            query = query.where(reviews.c.status == status)
-        if crm_system is not None:
-            query = query.where(reviews.c.crm_system == crm_system)
-        rows = self._select_by_ids(query, [reviews.c.crm_id, reviews.c.genesys_id], ids)
-        result = frame(rows, MATCH_REVIEW_COLUMNS).drop_duplicates("id").sort_values("id").reset_index(drop=True)
+        result = self._queue_rows(t.match_reviews, t.MATCH_REVIEW_STATUSES, "match review", status, crm_system, ids)
         for column in MATCH_REVIEW_RECORDS:
             result[column] = decode_column(result[column])
-        for column in ("created_at", "last_seen_at", "decided_at"):
-            result[column] = utc_column(result[column])
         result["score"] = result["score"].astype(float)
         return result
 
@@ -525,15 +511,18 @@ class Ledger:
                 raise LedgerError(f"the review hold is a number of days >= 0, got {hold_days!r}")
             cutoff = (now or now_utc()) - timedelta(days=float(hold_days))
             waiting.append(and_(reviews.c.status == "open", reviews.c.created_at < cutoff))
+        return self._decisions(reviews, and_(reviews.c.crm_system == crm_system, or_(*waiting)), _PAIR_DECISION)
+
+    def _decisions(self, table: Any, condition: Any, decision_of: Mapping[str, str]) -> pd.DataFrame:
+        """crm_id, genesys_id, decision (the review's status through `decision_of`), review_id of a queue's rows
+        meeting `condition`, one row per pair (the newest review)."""
         query = (
-            select(reviews.c.crm_id, reviews.c.genesys_id, reviews.c.status, reviews.c.id)
-            .where(reviews.c.crm_system == crm_system, or_(*waiting))
-            .order_by(reviews.c.id)
+            select(table.c.crm_id, table.c.genesys_id, table.c.status, table.c.id).where(condition).order_by(table.c.id)
         )
         with self._read() as connection:
             rows = connection.execute(query).all()
         result = frame(rows, ["crm_id", "genesys_id", "decision", "review_id"])
-        result["decision"] = result["decision"].map(_PAIR_DECISION)
+        result["decision"] = result["decision"].map(decision_of)
         result["review_id"] = result["review_id"].astype("int64")
         return result.drop_duplicates(["crm_id", "genesys_id"], keep="last").reset_index(drop=True)
 
@@ -559,17 +548,29 @@ class Ledger:
     ) -> pd.DataFrame:
         """Delete reviews, oldest first: by status (open, approved, rejected, applied, withdrawn or all), CRM system,
         and optionally only those whose CRM or Genesys id is in `ids`. Columns: those of sync_delete_reviews."""
-        if status != "all" and status not in t.DELETE_REVIEW_STATUSES:
-            allowed = ", ".join((*t.DELETE_REVIEW_STATUSES, "all"))
-            raise LedgerError(f"delete review status must be one of {allowed}, got {status!r}")
-        reviews = t.delete_reviews
-        query = select(reviews).order_by(reviews.c.id)
+        return self._queue_rows(t.delete_reviews, t.DELETE_REVIEW_STATUSES, "delete review", status, crm_system, ids)
+
+    def _queue_rows(
+        self,
+        table: Any,
+        statuses: Sequence[str],
+        label: str,
+        status: str,
+        crm_system: str | None,
+        ids: Sequence[str] | None,
+    ) -> pd.DataFrame:
+        """A review queue's rows, oldest first, by status (or all), CRM system and CRM or Genesys id; timestamps
+        timezone-aware. An unknown status is refused naming `label`."""
+        if status != "all" and status not in statuses:
+            raise LedgerError(f"{label} status must be one of {', '.join((*statuses, 'all'))}, got {status!r}")
+        query = select(table).order_by(table.c.id)
         if status != "all":
-            query = query.where(reviews.c.status == status)
+            query = query.where(table.c.status == status)
         if crm_system is not None:
-            query = query.where(reviews.c.crm_system == crm_system)
-        rows = self._select_by_ids(query, [reviews.c.crm_id, reviews.c.genesys_id], ids)
-        result = frame(rows, DELETE_REVIEW_COLUMNS).drop_duplicates("id").sort_values("id").reset_index(drop=True)
+            query = query.where(table.c.crm_system == crm_system)
+        rows = self._select_by_ids(query, [table.c.crm_id, table.c.genesys_id], ids)
+        columns = [c.name for c in table.columns]
+        result = frame(rows, columns).drop_duplicates("id").sort_values("id").reset_index(drop=True)
         for column in ("created_at", "last_seen_at", "decided_at"):
             result[column] = utc_column(result[column])
         return result
@@ -589,17 +590,8 @@ class Ledger:
         pair. approve: approved, not yet applied; reject: rejected (kept while the CRM record is gone); wait: open."""
         check_crm_system(crm_system, "delete decisions")
         reviews = t.delete_reviews
-        query = (
-            select(reviews.c.crm_id, reviews.c.genesys_id, reviews.c.status, reviews.c.id)
-            .where(reviews.c.crm_system == crm_system, reviews.c.status.in_(tuple(_DELETE_DECISION)))
-            .order_by(reviews.c.id)
-        )
-        with self._read() as connection:
-            rows = connection.execute(query).all()
-        result = frame(rows, ["crm_id", "genesys_id", "decision", "review_id"])
-        result["decision"] = result["decision"].map(_DELETE_DECISION)
-        result["review_id"] = result["review_id"].astype("int64")
-        return result.drop_duplicates(["crm_id", "genesys_id"], keep="last").reset_index(drop=True)
+        waiting = and_(reviews.c.crm_system == crm_system, reviews.c.status.in_(tuple(_DELETE_DECISION)))
+        return self._decisions(reviews, waiting, _DELETE_DECISION)
 
     def mark_deletes_applied(self, review_ids: Sequence[int], run_id: str) -> int:
         """Mark approved delete reviews as carried out by `run_id` (approved -> applied); returns how many."""
@@ -615,9 +607,12 @@ class Ledger:
 
     def open_delete_review_count(self, crm_system: str | None = None) -> int:
         """How many held deletes/unlinks wait for a person, for status and sensors."""
-        query = select(func.count()).select_from(t.delete_reviews).where(t.delete_reviews.c.status == "open")
+        return self._open_count(t.delete_reviews, crm_system)
+
+    def _open_count(self, table: Any, crm_system: str | None) -> int:
+        query = select(func.count()).select_from(table).where(table.c.status == "open")
         if crm_system is not None:
-            query = query.where(t.delete_reviews.c.crm_system == crm_system)
+            query = query.where(table.c.crm_system == crm_system)
         with self._read() as connection:
             return int(connection.execute(query).scalar_one())
 
@@ -641,11 +636,7 @@ class Ledger:
 
     def open_match_review_count(self, crm_system: str | None = None) -> int:
         """How many pairs wait for a person (open reviews), for status and sensors."""
-        query = select(func.count()).select_from(t.match_reviews).where(t.match_reviews.c.status == "open")
-        if crm_system is not None:
-            query = query.where(t.match_reviews.c.crm_system == crm_system)
-        with self._read() as connection:
-            return int(connection.execute(query).scalar_one())
+        return self._open_count(t.match_reviews, crm_system)
 
     # runs --------------------------------------------------------------------------------------------------------
 

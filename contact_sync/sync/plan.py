@@ -264,7 +264,7 @@ def build_reconciliation(
     guard: str | None = None
     gone = pairs[~live]
     if len(gone):
-        action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
+        action = _delete_action(policy)
         decided = _delete_decision_of(gone, delete_decisions)
         new = pd.isna(decided)
         share = float(getattr(policy, "max_delete_share", 0.05))
@@ -346,10 +346,14 @@ def _record_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"note": "reason"}).reset_index(drop=True)
 
 
+def _delete_action(policy: object) -> str:
+    """The record action a CRM delete or merge means under the policy's on_crm_delete."""
+    return "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
+
+
 def _held_deletes(rows: pd.DataFrame, policy: object) -> pd.DataFrame:
-    action = "delete_genesys" if getattr(policy, "on_crm_delete", "unlink") == "delete" else "unlink"
     held = _record_rows(rows)
-    return held.assign(action=action)[["crm_id", "genesys_id", "action", "reason"]]
+    return held.assign(action=_delete_action(policy))[["crm_id", "genesys_id", "action", "reason"]]
 
 
 def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: str | None = None) -> SyncPlan:
