@@ -4,11 +4,18 @@ A rule names what to fail (`kind`), which calls it applies to (a regex on the pa
 often (every matching call, every Nth, with a probability, and/or at most `count` times). Decisions come from a seeded
 random generator and per-rule counters, so a test that sets the same rules and makes the same calls sees the same
 faults.
+
+`corrupt` is the one kind that answers normally: the service's own JSON answer goes out with one value replaced in
+every object of it that carries the rule's `match` key/values (e.g. `{"Id": "003..."}`), at the keys `at` leads to
+from that object. It is how a test makes a service send the odd record a real org holds (a number where text was
+promised, an object, a huge string) through the real wire format, and it applies together with any other rule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 import re
 import threading
@@ -16,8 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["429", "500", "503", "slow", "drop", "lost", "expired_token"]
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "lost", "expired_token")
+FaultKind = Literal["429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt"]
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class FaultRule:
     - `retry_after`: seconds in the `Retry-After` header of a 429 (and 503).
     - `delay`: seconds a `slow` response waits before it is answered normally.
     - `skip`: let the first `skip` matching calls through before the rule starts counting.
+    - `match`, `at`, `value` (`corrupt` only): objects of the answer carrying every `match` key/value get `value`
+      at the keys (and list positions) `at`; with an empty `at` the object itself is replaced.
     """
 
     kind: FaultKind
@@ -44,8 +53,14 @@ class FaultRule:
     retry_after: int = 1
     delay: float = 5.0
     skip: int = 0
+    match: dict[str, Any] | None = None
+    at: tuple[str | int, ...] = ()
+    value: Any = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "at", tuple(self.at))
+        if self.kind == "corrupt" and not self.match:
+            raise ValueError("a corrupt rule needs `match`: the key/values of the objects it corrupts")
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if self.every is not None and self.every < 1:
@@ -120,28 +135,63 @@ class FaultInjector:
         return [s.rule for s in self._states]
 
     def pick(self, method: str, path: str) -> FaultRule | None:
-        """The rule that fires for this call, if any (the first one in order that does)."""
+        """The failure that fires for this call, if any (the first rule in order that does; `corrupt` rules aside)."""
         with self._lock:
             for state in self._states:
-                rule = state.rule
-                if rule.method and rule.method.upper() != method.upper():
-                    continue
-                if rule.path and not re.search(rule.path, path):
-                    continue
-                state.matched += 1
-                if state.matched <= rule.skip:
-                    continue
-                if rule.count is not None and state.fired >= rule.count:
-                    continue
-                nth = state.matched - rule.skip
-                if rule.every is not None and nth % rule.every != 0:
-                    continue
-                if rule.probability is not None and self._random.random() >= rule.probability:
-                    continue
-                state.fired += 1
-                self.fired.append(FiredFault(rule.kind, method, path))
-                return rule
+                if state.rule.kind != "corrupt" and self._fires(state, method, path):
+                    return state.rule
         return None
+
+    def corruptions(self, method: str, path: str) -> list[FaultRule]:
+        """Every `corrupt` rule that fires for this call."""
+        with self._lock:
+            return [s.rule for s in self._states if s.rule.kind == "corrupt" and self._fires(s, method, path)]
+
+    def _fires(self, state: _RuleState, method: str, path: str) -> bool:
+        rule = state.rule
+        if rule.method and rule.method.upper() != method.upper():
+            return False
+        if rule.path and not re.search(rule.path, path):
+            return False
+        state.matched += 1
+        if state.matched <= rule.skip:
+            return False
+        if rule.count is not None and state.fired >= rule.count:
+            return False
+        nth = state.matched - rule.skip
+        if rule.every is not None and nth % rule.every != 0:
+            return False
+        if rule.probability is not None and self._random.random() >= rule.probability:
+            return False
+        state.fired += 1
+        self.fired.append(FiredFault(rule.kind, method, path))
+        return True
+
+
+def corrupt(document: Any, rules: list[FaultRule]) -> Any:
+    """`document` (parsed JSON) with every rule's value put into the objects it matches."""
+    if isinstance(document, list):
+        return [corrupt(item, rules) for item in document]
+    if not isinstance(document, dict):
+        return document
+    out = {key: corrupt(item, rules) for key, item in document.items()}
+    for rule in rules:
+        if all(key in document and document[key] == want for key, want in (rule.match or {}).items()):
+            out = _put(out, rule.at, rule.value)
+    return out
+
+
+def _put(node: Any, at: tuple[str | int, ...], value: Any) -> Any:
+    if not at:
+        return value
+    head, rest = at[0], at[1:]
+    if isinstance(node, dict) and isinstance(head, str) and (head in node or not rest):
+        return {**node, head: _put(node.get(head), rest, value)}
+    if isinstance(node, list) and isinstance(head, int) and -len(node) <= head < len(node):
+        copy = list(node)
+        copy[head] = _put(copy[head], rest, value)
+        return copy
+    return node  # no such place (only a last key is added where missing)
 
 
 # A renderer turns a fault into the service's own error response: (kind, rule) -> (status, headers, body bytes).
@@ -170,7 +220,8 @@ class FaultMiddleware:
             return
         rule = self.injector.pick(scope["method"], scope["path"])
         if rule is None:
-            await self.app(scope, receive, send)
+            corruptions = self.injector.corruptions(scope["method"], scope["path"])
+            await self.app(scope, receive, _corrupting(send, corruptions) if corruptions else send)
             return
         if rule.kind == "slow":
             await asyncio.sleep(rule.delay)
@@ -198,3 +249,29 @@ class FaultMiddleware:
         raw_headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _corrupting(send: Callable, rules: list[FaultRule]) -> Callable:
+    """A `send` that holds the answer back, corrupts its JSON body and sends it with the new length."""
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def corrupting_send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = b"".join(chunks)
+        with contextlib.suppress(ValueError):  # not JSON (a CSV result, an empty answer): sent as it was
+            body = json.dumps(corrupt(json.loads(body), rules)).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return corrupting_send

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from contact_sync.simulators import serve_simulator
-from contact_sync.simulators.faults import FAULT_KINDS, FaultInjector, FaultRule
+from contact_sync.simulators.faults import FAULT_KINDS, FaultInjector, FaultRule, corrupt
 from contact_sync.simulators.genesys import GenesysSimulator
 
 
@@ -120,7 +120,33 @@ def test_bad_rules_are_rejected(bad: dict) -> None:
 def test_unknown_kind_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown fault kind 'boom'.*429"):
         FaultRule("boom")  # type: ignore[arg-type]
-    assert set(FAULT_KINDS) == {"429", "500", "503", "slow", "drop", "lost", "expired_token"}
+    assert set(FAULT_KINDS) == {"429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt"}
+
+
+def test_a_corrupt_rule_needs_the_objects_it_corrupts() -> None:
+    with pytest.raises(ValueError, match="needs `match`"):
+        FaultRule("corrupt", at=("firstName",), value=7)
+
+
+def test_corrupt_puts_a_value_into_the_matching_objects_only() -> None:
+    answer = {
+        "entities": [
+            {"id": "a", "phone": {"display": "1"}, "tags": ["x"]},
+            {"id": "b", "phone": {"display": "2"}, "tags": ["y"]},
+        ],
+        "cursors": {"after": "c"},
+    }
+    rules = [
+        FaultRule("corrupt", match={"id": "a"}, at=("phone", "display"), value={"deep": [1]}),
+        FaultRule("corrupt", match={"id": "b"}, at=("tags", 0), value=None),
+        FaultRule("corrupt", match={"id": "b"}, at=("nothing", "here"), value=1),  # no such place: left alone
+    ]
+
+    out = corrupt(answer, rules)
+
+    assert out["entities"][0] == {"id": "a", "phone": {"display": {"deep": [1]}}, "tags": ["x"]}
+    assert out["entities"][1] == {"id": "b", "phone": {"display": "2"}, "tags": [None]}
+    assert out["cursors"] == {"after": "c"} and answer["entities"][0]["phone"] == {"display": "1"}
 
 
 # End to end: each kind through the served Genesys simulator, seen by a real httpx client.
@@ -215,6 +241,23 @@ def test_expired_token_answers_401_on_a_good_token(client: httpx.Client, genesys
     genesys.set_faults([FaultRule("expired_token", path="/scan/contacts", count=1)])
     assert scan(client, genesys, token).status_code == 401
     assert scan(client, genesys, token).status_code == 200
+
+
+def test_corrupt_changes_a_served_record_and_lets_other_faults_fire(
+    client: httpx.Client, genesys: GenesysSimulator
+) -> None:
+    (odd, plain) = genesys.load_contacts([{"firstName": "Odd"}, {"firstName": "Plain"}])
+    token = get_token(client, genesys).json()["access_token"]
+    genesys.set_faults(
+        [
+            FaultRule("corrupt", path="/scan/contacts", match={"id": odd}, at=("firstName",), value=["a", 1]),
+            FaultRule("500", path="/scan/contacts", count=1),
+        ]
+    )
+    assert scan(client, genesys, token).status_code == 500
+    served = {c["id"]: c for c in scan(client, genesys, token).json()["entities"]}
+    assert served[odd]["firstName"] == ["a", 1] and served[plain]["firstName"] == "Plain"
+    assert genesys.contact(odd)["firstName"] == "Odd"  # the answer is corrupted, not the record
 
 
 def test_probability_faults_repeat_exactly_with_the_same_seed(client: httpx.Client, genesys: GenesysSimulator) -> None:
