@@ -15,9 +15,9 @@ import pandas as pd
 
 from contact_sync.connectors.dynamics import DynamicsConnector
 from contact_sync.pipeline.crm import ConnectorAdapter
-from contact_sync.pipeline.records import stamp_frame
+from contact_sync.pipeline.records import dynamics_records_to_canonical
 from contact_sync.settings import DynamicsSettings
-from contact_sync.sync.convert import canonical_to_dynamics, dynamics_to_canonical
+from contact_sync.sync.convert import canonical_to_dynamics
 from contact_sync.sync.policy import SyncPolicy
 
 
@@ -35,9 +35,7 @@ class DynamicsAdapter(ConnectorAdapter):
 
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(canonical, stamps, rejected): stamps are each live row's `@odata.etag` (deleted rows have none)."""
-        converted = dynamics_to_canonical(list(records), self.policy)
-        stamps = stamp_frame(records, "contactid", "@odata.etag")
-        return converted.frame, stamps, converted.rejected
+        return dynamics_records_to_canonical(records, self.policy)
 
     def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return canonical_to_dynamics(values, self.policy)

@@ -21,13 +21,14 @@ STAMP_COLUMNS: Final = ("record_id", "stamp")
 
 
 def stamp_frame(records: Sequence[Mapping[str, Any]], id_key: str, stamp_key: str) -> pd.DataFrame:
-    """record_id, stamp of each record that has both (the last copy of an id wins)."""
+    """record_id, stamp of each record that has both as text (the last copy of an id wins); a record whose id or
+    stamp is anything else is one the converters reject, so it has no stamp to hand back."""
+    pairs = [(r.get(id_key), r.get(stamp_key)) for r in records if isinstance(r, Mapping)]
     frame = pd.DataFrame(
-        {"record_id": [r.get(id_key) for r in records], "stamp": [r.get(stamp_key) for r in records]},
+        [(i, s) for i, s in pairs if isinstance(i, str) and isinstance(s, str) and i and s],
         columns=list(STAMP_COLUMNS),
         dtype="string",
     )
-    frame = frame[frame["record_id"].notna() & frame["stamp"].notna()]
     return frame.drop_duplicates("record_id", keep="last").reset_index(drop=True)
 
 
@@ -39,6 +40,19 @@ def crm_to_canonical(
     return (
         converted.frame,
         stamp_frame(records, policy.link_field.get("salesforce", "Id"), "SystemModstamp"),
+        converted.rejected,
+    )
+
+
+def dynamics_records_to_canonical(
+    records: Sequence[Mapping[str, Any]], policy: SyncPolicy
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(canonical, stamps, rejected) for Dynamics contact rows; stamps are each live row's `@odata.etag` (deleted rows
+    have none)."""
+    converted = convert.dynamics_to_canonical(list(records), policy)
+    return (
+        converted.frame,
+        stamp_frame(records, policy.link_field.get("dynamics", "contactid"), "@odata.etag"),
         converted.rejected,
     )
 

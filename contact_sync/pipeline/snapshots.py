@@ -127,14 +127,23 @@ def refresh_crm_snapshot(services: Services, *, persist: bool = True) -> Snapsho
 
 
 def organization_accounts(organizations: list[dict[str, Any]], source_name: str) -> pd.DataFrame:
-    """organization_id, account_id for the organizations linked to a CRM account under `source_name`."""
+    """organization_id, account_id for the organizations linked to a CRM account under `source_name`.
+
+    An organization whose id, external ids or source cannot be read is left out: its contacts then read with no
+    account and a warning (see `sync.convert`), and every other organization still maps."""
     wanted = source_name.lower()
     rows = []
     for org in organizations:
-        for link in org.get("externalIds") or []:
-            source = (link.get("externalSource") or {}) if isinstance(link, dict) else {}
-            if str(source.get("name", "")).lower() == wanted and link.get("value"):
-                rows.append((str(org["id"]), str(link["value"])))
+        org_id = org.get("id") if isinstance(org, dict) else None
+        links = org.get("externalIds") if isinstance(org, dict) else None
+        if not isinstance(org_id, str) or not org_id or not isinstance(links, list):
+            continue
+        for link in links:
+            source = link.get("externalSource") if isinstance(link, dict) else None
+            name = source.get("name") if isinstance(source, dict) else None
+            value = link.get("value") if isinstance(link, dict) else None
+            if isinstance(name, str) and name.lower() == wanted and isinstance(value, str) and value:
+                rows.append((org_id, value))
                 break
     if not rows:
         return _empty(ORGANIZATION_COLUMNS)

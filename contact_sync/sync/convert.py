@@ -37,6 +37,10 @@ IDENTITY_COLUMNS: Final = ("first_name", "last_name", "email", "phone_e164", "ac
 """What a rejected Genesys record says of who it is, when that could be read (see ``RejectedRecord``)."""
 GENESYS_PHONE_FIELDS: Final = frozenset({"workPhone", "cellPhone", "homePhone", "otherPhone"})
 _REASON_VALUE_CHARS: Final = 60
+SALESFORCE_ID: Final = r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?"
+DYNAMICS_ID: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+"""What a record id or a reference (an account, a merge master) of each CRM looks like: anything else in such a
+field rejects the record, since every later call that names it would fail for the whole batch."""
 _DELETED_ENTITY: Final = "$deletedEntity"
 
 
@@ -153,8 +157,9 @@ def _none(value: Any) -> Any:
     return value
 
 
-def _text(values: pd.Series, label: str, problems: _Problems) -> pd.Series:
-    """A string column: missing and "" -> NA, numbers -> their text, anything else (dicts, lists) rejected."""
+def _text(values: pd.Series, label: str, problems: _Problems, numbers: bool = True) -> pd.Series:
+    """A string column: missing and "" -> NA, numbers -> their text (unless `numbers` is False, as for ids: a number
+    there is some other record's id or none), anything else (dicts, lists) rejected."""
     series = values.reset_index(drop=True)
     kind = pd.api.types.infer_dtype(series, skipna=True)
     if kind not in ("string", "empty"):
@@ -163,7 +168,7 @@ def _text(values: pd.Series, label: str, problems: _Problems) -> pd.Series:
         is_number = objects.map(
             lambda v: isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
         )
-        is_number = is_number.to_numpy(dtype=bool) & ~is_text
+        is_number = is_number.to_numpy(dtype=bool) & ~is_text & numbers
         as_text = objects.where(~is_number, objects[is_number].map(_number_text) if is_number.any() else objects)
         bad = ~is_text & ~is_number
         problems.reject(bad, [f"{label} is not text: {_shorten(v)}" for v in objects[bad].tolist()])
@@ -205,7 +210,9 @@ def _number_text(value: Any) -> str:
 def _timestamp(values: pd.Series, label: str, problems: _Problems | None, required: bool) -> pd.Series:
     """UTC timestamps from ISO-8601 text (Salesforce's ``+0000`` included); unparseable -> NaT and reported."""
     series = values.reset_index(drop=True)
-    parsed = pd.to_datetime(series.astype(object), utc=True, errors="coerce", format="ISO8601")
+    objects = series.astype(object)
+    readable = objects.map(lambda v: isinstance(v, str | datetime)).to_numpy(dtype=bool)
+    parsed = pd.to_datetime(objects.where(readable, None), utc=True, errors="coerce", format="ISO8601")
     parsed = parsed.astype("datetime64[ns, UTC]")
     if problems is not None:
         missing = series.isna().to_numpy(dtype=bool) | (series.astype(object) == "").to_numpy(dtype=bool)
@@ -316,14 +323,27 @@ def _finish(
     return ConversionResult(frame=kept, rejected=rejected, warnings=warnings)
 
 
-def _as_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+_NOT_A_MAPPING: Final = "__not_a_mapping__"
+
+
+def _as_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows as a frame, and which of them were no JSON object (kept as empty rows, to be rejected)."""
     if isinstance(rows, pd.DataFrame):
-        return rows.reset_index(drop=True)
+        return rows.reset_index(drop=True), np.zeros(len(rows), dtype=bool)
     records = list(rows)
-    bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
-    if bad:
-        raise ConversionError(f"records must be mappings; item {bad[0]} is {type(records[bad[0]]).__name__}")
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    not_mapping = np.array([not isinstance(r, Mapping) for r in records], dtype=bool)
+    if not records:
+        return pd.DataFrame(), not_mapping
+    return pd.DataFrame.from_records([r if isinstance(r, Mapping) else {_NOT_A_MAPPING: True} for r in records]), (
+        not_mapping
+    )
+
+
+def _check_ids(values: pd.Series, label: str, pattern: str, problems: _Problems) -> None:
+    """Reject records whose id or reference in `values` is present but not of the CRM's id form."""
+    present = values.notna().to_numpy(dtype=bool)
+    bad = present & ~values.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+    problems.reject(bad, [f"{label} is not a record id: {_shorten(v)}" for v in values[bad].tolist()])
 
 
 def _validate_email(email: pd.Series, deleted: np.ndarray, label: str, problems: _Problems) -> None:
@@ -354,25 +374,32 @@ def salesforce_to_canonical(
     ``IsDeleted`` and ``MasterRecordId`` when present.
     """
     policy = _policy(policy)
-    raw = _as_frame(rows)
+    raw, not_mapping = _as_frame(rows)
     n = len(raw)
+    strict = bool(n) and not not_mapping.all()  # columns the policy maps must be there (unless no row is readable)
     problems = _Problems(n)
+    problems.reject(not_mapping, "not a JSON object")
     link = policy.link_field.get("salesforce", "Id")
     fields = {rule.name: rule.crm_fields["salesforce"] for rule in policy.fields_for("salesforce")}
 
-    record_id = _text(_column(raw, link, "the CRM id") if n else pd.Series([], dtype=object), link, problems)
-    missing_id = record_id.isna().to_numpy(dtype=bool)
+    record_id = _text(_column(raw, link, "the CRM id" if strict else None), link, problems, numbers=False)
+    missing_id = record_id.isna().to_numpy(dtype=bool) & ~not_mapping
     problems.reject(missing_id, f"{link} is missing")
-    if n and "LastModifiedDate" not in raw.columns and "SystemModstamp" not in raw.columns:
+    if link == "Id":
+        _check_ids(record_id, link, SALESFORCE_ID, problems)
+    if strict and "LastModifiedDate" not in raw.columns and "SystemModstamp" not in raw.columns:
         raise ConversionError("the input has neither LastModifiedDate nor SystemModstamp: select one of them")
     last_modified = _timestamp(_column(raw, "LastModifiedDate"), "LastModifiedDate", problems, required=False)
     modstamp = _timestamp(_column(raw, "SystemModstamp"), "SystemModstamp", problems, required=False)
     modified_at = last_modified.fillna(modstamp)
     no_stamp = modified_at.isna().to_numpy(dtype=bool)
-    problems.reject(no_stamp, "LastModifiedDate and SystemModstamp are both missing")
+    problems.reject(no_stamp & ~not_mapping, "LastModifiedDate and SystemModstamp are both missing")
     is_deleted = _flag(_column(raw, "IsDeleted"), "IsDeleted", problems)
-    merged_into = _text(_column(raw, "MasterRecordId"), "MasterRecordId", problems)
-    columns = _crm_columns(raw, fields, problems, deleted=is_deleted.to_numpy(dtype=bool), policy=policy)
+    merged_into = _text(_column(raw, "MasterRecordId"), "MasterRecordId", problems, numbers=False)
+    _check_ids(merged_into, "MasterRecordId", SALESFORCE_ID, problems)
+    columns = _crm_columns(raw, fields, problems, is_deleted.to_numpy(dtype=bool), policy, strict)
+    if "account_id" in fields:
+        _check_ids(columns["account_id"], fields["account_id"], SALESFORCE_ID, problems)
     _dedupe(record_id, modified_at, ~missing_id & ~no_stamp, problems, link)
     columns.update(
         system=pd.array(["salesforce"] * n, dtype="string"),
@@ -397,9 +424,11 @@ def dynamics_to_canonical(
     Lookup fields are read as ``_<field>_value`` (``parentcustomerid`` -> ``_parentcustomerid_value``).
     """
     policy = _policy(policy)
-    raw = _as_frame(rows)
+    raw, not_mapping = _as_frame(rows)
     n = len(raw)
+    strict = bool(n) and not not_mapping.all()
     problems = _Problems(n)
+    problems.reject(not_mapping, "not a JSON object")
     link = policy.link_field.get("dynamics", "contactid")
     fields = {rule.name: rule.crm_fields["dynamics"] for rule in policy.fields_for("dynamics")}
     if "account_id" in fields:
@@ -410,9 +439,11 @@ def dynamics_to_canonical(
     ids = _column(raw, link).astype(object)
     if deleted_entity.any():
         ids = ids.where(~deleted_entity, _column(raw, "id").astype(object))
-    record_id = _text(ids, link, problems)
-    missing_id = record_id.isna().to_numpy(dtype=bool)
+    record_id = _text(ids, link, problems, numbers=False)
+    missing_id = record_id.isna().to_numpy(dtype=bool) & ~not_mapping
     problems.reject(missing_id, f"{link} is missing")
+    if link == "contactid":
+        _check_ids(record_id, link, DYNAMICS_ID, problems)
 
     stamp = pd.Timestamp(observed_at or datetime.now(UTC))
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -420,17 +451,19 @@ def dynamics_to_canonical(
     modified_at = _timestamp(modified_raw, "modifiedon", problems, required=False)
     modified_at = modified_at.where(~deleted_entity, stamp)
     no_stamp = modified_at.isna().to_numpy(dtype=bool)
-    problems.reject(no_stamp, "modifiedon is missing")
+    problems.reject(no_stamp & ~not_mapping, "modifiedon is missing")
 
     state = _column(raw, "statecode").astype(object)
-    state_number = pd.to_numeric(state, errors="coerce")
+    state_number = pd.to_numeric(state.where(~state.map(lambda v: isinstance(v, bool | str)), None), errors="coerce")
     bad_state = state.notna().to_numpy(dtype=bool) & ~state_number.isin([0, 1]).to_numpy(dtype=bool) & ~deleted_entity
     problems.reject(bad_state, [f"statecode is not 0 or 1: {_shorten(v)}" for v in state[bad_state].tolist()])
     is_deleted = pd.Series(deleted_entity | (state_number == 1).to_numpy(dtype=bool))
 
     if deleted_entity.all():  # a delta page of deletes only carries no content columns
         fields = {}
-    columns = _crm_columns(raw, fields, problems, deleted=is_deleted.to_numpy(dtype=bool), policy=policy)
+    columns = _crm_columns(raw, fields, problems, is_deleted.to_numpy(dtype=bool), policy, strict)
+    if "account_id" in fields:
+        _check_ids(columns["account_id"], fields["account_id"], DYNAMICS_ID, problems)
     _dedupe(record_id, modified_at, ~missing_id & ~no_stamp, problems, link)
     columns.update(
         system=pd.array(["dynamics"] * n, dtype="string"),
@@ -445,14 +478,20 @@ def dynamics_to_canonical(
 
 
 def _crm_columns(
-    raw: pd.DataFrame, fields: Mapping[str, str], problems: _Problems, deleted: np.ndarray, policy: SyncPolicy
+    raw: pd.DataFrame,
+    fields: Mapping[str, str],
+    problems: _Problems,
+    deleted: np.ndarray,
+    policy: SyncPolicy,
+    strict: bool,
 ) -> dict[str, Any]:
-    """The mapped value columns of a CRM snapshot, checked."""
+    """The mapped value columns of a CRM snapshot, checked (`strict`: a mapped column absent from the input is a
+    ConversionError)."""
     n = len(raw)
     columns: dict[str, Any] = {}
     for name in TEXT_FIELDS:
         if name in fields:
-            columns[name] = _text(_column(raw, fields[name], name if n else None), fields[name], problems)
+            columns[name] = _text(_column(raw, fields[name], name if strict else None), fields[name], problems)
         else:
             columns[name] = pd.array([pd.NA] * n, dtype="string")
     if "email" in fields:
@@ -462,11 +501,13 @@ def _crm_columns(
         _phone_warnings(columns["phone"], columns["phone_e164"], fields["phone"], problems)
     if "lead_score" in fields:
         label = fields["lead_score"]
-        columns["lead_score"] = _number(_column(raw, label, "lead_score" if n else None), label, problems, reject=True)
+        columns["lead_score"] = _number(
+            _column(raw, label, "lead_score" if strict else None), label, problems, reject=True
+        )
     else:
         columns["lead_score"] = np.full(n, np.nan)
     if "tags" in fields:
-        columns["tags"] = _tags(_column(raw, fields["tags"], "tags" if n else None), fields["tags"], problems)
+        columns["tags"] = _tags(_column(raw, fields["tags"], "tags" if strict else None), fields["tags"], problems)
     else:
         columns["tags"] = pd.array([pd.NA] * n, dtype="string")
     return columns
@@ -527,7 +568,7 @@ def genesys_to_canonical(
     not_mapping = np.array(["__not_a_mapping__" in r for r in records], dtype=bool)
     problems.reject(not_mapping, "not a JSON object")
 
-    record_id = _text(pd.Series(_path_values(records, "id"), dtype=object), "id", problems)
+    record_id = _text(pd.Series(_path_values(records, "id"), dtype=object), "id", problems, numbers=False)
     missing_id = record_id.isna().to_numpy(dtype=bool) & ~not_mapping
     problems.reject(missing_id, "id is missing")
     modified_at = _timestamp(pd.Series(_path_values(records, "modifyDate"), dtype=object), "modifyDate", problems, True)

@@ -126,14 +126,19 @@ def test_salesforce_rest_records() -> None:
 
 
 def test_salesforce_modify_stamp_falls_back_to_system_modstamp() -> None:
-    result = salesforce_to_canonical([sf_row("003A", LastModifiedDate=None), sf_row("003B")])
-    assert one(result.frame, "003A")["modified_at"] == pd.Timestamp(T2.replace("+0000", "Z"))
-    no_column = [{k: v for k, v in sf_row("003C").items() if k != "LastModifiedDate"}]
-    assert one(salesforce_to_canonical(no_column).frame, "003C")["modified_at"] == pd.Timestamp("2026-01-04T03:04:05Z")
+    result = salesforce_to_canonical([sf_row("003A00000000000", LastModifiedDate=None), sf_row("003B00000000000")])
+    assert one(result.frame, "003A00000000000")["modified_at"] == pd.Timestamp(T2.replace("+0000", "Z"))
+    no_column = [{k: v for k, v in sf_row("003C00000000000").items() if k != "LastModifiedDate"}]
+    assert one(salesforce_to_canonical(no_column).frame, "003C00000000000")["modified_at"] == pd.Timestamp(
+        "2026-01-04T03:04:05Z"
+    )
 
 
 def test_salesforce_bulk_csv_rows_read_like_rest_records() -> None:
-    rest = [sf_row("003A"), sf_row("003B", FirstName=None, LeadScore__c=None, Tags__c=None, IsDeleted=True)]
+    rest = [
+        sf_row("003A00000000000"),
+        sf_row("003B00000000000", FirstName=None, LeadScore__c=None, Tags__c=None, IsDeleted=True),
+    ]
     csv_rows = pd.DataFrame(
         [
             {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for k, v in r.items()}
@@ -142,90 +147,90 @@ def test_salesforce_bulk_csv_rows_read_like_rest_records() -> None:
     ).drop(columns="attributes")
     from_rest, from_csv = salesforce_to_canonical(rest), salesforce_to_canonical(csv_rows)
     pd.testing.assert_frame_equal(from_rest.frame, from_csv.frame)
-    assert one(from_csv.frame, "003B")["is_deleted"] is True or one(from_csv.frame, "003B")["is_deleted"] == True  # noqa: E712
+    assert bool(one(from_csv.frame, "003B00000000000")["is_deleted"]) is True
 
 
 def test_salesforce_deleted_and_merged_rows() -> None:
     rows = [
-        sf_row("003LOSER", IsDeleted=True, MasterRecordId="003WINNER", Email="not-an-email"),
-        sf_row("003WINNER"),
+        sf_row("003LOSER0000000", IsDeleted=True, MasterRecordId="003WINNER000000", Email="not-an-email"),
+        sf_row("003WINNER000000"),
     ]
     result = salesforce_to_canonical(rows)
-    loser = one(result.frame, "003LOSER")
+    loser = one(result.frame, "003LOSER0000000")
     assert loser["is_deleted"] == True  # noqa: E712
-    assert loser["merged_into"] == "003WINNER"
+    assert loser["merged_into"] == "003WINNER000000"
     assert result.rejected.empty  # a delete always gets through, even with a bad email
 
 
 def test_salesforce_bad_records_are_rejected_with_reasons_and_the_rest_proceeds() -> None:
     rows = [
-        sf_row("003GOOD"),
+        sf_row("003GOOD00000000"),
         sf_row(None),
         sf_row(""),
-        sf_row("003NOSTAMP", LastModifiedDate=None, SystemModstamp=None),
-        sf_row("003BADSTAMP", LastModifiedDate="yesterday"),
-        sf_row("003BADEMAIL", Email="ann.example.com"),
-        sf_row("003TWOATS", Email="ann@@example.com"),
-        sf_row("003BADSCORE", LeadScore__c="hot"),
-        sf_row("003DICT", LastName={"nested": True}),
-        sf_row("003LIST", Email=["a@b.c"]),
-        sf_row("003BADFLAG", IsDeleted="maybe"),
+        sf_row("003NOSTAMP00000", LastModifiedDate=None, SystemModstamp=None),
+        sf_row("003BADSTAMP0000", LastModifiedDate="yesterday"),
+        sf_row("003BADEMAIL0000", Email="ann.example.com"),
+        sf_row("003TWOATS000000", Email="ann@@example.com"),
+        sf_row("003BADSCORE0000", LeadScore__c="hot"),
+        sf_row("003DICT00000000", LastName={"nested": True}),
+        sf_row("003LIST00000000", Email=["a@b.c"]),
+        sf_row("003BADFLAG00000", IsDeleted="maybe"),
     ]
     result = salesforce_to_canonical(rows)
     RejectedRecord.validate(result.rejected)
-    assert result.frame["record_id"].tolist() == ["003GOOD"]
+    assert result.frame["record_id"].tolist() == ["003GOOD00000000"]
     assert "Id is missing" in reasons(result.rejected, None)
     assert len(result.rejected[result.rejected["record_id"].isna()]) == 2
-    assert "both missing" in reasons(result.rejected, "003NOSTAMP")
-    assert "LastModifiedDate is not a timestamp: yesterday" in reasons(result.rejected, "003BADSTAMP")
-    assert "Email is not a valid email address: ann.example.com" in reasons(result.rejected, "003BADEMAIL")
-    assert "not a valid email" in reasons(result.rejected, "003TWOATS")
-    assert "LeadScore__c is not a number: hot" in reasons(result.rejected, "003BADSCORE")
-    assert "LastName is not text" in reasons(result.rejected, "003DICT")
-    assert "Email is not text" in reasons(result.rejected, "003LIST")
-    assert "IsDeleted is not true/false: maybe" in reasons(result.rejected, "003BADFLAG")
+    assert "both missing" in reasons(result.rejected, "003NOSTAMP00000")
+    assert "LastModifiedDate is not a timestamp: yesterday" in reasons(result.rejected, "003BADSTAMP0000")
+    assert "Email is not a valid email address: ann.example.com" in reasons(result.rejected, "003BADEMAIL0000")
+    assert "not a valid email" in reasons(result.rejected, "003TWOATS000000")
+    assert "LeadScore__c is not a number: hot" in reasons(result.rejected, "003BADSCORE0000")
+    assert "LastName is not text" in reasons(result.rejected, "003DICT00000000")
+    assert "Email is not text" in reasons(result.rejected, "003LIST00000000")
+    assert "IsDeleted is not true/false: maybe" in reasons(result.rejected, "003BADFLAG00000")
     # CRM rejections carry the CRM id, so the engine can hold the record's link
-    assert result.rejected.set_index("record_id").loc["003BADEMAIL", "crm_id"] == "003BADEMAIL"
+    assert result.rejected.set_index("record_id").loc["003BADEMAIL0000", "crm_id"] == "003BADEMAIL0000"
 
 
 def test_salesforce_kept_records_with_problems_are_warned_about() -> None:
     long_name = "W" * 5000
     rows = [
-        sf_row("003PHONE", Phone="call reception"),
-        sf_row("003SHORT", Phone="555-1234"),
-        sf_row("003CJK", FirstName="小龍", LastName="李"),
-        sf_row("003ARABIC", FirstName="محمد", LastName="العلي"),
-        sf_row("003LONG", LastName=long_name, Tags__c=";".join(f"t{i}" for i in range(500))),
+        sf_row("003PHONE0000000", Phone="call reception"),
+        sf_row("003SHORT0000000", Phone="555-1234"),
+        sf_row("003CJK000000000", FirstName="小龍", LastName="李"),
+        sf_row("003ARABIC000000", FirstName="محمد", LastName="العلي"),
+        sf_row("003LONG00000000", LastName=long_name, Tags__c=";".join(f"t{i}" for i in range(500))),
     ]
     result = salesforce_to_canonical(rows)
     assert sorted(result.frame["record_id"]) == sorted(r["Id"] for r in rows)
-    phone = one(result.frame, "003PHONE")
+    phone = one(result.frame, "003PHONE0000000")
     assert phone["phone"] == "call reception" and phone["phone_e164"] is None
-    assert "Phone is not a valid phone number" in reasons(result.warnings, "003PHONE")
-    assert "555-1234" in reasons(result.warnings, "003SHORT")
-    assert one(result.frame, "003CJK")["last_name"] == "李"
-    assert one(result.frame, "003ARABIC")["first_name"] == "محمد"
-    assert one(result.frame, "003LONG")["last_name"] == long_name
-    assert len(one(result.frame, "003LONG")["tags"].split(";")) == 500
-    assert set(result.warnings["record_id"]) == {"003PHONE", "003SHORT"}
+    assert "Phone is not a valid phone number" in reasons(result.warnings, "003PHONE0000000")
+    assert "555-1234" in reasons(result.warnings, "003SHORT0000000")
+    assert one(result.frame, "003CJK000000000")["last_name"] == "李"
+    assert one(result.frame, "003ARABIC000000")["first_name"] == "محمد"
+    assert one(result.frame, "003LONG00000000")["last_name"] == long_name
+    assert len(one(result.frame, "003LONG00000000")["tags"].split(";")) == 500
+    assert set(result.warnings["record_id"]) == {"003PHONE0000000", "003SHORT0000000"}
     assert all(len(r) < 200 for r in result.warnings["reason"])  # values are shortened in reasons
 
 
 def test_salesforce_duplicate_ids_keep_the_latest_copy() -> None:
     rows = [
-        sf_row("003DUP", FirstName="Newest", LastModifiedDate="2026-03-01T00:00:00.000+0000"),
-        sf_row("003DUP", FirstName="Oldest", LastModifiedDate="2026-01-01T00:00:00.000+0000"),
-        sf_row("003TIE", FirstName="First"),
-        sf_row("003TIE", FirstName="Second"),
-        sf_row("003DUP", FirstName="Middle", LastModifiedDate="2026-02-01T00:00:00.000+0000"),
+        sf_row("003DUP000000000", FirstName="Newest", LastModifiedDate="2026-03-01T00:00:00.000+0000"),
+        sf_row("003DUP000000000", FirstName="Oldest", LastModifiedDate="2026-01-01T00:00:00.000+0000"),
+        sf_row("003TIE000000000", FirstName="First"),
+        sf_row("003TIE000000000", FirstName="Second"),
+        sf_row("003DUP000000000", FirstName="Middle", LastModifiedDate="2026-02-01T00:00:00.000+0000"),
     ]
     result = salesforce_to_canonical(rows)
-    assert one(result.frame, "003DUP")["first_name"] == "Newest"
-    assert one(result.frame, "003TIE")["first_name"] == "Second"  # a tie keeps the last one read
-    dup_reasons = result.rejected[result.rejected["record_id"] == "003DUP"]["reason"].tolist()
+    assert one(result.frame, "003DUP000000000")["first_name"] == "Newest"
+    assert one(result.frame, "003TIE000000000")["first_name"] == "Second"  # a tie keeps the last one read
+    dup_reasons = result.rejected[result.rejected["record_id"] == "003DUP000000000"]["reason"].tolist()
     assert len(dup_reasons) == 2
     assert all("duplicate Id" in r and "2026-03-01" in r for r in dup_reasons)
-    assert len(result.rejected[result.rejected["record_id"] == "003TIE"]) == 1
+    assert len(result.rejected[result.rejected["record_id"] == "003TIE000000000"]) == 1
 
 
 def test_salesforce_whole_input_problems_raise_clearly() -> None:
@@ -233,8 +238,11 @@ def test_salesforce_whole_input_problems_raise_clearly() -> None:
         salesforce_to_canonical(pd.DataFrame([sf_row()]).drop(columns="LeadScore__c"))
     with pytest.raises(ConversionError, match="SystemModstamp"):
         salesforce_to_canonical(pd.DataFrame([sf_row()]).drop(columns=["LastModifiedDate", "SystemModstamp"]))
-    with pytest.raises(ConversionError, match="mappings"):
-        salesforce_to_canonical(["not a record"])  # type: ignore[list-item]
+    # A row that is no object at all is one bad record, not a bad input.
+    result = salesforce_to_canonical(["not a record", sf_row()])  # type: ignore[list-item]
+    assert list(result.frame["record_id"]) == ["003000000000001AAA"]
+    assert result.rejected["reason"].tolist() == ["not a JSON object"]
+    assert salesforce_to_canonical([7]).rejected["reason"].tolist() == ["not a JSON object"]  # type: ignore[list-item]
 
 
 def test_salesforce_empty_snapshot() -> None:
@@ -283,14 +291,14 @@ def test_genesys_links_by_source_name_or_id_and_ignores_other_sources() -> None:
     other = {"externalSource": {"id": "other", "name": "HubSpot"}, "value": "hs-1"}
     contacts = [
         genesys_contact("g-name"),
-        genesys_contact("g-id", externalIds=[{"externalSource": {"id": SOURCE["id"]}, "value": "003ID"}]),
+        genesys_contact("g-id", externalIds=[{"externalSource": {"id": SOURCE["id"]}, "value": "003ID0000000000"}]),
         genesys_contact("g-other", externalIds=[other]),
         genesys_contact("g-none", externalIds=None),
         genesys_contact("g-junk", externalIds=["junk", {"externalSource": "x"}, {"externalSource": SOURCE}]),
     ]
     frame = genesys_to_canonical(contacts, "Salesforce", ORGS, crm_source_id=SOURCE["id"]).frame
     assert one(frame, "g-name")["crm_id"] == "003000000000001AAA"
-    assert one(frame, "g-id")["crm_id"] == "003ID"
+    assert one(frame, "g-id")["crm_id"] == "003ID0000000000"
     assert one(frame, "g-other")["crm_id"] is None
     assert one(frame, "g-none")["crm_id"] is None
     assert one(frame, "g-junk")["crm_id"] is None
@@ -361,8 +369,8 @@ def test_genesys_bad_records_are_rejected() -> None:
         genesys_contact(
             "g-two-links",
             externalIds=[
-                {"externalSource": SOURCE, "value": "003X"},
-                {"externalSource": SOURCE, "value": "003Y"},
+                {"externalSource": SOURCE, "value": "003X00000000000"},
+                {"externalSource": SOURCE, "value": "003Y00000000000"},
             ],
         ),
         "not an object",
@@ -381,7 +389,7 @@ def test_genesys_bad_records_are_rejected() -> None:
     assert "duplicate id" in reasons(result.rejected, "g-dup")
     # a rejected Genesys contact names the CRM record(s) it claims, one row each
     claimed = result.rejected[result.rejected["record_id"] == "g-two-links"]
-    assert sorted(claimed["crm_id"]) == ["003X", "003Y"]
+    assert sorted(claimed["crm_id"]) == ["003X00000000000", "003Y00000000000"]
     assert result.rejected.set_index("record_id").loc["g-email", "crm_id"] == "003000000000001AAA"
     RejectedRecord.validate(result.rejected)
 
@@ -400,44 +408,51 @@ def test_genesys_accepts_a_dataframe_and_empty_input() -> None:
 def test_dynamics_rows_including_inactive_and_deleted_entities() -> None:
     observed = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
     rows = [
-        dynamics_row("d-1"),
-        dynamics_row("d-inactive", statecode=1),
+        dynamics_row("00000000-0000-4000-8000-000000000001"),
+        dynamics_row("00000000-0000-4000-8000-000000000004", statecode=1),
         {
             "@odata.context": "https://org.crm.dynamics.com/api/data/v9.2/$metadata#contacts/$deletedEntity",
-            "id": "d-gone",
+            "id": "00000000-0000-4000-8000-000000000003",
             "reason": "deleted",
         },
     ]
     result = dynamics_to_canonical(rows, observed_at=observed)
     CanonicalContact.validate(result.frame)
-    row = one(result.frame, "d-1")
-    assert (row["system"], row["crm_id"], row["first_name"], row["last_name"]) == ("dynamics", "d-1", "José", "Núñez")
+    row = one(result.frame, "00000000-0000-4000-8000-000000000001")
+    assert (row["system"], row["crm_id"], row["first_name"], row["last_name"]) == (
+        "dynamics",
+        "00000000-0000-4000-8000-000000000001",
+        "José",
+        "Núñez",
+    )
     assert row["phone"] == "317.555.7000" and row["phone_e164"] == "+13175557000"
     assert row["account_id"] == "a1b2c3d4-0000-4000-8000-000000000001"
     assert row["modified_at"] == pd.Timestamp("2026-01-02T03:04:05Z")
     assert math.isnan(row["lead_score"]) and row["tags"] is None  # not mapped for Dynamics by default
     assert row["is_deleted"] == False  # noqa: E712
-    assert one(result.frame, "d-inactive")["is_deleted"] == True  # noqa: E712
-    gone = one(result.frame, "d-gone")
+    assert one(result.frame, "00000000-0000-4000-8000-000000000004")["is_deleted"] == True  # noqa: E712
+    gone = one(result.frame, "00000000-0000-4000-8000-000000000003")
     assert gone["is_deleted"] == True and gone["modified_at"] == pd.Timestamp(observed)  # noqa: E712
     only_deletes = dynamics_to_canonical(rows[2:], observed_at=observed)
-    assert only_deletes.frame["record_id"].tolist() == ["d-gone"]
+    assert only_deletes.frame["record_id"].tolist() == ["00000000-0000-4000-8000-000000000003"]
 
 
 def test_dynamics_bad_rows() -> None:
     rows = [
-        dynamics_row("d-ok"),
+        dynamics_row("00000000-0000-4000-8000-000000000006"),
         dynamics_row(None),
-        dynamics_row("d-state", statecode=7),
-        dynamics_row("d-nodate", modifiedon=None),
-        dynamics_row("d-email", emailaddress1="jose at example.com"),
+        dynamics_row("00000000-0000-4000-8000-000000000008", statecode=7),
+        dynamics_row("00000000-0000-4000-8000-000000000005", modifiedon=None),
+        dynamics_row("00000000-0000-4000-8000-000000000002", emailaddress1="jose at example.com"),
     ]
     result = dynamics_to_canonical(rows)
-    assert result.frame["record_id"].tolist() == ["d-ok"]
+    assert result.frame["record_id"].tolist() == ["00000000-0000-4000-8000-000000000006"]
     assert "contactid is missing" in reasons(result.rejected, None)
-    assert "statecode is not 0 or 1: 7" in reasons(result.rejected, "d-state")
-    assert "modifiedon is missing" in reasons(result.rejected, "d-nodate")
-    assert "emailaddress1 is not a valid email address" in reasons(result.rejected, "d-email")
+    assert "statecode is not 0 or 1: 7" in reasons(result.rejected, "00000000-0000-4000-8000-000000000008")
+    assert "modifiedon is missing" in reasons(result.rejected, "00000000-0000-4000-8000-000000000005")
+    assert "emailaddress1 is not a valid email address" in reasons(
+        result.rejected, "00000000-0000-4000-8000-000000000002"
+    )
 
 
 def test_dynamics_custom_lead_score_column_from_policy() -> None:
@@ -446,10 +461,16 @@ def test_dynamics_custom_lead_score_column_from_policy() -> None:
     )
     policy = parse_policy(text)
     assert (
-        one(dynamics_to_canonical([dynamics_row("d-1", new_leadscore=88)], policy).frame, "d-1")["lead_score"] == 88.0
+        one(
+            dynamics_to_canonical(
+                [dynamics_row("00000000-0000-4000-8000-000000000001", new_leadscore=88)], policy
+            ).frame,
+            "00000000-0000-4000-8000-000000000001",
+        )["lead_score"]
+        == 88.0
     )
     with pytest.raises(ConversionError, match="new_leadscore"):
-        dynamics_to_canonical([dynamics_row("d-1")], policy)
+        dynamics_to_canonical([dynamics_row("00000000-0000-4000-8000-000000000001")], policy)
 
 
 # --- writers and round trips ----------------------------------------------------------------------------------------
@@ -510,7 +531,7 @@ def test_canonical_to_genesys() -> None:
         "customFields": {"tags": None},
     }
     with pytest.raises(ValueError, match="external source"):
-        canonical_to_genesys({"first_name": "A"}, POLICY, crm_id="003X")
+        canonical_to_genesys({"first_name": "A"}, POLICY, crm_id="003X00000000000")
 
 
 def _fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -518,8 +539,8 @@ def _fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_round_trip_salesforce() -> None:
-    stored = {"Id": "003RT", "LastModifiedDate": T1, **canonical_to_salesforce(VALUES, POLICY)}
-    row = one(salesforce_to_canonical([stored]).frame, "003RT")
+    stored = {"Id": "003RT0000000000", "LastModifiedDate": T1, **canonical_to_salesforce(VALUES, POLICY)}
+    row = one(salesforce_to_canonical([stored]).frame, "003RT0000000000")
     assert _fields(row) == _fields(VALUES)
     assert row["phone"] == VALUES["phone"] and row["phone_e164"] == "+13175557000"
 
@@ -543,26 +564,49 @@ def _genesys_stores(body: dict[str, Any], contact_id: str) -> dict[str, Any]:
 
 
 def test_round_trip_genesys() -> None:
-    body = canonical_to_genesys(VALUES, POLICY, crm_source=SOURCE, crm_id="003RT")
+    body = canonical_to_genesys(VALUES, POLICY, crm_source=SOURCE, crm_id="003RT0000000000")
     row = one(genesys_to_canonical([_genesys_stores(body, "g-rt")], "Salesforce", ORGS).frame, "g-rt")
     assert _fields(row) == _fields(VALUES)
-    assert row["crm_id"] == "003RT"
+    assert row["crm_id"] == "003RT0000000000"
     assert row["phone"] == "+1 317-555-7000"  # the service rewrote the display...
     assert row["phone_e164"] == "+13175557000"  # ...which is why phones compare by E.164
 
 
 def test_round_trip_dynamics() -> None:
-    payload = canonical_to_dynamics(VALUES, POLICY)
+    values = {**VALUES, "account_id": "a1b2c3d4-0000-4000-8000-000000000001"}  # Dynamics record ids are GUIDs
+    payload = canonical_to_dynamics(values, POLICY)
     bind = payload.pop("parentcustomerid_account@odata.bind")
     stored = {
-        "contactid": "d-rt",
+        "contactid": "00000000-0000-4000-8000-000000000007",
         "modifiedon": "2026-01-02T03:04:05Z",
         "statecode": 0,
         "_parentcustomerid_value": bind.removeprefix("/accounts(").removesuffix(")"),
         **payload,
     }
-    row = one(dynamics_to_canonical([stored]).frame, "d-rt")
+    row = one(dynamics_to_canonical([stored]).frame, "00000000-0000-4000-8000-000000000007")
     assert {k: row[k] for k in ("first_name", "last_name", "email", "account_id")} == {
-        k: VALUES[k] for k in ("first_name", "last_name", "email", "account_id")
+        k: values[k] for k in ("first_name", "last_name", "email", "account_id")
     }
     assert row["phone_e164"] == "+13175557000"
+
+
+def test_ids_and_references_must_be_record_ids_of_the_crm() -> None:
+    # A number, or text that is no Salesforce id, in an id or a reference would fail every later call naming it.
+    rows = [
+        sf_row("003000000000001AAA"),
+        sf_row("7"),
+        sf_row("003000000000003AAA", AccountId=7),
+        sf_row("003000000000004AAA", MasterRecordId="not an id"),
+    ]
+    result = salesforce_to_canonical(rows)
+    assert list(result.frame["record_id"]) == ["003000000000001AAA"]
+    assert reasons(result.rejected, "7") == "Id is not a record id: 7"
+    assert reasons(result.rejected, "003000000000003AAA") == "AccountId is not a record id: 7"
+    assert reasons(result.rejected, "003000000000004AAA") == "MasterRecordId is not a record id: not an id"
+    other = "7d0c3c1e-0000-4000-8000-000000000002"
+    dynamics = dynamics_to_canonical(
+        [dynamics_row(), dynamics_row("42"), dynamics_row(other, _parentcustomerid_value="x")]
+    )
+    assert list(dynamics.frame["record_id"]) == ["7d0c3c1e-0000-4000-8000-000000000001"]
+    assert reasons(dynamics.rejected, "42") == "contactid is not a record id: 42"
+    assert reasons(dynamics.rejected, other) == "_parentcustomerid_value is not a record id: x"
