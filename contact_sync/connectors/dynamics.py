@@ -233,9 +233,11 @@ class DynamicsConnector:
             rows, token = self._read_modified(mark), None
         latest: dict[str, Row] = {}
         deleted: dict[str, None] = {}
+        unreadable: list[Row] = []  # no usable id: passed on for the converter to reject and report
         for row in rows:
             record_id = _row_id(row)
             if record_id is None:
+                unreadable.append(row)
                 continue
             latest.pop(record_id, None)
             latest[record_id] = row
@@ -243,7 +245,7 @@ class DynamicsConnector:
                 deleted[record_id] = None
             else:
                 deleted.pop(record_id, None)
-        records = list(latest.values())
+        records = [*latest.values(), *unreadable]
         next_mark = DynamicsWatermark(deltatoken=token, modifiedon=latest_modifiedon(records, mark.modifiedon))
         return ReadResult(
             records=records,
@@ -505,9 +507,11 @@ class _Stop:
                 self.auth_error = auth_error
 
 
-def _row_id(row: Mapping[str, Any]) -> str | None:
+def _row_id(row: Any) -> str | None:
+    if not isinstance(row, Mapping):
+        return None
     value = row.get("id") if _is_deleted_entity(row) else row.get("contactid")
-    return str(value).lower() if value else None
+    return value.lower() if isinstance(value, str) and value else None
 
 
 def _is_deleted_entity(row: Mapping[str, Any]) -> bool:

@@ -100,12 +100,16 @@ def format_datetime(value: datetime) -> str:
 
 
 def latest_modifiedon(rows: Iterable[Mapping[str, Any]], start: datetime | None) -> datetime | None:
-    """The latest `modifiedon` among `rows` and `start` (rows without one, e.g. deletes, are skipped)."""
+    """The latest `modifiedon` among `rows` and `start` (rows without a readable one, e.g. deletes, are skipped: the
+    converters reject a live row whose stamp cannot be read)."""
     latest = start
     for row in rows:
-        stamp = row.get("modifiedon")
+        stamp = row.get("modifiedon") if isinstance(row, Mapping) else None
         if isinstance(stamp, str) and stamp:
-            value = parse_datetime(stamp, "modifiedon")
+            try:
+                value = parse_datetime(stamp, "modifiedon")
+            except ValueError:
+                continue
             if latest is None or value > latest:
                 latest = value
     return latest

@@ -143,6 +143,7 @@ class GenesysConnector:
         if not 10 <= limit <= MAX_SCAN_LIMIT:
             raise ValueError(f"scan limit must be between 10 and {MAX_SCAN_LIMIT}")
         records: dict[str, Contact] = {}
+        unreadable: list[Any] = []  # no usable id: passed on for the converter to reject and report
         cursor: str | None = None
         seen_cursors: set[str] = set()
         while True:
@@ -152,11 +153,15 @@ class GenesysConnector:
             # A failed page is retried with the same cursor, so no page is skipped or read twice.
             page = self._client.get(f"{API}/scan/{kind}", params=params).json()
             for entity in page.get("entities") or []:
-                records.pop(entity["id"], None)
-                records[entity["id"]] = entity
+                entity_id = entity.get("id") if isinstance(entity, dict) else None
+                if not isinstance(entity_id, str) or not entity_id:
+                    unreadable.append(entity)
+                    continue
+                records.pop(entity_id, None)
+                records[entity_id] = entity
             cursor = (page.get("cursors") or {}).get("after")
             if not cursor:
-                return list(records.values())
+                return [*records.values(), *unreadable]
             if cursor in seen_cursors:
                 raise ConnectorError(f"Genesys scan of {kind} returned cursor {cursor!r} twice; stopping")
             seen_cursors.add(cursor)
@@ -273,9 +278,10 @@ class GenesysConnector:
     def _organizations_by_link(self, source_id: str) -> dict[str, str]:
         linked: dict[str, str] = {}
         for org in self.scan_organizations():
-            for link in org.get("externalIds") or []:
-                if (link.get("externalSource") or {}).get("id") == source_id and link.get("value"):
-                    linked.setdefault(str(link["value"]), org["id"])
+            org_id = org.get("id") if isinstance(org, dict) else None
+            if isinstance(org_id, str) and org_id:  # an unreadable organization maps no account
+                for _, value in _links(org, source_id):
+                    linked.setdefault(value, org_id)
         return linked
 
     # --- writes ------------------------------------------------------------------------------------------------------
@@ -451,8 +457,9 @@ class GenesysConnector:
                 continue
             try:
                 to_send.append(merge_changes(current, fields))
-            except ValueError as exc:
-                outcomes[contact_id] = RecordOutcome(contact_id, "failed", message=str(exc), fields=fields)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # an odd fetched contact fails alone
+                message = f"cannot apply the changes to the contact as fetched: {exc}"
+                outcomes[contact_id] = RecordOutcome(contact_id, "failed", message=message, fields=fields)
         if to_send:
             try:
                 results = self._bulk("/bulk/contacts/update", to_send, idempotent=True)
@@ -589,25 +596,35 @@ def _upsert_links(existing: list[dict[str, Any]], value: Any) -> list[dict[str, 
     if value is None:
         return None
     given = value if isinstance(value, list) else [value]
-    merged = {((x.get("externalSource") or {}).get("id")): x for x in existing}
+    readable = [x for x in existing if isinstance(x, dict)] if isinstance(existing, list) else []
+    merged = {_source_id(x): x for x in readable}
     for link in given:
-        source_id = (link.get("externalSource") or {}).get("id") if isinstance(link, dict) else None
+        source_id = _source_id(link) if isinstance(link, dict) else None
         if not source_id or not link.get("value"):
             raise ValueError(f"field 'externalIds': expected {{externalSource: {{id}}, value}}, got {link!r}")
         merged[source_id] = {"externalSource": {"id": source_id}, "value": str(link["value"])}
     return list(merged.values())
 
 
+def _source_id(link: Mapping[str, Any]) -> Any:
+    source = link.get("externalSource")
+    return source.get("id") if isinstance(source, dict) else None
+
+
 def _writable(contact: Contact) -> Contact:
     return {k: v for k, v in contact.items() if k not in SERVER_SET_FIELDS and k != "id"}
 
 
-def _links(contact: Contact) -> list[LinkKey]:
+def _links(contact: Contact, wanted_source: str | None = None) -> list[LinkKey]:
+    """(source id, value) of each readable `externalIds` entry (of `wanted_source` only, when given)."""
     out = []
-    for link in contact.get("externalIds") or []:
-        source_id = (link.get("externalSource") or {}).get("id") if isinstance(link, dict) else None
-        if source_id and link.get("value") is not None:
-            out.append((str(source_id), str(link["value"])))
+    links = contact.get("externalIds")
+    for link in links if isinstance(links, list) else []:
+        source_id = _source_id(link) if isinstance(link, dict) else None
+        if not isinstance(source_id, str) or not source_id or (wanted_source and source_id != wanted_source):
+            continue
+        if isinstance(link.get("value"), str) and link["value"]:
+            out.append((source_id, link["value"]))
     return out
 
 

@@ -213,10 +213,14 @@ class SalesforceConnector:
         else:
             records = self._read_rest(watermark)
         ordered = keep_latest(records)
-        deleted = [r["Id"] for r in ordered if r.get("IsDeleted")]
+        deleted = [
+            r["Id"]
+            for r in ordered
+            if isinstance(r, dict) and isinstance(r.get("Id"), str) and r.get("IsDeleted") is True
+        ]
         return ReadResult(
             records=ordered,
-            watermark=next_watermark(watermark, ordered[-1:]),  # ordered by SystemModstamp: the last is the latest
+            watermark=next_watermark(watermark, ordered),
             api_calls=self.counter.total - calls_before,
             deleted_ids=deleted,
         )

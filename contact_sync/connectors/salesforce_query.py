@@ -115,29 +115,48 @@ def ids_soql(fields: Sequence[str], ids: Sequence[str], sobject: str = "Contact"
 
 def strip_attributes(record: dict[str, Any]) -> dict[str, Any]:
     """A REST record without its `attributes` (type and url), so REST and Bulk records look alike (in place)."""
-    record.pop("attributes", None)
+    if isinstance(record, dict):
+        record.pop("attributes", None)
     return record
 
 
 def keep_latest(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One record per Id, the version with the latest `SystemModstamp` (on a tie the later one read), ordered by
-    (`SystemModstamp`, Id) like the query."""
+    (`SystemModstamp`, Id) like the query; then, in the order read, the records whose Id or stamp cannot be read,
+    for the converter to reject and report."""
     latest: dict[str, tuple[datetime, Mapping[str, Any]]] = {}
+    unreadable: list[Any] = []
     for record in records:
+        stamp = _readable_stamp(record)
+        if stamp is None:
+            unreadable.append(record)
+            continue
         record_id = record["Id"]
-        stamp = parse_datetime(record["SystemModstamp"])
         seen = latest.get(record_id)
         if seen is None or stamp >= seen[0]:
             latest[record_id] = (stamp, record)
     ordered = sorted(latest.items(), key=lambda item: (item[1][0], item[0]))
-    return [dict(record) for _, (_, record) in ordered]
+    return [*(dict(record) for _, (_, record) in ordered), *unreadable]
+
+
+def _readable_stamp(record: Any) -> datetime | None:
+    """The record's `SystemModstamp` when it has a text Id and a readable stamp, else None."""
+    if not isinstance(record, Mapping) or not isinstance(record.get("Id"), str) or not record["Id"]:
+        return None
+    stamp = record.get("SystemModstamp")
+    try:
+        return parse_datetime(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
 
 
 def next_watermark(previous: str | None, records: Iterable[Mapping[str, Any]]) -> str | None:
     """The watermark after a completed read: the latest `SystemModstamp` read, never earlier than `previous`."""
     best = parse_datetime(previous) if previous is not None else None
     for record in records:
-        stamp = parse_datetime(record["SystemModstamp"])
+        stamp = _readable_stamp(record)
+        if stamp is None:
+            continue
         if best is None or stamp > best:
             best = stamp
     return format_watermark(best) if best is not None else None
