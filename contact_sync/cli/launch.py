@@ -412,6 +412,7 @@ def _partial_report(
         "held_deletes": len(plan.refused_deletes) if plan is not None else 0,
         "delete_guard": plan.delete_guard if plan is not None else None,
         "failures": runs.failure_rows(genesys, crm),
+        "rejected": runs.rejected_rows(plan) if plan is not None else [],
         "duration_s": round(elapsed, 3),
         "api_calls": {},
         "error": error,

@@ -92,6 +92,14 @@ def show(outcome: SyncOutcome, console: Console) -> None:
         for failure in failures[:20]:
             shown.add_row(failure["system"], failure["record"], failure["reason"])
         console.print(shown)
+    rejected = report.get("rejected") or []
+    if rejected:
+        unread = Table(title=f"Records not read ({len(rejected)}; left untouched until fixed at the source)")
+        for column in ("System", "Record", "Reason"):
+            unread.add_column(column, overflow="fold")
+        for row in rejected[:20]:
+            unread.add_row(row["system"], row["record"], row["reason"])
+        console.print(unread)
     for alert in outcome.alerts:
         console.print(f"[bold red]alert[/] {alert}", highlight=False)
     if outcome.dagster_home is not None:

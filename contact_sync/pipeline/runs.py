@@ -157,6 +157,19 @@ def failure_rows(*summaries: WriteSummary | None) -> list[dict[str, str]]:
     ]
 
 
+def rejected_rows(plan: SyncPlan) -> list[dict[str, str]]:
+    """system, record, reason of each record the run could not read and left untouched (the report's "rejected");
+    a record whose id itself was unreadable says so, with the CRM id it claims when it names one."""
+    rows = []
+    for row in plan.rejected.drop_duplicates(["system", "record_id", "reason"]).to_dict("records"):
+        record = row["record_id"] if isinstance(row["record_id"], str) else None
+        if record is None:
+            claims = row.get("crm_id")
+            record = f"(no readable id; claims CRM {claims})" if isinstance(claims, str) else "(no readable id)"
+        rows.append({"system": str(row["system"]), "record": record, "reason": str(row["reason"])})
+    return rows
+
+
 def run_report(
     *,
     run_id: str,
@@ -186,6 +199,7 @@ def run_report(
         "held_deletes": len(plan.refused_deletes),
         "delete_guard": plan.delete_guard,
         "failures": failure_rows(genesys, crm),
+        "rejected": rejected_rows(plan),
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }

@@ -27,6 +27,7 @@ from contact_sync_tests.conftest import point_at_simulators
 REPORT_KEYS = {
     "run_id",
     "failures",
+    "rejected",
     "held_deletes",
     "delete_guard",
     "match_review",

@@ -62,6 +62,7 @@ def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[st
         "live": int((~contacts["is_deleted"]).sum()),
         "deleted_or_merged": int(contacts["is_deleted"].sum()),
         "rejected": len(snapshot.rejected),
+        "rejected_records": _preview(snapshot.rejected, ["record_id", "crm_id", "reason"]),
         "simulated_services": sync.services.simulated,
         **{f"read_{k}": v for k, v in snapshot.info.items() if v is not None},
         "preview": _preview(
