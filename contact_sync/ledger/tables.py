@@ -46,6 +46,7 @@ AUDIT_REASONS = (
     "delete approved",
     "delete rejected",
     "found in sync",
+    "link restored",
 )
 CONFLICT_STATUSES = ("open", "resolved", "applied")
 DECISIONS = ("crm", "genesys", "value")

@@ -216,6 +216,24 @@ def planned_crm(plan: SyncPlan, kind: str) -> WriteSummary:
     )
 
 
+def _links_to_restore(services: Services, plan: SyncPlan, genesys: Snapshot) -> pd.DataFrame:
+    """crm_id, genesys_id, rule, score of stored links whose Genesys contact no longer carries its CRM id in
+    `externalIds` (someone removed or changed it in Genesys): the link is put back, so matching by external id and
+    anyone reading the contact see it again. Only pairs of this run's plan (its cohort) that it keeps linked."""
+    columns = ["crm_id", "genesys_id", "rule", "score", "evidence"]
+    pairs = plan.reconciliation[["crm_id", "genesys_id"]].dropna().drop_duplicates().astype(str)
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    links = services.ledger.links(crm_system=services.crm.kind, ids=pairs["genesys_id"].tolist())[columns]
+    seen = genesys.contacts[["record_id", "crm_id"]].astype(object)
+    carried = dict(zip(seen["record_id"].astype(str), seen["crm_id"].fillna(""), strict=True))
+    kept = links.astype({"crm_id": str, "genesys_id": str}).merge(pairs, on=["crm_id", "genesys_id"])
+    in_snapshot = kept["genesys_id"].isin(carried.keys())
+    lost = in_snapshot & (kept["genesys_id"].map(carried) != kept["crm_id"])
+    dropped = kept["genesys_id"].isin(set(plan.unlinks["genesys_id"].astype(str)))
+    return kept[lost & ~dropped].reset_index(drop=True)
+
+
 def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot, run_id: str) -> WriteSummary:
     """Write the plan's Genesys side: record-only changes, link and field updates, creates, unlinks and deletes."""
     ledger, kind = services.ledger, services.crm.kind
@@ -229,7 +247,10 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
     )
     new_links = plan.new_links.assign(carried=(carried["_merge"] == "both").to_numpy())
     written = recon[recon["action"].isin(["write_genesys", "write_both"])]
-    to_link = new_links[~new_links["carried"]]
+    restored = _links_to_restore(services, plan, genesys)
+    to_link = pd.concat(
+        [new_links[~new_links["carried"]].assign(restored=False), restored.assign(restored=True)], ignore_index=True
+    )
 
     # 1. Ledger only: links already carried in externalIds, and base values both sides already agree on. A carried
     # link can be a contact a run created and died before confirming: its `created` audit rows get their Genesys id.
@@ -290,7 +311,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
             field="externalIds",
             old_value=None,
             new_value=linked["crm_id"],
-            reason="crm change",
+            reason=np.where(linked["restored"].to_numpy(dtype=bool), "link restored", "crm change"),
         )
         ledger.record_batch(
             run_id,

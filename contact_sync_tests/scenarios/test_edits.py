@@ -128,3 +128,21 @@ def test_service_protection_429s_are_waited_out_and_no_record_fails(scenario: Sc
     patches = sum(count for (method, _), count in dynamics.calls.items() if method == "PATCH")
     assert patches > len(ids)  # some were refused with 429 and sent again after Retry-After
     assert outcome.report["api_calls"]["dynamics PATCH /api/data/v9.2/contacts({id})"] == patches
+
+
+def test_a_crm_id_removed_from_a_genesys_contact_is_put_back_and_audited(scenario: Scenario) -> None:
+    ann, bob = scenario.load_crm(people(2))
+    scenario.sync()
+    contact = scenario.genesys_by_crm_id()[ann]
+    scenario.sims.genesys.edit_contact(contact["id"], {"externalIds": []})  # someone removed it in Genesys
+    assert set(scenario.genesys_by_crm_id()) == {bob}
+
+    outcome = scenario.sync()
+
+    assert scenario.genesys_by_crm_id()[ann]["id"] == contact["id"]  # the same contact, linked again
+    assert len(scenario.genesys_contacts()) == 2
+    with scenario.ledger() as ledger:
+        audit = ledger.audit_for_run(outcome.run_id)
+    restored = audit[audit["reason"] == "link restored"]
+    assert restored[["record_id", "field", "new_value"]].values.tolist() == [[contact["id"], "externalIds", ann]]
+    assert scenario.sync().report["updated"]["genesys"] == 0  # settled: nothing to put back again
