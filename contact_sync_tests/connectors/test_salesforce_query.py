@@ -85,6 +85,14 @@ def test_keep_latest_keeps_one_record_per_id_with_the_latest_stamp() -> None:
     assert latest[0]["Email"] == "b2@x.org"  # a tie: the one read later wins
 
 
+def test_records_without_a_readable_id_or_stamp_are_passed_on_last_and_move_no_watermark() -> None:
+    good = {"Id": "a", "SystemModstamp": "2026-01-01T00:00:01.000+0000"}
+    odd = [{"Id": {"x": 1}, "SystemModstamp": "2026-01-01T00:00:09.000+0000"}, {"Id": "b", "SystemModstamp": 7}, 5]
+    latest = keep_latest([odd[0], good, odd[1], odd[2]])
+    assert latest == [good, *odd]  # the converter rejects and reports the odd ones
+    assert next_watermark(None, latest) == "2026-01-01T00:00:01.000Z"
+
+
 def test_next_watermark_is_the_latest_stamp_read_and_never_moves_back() -> None:
     records = [
         {"Id": "a", "SystemModstamp": "2026-01-01T00:00:02.123+0000"},
