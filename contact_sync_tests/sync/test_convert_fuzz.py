@@ -63,7 +63,7 @@ GENESYS_PATHS: tuple[Path, ...] = (
 )
 
 fuzz = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
