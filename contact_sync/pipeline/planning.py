@@ -1,5 +1,5 @@
-"""Decide a run: match the two snapshots with the ledger's links, then plan one cohort with its base values and the
-decisions people made on held conflicts. Pure sync logic decides; this module feeds it from the ledger."""
+"""Gather what the sync decision needs from the ledger and the snapshots, and hand it to `sync.engine`: its
+`match_records` for the whole snapshots, its `decide` for each cohort. This module decides nothing itself."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pandas as pd
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import Snapshot
-from contact_sync.sync.engine import restrict_to_cohort
-from contact_sync.sync.matching import MatchResult, match_contacts
-from contact_sync.sync.plan import SyncPlan, build_plan, build_reconciliation
+from contact_sync.sync.engine import decide, match_records
+from contact_sync.sync.matching import MatchResult
+from contact_sync.sync.plan import SyncPlan
 from contact_sync.sync.policy import Mode
 
 
@@ -21,26 +21,16 @@ def pair_decisions(services: Services) -> pd.DataFrame:
 
 
 def match_snapshots(services: Services, crm: Snapshot, genesys: Snapshot) -> MatchResult:
-    """Match every CRM record to at most one Genesys contact (stored links and accepted pairs first, rejected pairs
-    never); rejected records of both snapshots are reported, and a Genesys record that names a CRM id but could
-    not be read holds that CRM id."""
-    links = services.ledger.links(crm_system=services.crm.kind)[["crm_id", "genesys_id"]]
-    unreadable = genesys.rejected[genesys.rejected["crm_id"].notna()] if "crm_id" in genesys.rejected else None
-    held = pd.Index(unreadable["crm_id"].astype(object)) if unreadable is not None and len(unreadable) else None
-    match = match_contacts(
+    """Match every CRM record to at most one Genesys contact (`sync.engine.match_records`) with the ledger's links and
+    the match review queue's answers; the records both snapshots' converters rejected are held and reported."""
+    return match_records(
         crm.contacts,
         genesys.contacts,
-        links,
         services.policy,
-        held_crm_ids=held,
+        links=services.ledger.links(crm_system=services.crm.kind)[["crm_id", "genesys_id"]],
+        rejected=pd.concat([crm.rejected, genesys.rejected], ignore_index=True),
         pair_decisions=pair_decisions(services),
-        unreadable_genesys=genesys.rejected,
     )
-    rejected = pd.concat([crm.rejected, genesys.rejected], ignore_index=True)
-    if len(rejected):
-        reported = rejected[["system", "record_id", "reason"]].astype(object)
-        match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})
-    return match
 
 
 def pending_decisions(services: Services, crm_ids: list[str] | None) -> pd.DataFrame:
@@ -63,20 +53,17 @@ def pending_decisions(services: Services, crm_ids: list[str] | None) -> pd.DataF
 def plan_cohort(
     services: Services, crm: Snapshot, genesys: Snapshot, match: MatchResult, mode: Mode, cohort: str
 ) -> SyncPlan:
-    """The write plan of one cohort ("all" = every contact) in `mode`."""
-    policy = services.policy.with_mode(mode)
+    """The write plan of one cohort ("all" = every contact) in `mode` (`sync.engine.decide`), with the ledger's base
+    values, the decisions people made on held conflicts and the delete review queue's state."""
     members = cohort_members(services.ledger, cohort)
-    if members is not None:
-        match = restrict_to_cohort(match, members)
-    base = services.ledger.base_values(crm_ids=members)
     decisions = pending_decisions(services, members)
-    recon, guard = build_reconciliation(
+    return decide(
         match,
         crm.contacts,
         genesys.contacts,
-        policy,
-        base=base,
+        services.policy.with_mode(mode),
+        base=services.ledger.base_values(crm_ids=members),
         decisions=decisions[["crm_id", "field", "use", "value"]],
+        cohort_crm_ids=members,
         delete_decisions=services.ledger.delete_decisions(services.crm.kind),
     )
-    return build_plan(recon, match, policy, guard)

@@ -1,4 +1,6 @@
-"""One entry point for the sync decision: match the two snapshots, merge every linked field, derive the plan."""
+"""The sync decision, in the two steps a run takes: `match_records` (who is who, over both whole snapshots) and
+`decide` (one cohort's field merge and plan). `reconcile` is both in one call. Production (``pipeline.planning``)
+and the tests call these same functions; the pipeline only gathers their inputs from the ledger and the services."""
 
 from __future__ import annotations
 
@@ -41,28 +43,16 @@ def restrict_to_cohort(match: MatchResult, cohort_crm_ids: Iterable[str]) -> Mat
     )
 
 
-def reconcile(
+def match_records(
     crm: pd.DataFrame,
     genesys: pd.DataFrame,
     policy: object,
     links: pd.DataFrame | None = None,
-    base: pd.DataFrame | None = None,
-    decisions: pd.DataFrame | None = None,
-    cohort_crm_ids: Iterable[str] | None = None,
     rejected: pd.DataFrame | None = None,
     pair_decisions: pd.DataFrame | None = None,
-    delete_decisions: pd.DataFrame | None = None,
-) -> SyncPlan:
-    """Decide everything one run must write, hold or report.
-
-    crm, genesys: canonical frames (``contact_sync.sync.schema.CanonicalContact``). links: the ledger's
-    (crm_id, genesys_id). base: (crm_id, genesys_id, field, value) last synced. decisions: (crm_id, field, use,
-    value) for held conflicts. cohort_crm_ids: restrict the plan to these CRM records and their matches.
-    rejected: records the converters could not read (``RejectedRecord``); a Genesys record among them that names a
-    CRM id holds that CRM record (it is neither matched anew nor created), and all of them are reported.
-    pair_decisions: (crm_id, genesys_id, decision) answers of the match review queue (``match_contacts``).
-    delete_decisions: (crm_id, genesys_id, decision: approve, reject, wait) the delete review queue's state.
-    """
+) -> MatchResult:
+    """Who is who across the two whole snapshots (see ``reconcile`` for the arguments); the records the converters
+    rejected are reported with the matching's own rejections."""
     held = None
     if rejected is not None and len(rejected) and "crm_id" in rejected.columns:
         unreadable = rejected[(rejected["system"] == "genesys") & rejected["crm_id"].notna()]
@@ -80,9 +70,50 @@ def reconcile(
     if rejected is not None and len(rejected):
         reported = rejected[["system", "record_id", "reason"]].astype(object)
         match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})
+    return match
+
+
+def decide(
+    match: MatchResult,
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    base: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+    cohort_crm_ids: Iterable[str] | None = None,
+    delete_decisions: pd.DataFrame | None = None,
+) -> SyncPlan:
+    """One cohort's plan (every record when `cohort_crm_ids` is None) from a `match_records` result (see
+    ``reconcile`` for the arguments)."""
     if cohort_crm_ids is not None:
         match = restrict_to_cohort(match, cohort_crm_ids)
     recon, guard = build_reconciliation(
         match, crm, genesys, policy, base=base, decisions=decisions, delete_decisions=delete_decisions
     )
     return build_plan(recon, match, policy, guard)
+
+
+def reconcile(
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    links: pd.DataFrame | None = None,
+    base: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+    cohort_crm_ids: Iterable[str] | None = None,
+    rejected: pd.DataFrame | None = None,
+    pair_decisions: pd.DataFrame | None = None,
+    delete_decisions: pd.DataFrame | None = None,
+) -> SyncPlan:
+    """Decide everything one run must write, hold or report: `match_records`, then `decide`.
+
+    crm, genesys: canonical frames (``contact_sync.sync.schema.CanonicalContact``). links: the ledger's
+    (crm_id, genesys_id). base: (crm_id, genesys_id, field, value) last synced. decisions: (crm_id, field, use,
+    value) for held conflicts. cohort_crm_ids: restrict the plan to these CRM records and their matches.
+    rejected: records the converters could not read (``RejectedRecord``); a Genesys record among them that names a
+    CRM id holds that CRM record (it is neither matched anew nor created), and all of them are reported.
+    pair_decisions: (crm_id, genesys_id, decision) answers of the match review queue (``match_contacts``).
+    delete_decisions: (crm_id, genesys_id, decision: approve, reject, wait) the delete review queue's state.
+    """
+    match = match_records(crm, genesys, policy, links, rejected, pair_decisions)
+    return decide(match, crm, genesys, policy, base, decisions, cohort_crm_ids, delete_decisions)
