@@ -16,7 +16,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, get_args
@@ -156,21 +156,16 @@ def open_instance(settings: PipelineSettings | None = None) -> Iterator[dg.Dagst
 def open_ledger(settings: PipelineSettings | None = None) -> Iterator[Ledger]:
     """The ledger the pipeline uses (migrated); an unreachable database is a one-line error."""
     settings = settings or settings_from_env()
-    try:
-        if settings.database_url.startswith("sqlite:///"):
-            Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger(settings.database_url)
-        ledger.migrate()
-    except LedgerError as exc:
-        raise click.ClickException(f"the ledger is not reachable: {exc}") from None
-    except OSError as exc:
-        raise click.ClickException(
-            f"the ledger's folder cannot be created (CONTACT_SYNC_DATABASE_URL): {exc.strerror or exc}"
-        ) from None
-    try:
+    with ExitStack() as stack:
+        try:
+            ledger = stack.enter_context(Ledger.opened(settings.database_url))
+        except LedgerError as exc:
+            raise click.ClickException(f"the ledger is not reachable: {exc}") from None
+        except OSError as exc:
+            raise click.ClickException(
+                f"the ledger's folder cannot be created (CONTACT_SYNC_DATABASE_URL): {exc.strerror or exc}"
+            ) from None
         yield ledger
-    finally:
-        ledger.dispose()
 
 
 @contextmanager

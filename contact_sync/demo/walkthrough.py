@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -194,6 +194,7 @@ class Walkthrough:
         self._env = demo_environment(folder.env(crm))
         self._instance: dg.DagsterInstance | None = None
         self._ledger: Ledger | None = None
+        self._closing = ExitStack()
 
     def __enter__(self) -> Walkthrough:
         self._env.__enter__()
@@ -201,8 +202,7 @@ class Walkthrough:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._ledger is not None:
-            self._ledger.dispose()
+        self._closing.close()
         if self._instance is not None:
             self._instance.dispose()
         self._env.__exit__(*exc)
@@ -216,7 +216,7 @@ class Walkthrough:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = Ledger(PipelineSettings.from_env().database_url)
+            self._ledger = self._closing.enter_context(Ledger.opened(PipelineSettings.from_env().database_url))
         return self._ledger
 
     @contextmanager

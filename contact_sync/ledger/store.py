@@ -60,7 +60,6 @@ from contact_sync.ledger.records import (
     RunRecord,
 )
 from contact_sync.ledger.values import decode_column, decode_value, encode_value, frame, now_utc, utc_column
-from contact_sync.settings import LedgerSettings
 
 HEALTH_WINDOW = 10
 
@@ -106,8 +105,17 @@ class Ledger:
         )
 
     @classmethod
-    def from_settings(cls, settings: LedgerSettings) -> Ledger:
-        return cls(settings.database_url)
+    @contextmanager
+    def opened(cls, url: str | URL) -> Iterator[Ledger]:
+        """The ledger at `url`, migrated, and disposed of on exit: the one way the product opens it (services,
+        sensors, the CLI, the demo). Raises LedgerError for a database it cannot reach or use, OSError for a SQLite
+        folder it cannot create."""
+        ledger = cls(url)
+        try:
+            ledger.migrate()
+            yield ledger
+        finally:
+            ledger.dispose()
 
     def __repr__(self) -> str:
         return f"Ledger({redacted(self._url)!r})"

@@ -119,13 +119,7 @@ def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_l
         stack.callback(crm.close)
         genesys = GenesysConnector(GenesysSettings.from_env(env), rate_limit=rate_limit)
         stack.callback(genesys.close)
-        if settings.database_url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger(settings.database_url)
-        stack.callback(ledger.dispose)
-        ledger.migrate()
+        ledger = stack.enter_context(Ledger.opened(settings.database_url))
     except BaseException:
         stack.close()
         raise

@@ -54,14 +54,15 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
     assert (tmp_path / "deep" / "folder" / "ledger.sqlite").is_file()
 
 
-def test_from_settings_uses_the_configured_url(tmp_path: Path) -> None:
+def test_opened_migrates_the_configured_ledger_and_disposes_of_it(tmp_path: Path) -> None:
     settings = LedgerSettings.from_env({}, default_dir=tmp_path / "data")
-    store = Ledger.from_settings(settings)
-    store.migrate()
-    store.set_watermark("salesforce", "2026-01-01T00:00:00+00:00")
-    store.dispose()
+    with Ledger.opened(settings.database_url) as store:
+        store.set_watermark("salesforce", "2026-01-01T00:00:00+00:00")
     assert (tmp_path / "data" / "ledger.sqlite").is_file()
-    assert Ledger.from_settings(settings).watermark("salesforce") == "2026-01-01T00:00:00+00:00"
+    with Ledger.opened(settings.database_url) as again:
+        assert again.watermark("salesforce") == "2026-01-01T00:00:00+00:00"
+    with pytest.raises(LedgerError), Ledger.opened("mysql://nobody@127.0.0.1/x"):
+        pass
 
 
 def test_password_is_hidden_in_repr_and_connection_errors(postgres_server: str) -> None:

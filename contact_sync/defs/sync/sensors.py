@@ -3,9 +3,6 @@ made.
 
 They read the ledger named by the environment (CONTACT_SYNC_DATABASE_URL, default SQLite in the data folder)."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Final
 
 import dagster as dg
@@ -23,18 +20,6 @@ HEALTH_INTERVAL_S: Final = 300
 DECISIONS_INTERVAL_S: Final = 60
 
 
-@contextmanager
-def open_ledger(settings: PipelineSettings) -> Iterator[Ledger]:
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(settings.database_url)
-    try:
-        ledger.migrate()
-        yield ledger
-    finally:
-        ledger.dispose()
-
-
 @dg.run_failure_sensor(
     name="sync_run_failure_alert",
     monitored_jobs=list(SYNC_JOBS.values()),
@@ -46,7 +31,7 @@ def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     error = getattr(context.failure_event.event_specific_data, "error", None)
     message = error_line(error) if error is not None else (context.failure_event.message or "run failed")
-    with open_ledger(settings) as ledger:
+    with Ledger.opened(settings.database_url) as ledger:
         release_run_lock(ledger, pair_name(), run.run_id)
         try:
             if ledger.run(run.run_id).status == "running":
@@ -70,7 +55,7 @@ def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
 )
 def sync_health(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     settings = PipelineSettings.from_env()
-    with open_ledger(settings) as ledger:
+    with Ledger.opened(settings.database_url) as ledger:
         finished = [r for r in ledger.recent_runs(10) if r.status in ("success", "failure") and not r.dry_run]
         if not finished:
             return dg.SkipReason("no finished sync run yet")
@@ -95,7 +80,7 @@ def sync_health(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 )
 def apply_conflict_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     settings = PipelineSettings.from_env()
-    with open_ledger(settings) as ledger:
+    with Ledger.opened(settings.database_url) as ledger:
         pending = ledger.pending_decisions()
         if context.cursor:
             pending = pending[pending["decided_at"] > pd.Timestamp(context.cursor)]
@@ -132,7 +117,7 @@ def apply_conflict_decisions(context: dg.SensorEvaluationContext) -> dg.SensorRe
     "review queue since the last tick, so they are linked.",
 )
 def apply_match_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    with open_ledger(PipelineSettings.from_env()) as ledger:
+    with Ledger.opened(PipelineSettings.from_env().database_url) as ledger:
         accepted = ledger.match_reviews(status="accepted")
     return _run_for_decisions(context, accepted, "matches", "match_decisions", "no newly accepted match pairs")
 
@@ -146,7 +131,7 @@ def apply_match_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResul
     "mass-delete guard were approved in the delete review queue since the last tick, so they are carried out.",
 )
 def apply_delete_decisions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    with open_ledger(PipelineSettings.from_env()) as ledger:
+    with Ledger.opened(PipelineSettings.from_env().database_url) as ledger:
         approved = ledger.delete_reviews(status="approved")
     return _run_for_decisions(context, approved, "deletes", "delete_decisions", "no newly approved deletes")
 
@@ -182,7 +167,7 @@ def _run_for_decisions(
     description='Adds every cohort stored in the ledger (and "all") to the rollout_cohort partitions.',
 )
 def rollout_cohort_partitions(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    with open_ledger(PipelineSettings.from_env()) as ledger:
+    with Ledger.opened(PipelineSettings.from_env().database_url) as ledger:
         names = [ALL_COHORT, *(c.name for c in ledger.cohorts())]
     known = set(context.instance.get_dynamic_partitions(COHORT_PARTITIONS_NAME))
     missing = [name for name in names if name not in known]
