@@ -30,7 +30,7 @@ from contact_sync.defs.sync.assets import MODE_TAG
 from contact_sync.defs.sync.jobs import PAIR_TAG, error_line, job_name, pair_name
 from contact_sync.defs.sync.partitions import ensure_cohort_partition
 from contact_sync.ledger import Ledger, LedgerError
-from contact_sync.pipeline import alerts, runs
+from contact_sync.pipeline import runs
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
 from contact_sync.pipeline.locks import process_is_gone, release_run_lock, this_process
 from contact_sync.pipeline.services import Services, check_configuration, open_services
@@ -418,18 +418,11 @@ def _partial_report(
 def _record_failure(settings: PipelineSettings, report: Mapping[str, Any], error: str) -> None:
     """Close the run in the ledger as failed (recording it first if it failed before the plan step) and send the
     run_failed alert. A ledger that cannot be reached here is not a second error: the failure is what to show."""
+    run_id = str(report["run_id"])
+    where = f"sync run {run_id} ({report['mode']}, cohort {report['cohort']})"
     try:
         with open_ledger(settings) as ledger:
-            try:
-                open_run = ledger.run(report["run_id"]).status == "running"
-            except LedgerError:  # failed before the plan step recorded it: record it, so the health score counts it
-                ledger.start_run(report["run_id"], report["mode"], report["cohort"])
-                open_run = True
-            if open_run:
-                runs.finish_run(ledger, report, error_summary=error[:2000])
-            where = f"sync run {report['run_id']} ({report['mode']}, cohort {report['cohort']})"
-            alert = alerts.Alert("run_failed", f"{where} failed: {error[:500]}", str(report["run_id"]))
-            alerts.send_alerts([alert], ledger, settings.alert_webhook, logger=_QUIET)
+            runs.close_failed_run(ledger, run_id, where, error, settings.alert_webhook, _QUIET, report=report)
     except (click.ClickException, LedgerError):
         pass
 

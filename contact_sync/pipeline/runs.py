@@ -1,8 +1,10 @@
-"""A run's bookkeeping: its row in the ledger's run history, the conflicts it found (the review queue), the
-decisions it applied, and the run report (the shape `contact-sync sync --json` prints)."""
+"""A run's bookkeeping: its row in the ledger's run history (closing a failed one with its alert), the conflicts it
+found (the review queue), the decisions it applied, and the run report (the shape `contact-sync sync --json`
+prints)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -10,9 +12,11 @@ from typing import Any
 import pandas as pd
 
 from contact_sync.ledger import Ledger, LedgerError
+from contact_sync.pipeline import alerts
 from contact_sync.pipeline.planning import pair_decisions, pending_decisions
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.writes import WriteSummary
+from contact_sync.settings import Secret
 from contact_sync.sync.matching import MatchResult
 from contact_sync.sync.plan import SyncPlan
 
@@ -216,6 +220,37 @@ def finish_run(ledger: Ledger, report: Mapping[str, Any], error_summary: str | N
         api_calls=report["api_calls"],
         error_summary=error_summary,
     )
+
+
+def close_failed_run(
+    ledger: Ledger,
+    run_id: str,
+    where: str,
+    error: str,
+    webhook: Secret | None,
+    logger: logging.Logger | Any,
+    report: Mapping[str, Any] | None = None,
+) -> None:
+    """Close a failed sync run's history row and send its `run_failed` alert ("<where> failed: <error>"): the one place
+    the CLI (for the runs it launched) and the failure sensor (for every other) do it.
+
+    With the run's `report` (the CLI's), the row gets the counts of the steps that finished, and a run that failed
+    before its plan step recorded it is recorded first, so the health score counts it. Without one (the sensor's), a
+    run the ledger never recorded (a dry run, or a failure that early) is only alerted on."""
+    try:
+        still_open = ledger.run(run_id).status == "running"
+    except LedgerError:
+        still_open = report is not None
+        if still_open:
+            assert report is not None
+            ledger.start_run(run_id, report["mode"], report["cohort"])
+    if still_open:
+        if report is not None:
+            finish_run(ledger, report, error_summary=error[:2000])
+        else:
+            ledger.finish_run(run_id, "failure", error_summary=error[:2000])
+    alert = alerts.Alert("run_failed", f"{where} failed: {error[:500]}", run_id)
+    alerts.send_alerts([alert], ledger, webhook, logger=logger)
 
 
 def conflict_table(plan: SyncPlan) -> pd.DataFrame:

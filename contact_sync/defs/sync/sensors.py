@@ -15,6 +15,7 @@ from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
 from contact_sync.pipeline.locks import pair_name, release_run_lock
+from contact_sync.pipeline.runs import close_failed_run
 
 HEALTH_INTERVAL_S: Final = 300
 DECISIONS_INTERVAL_S: Final = 60
@@ -33,18 +34,8 @@ def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     message = error_line(error) if error is not None else (context.failure_event.message or "run failed")
     with Ledger.opened(settings.database_url) as ledger:
         release_run_lock(ledger, pair_name(), run.run_id)
-        try:
-            if ledger.run(run.run_id).status == "running":
-                ledger.finish_run(run.run_id, "failure", error_summary=message[:2000])
-        except LedgerError:
-            pass  # failed before the run was recorded (or a dry run): the alert still goes out
-        alert = alerts.Alert(
-            "run_failed",
-            f"sync run {run.run_id} ({run.job_name}, cohort {run.tags.get('dagster/partition', '?')}) failed: "
-            f"{message[:500]}",
-            run.run_id,
-        )
-        alerts.send_alerts([alert], ledger, settings.alert_webhook, logger=context.log)
+        where = f"sync run {run.run_id} ({run.job_name}, cohort {run.tags.get('dagster/partition', '?')})"
+        close_failed_run(ledger, run.run_id, where, message, settings.alert_webhook, context.log)
 
 
 @dg.sensor(
