@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from contact_sync.sync.record_ids import DYNAMICS_ID_RE
+
 API_PATH = "/api/data/v9.2"
 CONTACT_COLUMNS: tuple[str, ...] = (
     "contactid",
@@ -34,7 +36,6 @@ DUPLICATE_KEY = "0x80040237"
 CHANGE_TRACKING_OFF = "0x80072491"
 DELTA_TOKEN_EXPIRED = "0x80044352"
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _COLUMN_RE = re.compile(r"^_?[a-z][a-z0-9_]*$")
 _ENTITY_ID_RE = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 
@@ -141,7 +142,7 @@ def prefer(page_size: int, *, track_changes: bool = False) -> str:
 
 
 def is_guid(value: object) -> bool:
-    return isinstance(value, str) and bool(GUID_RE.match(value))
+    return isinstance(value, str) and bool(DYNAMICS_ID_RE.match(value))
 
 
 def deltatoken_of(link: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx
 
 from contact_sync.settings import Secret, redact
+from contact_sync.sync.record_ids import SALESFORCE_ID_RE
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,6 @@ _ID_SEGMENT = re.compile(
     r"|[a-zA-Z0-9]{15}|[a-zA-Z0-9]{18}"  # Salesforce ids
     r"|\d+)$"
 )
-_SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 # An OData key, `contacts(<guid>)`.
 _ODATA_KEY = re.compile(r"\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)")
 # A Salesforce query cursor's next page, `/services/data/vNN.N/queryAll/01g...-2000`.
@@ -177,7 +177,7 @@ def route_template(method: str, url: str | httpx.URL) -> str:
         # A 15/18-character Salesforce id always has a digit; plain words of that length (e.g. "externalsources")
         # must stay.
         is_id = bool(_ID_SEGMENT.match(segment)) and (
-            not _SALESFORCE_ID.match(segment) or any(c.isdigit() for c in segment)
+            not SALESFORCE_ID_RE.match(segment) or any(c.isdigit() for c in segment)
         )
         segments.append("{id}" if is_id else segment)
     return f"{method.upper()} {'/'.join(segments)}"

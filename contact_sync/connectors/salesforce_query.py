@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contact_sync.sync.record_ids import SALESFORCE_ID_RE
+
 CONTACT_FIELDS: tuple[str, ...] = (
     "Id",
     "FirstName",
@@ -35,7 +37,6 @@ BOOLEAN_FIELDS: frozenset[str] = frozenset({"IsDeleted"})
 NUMBER_FIELDS: frozenset[str] = frozenset({"LeadScore__c"})
 
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
-_SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 
 
 def parse_datetime(value: str) -> datetime:
@@ -102,7 +103,7 @@ def soql_string(value: str) -> str:
 def check_ids(ids: Iterable[str]) -> list[str]:
     """The ids, checked to be Salesforce ids (15 or 18 letters and digits); a bad one is a clear error."""
     checked = list(ids)
-    bad = [i for i in checked if not isinstance(i, str) or not _SALESFORCE_ID.match(i)]
+    bad = [i for i in checked if not isinstance(i, str) or not SALESFORCE_ID_RE.match(i)]
     if bad:
         raise ValueError(f"not a Salesforce id: {', '.join(map(repr, bad[:5]))}")
     return checked

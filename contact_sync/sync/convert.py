@@ -30,6 +30,7 @@ import pandas as pd
 
 from contact_sync.sync.normalize import normalize_email, normalize_phone, normalize_tags, tags_text
 from contact_sync.sync.policy import CANONICAL_FIELDS, FieldRule, SyncPolicy, load_policy
+from contact_sync.sync.record_ids import DYNAMICS_ID, SALESFORCE_ID
 from contact_sync.sync.schema import CANONICAL_COLUMNS, REJECTED_COLUMNS, CanonicalContact, empty_rejected
 
 TEXT_FIELDS: Final = ("first_name", "last_name", "email", "phone", "account_id")
@@ -37,10 +38,6 @@ IDENTITY_COLUMNS: Final = ("first_name", "last_name", "email", "phone_e164", "ac
 """What a rejected Genesys record says of who it is, when that could be read (see ``RejectedRecord``)."""
 GENESYS_PHONE_FIELDS: Final = frozenset({"workPhone", "cellPhone", "homePhone", "otherPhone"})
 _REASON_VALUE_CHARS: Final = 60
-SALESFORCE_ID: Final = r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?"
-DYNAMICS_ID: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-"""What a record id or a reference (an account, a merge master) of each CRM looks like: anything else in such a
-field rejects the record, since every later call that names it would fail for the whole batch."""
 _DELETED_ENTITY: Final = "$deletedEntity"
 
 
@@ -334,13 +331,13 @@ def _as_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> tuple[pd.Data
     not_mapping = np.array([not isinstance(r, Mapping) for r in records], dtype=bool)
     if not records:
         return pd.DataFrame(), not_mapping
-    return pd.DataFrame.from_records([r if isinstance(r, Mapping) else {_NOT_A_MAPPING: True} for r in records]), (
-        not_mapping
-    )
+    frame = pd.DataFrame.from_records([r if isinstance(r, Mapping) else {_NOT_A_MAPPING: True} for r in records])
+    return frame, not_mapping
 
 
 def _check_ids(values: pd.Series, label: str, pattern: str, problems: _Problems) -> None:
-    """Reject records whose id or reference in `values` is present but not of the CRM's id form."""
+    """Reject records whose id or reference in `values` is present but not of the CRM's id form: every later call
+    that names it would fail for the whole batch."""
     present = values.notna().to_numpy(dtype=bool)
     bad = present & ~values.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
     problems.reject(bad, [f"{label} is not a record id: {_shorten(v)}" for v in values[bad].tolist()])
