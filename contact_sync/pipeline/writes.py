@@ -216,22 +216,19 @@ def planned_crm(plan: SyncPlan, kind: str) -> WriteSummary:
     )
 
 
-def _links_to_restore(services: Services, plan: SyncPlan, genesys: Snapshot) -> pd.DataFrame:
-    """crm_id, genesys_id, rule, score of stored links whose Genesys contact no longer carries its CRM id in
-    `externalIds` (someone removed or changed it in Genesys): the link is put back, so matching by external id and
-    anyone reading the contact see it again. Only pairs of this run's plan (its cohort) that it keeps linked."""
-    columns = ["crm_id", "genesys_id", "rule", "score", "evidence"]
+def _links_to_restore(plan: SyncPlan, genesys: Snapshot) -> pd.DataFrame:
+    """crm_id, genesys_id of stored links whose Genesys contact no longer carries its CRM id in `externalIds` (someone
+    removed or changed it in Genesys): the id is put back, so matching by external id and anyone reading the contact
+    see it again. The plan's pairs are its cohort's links; those that are not new links are the stored ones."""
     pairs = plan.reconciliation[["crm_id", "genesys_id"]].dropna().drop_duplicates().astype(str)
-    if pairs.empty:
-        return pd.DataFrame(columns=columns)
-    links = services.ledger.links(crm_system=services.crm.kind, ids=pairs["genesys_id"].tolist())[columns]
+    new = plan.new_links[["crm_id", "genesys_id"]].astype(str)
+    stored = pairs.merge(new, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
     seen = genesys.contacts[["record_id", "crm_id"]].astype(object)
-    carried = dict(zip(seen["record_id"].astype(str), seen["crm_id"].fillna(""), strict=True))
-    kept = links.astype({"crm_id": str, "genesys_id": str}).merge(pairs, on=["crm_id", "genesys_id"])
-    in_snapshot = kept["genesys_id"].isin(carried.keys())
-    lost = in_snapshot & (kept["genesys_id"].map(carried) != kept["crm_id"])
-    dropped = kept["genesys_id"].isin(set(plan.unlinks["genesys_id"].astype(str)))
-    return kept[lost & ~dropped].reset_index(drop=True)
+    seen = seen.rename(columns={"record_id": "genesys_id", "crm_id": "carried"}).astype({"genesys_id": str})
+    found = stored.merge(seen, on="genesys_id")  # contacts the snapshot read (an unreadable one is held, not fixed)
+    lost = found["carried"].fillna("") != found["crm_id"]
+    dropped = found["genesys_id"].isin(plan.unlinks["genesys_id"].astype(str))
+    return found.loc[lost & ~dropped, ["crm_id", "genesys_id"]].reset_index(drop=True)
 
 
 def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot, run_id: str) -> WriteSummary:
@@ -247,7 +244,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
     )
     new_links = plan.new_links.assign(carried=(carried["_merge"] == "both").to_numpy())
     written = recon[recon["action"].isin(["write_genesys", "write_both"])]
-    restored = _links_to_restore(services, plan, genesys)
+    restored = _links_to_restore(plan, genesys)
     to_link = pd.concat(
         [new_links[~new_links["carried"]].assign(restored=False), restored.assign(restored=True)], ignore_index=True
     )
@@ -315,7 +312,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
         )
         ledger.record_batch(
             run_id,
-            links=_links(linked, kind),
+            links=_links(linked[~linked["restored"].astype(bool)], kind),  # a restored link is in the ledger already
             base=_base(base_rows[base_rows["genesys_id"].isin(done)]),
             audit=pd.concat([audit, link_audit], ignore_index=True),
         )
