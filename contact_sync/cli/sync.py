@@ -85,27 +85,27 @@ def show(outcome: SyncOutcome, console: Console) -> None:
         totals.add_row("health score", f"{outcome.health_score:.1f}")
     console.print(totals)
     failures = report.get("failures") or []
-    if failures:
-        shown = Table(title=f"Records that failed ({len(failures)} shown; each was left as it was)")
-        for column in ("System", "Record", "Reason"):
-            shown.add_column(column, overflow="fold")
-        for failure in failures[:20]:
-            shown.add_row(failure["system"], failure["record"], failure["reason"])
-        console.print(shown)
+    _print_records(console, f"Records that failed ({len(failures)} shown; each was left as it was)", failures)
     rejected = report.get("rejected") or []
-    if rejected:
-        unread = Table(title=f"Records not read ({len(rejected)}; left untouched until fixed at the source)")
-        for column in ("System", "Record", "Reason"):
-            unread.add_column(column, overflow="fold")
-        for row in rejected[:20]:
-            unread.add_row(row["system"], row["record"], row["reason"])
-        console.print(unread)
+    _print_records(console, f"Records not read ({len(rejected)}; left untouched until fixed at the source)", rejected)
     for alert in outcome.alerts:
         console.print(f"[bold red]alert[/] {alert}", highlight=False)
     if outcome.dagster_home is not None:
         console.print(f"In the Dagster UI: DAGSTER_HOME={outcome.dagster_home} dagster dev", highlight=False)
     if outcome.dry_run and outcome.plan is not None:
         show_plan(outcome.plan, console)
+
+
+def _print_records(console: Console, title: str, rows: list[dict[str, str]]) -> None:
+    """The report's system/record/reason rows (failures, rejected records) as a table of the first 20, if any."""
+    if not rows:
+        return
+    table = Table(title=title)
+    for column in ("System", "Record", "Reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows[:20]:
+        table.add_row(row["system"], row["record"], row["reason"])
+    console.print(table)
 
 
 def show_plan(plan: SyncPlan, console: Console) -> None:

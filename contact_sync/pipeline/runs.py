@@ -241,8 +241,7 @@ def close_failed_run(
         still_open = ledger.run(run_id).status == "running"
     except LedgerError:
         still_open = report is not None
-        if still_open:
-            assert report is not None
+        if report is not None:
             ledger.start_run(run_id, report["mode"], report["cohort"])
     if still_open:
         if report is not None:

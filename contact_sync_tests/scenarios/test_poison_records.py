@@ -118,7 +118,7 @@ def test_odd_values_in_crm_records_hold_only_those_records(scenario: Scenario) -
         # a record sent as `IsDeleted: true` is simply a deleted one, and one whose id is unreadable is held by no id.
         where = f"{'.'.join(map(str, path)) or 'the record'} = {name}"
         if path in ID_FIELDS | {()}:
-            assert "(no readable id)" in held or any(r.startswith("(no readable id") for r in held), where
+            assert any(r.startswith("(no readable id") for r in held), where
         elif (path, name) != (("IsDeleted",), "flag"):
             assert record in linked or record in held or record in failed, where
     assert any(row["reason"] for row in report["rejected"])
