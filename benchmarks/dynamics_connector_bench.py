@@ -15,8 +15,8 @@ import argparse
 import sys
 import time
 
-from contact_sync.connectors.dynamics import DynamicsConnector
-from contact_sync.settings import DynamicsSettings
+from contact_sync.crms.dynamics.connector import DynamicsConnector
+from contact_sync.crms.dynamics.settings import DynamicsSettings
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
 

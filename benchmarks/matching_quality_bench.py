@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contact_sync.crms.salesforce.convert import salesforce_to_canonical
 from contact_sync.simulators.seed import TRAP_CLASSES, Dataset, generate_dataset
-from contact_sync.sync.convert import genesys_to_canonical, salesforce_to_canonical
+from contact_sync.sync.convert import genesys_to_canonical
 from contact_sync.sync.evidence import MatchingPolicy, PairSides, score_pairs
 from contact_sync.sync.matching import MatchResult, match_contacts
 from contact_sync.sync.normalize import normalize_email, normalize_name

@@ -15,8 +15,8 @@ import sys
 import time
 from dataclasses import replace
 
-from contact_sync.connectors.salesforce import SalesforceConnector
-from contact_sync.settings import SalesforceSettings
+from contact_sync.crms.salesforce.connector import SalesforceConnector
+from contact_sync.crms.salesforce.settings import SalesforceSettings
 from contact_sync.simulators import run_simulators
 
 TARGET_SECONDS = 30.0

@@ -2,9 +2,10 @@
 
 import dagster as dg
 
+from contact_sync.crms import crm_plugin
 from contact_sync.defs.io_managers import ContactSyncIOManager
 from contact_sync.defs.resources import ContactSyncResource
-from contact_sync.defs.sync.assets import SYNC_ASSETS
+from contact_sync.defs.sync.assets import SYNC_ASSETS, for_crm
 from contact_sync.defs.sync.checks import reconciliation_is_valid
 from contact_sync.defs.sync.jobs import SYNC_JOBS
 from contact_sync.defs.sync.schedules import SYNC_SCHEDULES
@@ -13,10 +14,10 @@ from contact_sync.pipeline.services import check_configuration
 
 # A bad setting or policy file stops the code location from loading, with its one-line reason in the UI, instead
 # of failing every run later.
-check_configuration()
+settings = check_configuration()
 
 defs = dg.Definitions(
-    assets=SYNC_ASSETS,
+    assets=for_crm(SYNC_ASSETS, crm_plugin(settings.crm).asset_kind),
     asset_checks=[reconciliation_is_valid],
     jobs=list(SYNC_JOBS.values()),
     schedules=SYNC_SCHEDULES,

@@ -27,8 +27,6 @@ GENESYS_REGIONS: dict[str, str] = {
     "me_central_1": "https://api.mec1.pure.cloud",
 }
 
-DEFAULT_SALESFORCE_API_VERSION = "59.0"
-
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it in one line."""
@@ -69,7 +67,7 @@ def redact(text: str, secrets: list[Secret | str | None]) -> str:
     return text
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
+def env_value(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     if value is None:
         return None
@@ -77,79 +75,24 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _require(env: Mapping[str, str], name: str) -> str:
-    value = _get(env, name)
+def require_value(env: Mapping[str, str], name: str) -> str:
+    value = env_value(env, name)
     if value is None:
         raise SettingsError(f"{name} is not set")
     return value
 
 
-def _url(env: Mapping[str, str], name: str, value: str | None = None) -> str:
-    value = value if value is not None else _require(env, name)
+def url_value(env: Mapping[str, str], name: str, value: str | None = None) -> str:
+    value = value if value is not None else require_value(env, name)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(f"{name} must be an http(s) URL, got {redact_url(value)!r}")
     return value.rstrip("/")
 
 
-def _secret(env: Mapping[str, str], name: str) -> Secret | None:
-    value = _get(env, name)
+def secret_value(env: Mapping[str, str], name: str) -> Secret | None:
+    value = env_value(env, name)
     return Secret(value) if value is not None else None
-
-
-@dataclass(frozen=True)
-class SalesforceSettings:
-    """How to reach Salesforce: OAuth client credentials, username/password/token, or a given session id."""
-
-    instance_url: str
-    client_id: str | None = None
-    client_secret: Secret | None = None
-    username: str | None = None
-    password: Secret | None = None
-    security_token: Secret | None = None
-    session_id: Secret | None = None
-    ca_bundle: str | None = None
-    api_version: str = DEFAULT_SALESFORCE_API_VERSION
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SalesforceSettings:
-        env = os.environ if env is None else env
-        instance_url = _url(env, "SALESFORCE_INSTANCE_URL")
-        if not instance_url.startswith("https://"):
-            raise SettingsError(f"SALESFORCE_INSTANCE_URL must be an https URL, got {redact_url(instance_url)!r}")
-        api_version = _get(env, "SALESFORCE_API_VERSION") or DEFAULT_SALESFORCE_API_VERSION
-        try:
-            major = float(api_version)
-        except ValueError:
-            raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}") from None
-        if not 20.0 <= major < 100.0 or "." not in api_version:
-            raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}")
-        ca_bundle = _get(env, "SALESFORCE_CA_BUNDLE")
-        if ca_bundle is not None and not Path(ca_bundle).is_file():
-            raise SettingsError(f"SALESFORCE_CA_BUNDLE names no file: {ca_bundle!r}")
-        settings = cls(
-            instance_url=instance_url,
-            client_id=_get(env, "SALESFORCE_CLIENT_ID"),
-            client_secret=_secret(env, "SALESFORCE_CLIENT_SECRET"),
-            username=_get(env, "SALESFORCE_USERNAME"),
-            password=_secret(env, "SALESFORCE_PASSWORD"),
-            security_token=_secret(env, "SALESFORCE_SECURITY_TOKEN"),
-            session_id=_secret(env, "SALESFORCE_SESSION_ID"),
-            ca_bundle=ca_bundle,
-            api_version=api_version,
-        )
-        if not (settings.session_id or (settings.client_id and settings.client_secret) or settings.username):
-            raise SettingsError(
-                "SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or SALESFORCE_USERNAME and SALESFORCE_PASSWORD, "
-                "or SALESFORCE_SESSION_ID) must be set"
-            )
-        if settings.username and not settings.password and not settings.session_id and not settings.client_secret:
-            raise SettingsError("SALESFORCE_PASSWORD is not set (SALESFORCE_USERNAME is)")
-        return settings
-
-    @property
-    def secrets(self) -> list[Secret | None]:
-        return [self.client_secret, self.password, self.security_token, self.session_id]
 
 
 @dataclass(frozen=True)
@@ -165,8 +108,8 @@ class GenesysSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GenesysSettings:
         env = os.environ if env is None else env
-        api_url_raw = _get(env, "GENESYS_API_URL")
-        region = _get(env, "GENESYS_REGION")
+        api_url_raw = env_value(env, "GENESYS_API_URL")
+        region = env_value(env, "GENESYS_REGION")
         if api_url_raw is None and region is None:
             raise SettingsError("GENESYS_API_URL (or GENESYS_REGION, e.g. us_east_1) is not set")
         if api_url_raw is None:
@@ -174,19 +117,19 @@ class GenesysSettings:
             if region not in GENESYS_REGIONS:
                 raise SettingsError(f"GENESYS_REGION {region!r} is not one of {', '.join(sorted(GENESYS_REGIONS))}")
             api_url_raw = GENESYS_REGIONS[region]
-        api_url = _url(env, "GENESYS_API_URL", api_url_raw)
-        login_raw = _get(env, "GENESYS_LOGIN_URL")
-        login_url = _url(env, "GENESYS_LOGIN_URL", login_raw) if login_raw else login_url_for(api_url)
-        client_secret = _secret(env, "GENESYS_CLIENT_SECRET")
+        api_url = url_value(env, "GENESYS_API_URL", api_url_raw)
+        login_raw = env_value(env, "GENESYS_LOGIN_URL")
+        login_url = url_value(env, "GENESYS_LOGIN_URL", login_raw) if login_raw else login_url_for(api_url)
+        client_secret = secret_value(env, "GENESYS_CLIENT_SECRET")
         if client_secret is None:
             raise SettingsError("GENESYS_CLIENT_SECRET is not set")
-        rate_raw = _get(env, "GENESYS_RATE_LIMIT_PER_MINUTE") or "300"
+        rate_raw = env_value(env, "GENESYS_RATE_LIMIT_PER_MINUTE") or "300"
         if not rate_raw.isdigit() or int(rate_raw) < 1:
             raise SettingsError(f"GENESYS_RATE_LIMIT_PER_MINUTE must be a positive whole number, got {rate_raw!r}")
         return cls(
             api_url=api_url,
             login_url=login_url,
-            client_id=_require(env, "GENESYS_CLIENT_ID"),
+            client_id=require_value(env, "GENESYS_CLIENT_ID"),
             client_secret=client_secret,
             rate_limit_per_minute=int(rate_raw),
         )
@@ -214,7 +157,7 @@ class LedgerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, default_dir: Path | None = None) -> LedgerSettings:
         env = os.environ if env is None else env
-        url = _get(env, "CONTACT_SYNC_DATABASE_URL")
+        url = env_value(env, "CONTACT_SYNC_DATABASE_URL")
         if url is None:
             folder = default_dir or Path(".contact_sync")
             return cls(database_url=f"sqlite:///{folder / 'ledger.sqlite'}")
@@ -240,49 +183,3 @@ def redact_url(url: str) -> str:
     if at and ":" in userinfo:
         netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
     return f"{scheme}{sep}{netloc}{slash}{path}"
-
-
-DEFAULT_DYNAMICS_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-
-
-@dataclass(frozen=True)
-class DynamicsSettings:
-    """How to reach Dynamics 365 (Dataverse): the org URL and an app registration (OAuth client credentials)."""
-
-    url: str
-    tenant_id: str
-    client_id: str
-    client_secret: Secret
-    token_url: str
-    scope: str
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DynamicsSettings:
-        env = os.environ if env is None else env
-        url = _url(env, "DYNAMICS_URL")
-        tenant_id = _require(env, "DYNAMICS_TENANT_ID")
-        if "/" in tenant_id or any(c.isspace() for c in tenant_id):
-            raise SettingsError(f"DYNAMICS_TENANT_ID must be a tenant id or domain, got {tenant_id!r}")
-        client_id = _require(env, "DYNAMICS_CLIENT_ID")
-        client_secret = _secret(env, "DYNAMICS_CLIENT_SECRET")
-        if client_secret is None:
-            raise SettingsError("DYNAMICS_CLIENT_SECRET is not set")
-        token_raw = _get(env, "DYNAMICS_TOKEN_URL")
-        token_url = _url(env, "DYNAMICS_TOKEN_URL", token_raw or DEFAULT_DYNAMICS_TOKEN_URL.format(tenant=tenant_id))
-        scope = _get(env, "DYNAMICS_SCOPE") or f"{url}/.default"
-        if any(c.isspace() for c in scope):
-            raise SettingsError(
-                f"DYNAMICS_SCOPE must be one scope like https://org.crm.dynamics.com/.default, got {scope!r}"
-            )
-        return cls(
-            url=url,
-            tenant_id=tenant_id,
-            client_id=client_id,
-            client_secret=client_secret,
-            token_url=token_url,
-            scope=scope,
-        )
-
-    @property
-    def secrets(self) -> list[Secret | None]:
-        return [self.client_secret]

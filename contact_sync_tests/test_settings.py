@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from contact_sync.crms.salesforce.settings import SalesforceSettings
 from contact_sync.settings import (
     GenesysSettings,
     LedgerSettings,
-    SalesforceSettings,
     Secret,
     SettingsError,
     login_url_for,

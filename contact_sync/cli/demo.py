@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contact_sync.demo.walkthrough import CRM_LABELS, DEMO_CRMS, DemoError, DemoFolder, Section, Walkthrough
+from contact_sync.crms import crm_plugin
+from contact_sync.demo.walkthrough import DEMO_CRMS, DemoError, DemoFolder, Section, Walkthrough
 
 DEFAULT_DIR: Final = Path("contact-sync-demo")
 DEFAULT_CONTACTS: Final = 2000
@@ -68,7 +69,7 @@ def demo(crm: str, folder: Path, contacts: int) -> None:
 
 def _walk(place: DemoFolder, contacts: int, crm: str, console: Console) -> None:
     console.print(
-        f"[bold]contact-sync demo[/] in {place.root}: built-in {CRM_LABELS[crm]} and Genesys simulators "
+        f"[bold]contact-sync demo[/] in {place.root}: built-in {crm_plugin(crm).label} and Genesys simulators "
         f"(no real service is called), {contacts} CRM contacts, Dagster home {place.dagster_home}\n"
     )
     started = time.perf_counter()

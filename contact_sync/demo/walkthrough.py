@@ -18,16 +18,16 @@ from typing import Any, Final
 import dagster as dg
 import pandas as pd
 
+from contact_sync.crms import CRM_KINDS, crm_plugin
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH, load_policy
 
 PILOT_COHORT: Final = "pilot-001"
 PILOT_SIZE: Final = 100
-DEMO_CRMS: Final = ("salesforce", "dynamics")
-CRM_LABELS: Final = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
+DEMO_CRMS: Final = CRM_KINDS
 # Variables that would point a run at real services or another setup: the demo runs without them.
-_FOREIGN_PREFIXES: Final = ("SALESFORCE_", "GENESYS_", "DYNAMICS_", "CONTACT_SYNC_")
+_FOREIGN_PREFIXES: Final = ("GENESYS_", "CONTACT_SYNC_", *(f"{kind.upper()}_" for kind in CRM_KINDS))
 _SAME_TIME_GAP_S: Final = 1.1  # CRM and Genesys modify stamps: keep the two sides' edits clearly apart in time.
 
 Progress = Callable[[str, int, int], None]
@@ -185,7 +185,7 @@ class Walkthrough:
         self.folder = folder
         self.contacts = contacts
         self.crm = crm
-        self.label = CRM_LABELS[crm]
+        self.label = crm_plugin(crm).label
         self.policy = load_policy(folder.policy_path)
         self.progress: Progress = progress or (lambda what, done, total: None)
         self.runs: list[dict[str, Any]] = []
@@ -222,13 +222,11 @@ class Walkthrough:
     @contextmanager
     def simulators(self) -> Iterator[tuple[Any, Any]]:
         """The CRM and Genesys simulators opened directly on the demo's state folder (no server)."""
-        from contact_sync.simulators.dynamics import DynamicsSimulator
-        from contact_sync.simulators.genesys import GenesysSimulator
-        from contact_sync.simulators.salesforce import SalesforceSimulator
+        from contact_sync.simulators import simulator_classes
 
-        kind = SalesforceSimulator if self.crm == "salesforce" else DynamicsSimulator
-        crm = kind(self.folder.simulators_dir / self.crm)
-        genesys = GenesysSimulator(self.folder.simulators_dir / "genesys")
+        classes, name = simulator_classes(), crm_plugin(self.crm).simulator
+        crm = classes[name](self.folder.simulators_dir / name)
+        genesys = classes["genesys"](self.folder.simulators_dir / "genesys")
         try:
             yield crm, genesys
         finally:
@@ -276,7 +274,7 @@ class Walkthrough:
         dataset = generate_dataset(self.contacts, seed=7)
         self.progress("Loading them into the simulators", 1, 2)
         with self.simulators() as (crm, genesys):
-            report = seed_simulators((crm if self.crm == "salesforce" else DynamicsSeat(crm), genesys), dataset=dataset)
+            report = seed_simulators((crm_plugin(self.crm).seat(crm), genesys), dataset=dataset)
         self.progress("Seeded", 2, 2)
         c = report.counts
         return Section(
@@ -549,27 +547,3 @@ def count_linked_genesys(genesys: Any) -> int:
             if orjson.loads(blob).get("externalIds"):
                 linked += 1
         after = page[-1][0]
-
-
-class DynamicsSeat:
-    """Loads the generated CRM data (Salesforce-shaped rows) into the Dynamics simulator, columns renamed, so
-    `seed_simulators` fills a Dynamics org with the same people, duplicates and companies."""
-
-    COLUMNS: Final = {
-        "FirstName": "firstname",
-        "LastName": "lastname",
-        "Email": "emailaddress1",
-        "Phone": "telephone1",
-        "MobilePhone": "mobilephone",
-        "AccountId": "parentcustomerid",
-    }
-
-    def __init__(self, dynamics: Any) -> None:
-        self.dynamics = dynamics
-
-    def load_accounts(self, rows: list[dict[str, Any]]) -> list[str]:
-        return list(self.dynamics.load_accounts([{"name": row["Name"]} for row in rows]))
-
-    def load_contacts(self, rows: list[dict[str, Any]]) -> list[str]:
-        renamed = [{self.COLUMNS[k]: v for k, v in row.items() if k in self.COLUMNS} for row in rows]
-        return list(self.dynamics.load_contacts(renamed))

@@ -28,9 +28,11 @@ from sqlalchemy import (
     text,
 )
 
+from contact_sync.crms import CRM_KINDS
+
 VERSION_TABLE = "contact_sync_ledger_version"
 
-CRM_SYSTEMS = ("salesforce", "dynamics")
+CRM_SYSTEMS = CRM_KINDS
 SYSTEMS = (*CRM_SYSTEMS, "genesys")
 AUDIT_REASONS = (
     "created",

@@ -22,7 +22,7 @@ class PipelineSettings:
     """Everything a run needs to know besides the services' credentials."""
 
     crm: str = "salesforce"
-    """CONTACT_SYNC_CRM: which CRM adapter to build (see `contact_sync.pipeline.crm.CRM_ADAPTERS`)."""
+    """CONTACT_SYNC_CRM: which CRM adapter to build (see `contact_sync.crms.CRM_PLUGIN_MODULES`)."""
     policy_path: str | None = None
     """CONTACT_SYNC_POLICY: the policy YAML; None = the shipped default."""
     mode: Mode = "one_way"

@@ -1,7 +1,7 @@
-"""Raw API records <-> canonical frames for the pipeline, on the sync layer's converters (`sync.convert`).
+"""Genesys records <-> canonical frames for the pipeline, on the sync layer's converter (`sync.convert`).
 
 Adds what only the pipeline needs: each record's modify stamp exactly as the service spells it (handed back to the
-connectors, which compare it with the live record before writing), and Genesys payloads in the two shapes the
+connector, which compares it with the live record before writing), and Genesys payloads in the two shapes the
 connector takes: field paths for updates (custom fields one by one, so unmanaged ones survive) and whole bodies for
 creates (with the organization id and the CRM link).
 """
@@ -9,52 +9,13 @@ creates (with the organization id and the CRM link).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 
 from contact_sync.sync import convert
+from contact_sync.sync.columns import stamp_frame
 from contact_sync.sync.policy import SyncPolicy
-
-STAMP_COLUMNS: Final = ("record_id", "stamp")
-"""A snapshot's modify stamps as the service spells them (Salesforce SystemModstamp, Genesys modifyDate)."""
-
-
-def stamp_frame(records: Sequence[Mapping[str, Any]], id_key: str, stamp_key: str) -> pd.DataFrame:
-    """record_id, stamp of each record that has both as text (the last copy of an id wins); a record whose id or
-    stamp is anything else is one the converters reject, so it has no stamp to hand back."""
-    pairs = [(r.get(id_key), r.get(stamp_key)) for r in records if isinstance(r, Mapping)]
-    frame = pd.DataFrame(
-        [(i, s) for i, s in pairs if isinstance(i, str) and isinstance(s, str) and i and s],
-        columns=list(STAMP_COLUMNS),
-        dtype="string",
-    )
-    return frame.drop_duplicates("record_id", keep="last").reset_index(drop=True)
-
-
-def crm_to_canonical(
-    records: Sequence[Mapping[str, Any]], policy: SyncPolicy
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(canonical, stamps, rejected) for Salesforce Contact rows; stamps are SystemModstamp."""
-    converted = convert.salesforce_to_canonical(list(records), policy)
-    return (
-        converted.frame,
-        stamp_frame(records, policy.link_field.get("salesforce", "Id"), "SystemModstamp"),
-        converted.rejected,
-    )
-
-
-def dynamics_records_to_canonical(
-    records: Sequence[Mapping[str, Any]], policy: SyncPolicy
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(canonical, stamps, rejected) for Dynamics contact rows; stamps are each live row's `@odata.etag` (deleted rows
-    have none)."""
-    converted = convert.dynamics_to_canonical(list(records), policy)
-    return (
-        converted.frame,
-        stamp_frame(records, policy.link_field.get("dynamics", "contactid"), "@odata.etag"),
-        converted.rejected,
-    )
 
 
 def genesys_to_canonical(

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.crms import crm_plugin
+from contact_sync.crms.port import CrmAdapter
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
-from contact_sync.pipeline.crm import CRM_CREDENTIAL_VARIABLES, CrmAdapter, build_crm_adapter
-from contact_sync.settings import DynamicsSettings, GenesysSettings, SalesforceSettings, SettingsError
+from contact_sync.settings import GenesysSettings
 from contact_sync.sync.policy import SyncPolicy, load_policy
 
 log = logging.getLogger(__name__)
@@ -76,22 +77,16 @@ def open_services(
         services.close()
 
 
-CRM_SETTINGS: Final = {"salesforce": SalesforceSettings, "dynamics": DynamicsSettings}
-
-
 def check_configuration(env: Mapping[str, str] | None = None) -> PipelineSettings:
     """Everything a run needs that can be checked without calling a service: the settings, the policy file and, when
     credentials are set, the CRM's and Genesys's settings. Raises `SettingsError` or `PolicyError` in one line
     naming the variable, or the file, line, key and allowed values, before any call is made."""
     env = dict(os.environ if env is None else env)
     settings = PipelineSettings.from_env(env)
-    if settings.crm not in CRM_SETTINGS:
-        raise SettingsError(f"CONTACT_SYNC_CRM must be one of {', '.join(CRM_SETTINGS)}, got {settings.crm!r}")
+    plugin = crm_plugin(settings.crm)
     load_policy(settings.policy_path)
-    if _configured(env, CRM_CREDENTIAL_VARIABLES.get(settings.crm, ())) or _configured(
-        env, GENESYS_CREDENTIAL_VARIABLES
-    ):
-        CRM_SETTINGS[settings.crm].from_env(env)
+    if _configured(env, plugin.credential_variables) or _configured(env, GENESYS_CREDENTIAL_VARIABLES):
+        plugin.check_settings(env)
         GenesysSettings.from_env(env)
     return settings
 
@@ -102,8 +97,8 @@ def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_l
     stack = ExitStack()
     try:
         simulated = False
-        crm_vars = CRM_CREDENTIAL_VARIABLES.get(settings.crm, ())
-        if not _configured(env, crm_vars) and not _configured(env, GENESYS_CREDENTIAL_VARIABLES):
+        plugin = crm_plugin(settings.crm)
+        if not _configured(env, plugin.credential_variables) and not _configured(env, GENESYS_CREDENTIAL_VARIABLES):
             from contact_sync.simulators import run_simulators
 
             state_dir = settings.data_dir / "simulators"
@@ -115,7 +110,7 @@ def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_l
             simulated = True
             log.warning(SIMULATOR_WARNING.format(state_dir=state_dir))
         policy = load_policy(settings.policy_path)
-        crm = build_crm_adapter(settings.crm, env, policy)
+        crm = plugin.build_adapter(env, policy)
         stack.callback(crm.close)
         genesys = GenesysConnector(GenesysSettings.from_env(env), rate_limit=rate_limit)
         stack.callback(genesys.close)

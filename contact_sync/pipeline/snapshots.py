@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from contact_sync.pipeline.records import STAMP_COLUMNS, genesys_to_canonical
+from contact_sync.pipeline.records import genesys_to_canonical
 from contact_sync.pipeline.services import Services
+from contact_sync.sync.columns import STAMP_COLUMNS
 from contact_sync.sync.schema import empty_canonical, empty_rejected
 
 ORGANIZATION_COLUMNS = ("organization_id", "account_id")

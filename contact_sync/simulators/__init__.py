@@ -1,13 +1,18 @@
-"""Local simulators of the outside services (Salesforce, Genesys Cloud, Dynamics 365), on 127.0.0.1 for tests and demo.
+"""Local simulators of the outside services (Genesys Cloud and the CRMs), on 127.0.0.1 for tests and demo.
 
 `with run_simulators(state_dir=None, faults=None) as sims:` starts every simulator on a free port and yields a
 `RunningSimulators` with `sims.env` (the environment variables that point contact-sync at them) and one object per
-service (`sims.salesforce`, `sims.genesys`, `sims.dynamics`) carrying the same values as attributes plus helpers for
-tests.
+service (`sims.salesforce`, `sims.genesys`, `sims.dynamics`, ...) carrying the same values as attributes plus helpers
+for tests.
+
+Every subpackage of this folder is one service: the `Simulator` subclass it exports whose `name` is the package's
+name (`simulator_classes()`). A new simulator is a new subpackage; nothing here lists them.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -19,7 +24,7 @@ from contact_sync.simulators.base import Simulator
 from contact_sync.simulators.faults import FaultRule
 from contact_sync.simulators.server import ServedApp, make_local_tls
 
-__all__ = ["FaultRule", "RunningSimulators", "Simulator", "run_simulators", "serve_simulator"]
+__all__ = ["FaultRule", "RunningSimulators", "Simulator", "run_simulators", "serve_simulator", "simulator_classes"]
 
 FaultConfig = Mapping[str, Sequence[FaultRule | dict[str, Any]]]
 
@@ -39,17 +44,34 @@ def serve_simulator(sim: Simulator, port: int = 0, tls_dir: Path | None = None) 
         yield sim
 
 
+def simulator_classes() -> dict[str, type[Simulator]]:
+    """Every simulator of this package, by name (the name of its subpackage)."""
+    found: dict[str, type[Simulator]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Simulator) and value.name == info.name:
+                found[info.name] = value
+    return found
+
+
 @dataclass
 class RunningSimulators:
-    """The simulators of one `run_simulators` block."""
+    """The simulators of one `run_simulators` block: `sims.<name>` is the simulator of that name."""
 
-    salesforce: Any
-    genesys: Any
-    dynamics: Any
+    by_name: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
 
+    def __getattr__(self, name: str) -> Any:
+        by_name = self.__dict__.get("by_name", {})
+        if name in by_name:
+            return by_name[name]
+        raise AttributeError(f"no simulator named {name!r} (running: {', '.join(by_name)})")
+
     def all(self) -> list[Simulator]:
-        return [self.salesforce, self.genesys, self.dynamics]
+        return list(self.by_name.values())
 
 
 @contextmanager
@@ -68,16 +90,13 @@ def run_simulators(
     - `faults`: fault rules by service name, e.g. `{"genesys": [{"kind": "429", "path": "/scan/", "every": 3}]}`.
     - `options`: constructor options by service name, e.g. `{"genesys": {"rate_limit_per_minute": 60}}`.
     """
-    from contact_sync.simulators.dynamics import DynamicsSimulator
-    from contact_sync.simulators.genesys import GenesysSimulator
-    from contact_sync.simulators.salesforce import SalesforceSimulator
-
+    classes = simulator_classes()
     root = Path(state_dir) if state_dir is not None else None
     ports = dict(ports or {})
     options = dict(options or {})
     faults = dict(faults or {})
     unknown = set(faults) | set(ports) | set(options)
-    unknown -= {"salesforce", "genesys", "dynamics"}
+    unknown -= set(classes)
     if unknown:
         raise ValueError(f"unknown simulator name(s): {', '.join(sorted(unknown))}")
 
@@ -85,12 +104,12 @@ def run_simulators(
         return root / name if root is not None else None
 
     with ExitStack() as stack:
-        salesforce = SalesforceSimulator(
-            state_for("salesforce"), fault_seed=fault_seed, **options.get("salesforce", {})
+        running = RunningSimulators(
+            {
+                name: cls(state_for(name), fault_seed=fault_seed, **options.get(name, {}))
+                for name, cls in classes.items()
+            }
         )
-        genesys = GenesysSimulator(state_for("genesys"), fault_seed=fault_seed, **options.get("genesys", {}))
-        dynamics = DynamicsSimulator(state_for("dynamics"), fault_seed=fault_seed, **options.get("dynamics", {}))
-        running = RunningSimulators(salesforce=salesforce, genesys=genesys, dynamics=dynamics)
         for sim in running.all():
             if sim.name in faults:
                 sim.set_faults(list(faults[sim.name]))

@@ -16,6 +16,7 @@ from typing import Any, Final, Literal, get_args
 import phonenumbers
 import yaml
 
+from contact_sync.crms import CRM_KINDS
 from contact_sync.sync.evidence import COMPARISONS, DEFAULT_WEIGHTS, MatchingPolicy
 
 Direction = Literal["crm_to_genesys", "both", "genesys_to_crm"]
@@ -27,7 +28,6 @@ OnCrmDelete = Literal["unlink", "delete"]
 DEFAULT_POLICY_PATH: Final = Path(__file__).with_name("default_policy.yaml")
 
 CANONICAL_FIELDS: Final = ("first_name", "last_name", "email", "phone", "account_id", "lead_score", "tags")
-CRM_TYPES: Final = ("salesforce", "dynamics")
 # ExternalContact top-level fields a rule may target; custom fields are written "customFields.<name>".
 GENESYS_FIELDS: Final = frozenset(
     {
@@ -236,7 +236,7 @@ class _Reader:
 
     def crm_map(self, node: yaml.Node, key: str) -> Mapping[str, str]:
         """A mapping CRM type -> text (field names, source names)."""
-        items = self.mapping(node, key, dict.fromkeys(CRM_TYPES, False))
+        items = self.mapping(node, key, dict.fromkeys(CRM_KINDS, False))
         return MappingProxyType({name: self.text(value, f"{key}.{name}") for name, (_, value) in items.items()})
 
     @staticmethod

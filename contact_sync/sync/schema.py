@@ -12,8 +12,10 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
-SYSTEMS: Final = ("salesforce", "dynamics", "genesys")
-CRM_SYSTEMS: Final = ("salesforce", "dynamics")
+from contact_sync.crms import CRM_KINDS
+
+CRM_SYSTEMS: Final = CRM_KINDS
+SYSTEMS: Final = (*CRM_KINDS, "genesys")
 
 UtcTimestamp = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 
@@ -27,7 +29,7 @@ class CanonicalContact(pa.DataFrameModel):
     """
 
     system: Series[pd.StringDtype] = pa.Field(isin=list(SYSTEMS), nullable=False)
-    """Which system the record lives in: "salesforce", "dynamics" or "genesys"."""
+    """Which system the record lives in: a CRM kind (`contact_sync.crms.CRM_KINDS`) or "genesys"."""
     record_id: Series[pd.StringDtype] = pa.Field(nullable=False, str_length={"min_value": 1})
     """The record's id in its own system (Salesforce 18-char Id, Dynamics contactid, Genesys contact uuid)."""
     crm_id: Series[pd.StringDtype] = pa.Field(nullable=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from contact_sync.crms import CRM_KINDS
+
 BAD_POLICY = "mode: one_way\nfields:\n  - name: email\n    direction: sideways\n"
 
 
@@ -30,7 +32,7 @@ def validate(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ("env", "reason"),
     [
         ({"CONTACT_SYNC_POLICY": "{policy}"}, "{policy}: line 1: link_field: required key is missing"),
-        ({"CONTACT_SYNC_CRM": "hubspott"}, "CONTACT_SYNC_CRM must be one of salesforce, dynamics, got 'hubspott'"),
+        ({"CONTACT_SYNC_CRM": "hubspott"}, f"CONTACT_SYNC_CRM must be one of {', '.join(CRM_KINDS)}, got 'hubspott'"),
     ],
 )
 def test_a_bad_setting_stops_the_code_location_from_loading_with_its_reason(

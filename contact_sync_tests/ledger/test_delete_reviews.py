@@ -29,7 +29,7 @@ def test_held_deletes_are_queued_once_and_refreshed(ledger: Ledger) -> None:
     with pytest.raises(LedgerError, match="action must be one of unlink, delete_genesys"):
         ledger.add_delete_reviews(held(("c3", "g3"), action="drop"), "salesforce")
     with pytest.raises(LedgerError, match="crm_system must be one of"):
-        ledger.add_delete_reviews(held(("c3", "g3")), "hubspot")
+        ledger.add_delete_reviews(held(("c3", "g3")), "zoho")
 
 
 def test_decisions_are_audited_and_reach_the_guard(ledger: Ledger) -> None:

@@ -221,7 +221,7 @@ def test_pair_decisions_hand_the_answers_to_matching(ledger: Ledger) -> None:
     with pytest.raises(LedgerError, match="hold is a number of days >= 0"):
         ledger.pair_decisions("salesforce", hold_days=-1)
     with pytest.raises(LedgerError, match="crm_system must be one of salesforce, dynamics"):
-        ledger.pair_decisions("hubspot", hold_days=None)
+        ledger.pair_decisions("zoho", hold_days=None)
     # releasing is only for this run: the review stays open
     assert ledger.match_review(waiting).status == "open"
 
@@ -243,7 +243,7 @@ def test_bad_review_frames_are_refused(ledger: Ledger) -> None:
             reviews([("003A", "g-1")]).drop(columns=["crm_record", "genesys_record"]), "salesforce"
         )
     with pytest.raises(LedgerError, match="crm_system must be one of salesforce, dynamics"):
-        ledger.add_match_reviews(reviews([("003A", "g-1")]), "hubspot")
+        ledger.add_match_reviews(reviews([("003A", "g-1")]), "zoho")
     with pytest.raises(LedgerError, match="genesys_id is empty in 1 row"):
         ledger.add_match_reviews(reviews([("003A", None)]), "salesforce")  # type: ignore[list-item]
     with pytest.raises(LedgerError, match="crm_record must be a dict of field values or empty, not str"):

@@ -207,7 +207,7 @@ def test_audit_refuses_bad_rows_and_unknown_runs(ledger: Ledger) -> None:
     with pytest.raises(LedgerError, match="reason must be one of"):
         ledger.add_audit(pd.DataFrame([audit_row(reason="because")]))
     with pytest.raises(LedgerError, match="system must be one of"):
-        ledger.add_audit(pd.DataFrame([audit_row(system="hubspot")]))
+        ledger.add_audit(pd.DataFrame([audit_row(system="zoho")]))
     with pytest.raises(LedgerError, match="needs a record_id, crm_id or genesys_id"):
         ledger.add_audit(pd.DataFrame([audit_row(record_id=None, crm_id=None, genesys_id=None)]))
     with pytest.raises(LedgerError, match="no run with id r-unknown"):

@@ -22,23 +22,18 @@ from click.testing import CliRunner, Result
 from contact_sync.cli import main
 from contact_sync.cli.launch import SyncOutcome, open_ledger, run_sync
 from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.crms import CRM_KINDS, crm_plugin
 from contact_sync.ledger import Ledger
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
+from contact_sync.sync.policy import load_policy
 from contact_sync_tests.conftest import point_at_simulators
 
-CRM_KINDS = ("salesforce", "dynamics")
-
-# Canonical field -> the CRM's column, per CRM (as the shipped policy maps them; Dynamics maps no tags column).
+SCENARIO_FIELDS = ("first_name", "last_name", "email", "phone", "tags")
+# Canonical field -> the CRM's column, per CRM, as the shipped policy maps them (Dynamics maps no tags column).
 CRM_COLUMNS: dict[str, dict[str, str]] = {
-    "salesforce": {
-        "first_name": "FirstName",
-        "last_name": "LastName",
-        "email": "Email",
-        "phone": "Phone",
-        "tags": "Tags__c",
-    },
-    "dynamics": {"first_name": "firstname", "last_name": "lastname", "email": "emailaddress1", "phone": "telephone1"},
+    kind: {rule.name: rule.crm_fields[kind] for rule in load_policy().fields_for(kind) if rule.name in SCENARIO_FIELDS}
+    for kind in CRM_KINDS
 }
 # How each CRM shows a record's last change to a client (what last-write-wins compares), and its resolution: the
 # Dynamics Web API shows `modifiedon` in whole seconds, so edits whose order matters are a second apart there.
@@ -60,7 +55,7 @@ class Crm:
     @property
     def external_source(self) -> str:
         """The Genesys external source the CRM ids are kept under."""
-        return {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}[self.kind]
+        return crm_plugin(self.kind).external_source
 
     @property
     def later(self) -> float:

@@ -104,7 +104,7 @@ def test_faults_and_options_by_service_name(tmp_path: Path) -> None:
             assert genesys_token(client, sims)
         assert [f.kind for f in sims.genesys.faults.fired] == ["503"]
         assert sims.salesforce.faults.rules == []
-    with pytest.raises(ValueError, match="unknown simulator name"), run_simulators(faults={"hubspot": []}):
+    with pytest.raises(ValueError, match="unknown simulator name"), run_simulators(faults={"zoho": []}):
         pass
 
 

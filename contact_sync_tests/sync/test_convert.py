@@ -10,15 +10,10 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from contact_sync.sync.convert import (
-    ConversionError,
-    canonical_to_dynamics,
-    canonical_to_genesys,
-    canonical_to_salesforce,
-    dynamics_to_canonical,
-    genesys_to_canonical,
-    salesforce_to_canonical,
-)
+from contact_sync.crms.dynamics.convert import canonical_to_dynamics, dynamics_to_canonical
+from contact_sync.crms.salesforce.convert import canonical_to_salesforce, salesforce_to_canonical
+from contact_sync.sync.columns import ConversionError
+from contact_sync.sync.convert import canonical_to_genesys, genesys_to_canonical
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH, load_policy, parse_policy
 from contact_sync.sync.schema import CANONICAL_COLUMNS, CanonicalContact, RejectedRecord
 

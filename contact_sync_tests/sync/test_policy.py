@@ -168,7 +168,7 @@ def _assert_error(text: str, key: str, line: int) -> None:
         ("max_delete_share: 0.05", "max_delete_share: lots", "max_delete_share", "max_delete_share: lots"),
         ("on_crm_delete: unlink", "on_crm_delete: archive", "on_crm_delete", "archive"),
         ("default_region: US", "default_region: XX", "default_region", "default_region: XX"),
-        ("  salesforce: Salesforce", "  salesforce: Salesforce\n  hubspot: HubSpot", "external_source.hubspot", "hub"),
+        ("  salesforce: Salesforce", "  salesforce: Salesforce\n  zoho: Zoho", "external_source.zoho", "zoho"),
         ("crm: {salesforce: Email,", "crm: {zoho: Email,", "fields.email.crm.zoho", "zoho"),
         # One CRM field mapped to two canonical fields: the second is refused, naming the first.
         ("crm: {salesforce: Phone,", "crm: {salesforce: EMAIL,", "fields.phone.crm.salesforce", "EMAIL"),

@@ -64,7 +64,7 @@ def test_every_column_has_a_docstring() -> None:
 @pytest.mark.parametrize(
     ("overrides", "problem"),
     [
-        ({"system": ["salesforce", "hubspot"]}, "isin"),
+        ({"system": ["salesforce", "zoho"]}, "isin"),
         ({"record_id": ["a", None]}, "null"),
         ({"record_id": ["same", "same"], "system": ["genesys", "genesys"]}, "not unique"),
         ({"phone_e164": ["13175557000", None]}, "str_startswith"),

@@ -28,6 +28,8 @@ from contact_sync.sync.matching import TRUSTED_EVIDENCE, MatchResult, unmatched_
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
 
 MODE_TAG: Final = "contact_sync/mode"
+CRM_KIND: Final = "crm"
+"""The kind of the assets that talk to the CRM until `for_crm` names the configured one."""
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # beta API
     RECONCILIATION_COLUMNS: Final = dagster_pandera.pandera_schema_to_dagster_type(ReconciliationRow).metadata["schema"]
@@ -76,7 +78,7 @@ def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[st
 
 @dg.asset(
     group_name="snapshots",
-    kinds={"salesforce", "pandas", "parquet"},
+    kinds={CRM_KIND, "pandas", "parquet"},
     description="Every CRM contact (deleted and merged ones flagged) as canonical rows; refreshed incrementally "
     "from the stored watermark into the mirror in the data folder.",
 )
@@ -233,7 +235,7 @@ def genesys_writes(
 
 @dg.asset(
     group_name="writes",
-    kinds={"salesforce"},
+    kinds={CRM_KIND},
     partitions_def=rollout_cohort,
     retry_policy=WRITE_RETRY,
     description="Applies the plan to the CRM (bidirectional mode only; nothing in one-way mode): changed fields "
@@ -347,6 +349,19 @@ def sync_report(
             "report": dg.MetadataValue.json(report),
         },
     )
+
+
+def for_crm(assets: list[dg.AssetsDefinition], asset_kind: str) -> list[dg.AssetsDefinition]:
+    """The assets with the configured CRM's kind (its plug-in's `asset_kind`) where they say `CRM_KIND`, so the UI
+    shows which CRM each asset talks to."""
+
+    def named(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if CRM_KIND not in spec.kinds:
+            return spec
+        tags = {k: v for k, v in spec.tags.items() if k != f"dagster/kind/{CRM_KIND}"}
+        return spec.replace_attributes(tags=tags, kinds={asset_kind if k == CRM_KIND else k for k in spec.kinds})
+
+    return list(dg.map_asset_specs(named, assets))
 
 
 SYNC_ASSETS: Final = [

@@ -15,7 +15,8 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin as soap_login
 
 from contact_sync.connectors.http import AuthError
-from contact_sync.settings import SalesforceSettings, Secret, redact
+from contact_sync.crms.salesforce.settings import SalesforceSettings
+from contact_sync.settings import Secret, redact
 
 AuthMethod = Literal["client_credentials", "password", "session_id"]
 

@@ -26,8 +26,8 @@ from contact_sync.connectors.http import (
     RetryPolicy,
 )
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
-from contact_sync.connectors.salesforce_auth import AuthMethod, auth_method, login
-from contact_sync.connectors.salesforce_query import (
+from contact_sync.crms.salesforce.auth import AuthMethod, auth_method, login
+from contact_sync.crms.salesforce.query import (
     CONTACT_FIELDS,
     check_field_name,
     check_field_names,
@@ -41,8 +41,9 @@ from contact_sync.connectors.salesforce_query import (
     soql_string,
     strip_attributes,
 )
-from contact_sync.connectors.salesforce_session import ApiLimitExceeded, ApiUsage, SalesforceSession
-from contact_sync.settings import SalesforceSettings, Secret, redact
+from contact_sync.crms.salesforce.session import ApiLimitExceeded, ApiUsage, SalesforceSession
+from contact_sync.crms.salesforce.settings import SalesforceSettings
+from contact_sync.settings import Secret, redact
 
 __all__ = ["ApiLimitExceeded", "ApiUsage", "SalesforceConnector"]
 
@@ -71,6 +72,10 @@ class SalesforceConnector:
     - `http`: the `requests.Session` simple-salesforce runs on (retries, renewal, counting); requests hooks may be
       added to it.
     """
+
+    last_read_full = False
+    """queryAll returns deleted rows itself, for as long as the recycle bin keeps them: no read needs a full re-read
+    to find deletes."""
 
     def __init__(
         self,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contact_sync.settings import DynamicsSettings, SettingsError
+from contact_sync.crms.dynamics.settings import DynamicsSettings
+from contact_sync.settings import SettingsError
 
 ENV = {
     "DYNAMICS_URL": "https://contoso.crm.dynamics.com/",

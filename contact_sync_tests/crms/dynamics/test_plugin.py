@@ -7,10 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from contact_sync.connectors.dynamics import DynamicsConnector
 from contact_sync.connectors.http import RetryPolicy
-from contact_sync.pipeline.crm_dynamics import DynamicsAdapter, build_dynamics_adapter
-from contact_sync.settings import DynamicsSettings, SettingsError
+from contact_sync.crms import build_crm_adapter
+from contact_sync.crms.dynamics import PLUGIN
+from contact_sync.crms.dynamics.connector import DynamicsConnector
+from contact_sync.crms.dynamics.settings import DynamicsSettings
+from contact_sync.crms.port import ConnectorAdapter
+from contact_sync.settings import SettingsError
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync.sync.policy import load_policy
@@ -31,7 +34,7 @@ def test_the_port_reads_canonical_rows_and_writes_with_the_snapshot_etag(sim: Dy
         ]
     )
     connector = DynamicsConnector(DynamicsSettings.from_env(sim.env()), retry=RetryPolicy(base_delay=0.01))
-    adapter = DynamicsAdapter(connector, load_policy())
+    adapter = ConnectorAdapter("dynamics", connector, load_policy(), PLUGIN.to_canonical, PLUGIN.to_api)
     assert adapter.external_source == "Dynamics 365"
     try:
         read = adapter.read_changes(None)
@@ -66,9 +69,9 @@ def test_the_port_reads_canonical_rows_and_writes_with_the_snapshot_etag(sim: Dy
 
 
 def test_the_registry_entry_builds_from_the_environment(sim: DynamicsSimulator) -> None:
-    adapter = build_dynamics_adapter(sim.env(), load_policy())
+    adapter = build_crm_adapter("dynamics", sim.env(), load_policy())
     try:
-        assert isinstance(adapter, DynamicsAdapter) and adapter.kind == "dynamics"
+        assert isinstance(adapter, ConnectorAdapter) and adapter.kind == "dynamics"
         assert adapter.read_changes(None).records == []
     finally:
         adapter.close()
@@ -76,4 +79,4 @@ def test_the_registry_entry_builds_from_the_environment(sim: DynamicsSimulator) 
 
 def test_missing_settings_are_refused_before_any_call() -> None:
     with pytest.raises(SettingsError, match="DYNAMICS_URL is not set"):
-        build_dynamics_adapter({}, load_policy())
+        build_crm_adapter("dynamics", {}, load_policy())

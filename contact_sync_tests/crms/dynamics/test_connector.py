@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_sync.connectors.dynamics import DynamicsConnector
-from contact_sync.connectors.dynamics_odata import DynamicsWatermark
 from contact_sync.connectors.http import AuthError, RetryPolicy
-from contact_sync.settings import DynamicsSettings, Secret
+from contact_sync.crms.dynamics.connector import DynamicsConnector
+from contact_sync.crms.dynamics.odata import DynamicsWatermark
+from contact_sync.crms.dynamics.settings import DynamicsSettings
+from contact_sync.settings import Secret
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
 

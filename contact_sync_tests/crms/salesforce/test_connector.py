@@ -14,9 +14,10 @@ import pytest
 import requests
 
 from contact_sync.connectors.http import AuthError, RequestRejected, RetryPolicy
-from contact_sync.connectors.salesforce import ApiLimitExceeded, SalesforceConnector
-from contact_sync.connectors.salesforce_auth import login
-from contact_sync.settings import SalesforceSettings, Secret
+from contact_sync.crms.salesforce.auth import login
+from contact_sync.crms.salesforce.connector import ApiLimitExceeded, SalesforceConnector
+from contact_sync.crms.salesforce.settings import SalesforceSettings
+from contact_sync.settings import Secret
 from contact_sync.simulators import RunningSimulators, run_simulators
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from contact_sync.connectors.salesforce_query import (
+from contact_sync.crms.salesforce.query import (
     CONTACT_FIELDS,
     check_field_names,
     check_ids,
@@ -19,7 +19,7 @@ from contact_sync.connectors.salesforce_query import (
     parse_datetime,
     soql_string,
 )
-from contact_sync.connectors.salesforce_session import ApiUsage, parse_limit_info
+from contact_sync.crms.salesforce.session import ApiUsage, parse_limit_info
 
 
 def test_incremental_soql_starts_an_overlap_before_the_watermark_with_an_explicit_literal() -> None:

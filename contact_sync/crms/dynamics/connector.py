@@ -29,7 +29,20 @@ from typing import Any
 
 import httpx
 
-from contact_sync.connectors.dynamics_odata import (
+from contact_sync.connectors.http import (
+    AuthError,
+    CallCounter,
+    ConnectorError,
+    OutcomeUnknown,
+    RateLimiter,
+    RequestRejected,
+    ResilientClient,
+    RetriesExhausted,
+    RetryPolicy,
+)
+from contact_sync.connectors.oauth import TokenCache
+from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
+from contact_sync.crms.dynamics.odata import (
     API_PATH,
     CONTACT_COLUMNS,
     DUPLICATE_KEY,
@@ -48,20 +61,7 @@ from contact_sync.connectors.dynamics_odata import (
     prefer,
     written_matches,
 )
-from contact_sync.connectors.http import (
-    AuthError,
-    CallCounter,
-    ConnectorError,
-    OutcomeUnknown,
-    RateLimiter,
-    RequestRejected,
-    ResilientClient,
-    RetriesExhausted,
-    RetryPolicy,
-)
-from contact_sync.connectors.oauth import TokenCache
-from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
-from contact_sync.settings import DynamicsSettings
+from contact_sync.crms.dynamics.settings import DynamicsSettings
 
 __all__ = ["DynamicsConnector", "DynamicsWatermark"]
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contact_sync.connectors.dynamics_odata import (
+from contact_sync.crms.dynamics.odata import (
     DynamicsWatermark,
     check_columns,
     deltatoken_of,

@@ -1,0 +1,70 @@
+"""Salesforce settings: how to reach the org (OAuth client credentials, username/password/token, or a session id),
+read from `SALESFORCE_*` variables and checked before any call is made."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from contact_sync.settings import Secret, SettingsError, env_value, redact_url, secret_value, url_value
+
+DEFAULT_SALESFORCE_API_VERSION = "59.0"
+CREDENTIAL_VARIABLES = ("SALESFORCE_INSTANCE_URL",)
+"""Variables whose presence means the user configured Salesforce (otherwise the simulators are used)."""
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    """How to reach Salesforce: OAuth client credentials, username/password/token, or a given session id."""
+
+    instance_url: str
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    security_token: Secret | None = None
+    session_id: Secret | None = None
+    ca_bundle: str | None = None
+    api_version: str = DEFAULT_SALESFORCE_API_VERSION
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SalesforceSettings:
+        env = os.environ if env is None else env
+        instance_url = url_value(env, "SALESFORCE_INSTANCE_URL")
+        if not instance_url.startswith("https://"):
+            raise SettingsError(f"SALESFORCE_INSTANCE_URL must be an https URL, got {redact_url(instance_url)!r}")
+        api_version = env_value(env, "SALESFORCE_API_VERSION") or DEFAULT_SALESFORCE_API_VERSION
+        try:
+            major = float(api_version)
+        except ValueError:
+            raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}") from None
+        if not 20.0 <= major < 100.0 or "." not in api_version:
+            raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}")
+        ca_bundle = env_value(env, "SALESFORCE_CA_BUNDLE")
+        if ca_bundle is not None and not Path(ca_bundle).is_file():
+            raise SettingsError(f"SALESFORCE_CA_BUNDLE names no file: {ca_bundle!r}")
+        settings = cls(
+            instance_url=instance_url,
+            client_id=env_value(env, "SALESFORCE_CLIENT_ID"),
+            client_secret=secret_value(env, "SALESFORCE_CLIENT_SECRET"),
+            username=env_value(env, "SALESFORCE_USERNAME"),
+            password=secret_value(env, "SALESFORCE_PASSWORD"),
+            security_token=secret_value(env, "SALESFORCE_SECURITY_TOKEN"),
+            session_id=secret_value(env, "SALESFORCE_SESSION_ID"),
+            ca_bundle=ca_bundle,
+            api_version=api_version,
+        )
+        if not (settings.session_id or (settings.client_id and settings.client_secret) or settings.username):
+            raise SettingsError(
+                "SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or SALESFORCE_USERNAME and SALESFORCE_PASSWORD, "
+                "or SALESFORCE_SESSION_ID) must be set"
+            )
+        if settings.username and not settings.password and not settings.session_id and not settings.client_secret:
+            raise SettingsError("SALESFORCE_PASSWORD is not set (SALESFORCE_USERNAME is)")
+        return settings
+
+    @property
+    def secrets(self) -> list[Secret | None]:
+        return [self.client_secret, self.password, self.security_token, self.session_id]
