@@ -28,6 +28,9 @@ ENV_KEYS = {
     "DYNAMICS_CLIENT_ID",
     "DYNAMICS_CLIENT_SECRET",
     "DYNAMICS_TOKEN_URL",
+    "HUBSPOT_API_URL",
+    "HUBSPOT_ACCESS_TOKEN",
+    "HUBSPOT_CA_BUNDLE",
 }
 
 
@@ -82,6 +85,10 @@ def test_env_names_exactly_the_documented_variables_and_matches_the_objects(sims
     assert env["GENESYS_API_URL"] == gen.url and gen.url.startswith("http://127.0.0.1:")
     assert env["GENESYS_CLIENT_ID"] == gen.client_id
     assert env["GENESYS_CLIENT_SECRET"] == gen.client_secret
+    hubspot = sims.hubspot
+    assert env["HUBSPOT_API_URL"] == hubspot.url and hubspot.url.startswith("https://127.0.0.1:")
+    assert env["HUBSPOT_ACCESS_TOKEN"] == hubspot.access_token
+    assert env["HUBSPOT_CA_BUNDLE"] == hubspot.ca_bundle and Path(hubspot.ca_bundle).is_file()
     assert all(value for value in env.values())
 
 

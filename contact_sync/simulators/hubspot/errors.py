@@ -75,7 +75,7 @@ def property_errors(failures: list[dict[str, str]]) -> ApiError:
     return validation_error(message, errors)
 
 
-def unknown_property(name: str, object_label: str = "contact") -> dict[str, str]:
+def unknown_property(name: str) -> dict[str, str]:
     return {"name": name, "error": "PROPERTY_DOESNT_EXIST", "message": f'Property "{name}" does not exist'}
 
 
@@ -91,12 +91,12 @@ def invalid_authentication() -> ApiError:
     return ApiError(401, "INVALID_AUTHENTICATION", AUTH_NOT_FOUND)
 
 
-def expired_authentication(minutes_ago: int, expired_at: str) -> ApiError:
+def expired_authentication(minutes_ago: int, expired_at: str | None = None) -> ApiError:
     return ApiError(
         401,
         "EXPIRED_AUTHENTICATION",
         f"The OAuth token used to make this call expired {minutes_ago} minute(s) ago.",
-        extra={"context": {"expire time": [expired_at]}},
+        extra={"context": {"expire time": [expired_at]}} if expired_at else None,
     )
 
 
@@ -146,7 +146,7 @@ def render_fault(kind: str, rule: FaultRule) -> tuple[int, dict[str, str], bytes
         policy = "SECONDLY" if rule.path and "search" in rule.path else "TEN_SECONDLY_ROLLING"
         err = rate_limited(policy, {"Retry-After": str(rule.retry_after)})
     elif kind == "expired_token":
-        err = expired_authentication(0, "")
+        err = expired_authentication(0)
     else:
         status, category, message = _FAULT_ERRORS[kind]
         err = ApiError(status, category, message)
