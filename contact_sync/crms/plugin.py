@@ -23,12 +23,41 @@ class CrmSettings(Protocol):
 
 
 class CrmSeat(Protocol):
-    """Loads generated people (`simulators.seed.Dataset`, whose rows are Salesforce-shaped) into a CRM simulator, so
-    every CRM can be seeded with the same people, duplicates and companies."""
+    """A user's seat at a CRM simulator, in the CRM's own field names: what the demo and the scenario tests do to a
+    CRM (seed it, edit and delete records as a person in its app would, read a record back), the same way for every
+    CRM. `load_accounts` / `load_contacts` take generated people (`simulators.seed.Dataset`, whose rows are
+    Salesforce-shaped), so every CRM can be seeded with the same people, duplicates and companies."""
+
+    stamp_resolution_s: float
+    """The resolution of the record version a client sees: two edits whose order matters are this far apart."""
 
     def load_accounts(self, rows: list[dict[str, Any]]) -> list[str]: ...
 
     def load_contacts(self, rows: list[dict[str, Any]]) -> list[str]: ...
+
+    def load_records(self, rows: list[dict[str, Any]]) -> list[str]:
+        """Insert contacts given in the CRM's own field names; their ids in order."""
+        ...
+
+    def edit(self, crm_id: str, values: Mapping[str, Any]) -> None:
+        """A user's edit in the CRM's app (its own field names; None clears a field)."""
+        ...
+
+    def delete(self, crm_id: str) -> None:
+        """A user's delete in the CRM's app."""
+        ...
+
+    def record(self, crm_id: str) -> dict[str, Any] | None:
+        """The contact as the CRM's API shows it, flat (field name -> value), or None when there is none."""
+        ...
+
+    def stamp(self, crm_id: str) -> str:
+        """The record's version as the CRM keeps it (changes on every write)."""
+        ...
+
+    def count(self) -> int:
+        """How many live contacts there are."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,40 @@ class CrmPlugin:
         self.settings.from_env(env)
 
 
-def simulator_seat(simulator: Any) -> CrmSeat:
-    """The seat of a simulator whose helpers take the generated rows as they are (Salesforce's)."""
-    return simulator  # type: ignore[no-any-return]
+class SimulatorSeat:
+    """The seat of a simulator with the common helpers (`load_contacts`, `edit_contact(id, **fields)`,
+    `delete_contact`, `contact`); a CRM whose generated rows need renaming overrides `load_contacts` (and
+    `load_accounts`)."""
+
+    stamp_field = "SystemModstamp"
+    stamp_resolution_s = 0.05
+
+    def __init__(self, simulator: Any) -> None:
+        self.simulator = simulator
+
+    def load_accounts(self, rows: list[dict[str, Any]]) -> list[str]:
+        return list(self.simulator.load_accounts(rows))
+
+    def load_contacts(self, rows: list[dict[str, Any]]) -> list[str]:
+        return self.load_records(rows)
+
+    def load_records(self, rows: list[dict[str, Any]]) -> list[str]:
+        return list(self.simulator.load_contacts(rows))
+
+    def edit(self, crm_id: str, values: Mapping[str, Any]) -> None:
+        self.simulator.edit_contact(crm_id, **values)
+
+    def delete(self, crm_id: str) -> None:
+        self.simulator.delete_contact(crm_id)
+
+    def record(self, crm_id: str) -> dict[str, Any] | None:
+        found = self.simulator.contact(crm_id)
+        return None if found is None else dict(found)
+
+    def stamp(self, crm_id: str) -> str:
+        found = self.record(crm_id)
+        assert found is not None, crm_id
+        return str(found[self.stamp_field])
+
+    def count(self) -> int:
+        return int(self.simulator.count())

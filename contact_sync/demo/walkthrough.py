@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from contact_sync.crms import CRM_KINDS, crm_plugin
+from contact_sync.crms.plugin import CrmSeat
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH, load_policy
@@ -220,15 +221,16 @@ class Walkthrough:
         return self._ledger
 
     @contextmanager
-    def simulators(self) -> Iterator[tuple[Any, Any]]:
-        """The CRM and Genesys simulators opened directly on the demo's state folder (no server)."""
+    def simulators(self) -> Iterator[tuple[CrmSeat, Any]]:
+        """A seat at the CRM simulator and the Genesys simulator, opened directly on the demo's state folder (no
+        server)."""
         from contact_sync.simulators import simulator_classes
 
         classes, name = simulator_classes(), crm_plugin(self.crm).simulator
         crm = classes[name](self.folder.simulators_dir / name)
         genesys = classes["genesys"](self.folder.simulators_dir / "genesys")
         try:
-            yield crm, genesys
+            yield crm_plugin(self.crm).seat(crm), genesys
         finally:
             crm.close()
             genesys.close()
@@ -274,7 +276,7 @@ class Walkthrough:
         dataset = generate_dataset(self.contacts, seed=7)
         self.progress("Loading them into the simulators", 1, 2)
         with self.simulators() as (crm, genesys):
-            report = seed_simulators((crm_plugin(self.crm).seat(crm), genesys), dataset=dataset)
+            report = seed_simulators((crm, genesys), dataset=dataset)
         self.progress("Seeded", 2, 2)
         c = report.counts
         return Section(
@@ -378,7 +380,7 @@ class Walkthrough:
         with self.simulators() as (crm, genesys):
             for (_name, crm_change, _), link in zip(plans, pick.itertuples(), strict=True):
                 if crm_change:
-                    crm.edit_contact(link.crm_id, **crm_change)
+                    crm.edit(link.crm_id, crm_change)
             time.sleep(_SAME_TIME_GAP_S)
             for (name, crm_change, genesys_change), link in zip(plans, pick.itertuples(), strict=True):
                 change = dict(genesys_change or {})
@@ -404,7 +406,7 @@ class Walkthrough:
     def _current(self, edited: EditedContact) -> tuple[str, str]:
         crm_field = self.crm_field(edited.field)
         with self.simulators() as (crm, genesys):
-            crm_row = crm.contact(edited.crm_id) or {}
+            crm_row = crm.record(edited.crm_id) or {}
             g = genesys.contact(edited.genesys_id) or {}
         genesys_value = {
             "first_name": g.get("firstName"),

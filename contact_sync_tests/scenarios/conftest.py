@@ -2,9 +2,9 @@
 folder, ledger and Dagster home per test, and helpers that run syncs the way `contact-sync sync` does and read the
 end state back through the services' APIs.
 
-Scenarios run once per CRM (`salesforce`, `dynamics`): the `crm` fixture is a `Crm` that speaks canonical field
-names (first_name, last_name, email, phone, tags) and hides each CRM's columns and simulator helpers; the scenario
-selects the CRM with `CONTACT_SYNC_CRM`, as a user does."""
+Scenarios run once per CRM of the registry: the `crm` fixture is a `Crm` that speaks canonical field names
+(first_name, last_name, email, phone, tags) over the plug-in's seat at its simulator, which hides each CRM's columns
+and simulator helpers; the scenario selects the CRM with `CONTACT_SYNC_CRM`, as a user does."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from contact_sync.cli import main
 from contact_sync.cli.launch import SyncOutcome, open_ledger, run_sync
 from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.crms import CRM_KINDS, crm_plugin
+from contact_sync.crms.plugin import CrmSeat
 from contact_sync.ledger import Ledger
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
@@ -30,15 +31,11 @@ from contact_sync.sync.policy import load_policy
 from contact_sync_tests.conftest import point_at_simulators
 
 SCENARIO_FIELDS = ("first_name", "last_name", "email", "phone", "tags")
-# Canonical field -> the CRM's column, per CRM, as the shipped policy maps them (Dynamics maps no tags column).
+# Canonical field -> the CRM's column, per CRM, as the shipped policy maps them (Dynamics and HubSpot map no tags).
 CRM_COLUMNS: dict[str, dict[str, str]] = {
     kind: {rule.name: rule.crm_fields[kind] for rule in load_policy().fields_for(kind) if rule.name in SCENARIO_FIELDS}
     for kind in CRM_KINDS
 }
-# How each CRM shows a record's last change to a client (what last-write-wins compares), and its resolution: the
-# Dynamics Web API shows `modifiedon` in whole seconds, so edits whose order matters are a second apart there.
-CRM_STAMP = {"salesforce": "SystemModstamp", "dynamics": "modifiedon"}
-CRM_STAMP_RESOLUTION_S = {"salesforce": 0.05, "dynamics": 1.05}
 
 
 @dataclass
@@ -47,6 +44,10 @@ class Crm:
 
     kind: str
     sim: Any
+
+    @property
+    def seat(self) -> CrmSeat:
+        return crm_plugin(self.kind).seat(self.sim)
 
     @property
     def columns(self) -> dict[str, str]:
@@ -60,7 +61,7 @@ class Crm:
     @property
     def later(self) -> float:
         """Seconds to wait between two edits whose order last-write-wins must see."""
-        return CRM_STAMP_RESOLUTION_S[self.kind]
+        return self.seat.stamp_resolution_s
 
     def maps(self, field: str) -> bool:
         return field in self.columns
@@ -73,14 +74,14 @@ class Crm:
     def load(self, rows: Sequence[dict[str, Any]]) -> list[str]:
         """Create records from canonical values (fields this CRM does not map are left out); their ids in order."""
         mapped = [{k: v for k, v in row.items() if self.maps(k)} for row in rows]
-        return list(self.sim.load_contacts([self._columns(row) for row in mapped]))
+        return self.seat.load_records([self._columns(row) for row in mapped])
 
     def edit(self, crm_id: str, **values: Any) -> None:
         """A user's edit in the CRM app (canonical field names)."""
-        self.sim.edit_contact(crm_id, **self._columns(values))
+        self.seat.edit(crm_id, self._columns(values))
 
     def delete(self, crm_id: str) -> None:
-        self.sim.delete_contact(crm_id)
+        self.seat.delete(crm_id)
 
     def merge(self, master_id: str, loser_ids: list[str]) -> None:
         """A user's merge: the losers are deleted with their master recorded (Salesforce `MasterRecordId`)."""
@@ -89,9 +90,9 @@ class Crm:
 
     def record(self, crm_id: str) -> dict[str, Any]:
         """The record as the CRM's API shows it (its own column names)."""
-        record = self.sim.contact(crm_id)
+        record = self.seat.record(crm_id)
         assert record is not None, crm_id
-        return dict(record)
+        return record
 
     def get(self, crm_id: str) -> dict[str, Any]:
         """The record's canonical values (fields this CRM maps)."""
@@ -99,12 +100,11 @@ class Crm:
         return {field: record.get(column) for field, column in self.columns.items()}
 
     def exists(self, crm_id: str) -> bool:
-        return self.sim.contact(crm_id) is not None
+        return self.seat.record(crm_id) is not None
 
     def stamp(self, crm_id: str) -> str:
         """The record's version as the service keeps it (changes on every write)."""
-        record = self.record(crm_id)
-        return str(record.get("@odata.etag") or record[CRM_STAMP[self.kind]])
+        return self.seat.stamp(crm_id)
 
     def reset(self) -> None:
         self.sim.reset()

@@ -18,11 +18,9 @@ PEOPLE = [
     {"first_name": "Edsger", "last_name": "Dijkstra", "email": "edsger@example.com", "tags": "vip;beta"},
 ]
 # The genesys_wins case, per CRM: (field, the CRM's later edit, Genesys's earlier edit that must win). The shipped
-# policy has tags Genesys-wins; Dynamics maps no tags column, so its scenario makes email Genesys-wins instead.
-GENESYS_WINS = {
-    "salesforce": ("tags", "vip;delta", "vip;gamma"),
-    "dynamics": ("email", "edsger@crm.example.com", "edsger@genesys.example.com"),
-}
+# policy has tags Genesys-wins; a CRM that maps no tags column (Dynamics, HubSpot) makes email Genesys-wins instead.
+TAGS_WIN = ("tags", "vip;delta", "vip;gamma")
+EMAIL_WINS = ("email", "edsger@crm.example.com", "edsger@genesys.example.com")
 
 
 def values(field: str, value: str | None) -> set[str]:
@@ -34,7 +32,7 @@ def test_each_field_policy_picks_the_winner_and_logs_both_versions(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crm, gen = scenario.crm, scenario.sims.genesys
-    wins_field, crm_late, genesys_early = GENESYS_WINS[crm.kind]
+    wins_field, crm_late, genesys_early = TAGS_WIN if crm.maps("tags") else EMAIL_WINS
     if not crm.maps("tags"):
         monkeypatch.setenv("CONTACT_SYNC_POLICY", str(write_policy(scenario.folder, email="genesys_wins")))
     ada, alan, grace, edsger = scenario.load_crm(PEOPLE)

@@ -1,11 +1,14 @@
-"""Seeds the Dynamics simulator with generated people: the generated (Salesforce-shaped) rows with Dynamics columns."""
+"""A seat at the Dynamics simulator: the generated (Salesforce-shaped) rows with Dynamics columns, and a record's
+version as its `@odata.etag`."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from contact_sync.crms.plugin import SimulatorSeat
 
-class DynamicsSeat:
+
+class DynamicsSeat(SimulatorSeat):
     """Loads the generated CRM data into the Dynamics simulator, columns renamed, so `seed_simulators` fills a
     Dynamics org with the same people, duplicates and companies."""
 
@@ -17,13 +20,12 @@ class DynamicsSeat:
         "MobilePhone": "mobilephone",
         "AccountId": "parentcustomerid",
     }
-
-    def __init__(self, dynamics: Any) -> None:
-        self.dynamics = dynamics
+    stamp_field = "@odata.etag"
+    # The Web API shows `modifiedon` in whole seconds, so edits whose order matters are a second apart.
+    stamp_resolution_s = 1.05
 
     def load_accounts(self, rows: list[dict[str, Any]]) -> list[str]:
-        return list(self.dynamics.load_accounts([{"name": row["Name"]} for row in rows]))
+        return list(self.simulator.load_accounts([{"name": row["Name"]} for row in rows]))
 
     def load_contacts(self, rows: list[dict[str, Any]]) -> list[str]:
-        renamed = [{self.COLUMNS[k]: v for k, v in row.items() if k in self.COLUMNS} for row in rows]
-        return list(self.dynamics.load_contacts(renamed))
+        return self.load_records([{self.COLUMNS[k]: v for k, v in row.items() if k in self.COLUMNS} for row in rows])

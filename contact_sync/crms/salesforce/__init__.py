@@ -3,7 +3,7 @@ large reads), the record shape in `convert`, settings from `SALESFORCE_*` variab
 
 from __future__ import annotations
 
-from contact_sync.crms.plugin import CrmPlugin, simulator_seat
+from contact_sync.crms.plugin import CrmPlugin, SimulatorSeat
 from contact_sync.crms.salesforce.connector import SalesforceConnector
 from contact_sync.crms.salesforce.convert import canonical_to_salesforce, records_to_canonical
 from contact_sync.crms.salesforce.settings import CREDENTIAL_VARIABLES, SalesforceSettings
@@ -20,5 +20,5 @@ PLUGIN = CrmPlugin(
     to_api=canonical_to_salesforce,
     connector=SalesforceConnector,
     simulator="salesforce",
-    seat=simulator_seat,
+    seat=SimulatorSeat,
 )
