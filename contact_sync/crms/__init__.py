@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 CRM_PLUGIN_MODULES: Final = {
     "salesforce": "contact_sync.crms.salesforce",
     "dynamics": "contact_sync.crms.dynamics",
+    "hubspot": "contact_sync.crms.hubspot",
 }
 """CRM kind (the value of CONTACT_SYNC_CRM, the policy's and the ledger's name for it) -> its plug-in package."""
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from contact_sync.cli import main
 from contact_sync.cli.launch import LAUNCH_TAG, open_ledger
 from contact_sync.connectors.genesys import GenesysConnector
+from contact_sync.crms import CRM_KINDS
 from contact_sync.defs.sync.jobs import PAIR_TAG
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
@@ -180,7 +181,7 @@ def test_a_second_sync_of_the_same_pair_is_refused_while_one_is_in_progress(
     [
         ("CONTACT_SYNC_POLICY", "unknown-key", "sideways: unknown key (allowed: mode, fields"),
         ("CONTACT_SYNC_POLICY", "bad-enum", "mode: must be one of one_way, bidirectional, not 'sideways'"),
-        ("CONTACT_SYNC_CRM", "zoho", "CONTACT_SYNC_CRM must be one of salesforce, dynamics, got 'zoho'"),
+        ("CONTACT_SYNC_CRM", "zoho", f"CONTACT_SYNC_CRM must be one of {', '.join(CRM_KINDS)}, got 'zoho'"),
         ("GENESYS_API_URL", "not-a-url", "GENESYS_API_URL"),
     ],
 )

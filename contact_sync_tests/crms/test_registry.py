@@ -51,4 +51,5 @@ def test_every_list_of_crm_kinds_is_the_registry() -> None:
 def test_every_plugin_has_a_running_simulator(sims: RunningSimulators) -> None:
     for plugin in crm_plugins():
         sim = getattr(sims, plugin.simulator)
-        assert sim.url and set(plugin.credential_variables) <= set(sims.env)
+        # A plug-in may accept one of several credentials (HubSpot: a private-app token or an OAuth refresh token).
+        assert sim.url and any(v in sims.env for v in plugin.credential_variables)

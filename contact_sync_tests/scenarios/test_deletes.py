@@ -1,7 +1,9 @@
 """CRM deletes and merges end to end, by policy: unlink and keep the Genesys contact (the default), or delete it.
 
-Deletes run on every CRM (Dynamics reports them as `$deletedEntity` rows of its change-tracking delta); merges only
-on Salesforce, whose merge leaves the loser deleted with `MasterRecordId` set: the Dynamics simulator has no merge."""
+Deletes run on every CRM (Dynamics reports them as `$deletedEntity` rows of its change-tracking delta, HubSpot as
+archived contacts); merges only on Salesforce, whose merge leaves the loser deleted with `MasterRecordId` set: the
+Dynamics simulator has no merge, and a HubSpot merge makes a new record of both (its own scenario, in
+test_hubspot_merge.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def remove(scenario: Scenario, how: str, record: str, master: str) -> None:
 
 @pytest.mark.parametrize(
     ("crm_kind", "how"),
-    [("salesforce", "delete"), ("dynamics", "delete"), ("salesforce", "merge")],  # no merge in Dynamics (above)
+    [("salesforce", "delete"), ("dynamics", "delete"), ("hubspot", "delete"), ("salesforce", "merge")],
 )
 def test_a_crm_delete_or_merge_unlinks_by_default_and_deletes_with_the_delete_policy(
     scenario: Scenario, how: str, monkeypatch: pytest.MonkeyPatch

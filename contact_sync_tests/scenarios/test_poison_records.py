@@ -60,8 +60,24 @@ CRM_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("contactid",),
         (),
     ),
+    "hubspot": (
+        ("properties", "firstname"),
+        ("properties", "lastname"),
+        ("properties", "email"),
+        ("properties", "phone"),
+        ("properties", "associatedcompanyid"),
+        ("properties", "hubspotscore"),
+        ("properties", "lastmodifieddate"),
+        ("properties", "hs_object_id"),
+        ("properties",),
+        ("archived",),
+        ("id",),
+        (),
+    ),
 }
-CRM_ID_KEY = {"salesforce": "Id", "dynamics": "contactid"}
+CRM_ID_KEY = {"salesforce": "Id", "dynamics": "contactid", "hubspot": "id"}
+DELETE_FLAGS = {("IsDeleted",), ("archived",)}
+"""A record sent with its delete flag set (`flag` is True) is simply a deleted one."""
 GENESYS_FIELDS: tuple[tuple[str | int, ...], ...] = (
     ("firstName",),
     ("lastName",),
@@ -79,7 +95,7 @@ GENESYS_FIELDS: tuple[tuple[str | int, ...], ...] = (
     ("id",),
     (),
 )
-ID_FIELDS = {("Id",), ("contactid",), ("id",)}
+ID_FIELDS = {("Id",), ("contactid",), ("id",), ("properties", "hs_object_id")}
 
 
 def poison_cases(fields: tuple[tuple[str | int, ...], ...]) -> list[tuple[tuple[str | int, ...], str, Any]]:
@@ -115,11 +131,12 @@ def test_odd_values_in_crm_records_hold_only_those_records(scenario: Scenario) -
     assert not (held | failed) & set(clean)
     for record, (path, name, _) in zip(poisoned, cases, strict=True):
         # Each poisoned record was read (its value was acceptable), held with a reason, or its write failed with one;
-        # a record sent as `IsDeleted: true` is simply a deleted one, and one whose id is unreadable is held by no id.
+        # a record sent as deleted (`IsDeleted`, `archived`) is simply a deleted one, and one whose id is unreadable is
+        # held by no id.
         where = f"{'.'.join(map(str, path)) or 'the record'} = {name}"
         if path in ID_FIELDS | {()}:
             assert any(r.startswith("(no readable id") for r in held), where
-        elif (path, name) != (("IsDeleted",), "flag"):
+        elif not (path in DELETE_FLAGS and name == "flag"):
             assert record in linked or record in held or record in failed, where
     assert any(row["reason"] for row in report["rejected"])
     assert len(scenario.genesys_contacts()) == len(linked)  # nothing created twice or without its link

@@ -452,7 +452,7 @@ def test_dynamics_bad_rows() -> None:
 
 def test_dynamics_custom_lead_score_column_from_policy() -> None:
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8").replace(
-        "crm: {salesforce: LeadScore__c}", "crm: {salesforce: LeadScore__c, dynamics: new_leadscore}"
+        "crm: {salesforce: LeadScore__c,", "crm: {salesforce: LeadScore__c, dynamics: new_leadscore,"
     )
     policy = parse_policy(text)
     assert (

@@ -31,25 +31,43 @@ def test_default_policy_is_the_guides_table() -> None:
         for rule in policy.fields
     }
     assert table == {
-        "first_name": ({"salesforce": "FirstName", "dynamics": "firstname"}, "firstName", "both", "crm_wins", "text"),
-        "last_name": ({"salesforce": "LastName", "dynamics": "lastname"}, "lastName", "both", "crm_wins", "text"),
+        "first_name": (
+            {"salesforce": "FirstName", "dynamics": "firstname", "hubspot": "firstname"},
+            "firstName",
+            "both",
+            "crm_wins",
+            "text",
+        ),
+        "last_name": (
+            {"salesforce": "LastName", "dynamics": "lastname", "hubspot": "lastname"},
+            "lastName",
+            "both",
+            "crm_wins",
+            "text",
+        ),
         "email": (
-            {"salesforce": "Email", "dynamics": "emailaddress1"},
+            {"salesforce": "Email", "dynamics": "emailaddress1", "hubspot": "email"},
             "workEmail",
             "both",
             "last_write_wins",
             "email",
         ),
-        "phone": ({"salesforce": "Phone", "dynamics": "telephone1"}, "workPhone", "both", "last_write_wins", "phone"),
+        "phone": (
+            {"salesforce": "Phone", "dynamics": "telephone1", "hubspot": "phone"},
+            "workPhone",
+            "both",
+            "last_write_wins",
+            "phone",
+        ),
         "account_id": (
-            {"salesforce": "AccountId", "dynamics": "parentcustomerid"},
+            {"salesforce": "AccountId", "dynamics": "parentcustomerid", "hubspot": "associatedcompanyid"},
             "externalOrganization",
             "crm_to_genesys",
             "crm_wins",
             "text",
         ),
         "lead_score": (
-            {"salesforce": "LeadScore__c"},
+            {"salesforce": "LeadScore__c", "hubspot": "hubspotscore"},
             "customFields.leadScore",
             "crm_to_genesys",
             "crm_wins",
@@ -57,8 +75,12 @@ def test_default_policy_is_the_guides_table() -> None:
         ),
         "tags": ({"salesforce": "Tags__c"}, "customFields.tags", "both", "genesys_wins", "tags"),
     }
-    assert dict(policy.link_field) == {"salesforce": "Id", "dynamics": "contactid"}
-    assert dict(policy.external_source) == {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
+    assert dict(policy.link_field) == {"salesforce": "Id", "dynamics": "contactid", "hubspot": "hs_object_id"}
+    assert dict(policy.external_source) == {
+        "salesforce": "Salesforce",
+        "dynamics": "Dynamics 365",
+        "hubspot": "HubSpot",
+    }
     assert (policy.create_crm_from_genesys, policy.on_crm_delete) == (False, "unlink")
     assert policy.matching == MatchingPolicy()  # the file spells out the model's defaults
     assert policy.max_delete_share == 0.05
@@ -176,7 +198,7 @@ def _assert_error(text: str, key: str, line: int) -> None:
         ("    direction: both\n    conflict: crm_wins\n", "    direction: both\n", "fields.first_name.conflict", ""),
         (TAGS_BLOCK, "  tags: yes\n", "fields.tags", "  tags: yes"),
         (
-            "link_field:\n  salesforce: Id\n  dynamics: contactid\n",
+            "link_field:\n  salesforce: Id\n  dynamics: contactid\n  hubspot: hs_object_id\n",
             "link_field: [Id]\n",
             "link_field",
             "link_field: [Id]",
