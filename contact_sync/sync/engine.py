@@ -40,6 +40,7 @@ def restrict_to_cohort(match: MatchResult, cohort_crm_ids: Iterable[str]) -> Mat
         review=match.review[match.review["crm_id"].isin(cohort)].reset_index(drop=True),
         shared_keys=match.shared_keys,
         kept_apart=match.kept_apart,
+        moved_links=match.moved_links[match.moved_links["merged_into"].isin(cohort)].reset_index(drop=True),
     )
 
 

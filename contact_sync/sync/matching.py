@@ -24,6 +24,11 @@ record (live, or deleted/merged away) scores as the same person on email or phon
 
 Deleted or merged CRM records never match new Genesys contacts; their stored links are still matched so the plan can
 unlink or delete. Once the link is dropped they match nothing, not even a Genesys contact that still carries their id.
+One exception is the CRM's own word: a link (stored, or the id in ``externalIds``) of a record merged into a live record
+that has no link of its own moves to that record (rule ``merged``; ``MatchResult.moved_links`` names the stored links
+it replaces). A HubSpot merge makes a new record of both, and a Salesforce master may have been unlinked: without this
+the survivor would be created in Genesys a second time. When several links merge into one record, none is chosen: the
+record is reported ambiguous (rule ``merged``) and held, and the links go by ``on_crm_delete``.
 """
 
 from __future__ import annotations
@@ -40,12 +45,13 @@ import pyarrow.compute as pc
 from contact_sync.sync.evidence import MatchingPolicy, PairSides, Scores, score_pairs
 from contact_sync.sync.normalize import normalize_email, normalize_name
 
-RULE_SCORES: Final = {"link": 1.0, "accepted": 1.0, "external_id": 1.0}
+RULE_SCORES: Final = {"link": 1.0, "accepted": 1.0, "external_id": 1.0, "merged": 1.0}
 """Score of the trusted rules; proposed pairs carry their evidence score."""
 TRUSTED_EVIDENCE: Final = {
     "link": "stored link",
     "accepted": "accepted in the match review queue",
     "external_id": "CRM id in the Genesys contact's externalIds",
+    "merged": "linked to a CRM record merged into this one",
 }
 BLOCKING_KEYS: Final = ("email", "phone", "name_account", "name")
 """Blocking keys in the order a proposed pair's ``rule`` names the first that proposed it."""
@@ -58,6 +64,7 @@ REJECTED_COLUMNS: Final = ("system", "record_id", "reason")
 SHARED_KEY_COLUMNS: Final = ("key_type", "key", "crm_records", "genesys_records")
 DECISION_COLUMNS: Final = ("crm_id", "genesys_id", "decision")
 KEPT_APART_COLUMNS: Final = ("reason", "pairs")
+MOVED_COLUMNS: Final = ("crm_id", "genesys_id", "merged_into")
 PAIR_DECISIONS: Final = ("accept", "reject", "release")
 
 
@@ -95,6 +102,9 @@ class MatchResult:
     kept_apart: pd.DataFrame = field(default_factory=lambda: _frame(KEPT_APART_COLUMNS))
     """reason, pairs: how many proposed pairs were neither linked nor held, by why (conflicting evidence, a score
     below the review threshold, a better candidate taken, a pair someone rejected or released)."""
+    moved_links: pd.DataFrame = field(default_factory=lambda: _frame(MOVED_COLUMNS))
+    """crm_id, genesys_id, merged_into: stored links whose CRM record was merged into `merged_into`, now linked to
+    the Genesys contact in ``matches`` (rule ``merged``) in their place."""
 
 
 def _frame(columns: tuple[str, ...], data: dict[str, object] | None = None) -> pd.DataFrame:
@@ -149,6 +159,7 @@ def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
             "account": account.to_numpy(),
             "created_at": pd.to_datetime(frame["created_at"], utc=True).to_numpy(dtype="datetime64[ns]"),
             "live": (~frame["is_deleted"].fillna(False).astype(bool) & frame["merged_into"].isna()).to_numpy(),
+            "merged_into": _text_key(frame["merged_into"]).to_numpy(),
         }
     )
     work["role_email"] = _role_mailbox(work["email"], rules.role_local_parts)
@@ -540,6 +551,49 @@ def unmatched_genesys_reasons(unmatched: pd.DataFrame) -> pd.Series:
     return pd.Series(reasons, index=unmatched.index, dtype=object)
 
 
+def _survivors(c: pd.DataFrame, ci: np.ndarray) -> np.ndarray:
+    """For each CRM position, the position of the live record it was merged into (-1 when none is in the frame)."""
+    target = pd.Index(c["id"]).get_indexer(c["merged_into"].to_numpy(dtype=object)[ci])
+    ok = target >= 0
+    ok[ok] = c["live"].to_numpy()[target[ok]]
+    return np.where(ok, target, -1)
+
+
+def _move_merged_links(
+    c: pd.DataFrame, found: list[pd.DataFrame], taken_c: np.ndarray, held: np.ndarray, ambiguous: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move each stored link (``found[0]``) of a record merged into a free live record to that record; a record
+    several links merge into is reported ambiguous and taken. Returns the ambiguous frame and the moves (crm_id,
+    genesys_id as a position, merged_into)."""
+    stored = found[0]
+    ci = stored["ci"].to_numpy(dtype=np.int64)
+    survivor = _survivors(c, ci)
+    free = (survivor >= 0) & ~taken_c[np.maximum(survivor, 0)] & ~held[np.maximum(survivor, 0)]
+    crowded = free & pd.Series(survivor).duplicated(keep=False).to_numpy()
+    moving = free & ~crowded
+    ids = c["id"].to_numpy(dtype=object)
+    moved = pd.DataFrame(
+        {"crm_id": ids[ci[moving]], "genesys_id": stored["gi"].to_numpy()[moving], "merged_into": ids[survivor[moving]]}
+    )
+    stored = stored.copy()
+    at = np.flatnonzero(moving)
+    stored.loc[at, "ci"] = survivor[moving]
+    stored.loc[at, "rule"] = "merged"
+    stored.loc[at, "evidence"] = (
+        "stored link of " + pd.Series(ids[ci[moving]], dtype=object) + ", merged into it"
+    ).to_numpy()
+    found[0] = stored
+    taken_c[survivor[moving]] = True
+    taken_c[survivor[crowded]] = True
+    if not crowded.any():
+        return ambiguous, moved
+    keys = ids[survivor[crowded]]
+    return pd.concat(
+        [ambiguous, _frame(AMBIGUOUS_COLUMNS, {"rule": "merged", "key": keys, "system": "crm", "record_id": keys})],
+        ignore_index=True,
+    ).drop_duplicates(subset=["system", "record_id"]), moved
+
+
 def _trusted(ci: np.ndarray, gi: np.ndarray, rule: str) -> pd.DataFrame:
     return pd.DataFrame(
         {"ci": ci, "gi": gi, "rule": rule, "score": RULE_SCORES[rule], "evidence": TRUSTED_EVIDENCE[rule]}
@@ -586,6 +640,7 @@ def match_contacts(
     decisions = _frame(DECISION_COLUMNS) if pair_decisions is None else pair_decisions
     found: list[pd.DataFrame] = []
     ambiguous = _frame(AMBIGUOUS_COLUMNS)
+    moved = _frame(MOVED_COLUMNS)
 
     def take(rows: pd.DataFrame) -> None:
         found.append(rows)
@@ -611,6 +666,7 @@ def match_contacts(
         taken_c[ci[twice]] = True
         taken_g[gi[twice]] = True
         take(_trusted(ci[~twice], gi[~twice], "link"))
+        ambiguous, moved = _move_merged_links(c, found, taken_c, held, ambiguous)
 
     # Pairs a person accepted in the review queue, while both records are free and the CRM record is live.
     accepted = decisions[decisions["decision"] == "accept"].drop_duplicates(["crm_id"]).drop_duplicates(["genesys_id"])
@@ -623,6 +679,10 @@ def match_contacts(
     ci = pd.Index(c["id"]).get_indexer(g["link"].to_numpy(dtype=object)[gi])
     ok = ci >= 0
     ci, gi = ci[ok], gi[ok]
+    # The id of a record merged away counts as its survivor's.
+    survivor = _survivors(c, ci)
+    follow = (survivor >= 0) & ~held[np.maximum(survivor, 0)]
+    ci = np.where(follow, survivor, ci)
     twice = pd.Series(ci).duplicated(keep=False).to_numpy()
     ok = live_c[ci] & ~taken_c[ci]
     crowded = ok & twice
@@ -640,7 +700,8 @@ def match_contacts(
         )  # fmt: skip
         taken_c[ci[crowded]] = True
         taken_g[gi[crowded]] = True
-    take(_trusted(ci[ok & ~twice], gi[ok & ~twice], "external_id"))
+    take(_trusted(ci[ok & ~twice & ~follow], gi[ok & ~twice & ~follow], "external_id"))
+    take(_trusted(ci[ok & ~twice & follow], gi[ok & ~twice & follow], "merged"))
 
     # Duplicates inside each system: pairs scored once; they count the people who hold a key, and the CRM groups are
     # decided after the trusted tiers so an already linked record is its group's primary.
@@ -735,7 +796,11 @@ def match_contacts(
         }
     )
 
+    if len(moved):  # positions to ids; a moved link the re-check sent to review is not moved
+        moved = moved.assign(genesys_id=gen_ids[moved["genesys_id"].to_numpy(dtype=np.int64)])
+        moved = moved.merge(matches[["crm_id", "genesys_id"]].rename(columns={"crm_id": "merged_into"}))
     return MatchResult(
+        moved_links=moved[list(MOVED_COLUMNS)].astype(object),
         matches=matches,
         ambiguous=ambiguous.reset_index(drop=True),
         crm_duplicates=crm_dups,

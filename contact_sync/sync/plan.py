@@ -266,7 +266,9 @@ def build_reconciliation(
     if len(gone):
         action = _delete_action(policy)
         decided = _delete_decision_of(gone, delete_decisions)
-        new = pd.isna(decided)
+        # Several links merged into one record (matching holds it): which Genesys contact goes is a person's call.
+        crowded = _merged_with_others(gone, crm, match)
+        new = pd.isna(decided) & ~crowded
         share = float(getattr(policy, "max_delete_share", 0.05))
         count = int(getattr(policy, "max_delete_count", 10))
         allowed = max(share * len(pairs), count)
@@ -282,12 +284,14 @@ def build_reconciliation(
         approved, rejected = decided == "approve", decided == "reject"
         acts = approved | (new & (not refused))
         suffix = np.select(
-            [approved, rejected, decided == "wait", new & refused],
+            [approved, rejected, decided == "wait", new & refused, crowded],
             [
                 "; approved in the delete review queue",
                 "; delete rejected in the delete review queue: the Genesys contact is kept",
                 "; waiting in the delete review queue",
                 "; refused by the mass-delete guard",
+                " with another linked record: waiting in the delete review queue for a person to choose which "
+                "Genesys contact goes (the other's link moves to the merged record)",
             ],
             default="",
         )
@@ -323,6 +327,17 @@ def build_reconciliation(
     return ReconciliationRow.validate(recon, inplace=True), guard
 
 
+def _merged_with_others(gone: pd.DataFrame, crm: pd.DataFrame, match: MatchResult) -> np.ndarray:
+    """Whether each gone pair's CRM record was merged into a record matching reported ambiguous for taking the
+    links of several merged records."""
+    amb = match.ambiguous
+    survivors = amb.loc[(amb["rule"] == "merged") & (amb["system"] == "crm"), "record_id"]
+    if survivors.empty:
+        return np.zeros(len(gone), dtype=bool)
+    merged_into = by_record_id(crm)["merged_into"].reindex(gone["crm_id"]).to_numpy(dtype=object)
+    return pd.Series(merged_into).isin(set(survivors)).to_numpy()
+
+
 def _delete_decision_of(gone: pd.DataFrame, decisions: pd.DataFrame | None) -> np.ndarray:
     """The delete review queue's decision (approve, reject, wait) for each gone pair, None where it has none."""
     if decisions is None or decisions.empty:
@@ -344,6 +359,17 @@ def _wide(rows: pd.DataFrame, id_column: str, fields: tuple[str, ...]) -> pd.Dat
 def _record_rows(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows.drop_duplicates(subset=["crm_id", "genesys_id"])[["crm_id", "genesys_id", "note"]]
     return out.rename(columns={"note": "reason"}).reset_index(drop=True)
+
+
+def _moved_rows(match: MatchResult) -> pd.DataFrame:
+    """crm_id, genesys_id, reason of the stored links matching moved to the record their CRM record was merged into:
+    the old link is closed (the new one is among the plan's new links)."""
+    moved = match.moved_links
+    reason = "merged into " + moved["merged_into"].astype(str) + ": the link moved to it"
+    return pd.DataFrame(
+        {"crm_id": moved["crm_id"].to_numpy(dtype=object), "genesys_id": moved["genesys_id"].to_numpy(dtype=object),
+         "reason": reason.to_numpy(dtype=object)}
+    )  # fmt: skip
 
 
 def _delete_action(policy: object) -> str:
@@ -413,7 +439,7 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
                 "held": conflicts["action"] == "hold",
             }
         ).reset_index(drop=True),
-        unlinks=_record_rows(recon[acting("unlink")]),
+        unlinks=pd.concat([_record_rows(recon[acting("unlink")]), _moved_rows(match)], ignore_index=True),
         deletes=_record_rows(recon[acting("delete_genesys")]),
         refused_deletes=_held_deletes(recon[acting("hold") & (recon["policy"] == "on_crm_delete").to_numpy()], policy),
         kept_deletes=_record_rows(recon[acting("hold") & (recon["policy"] == "delete_review").to_numpy()]),

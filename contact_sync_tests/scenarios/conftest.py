@@ -83,10 +83,15 @@ class Crm:
     def delete(self, crm_id: str) -> None:
         self.seat.delete(crm_id)
 
-    def merge(self, master_id: str, loser_ids: list[str]) -> None:
-        """A user's merge: the losers are deleted with their master recorded (Salesforce `MasterRecordId`)."""
+    def merge(self, master_id: str, loser_ids: list[str]) -> str:
+        """A user's merge; the id of the record holding the result. Salesforce deletes the losers with their master
+        recorded (`MasterRecordId`); HubSpot makes a new record of the two (both old ids then name it)."""
+        if self.kind == "hubspot":
+            (other,) = loser_ids
+            return self.sim.merge_contacts(master_id, other)
         assert self.kind == "salesforce", f"the {self.kind} simulator has no merge"
         self.sim.merge(master_id, loser_ids)
+        return master_id
 
     def record(self, crm_id: str) -> dict[str, Any]:
         """The record as the CRM's API shows it (its own column names)."""

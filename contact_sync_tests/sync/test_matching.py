@@ -554,3 +554,46 @@ def test_a_crm_record_that_may_be_an_unreadable_genesys_contact_is_held_not_crea
     held = result.unmatched_crm.set_index("crm_id")["held"].to_dict()
     # Odd Tags may be that contact: held. Ann shares the address but not the name: two people, she is created.
     assert held == {"c1": True, "c2": False, "c3": False}
+
+
+def test_a_link_of_a_record_merged_into_an_unlinked_record_moves_to_it() -> None:
+    # HubSpot's merge makes c9, a new record, of c1 and c2; only c1 was linked. c9 is not created a second time.
+    c = crm(
+        {"record_id": "c1", "email": "a@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c2", "email": "a2@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c9", "email": "a@x.com"},
+    )
+    result = match_contacts(c, genesys({"record_id": "g1", "crm_id": "c1", "email": "a@x.com"}), links(("c1", "g1")),
+                            POLICY)  # fmt: skip
+    assert pairs(result) == {("c9", "g1", "merged")}
+    assert result.moved_links.to_dict("records") == [{"crm_id": "c1", "genesys_id": "g1", "merged_into": "c9"}]
+    assert result.unmatched_crm.empty and result.ambiguous.empty
+
+
+def test_a_merge_into_a_linked_master_moves_nothing() -> None:
+    # Salesforce's merge keeps the master c9, already linked to g9: c1's link goes by on_crm_delete as before.
+    c = crm({"record_id": "c1", "email": "a@x.com", "is_deleted": True, "merged_into": "c9"}, {"record_id": "c9"})
+    g = genesys({"record_id": "g1", "email": "a@x.com"}, {"record_id": "g9"})
+    result = match_contacts(c, g, links(("c1", "g1"), ("c9", "g9")), POLICY)
+    assert pairs(result) == {("c1", "g1", "link"), ("c9", "g9", "link")}
+    assert result.moved_links.empty
+
+
+def test_two_links_merged_into_one_record_are_not_chosen_between() -> None:
+    c = crm(
+        {"record_id": "c1", "email": "a@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c2", "email": "b@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c9", "email": "a@x.com"},
+    )
+    g = genesys({"record_id": "g1", "email": "a@x.com"}, {"record_id": "g2", "email": "b@x.com"})
+    result = match_contacts(c, g, links(("c1", "g1"), ("c2", "g2")), POLICY)
+    assert pairs(result) == {("c1", "g1", "link"), ("c2", "g2", "link")}
+    assert ambiguous_ids(result, "crm") == {"c9"} and set(result.ambiguous["rule"]) == {"merged"}
+    assert result.unmatched_crm.empty and result.moved_links.empty
+
+
+def test_the_id_of_a_merged_record_in_externalids_links_its_survivor() -> None:
+    c = crm({"record_id": "c1", "is_deleted": True, "merged_into": "c9"}, {"record_id": "c9", "email": "a@x.com"})
+    result = match_contacts(c, genesys({"record_id": "g1", "crm_id": "c1"}), None, POLICY)
+    assert pairs(result) == {("c9", "g1", "merged")}
+    assert result.moved_links.empty and result.unmatched_crm.empty

@@ -291,3 +291,43 @@ def test_an_approved_delete_is_a_delete_under_the_delete_policy() -> None:
     plan = reconcile(c, g, make_policy("one_way", on_crm_delete="delete"), links=lk, delete_decisions=queue)
     assert sorted(plan.deletes["genesys_id"]) == sorted(f"g{i}" for i in range(12))
     assert plan.refused_deletes.empty and plan.unlinks.empty
+
+
+@pytest.mark.parametrize("on_crm_delete", ["unlink", "delete"])
+def test_a_link_moved_by_a_merge_closes_the_old_link_and_keeps_the_genesys_contact(on_crm_delete: str) -> None:
+    c = crm(
+        {"record_id": "c1", "email": "a@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c9", "email": "a@x.com", "first_name": "Ann"},
+    )
+    g = genesys({"record_id": "g1", "crm_id": "c1", "email": "a@x.com"})
+    plan = reconcile(c, g, make_policy("one_way", on_crm_delete=on_crm_delete), links=links(("c1", "g1")))
+    assert plan.unlinks.to_dict("records") == [
+        {"crm_id": "c1", "genesys_id": "g1", "reason": "merged into c9: the link moved to it"}
+    ]
+    assert plan.new_links[["crm_id", "genesys_id", "rule"]].to_dict("records") == [
+        {"crm_id": "c9", "genesys_id": "g1", "rule": "merged"}
+    ]
+    assert plan.deletes.empty and plan.genesys_creates.empty
+    assert plan.genesys_updates.set_index("field").loc["first_name", "value"] == "Ann"
+
+
+def test_two_links_merged_into_one_record_wait_for_a_person_and_an_approval_lets_the_other_move() -> None:
+    c = crm(
+        {"record_id": "c1", "email": "a@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c2", "email": "b@x.com", "is_deleted": True, "merged_into": "c9"},
+        {"record_id": "c9", "email": "a@x.com"},
+    )
+    g = genesys({"record_id": "g1", "crm_id": "c1", "email": "a@x.com"}, {"record_id": "g2", "crm_id": "c2"})
+    policy = make_policy("one_way", on_crm_delete="delete")
+    plan = reconcile(c, g, policy, links=links(("c1", "g1"), ("c2", "g2")))
+    assert plan.deletes.empty and plan.unlinks.empty and plan.genesys_creates.empty
+    assert sorted(plan.refused_deletes["genesys_id"]) == ["g1", "g2"]
+    assert all("merged into c9 with another linked record" in r for r in plan.refused_deletes["reason"])
+
+    # Someone approves deleting g2: it goes; c1's link then stands alone and moves to c9 on the next run.
+    approved = pd.DataFrame({"crm_id": ["c2"], "genesys_id": ["g2"], "decision": ["approve"]})
+    plan = reconcile(c, g, policy, links=links(("c1", "g1"), ("c2", "g2")), delete_decisions=approved)
+    assert plan.deletes["genesys_id"].tolist() == ["g2"] and plan.refused_deletes["genesys_id"].tolist() == ["g1"]
+    plan = reconcile(c, g.iloc[:1], policy, links=links(("c1", "g1")))
+    assert plan.new_links[["crm_id", "genesys_id"]].values.tolist() == [["c9", "g1"]]
+    assert plan.deletes.empty and plan.genesys_creates.empty

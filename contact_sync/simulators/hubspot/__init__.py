@@ -283,6 +283,11 @@ class HubSpotSimulator(Simulator):
         """A user deletes the contact (it is archived: only `archived=true` reads see it)."""
         self.service.archive("contacts", [str(contact_id)])
 
+    def merge_contacts(self, primary_id: str | int, other_id: str | int) -> str:
+        """A user merges two contacts in the HubSpot UI (see the service's `merge`); the id of the merged record."""
+        _, body = self.service.merge("contacts", {"primaryObjectId": str(primary_id), "objectIdToMerge": str(other_id)})
+        return str(body["id"])
+
     def associate(self, contact_id: str | int, company_id: str | int) -> None:
         """Associate a contact with a company (the default association)."""
         self.service.link(contact_id, company_id)
