@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from contact_sync.ledger import LedgerError
-from contact_sync.pipeline.records import canonical_to_genesys, genesys_to_canonical
+from contact_sync.pipeline.genesys_adapter import genesys_to_canonical, organization_accounts
 from contact_sync.pipeline.services import Services
-from contact_sync.pipeline.snapshots import organization_accounts, refresh_crm_snapshot
+from contact_sync.pipeline.snapshots import refresh_crm_snapshot
 from contact_sync.pipeline.writes import CHUNK, audit_rows
 from contact_sync.sync.merge import compare_keys
 
@@ -403,12 +403,13 @@ def _restore(services: Services, plan: Rollback, system: str, stamps: dict[str, 
     values: dict[str, dict[str, Any]] = {}
     for record_id, name, before in zip(rows["record_id"], rows["field"], rows["before"], strict=True):
         values.setdefault(str(record_id), {})[str(name)] = before
-    organizations = _organizations(services, rows) if system == "genesys" else {}
+    accounts = rows.loc[rows["field"] == "account_id", "before"]
+    organizations = services.genesys_adapter.organizations(accounts) if system == "genesys" else {}
     ids = sorted(values)
     for start in range(0, len(ids), CHUNK):
         part = {i: values[i] for i in ids[start : start + CHUNK]}
         if system == "genesys":
-            api = {i: canonical_to_genesys(v, services.policy, organizations) for i, v in part.items()}
+            api = {i: services.genesys_adapter.update_paths(v, organizations) for i, v in part.items()}
             report = services.genesys.update_contacts(api, {i: stamps.get(i, "") for i in api})
         else:
             report = services.crm.update(part, {i: stamps.get(i, "") for i in part})
@@ -426,21 +427,6 @@ def _restore(services: Services, plan: Rollback, system: str, stamps: dict[str, 
         failed = batch.index[(~done.isin(["updated", "changed_since_read"])).to_numpy()]
         changes.loc[failed, "action"] = "failed"
         changes.loc[failed, "why"] = message.loc[failed].map(lambda m: f"write failed: {m}" if m else "write failed")
-
-
-def _organizations(services: Services, rows: pd.DataFrame) -> dict[str, str]:
-    """CRM account id -> Genesys organization id for the accounts being restored (missing organizations created)."""
-    wanted = sorted({str(v) for v in rows.loc[rows["field"] == "account_id", "before"] if v is not None})
-    if not wanted:
-        return {}
-    source = services.genesys.ensure_external_source(services.crm.external_source)
-    orgs = organization_accounts(services.genesys.scan_organizations(), services.crm.external_source)
-    known = dict(zip(orgs["account_id"], orgs["organization_id"], strict=True))
-    missing = [a for a in wanted if a not in known]
-    if missing:
-        names = services.crm.account_names(missing)
-        known.update(services.genesys.ensure_organizations({a: names.get(a, a) for a in missing}, source))
-    return {a: known[a] for a in wanted if a in known}
 
 
 def _undo_creates(services: Services, plan: Rollback, rollback_id: str) -> None:

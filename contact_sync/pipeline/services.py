@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final
 
 from contact_sync.connectors.genesys import GenesysConnector
@@ -19,6 +20,7 @@ from contact_sync.crms import crm_plugin
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.genesys_adapter import GenesysAdapter
 from contact_sync.settings import GenesysSettings
 from contact_sync.sync.policy import SyncPolicy, load_policy
 
@@ -43,6 +45,11 @@ class Services:
     simulated: bool = False
     """True when the built-in simulators stand in for the real services."""
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    @cached_property
+    def genesys_adapter(self) -> GenesysAdapter:
+        """Genesys write shapes and organization mapping for this run's policy and CRM."""
+        return GenesysAdapter(self.genesys, self.crm, self.policy)
 
     def api_calls(self) -> dict[str, int]:
         """API calls so far, per system and endpoint: {"crm GET /...": n, "genesys POST /...": n}."""

@@ -17,12 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from contact_sync.pipeline.records import genesys_to_canonical
+from contact_sync.pipeline.genesys_adapter import ORGANIZATION_COLUMNS, genesys_to_canonical, organization_accounts
 from contact_sync.pipeline.services import Services
 from contact_sync.sync.columns import STAMP_COLUMNS
 from contact_sync.sync.schema import empty_canonical, empty_rejected
-
-ORGANIZATION_COLUMNS = ("organization_id", "account_id")
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -125,30 +123,6 @@ def refresh_crm_snapshot(services: Services, *, persist: bool = True) -> Snapsho
         "persisted": persist,
     }
     return Snapshot(system=crm.kind, contacts=contacts, stamps=stamps, rejected=rejected, info=info)
-
-
-def organization_accounts(organizations: list[dict[str, Any]], source_name: str) -> pd.DataFrame:
-    """organization_id, account_id for the organizations linked to a CRM account under `source_name`.
-
-    An organization whose id, external ids or source cannot be read is left out: its contacts then read with no
-    account and a warning (see `sync.convert`), and every other organization still maps."""
-    wanted = source_name.lower()
-    rows = []
-    for org in organizations:
-        org_id = org.get("id") if isinstance(org, dict) else None
-        links = org.get("externalIds") if isinstance(org, dict) else None
-        if not isinstance(org_id, str) or not org_id or not isinstance(links, list):
-            continue
-        for link in links:
-            source = link.get("externalSource") if isinstance(link, dict) else None
-            name = source.get("name") if isinstance(source, dict) else None
-            value = link.get("value") if isinstance(link, dict) else None
-            if isinstance(name, str) and name.lower() == wanted and isinstance(value, str) and value:
-                rows.append((org_id, value))
-                break
-    if not rows:
-        return _empty(ORGANIZATION_COLUMNS)
-    return pd.DataFrame(rows, columns=list(ORGANIZATION_COLUMNS)).astype("string")
 
 
 def read_genesys_snapshot(services: Services) -> Snapshot:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from contact_sync.connectors.results import WriteReport
-from contact_sync.pipeline.records import canonical_to_genesys, genesys_create_body
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import Snapshot
 from contact_sync.sync.plan import SyncPlan
@@ -231,9 +230,9 @@ def _links_to_restore(plan: SyncPlan, genesys: Snapshot) -> pd.DataFrame:
     return found.loc[lost & ~dropped, ["crm_id", "genesys_id"]].reset_index(drop=True)
 
 
-def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot, run_id: str) -> WriteSummary:
+def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_id: str) -> WriteSummary:
     """Write the plan's Genesys side: record-only changes, link and field updates, creates, unlinks and deletes."""
-    ledger, kind = services.ledger, services.crm.kind
+    ledger, kind, adapter = services.ledger, services.crm.kind, services.genesys_adapter
     summary = WriteSummary(system="genesys")
     recon = plan.reconciliation
     carried_ids = genesys.contacts[["record_id", "crm_id"]].dropna().astype(str)
@@ -271,17 +270,14 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
         )
         summary.unlinked += ledger.record_batch(run_id, unlinks=unlinks, audit=audit)["unlinked"]
 
-    needs_source = len(plan.genesys_creates) or len(to_link)
-    source = services.genesys.ensure_external_source(services.crm.external_source) if needs_source else None
-    organizations = _organizations(services, plan, crm, genesys)
+    organizations = adapter.organizations(_accounts_written(plan), genesys.organizations)
 
     # 3. Updates: changed fields plus the externalIds link of contacts matched without it.
     changes: dict[str, dict[str, Any]] = {}
     for gid, fld, value in zip(written["genesys_id"], written["field"], written["new_value"], strict=True):
-        changes.setdefault(str(gid), {}).update(canonical_to_genesys({fld: value}, services.policy, organizations))
+        changes.setdefault(str(gid), {}).update(adapter.update_paths({fld: value}, organizations))
     for crm_id, gid in zip(to_link["crm_id"], to_link["genesys_id"], strict=True):
-        assert source is not None
-        changes.setdefault(str(gid), {})["externalIds"] = {"externalSource": {"id": source["id"]}, "value": crm_id}
+        changes.setdefault(str(gid), {}).update(adapter.link_paths(crm_id))
     stamps = genesys.stamp_map()
     base_rows = recon[recon["base_update"] & recon["action"].isin(["write_genesys"])]
     for ids in _chunks(sorted(changes)):
@@ -319,16 +315,11 @@ def apply_to_genesys(services: Services, plan: SyncPlan, crm: Snapshot, genesys:
 
     # 4. Creates, each carrying its CRM id in externalIds.
     if len(plan.genesys_creates):
-        assert source is not None
         creates = plan.genesys_creates.set_index("crm_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_genesys"]
         for ids in _chunks(_not_linked_yet(services, [str(i) for i in creates.index], "crm_id")):
-            items = []
-            for crm_id in ids:
-                items.append(
-                    (crm_id, genesys_create_body(values[crm_id], services.policy, organizations, source, crm_id))
-                )
+            items = [(crm_id, adapter.create_body(values[crm_id], organizations, crm_id)) for crm_id in ids]
             # The audit first: if the process dies once the service applied the create, the creation is recorded.
             intent = create_rows[create_rows["crm_id"].isin(ids) & create_rows["new_value"].notna()]
             ledger.record_create_intent(
@@ -381,22 +372,13 @@ def _not_linked_yet(services: Services, ids: list[str], column: str) -> list[str
     return [i for i in ids if i not in linked]
 
 
-def _organizations(services: Services, plan: SyncPlan, crm: Snapshot, genesys: Snapshot) -> dict[str, str]:
-    """CRM account id -> Genesys organization id for every account the plan writes, creating missing ones."""
+def _accounts_written(plan: SyncPlan) -> list[str]:
+    """The CRM account ids the plan writes to Genesys contacts."""
     recon = plan.reconciliation
     writes = recon[
         recon["action"].isin(["write_genesys", "write_both", "create_genesys"]) & (recon["field"] == "account_id")
     ]
-    wanted = sorted({str(v) for v in writes["new_value"].dropna()})
-    if not wanted:
-        return {}
-    known = dict(zip(genesys.organizations["account_id"], genesys.organizations["organization_id"], strict=True))
-    missing = [a for a in wanted if a not in known]
-    if missing:
-        source = services.genesys.ensure_external_source(services.crm.external_source)
-        names = services.crm.account_names(missing)
-        known.update(services.genesys.ensure_organizations({a: names.get(a, a) for a in missing}, source))
-    return {a: known[a] for a in wanted if a in known}
+    return [str(v) for v in writes["new_value"].dropna().unique()]
 
 
 def apply_to_crm(

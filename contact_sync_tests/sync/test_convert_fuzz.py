@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 
 from contact_sync.crms.dynamics.convert import records_to_canonical as dynamics_records_to_canonical
 from contact_sync.crms.salesforce.convert import records_to_canonical as crm_to_canonical
-from contact_sync.pipeline.records import genesys_to_canonical
-from contact_sync.pipeline.snapshots import organization_accounts
+from contact_sync.pipeline.genesys_adapter import genesys_to_canonical, organization_accounts
 from contact_sync.sync.policy import load_policy
 from contact_sync_tests.sync.test_convert import ORGS, SOURCE, dynamics_row, genesys_contact, sf_row
 

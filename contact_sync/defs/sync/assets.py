@@ -221,15 +221,12 @@ def genesys_writes(
     context: dg.AssetExecutionContext,
     contact_sync: ContactSyncResource,
     reconciliation: SyncPlan,
-    crm_contacts: Snapshot,
     genesys_contacts: Snapshot,
 ) -> dg.Output[WriteSummary]:
     if contact_sync.dry_run:
         summary = planned_genesys(reconciliation)
     else:
-        summary = apply_to_genesys(
-            contact_sync.services, reconciliation, crm_contacts, genesys_contacts, context.run.run_id
-        )
+        summary = apply_to_genesys(contact_sync.services, reconciliation, genesys_contacts, context.run.run_id)
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 
