@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import click
 
+from contact_sync.launcher import LaunchError
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _Main(click.Group):
+    """The root group: a sync that cannot start, or an instance or ledger that cannot open, is one line and exit
+    status 1 in every subcommand (`contact_sync.launcher` raises `LaunchError`, not click's errors)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except LaunchError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="contact-sync")
 def main() -> None:
     """Keep a CRM and Genesys Cloud external contacts in sync."""

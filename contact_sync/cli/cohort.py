@@ -23,8 +23,9 @@ def cohort() -> None:
 @click.option("--size", type=click.IntRange(min=1), required=True, help="How many CRM contacts the cohort holds.")
 def create(name: str, size: int) -> None:
     """Pick SIZE live CRM contacts (the same ones for the same data) and store them as cohort NAME."""
-    from contact_sync.cli.launch import cli_services, open_instance
+    from contact_sync.cli.launch import cli_services
     from contact_sync.defs.sync.partitions import ensure_cohort_partition
+    from contact_sync.launcher import open_instance
     from contact_sync.pipeline.cohorts import create_cohort
 
     with cli_services() as services:
@@ -41,7 +42,8 @@ def create(name: str, size: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line instead of a table.")
 def list_cohorts(as_json: bool) -> None:
     """Every cohort: name, size and when it was created ("all" always exists and means every contact)."""
-    from contact_sync.cli.launch import console, open_ledger
+    from contact_sync.cli.launch import console
+    from contact_sync.launcher import open_ledger
     from contact_sync.pipeline.config import ALL_COHORT
 
     with open_ledger() as ledger:

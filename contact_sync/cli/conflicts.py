@@ -50,7 +50,8 @@ def conflicts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the conflicts as one JSON array (one line).")
 def list_conflicts(status: str, as_json: bool) -> None:
     """Conflicts with both versions, the base, the policy and what was decided."""
-    from contact_sync.cli.launch import console, open_ledger
+    from contact_sync.cli.launch import console
+    from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
         found = ledger.conflicts(status=None if status == "all" else status)
@@ -98,7 +99,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 @click.option("--by", default=None, help="Who decided (default: the login name).")
 def resolve(conflict_id: int, use: str, value: str | None, by: str | None) -> None:
     """Decide conflict ID; the next bidirectional run of its cohort writes the decision to both sides."""
-    from contact_sync.cli.launch import open_ledger
+    from contact_sync.launcher import open_ledger
     from contact_sync.ledger import LedgerError
 
     if use == "value" and (value is None or not value.strip()):

@@ -38,7 +38,8 @@ def deletes() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the reviews as one JSON array (one line).")
 def list_deletes(status: str, as_json: bool) -> None:
     """Deletes/unlinks held by the mass-delete guard: the pair, what would be done, and why."""
-    from contact_sync.cli.launch import console, open_ledger
+    from contact_sync.cli.launch import console
+    from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
         found = ledger.delete_reviews(status=status)
@@ -71,7 +72,7 @@ def list_deletes(status: str, as_json: bool) -> None:
 
 def _decide(review_ids: tuple[int, ...], every_open: bool, decision: str, by: str | None) -> list[int]:
     """Decide the given reviews (or every open one); returns the ids decided. Refuses an id it cannot decide."""
-    from contact_sync.cli.launch import open_ledger
+    from contact_sync.launcher import open_ledger
     from contact_sync.ledger import LedgerError
 
     if bool(review_ids) == every_open:

@@ -57,7 +57,8 @@ def matches() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the reviews as one JSON array (one line).")
 def list_matches(status: str, as_json: bool) -> None:
     """Pairs held for review with their score, why they were held, the evidence and both records side by side."""
-    from contact_sync.cli.launch import console, open_ledger
+    from contact_sync.cli.launch import console
+    from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
         found = ledger.match_reviews(status=status)
@@ -101,7 +102,7 @@ def _person(record: dict[str, Any] | None) -> str:
 
 
 def _decide(review_id: int, decision: str, by: str | None) -> Any:
-    from contact_sync.cli.launch import open_ledger
+    from contact_sync.launcher import open_ledger
     from contact_sync.ledger import LedgerError
 
     with open_ledger() as ledger:

@@ -85,7 +85,8 @@ def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) ->
     """Restore the values sync run RUN_ID wrote, as a new audited run; fields changed since are refused."""
     import uuid
 
-    from contact_sync.cli.launch import cli_services, open_instance, refuse_overlap, settings_from_env
+    from contact_sync.cli.launch import cli_services
+    from contact_sync.launcher import open_instance, refuse_overlap, settings_from_env
     from contact_sync.pipeline.locks import RunLockError, claim_run_lock, pair_name, release_run_lock
     from contact_sync.pipeline.rollback import RollbackError, rollback_run
 

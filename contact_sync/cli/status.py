@@ -91,8 +91,8 @@ def schedule_states(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
 
 def collect_status() -> dict[str, Any]:
     """The whole status as plain data (what `--json` prints)."""
-    from contact_sync.cli.launch import open_instance, open_ledger, settings_from_env
     from contact_sync.defs.sync.schedules import configured_mode_and_cohort
+    from contact_sync.launcher import LaunchError, open_instance, open_ledger, settings_from_env
 
     settings = settings_from_env()
     with open_ledger(settings) as ledger:
@@ -104,8 +104,8 @@ def collect_status() -> dict[str, Any]:
             status = merge_dagster_runs(status, dagster_runs(instance, len(status["runs"]) or 10))
             scheduling["schedules"] = schedule_states(instance)
             scheduling["dagster_home"] = str(instance.root_directory)
-    except click.ClickException as exc:
-        scheduling["error"] = exc.message
+    except LaunchError as exc:
+        scheduling["error"] = str(exc)
     failed_alerts = {a["run_id"]: a["message"] for a in reversed(status["alerts"]) if a["kind"] == "run_failed"}
     for run in status["runs"]:
         if run["status"] == "failure" and not run.get("error"):

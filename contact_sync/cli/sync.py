@@ -17,7 +17,7 @@ from contact_sync.sync.policy import Mode
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from contact_sync.cli.launch import SyncOutcome
+    from contact_sync.launcher import SyncOutcome
     from contact_sync.sync.plan import SyncPlan
 
 PLAN_PREVIEW_ROWS: Final = 20
@@ -39,7 +39,8 @@ PLAN_COLUMNS: Final = ("crm_id", "genesys_id", "field", "crm_value", "genesys_va
 @click.option("-v", "--verbose", is_flag=True, help="Show the run's Dagster log (INFO and up) on stderr.")
 def sync(mode: Mode | None, cohort: str | None, dry_run: bool, as_json: bool, verbose: bool) -> None:
     """Run one sync (through Dagster: it appears in the UI of the same DAGSTER_HOME)."""
-    from contact_sync.cli.launch import console, run_sync  # Dagster loads only when a run is asked for
+    from contact_sync.cli.launch import console
+    from contact_sync.launcher import run_sync  # Dagster loads only when a run is asked for
 
     outcome = run_sync(mode, cohort, dry_run=dry_run, log_level="INFO" if verbose else "CRITICAL")
     if as_json:

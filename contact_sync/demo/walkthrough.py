@@ -90,7 +90,7 @@ class DemoFolder:
         folder.dagster_home.mkdir()
         folder.simulators_dir.mkdir(parents=True)
         # The same instance settings as the command's own home (the run queue's one-sync-per-pair limit included).
-        from contact_sync.cli.launch import FALLBACK_DAGSTER_YAML, REPO_DAGSTER_YAML
+        from contact_sync.launcher import FALLBACK_DAGSTER_YAML, REPO_DAGSTER_YAML
 
         instance_yaml = REPO_DAGSTER_YAML.read_text() if REPO_DAGSTER_YAML.is_file() else FALLBACK_DAGSTER_YAML
         (folder.dagster_home / "dagster.yaml").write_text(instance_yaml)
@@ -146,11 +146,14 @@ def demo_environment(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def run_sync_job(instance: dg.DagsterInstance, mode: str, cohort: str) -> dict[str, Any]:
-    """Run the real sync job for one cohort through the CLI's launcher, against `instance` (so it is stored there
-    and shows in the UI); the run report, or DemoError when the run failed."""
-    from contact_sync.cli.launch import run_sync
+    """Run the real sync job for one cohort through the launcher, against `instance` (so it is stored there and
+    shows in the UI); the run report, or DemoError when the run failed or could not start."""
+    from contact_sync.launcher import LaunchError, run_sync
 
-    outcome = run_sync(mode, cohort, instance=instance, log_level="ERROR")  # type: ignore[arg-type]
+    try:
+        outcome = run_sync(mode, cohort, instance=instance, log_level="ERROR")  # type: ignore[arg-type]
+    except LaunchError as exc:
+        raise DemoError(str(exc)) from None
     if not outcome.succeeded:
         raise DemoError(f"sync run {outcome.run_id} failed: {outcome.error}")
     return outcome.report
@@ -487,7 +490,7 @@ class Walkthrough:
 
     def trace(self) -> Section:
         """Every recorded change of the decided contact, oldest first (the data `contact-sync trace` shows)."""
-        from contact_sync.cli.trace import contact_trace
+        from contact_sync.pipeline.trace import contact_trace
 
         target = self.decided or (self.edited[0] if self.edited else None)
         data = contact_trace(self.ledger, target.crm_id) if target is not None else None

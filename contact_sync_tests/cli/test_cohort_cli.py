@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
-from contact_sync.cli.launch import open_instance, open_ledger
+from contact_sync.launcher import open_instance, open_ledger
 from contact_sync.simulators import RunningSimulators
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
-from contact_sync.cli.launch import open_ledger
+from contact_sync.launcher import open_ledger
 from contact_sync_tests.conftest import point_at_simulators
 
 ANN = {"first_name": "Ann", "last_name": "Lee", "email": "ann@acme.com", "phone": "+14155550101"}

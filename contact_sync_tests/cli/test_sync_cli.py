@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
-from contact_sync.cli.launch import LAUNCH_TAG, open_ledger
 from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.crms import CRM_KINDS
 from contact_sync.defs.sync.jobs import PAIR_TAG
+from contact_sync.launcher import LAUNCH_TAG, open_ledger
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH

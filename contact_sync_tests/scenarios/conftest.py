@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
-from contact_sync.cli.launch import SyncOutcome, open_ledger, run_sync
 from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.crms import CRM_KINDS, crm_plugin
 from contact_sync.crms.plugin import CrmSeat
+from contact_sync.launcher import SyncOutcome, open_ledger, run_sync
 from contact_sync.ledger import Ledger
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators

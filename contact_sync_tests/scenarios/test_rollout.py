@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from contact_sync.cli.launch import DRY_RUN_TAG, open_instance
+from contact_sync.launcher import DRY_RUN_TAG, open_instance
 from contact_sync_tests.scenarios.conftest import Scenario, digits, people
 
 

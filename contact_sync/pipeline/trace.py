@@ -1,0 +1,52 @@
+"""The trace of one contact as plain data, from the ledger: every recorded change, oldest first, with its links
+(active and past), open conflicts and match reviews. The answer to "where did this value go?" that `contact-sync
+trace` prints and the demo shows."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pandas as pd
+
+from contact_sync.ledger import Ledger
+
+CHANGE_COLUMNS: Final = ("run_id", "at", "system", "record_id", "field", "old_value", "new_value", "reason")
+LINK_COLUMNS: Final = ("crm_system", "crm_id", "genesys_id", "rule", "score", "evidence", "linked_at", "run_id")
+REVIEW_COLUMNS: Final = ("id", "crm_id", "genesys_id", "status", "score", "reason", "evidence")
+CONFLICT_COLUMNS: Final = ("id", "field", "crm_id", "genesys_id", "base", "crm_value", "genesys_value", "policy")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame[list(columns)].to_dict("records")]
+
+
+def contact_trace(ledger: Ledger, query: str) -> dict[str, Any] | None:
+    """The trace of one contact as plain data, or None when the ledger knows nothing about `query`."""
+    trail = ledger.audit_trail(query)
+    ids = {query, *trail["crm_id"].dropna().astype(str), *trail["genesys_id"].dropna().astype(str)}
+    ids |= set(trail["record_id"].dropna().astype(str))
+    links = ledger.links(ids=sorted(ids), include_unlinked=True)
+    if trail.empty and links.empty:
+        return None
+    ids |= set(links["crm_id"].astype(str)) | set(links["genesys_id"].astype(str))
+    active = links[links["unlinked_at"].isna()]
+    ended = links[links["unlinked_at"].notna()]
+    conflicts = ledger.conflicts(status="open", ids=sorted(ids))
+    reviews = ledger.match_reviews(status="all")
+    reviews = reviews[reviews["crm_id"].isin(ids) | reviews["genesys_id"].isin(ids)]
+    return {
+        "query": query,
+        "changes": _records(trail, CHANGE_COLUMNS),
+        "links": _records(active, LINK_COLUMNS),
+        "past_links": _records(ended, (*LINK_COLUMNS, "unlink_reason", "unlink_run_id")),
+        "open_conflicts": _records(conflicts, CONFLICT_COLUMNS),
+        "match_reviews": _records(reviews, REVIEW_COLUMNS),
+    }
