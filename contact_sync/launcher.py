@@ -271,32 +271,28 @@ def _execute(
     elapsed = time.monotonic() - started
     plan = _output(result, "reconciliation")
     report = _report(result)
+    error: str | None = None
     if result.success and report is not None:
-        return SyncOutcome(
-            alerts=[] if dry_run else _run_alerts(settings, result.run_id),
-            run_id=result.run_id,
-            status="success",
-            report={**report, "dry_run": dry_run},
-            dry_run=dry_run,
-            plan=plan,
-            dagster_home=Path(instance.root_directory) if instance.is_persistent else None,
-            health_score=_health(result),
-            simulated=bool(_materialization_metadata(result, "sync_report").get("simulated_services")),
-        )
-    error = failure_message(result) or "the run did not produce its report"
-    _release(settings, pair_name(), result.run_id)
-    report = _partial_report(result, mode, cohort, plan, elapsed, error)
-    if not dry_run:
-        _record_failure(settings, report, error)
+        extra: dict[str, Any] = {
+            "health_score": _health(result),
+            "simulated": bool(_materialization_metadata(result, "sync_report").get("simulated_services")),
+        }
+    else:
+        error = failure_message(result) or "the run did not produce its report"
+        _release(settings, pair_name(), result.run_id)
+        report = _partial_report(result, mode, cohort, plan, elapsed, error)
+        if not dry_run:
+            _record_failure(settings, report, error)
+        extra = {"error": error}
     return SyncOutcome(
         alerts=[] if dry_run else _run_alerts(settings, result.run_id),
         run_id=result.run_id,
-        status="failure",
+        status="failure" if error else "success",
         report={**report, "dry_run": dry_run},
         dry_run=dry_run,
         plan=plan,
-        error=error,
         dagster_home=Path(instance.root_directory) if instance.is_persistent else None,
+        **extra,
     )
 
 
