@@ -30,7 +30,7 @@ from contact_sync.defs.sync.partitions import ensure_cohort_partition
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import runs
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
-from contact_sync.pipeline.locks import process_is_gone, release_run_lock, this_process
+from contact_sync.pipeline.locks import process_is_gone, this_process
 from contact_sync.pipeline.services import check_configuration
 from contact_sync.settings import SettingsError
 from contact_sync.sync.plan import SyncPlan
@@ -207,17 +207,7 @@ def _heal(instance: dg.DagsterInstance, run: dg.DagsterRun, pair: str, settings:
     report = {"run_id": run.run_id, "mode": mode, "cohort": cohort, "status": "failure", "duration_s": 0.0,
               "api_calls": {}, **dict.fromkeys(("unlinked", "skipped", "errors", "conflicts"), 0),
               **{key: {"genesys": 0, "crm": 0} for key in COUNT_KEYS}}  # fmt: skip
-    if run.tags.get(DRY_RUN_TAG) != "true":
-        _record_failure(settings, report, error)
-    _release(settings, pair, run.run_id)
-
-
-def _release(settings: PipelineSettings, pair: str, run_id: str) -> None:
-    try:
-        with open_ledger(settings) as ledger:
-            release_run_lock(ledger, pair, run_id)
-    except (LaunchError, LedgerError):
-        pass
+    _fail(settings, pair, report, error, record=run.tags.get(DRY_RUN_TAG) != "true")
 
 
 def run_sync(
@@ -279,10 +269,8 @@ def _execute(
         }
     else:
         error = failure_message(result) or "the run did not produce its report"
-        _release(settings, pair_name(), result.run_id)
         report = _partial_report(result, mode, cohort, plan, elapsed, error)
-        if not dry_run:
-            _record_failure(settings, report, error)
+        _fail(settings, pair_name(), report, error, record=not dry_run)
         extra = {"error": error}
     return SyncOutcome(
         alerts=[] if dry_run else _run_alerts(settings, result.run_id),
@@ -392,14 +380,15 @@ def _partial_report(
     return report
 
 
-def _record_failure(settings: PipelineSettings, report: Mapping[str, Any], error: str) -> None:
-    """Close the run in the ledger as failed (recording it first if it failed before the plan step) and send the
-    run_failed alert. A ledger that cannot be reached here is not a second error: the failure is what to show."""
+def _fail(settings: PipelineSettings, pair: str, report: Mapping[str, Any], error: str, record: bool) -> None:
+    """End a failed run (`runs.fail_run`: lock given back; unless a dry run, history closed and alerted, a run that
+    failed before its plan step recorded first). A ledger that cannot be reached here is not a second error: the
+    failure is what to show."""
     run_id = str(report["run_id"])
     where = f"sync run {run_id} ({report['mode']}, cohort {report['cohort']})"
     try:
         with open_ledger(settings) as ledger:
-            runs.close_failed_run(ledger, run_id, where, error, settings.alert_webhook, _QUIET, report=report)
+            runs.fail_run(ledger, pair, run_id, where, error, settings.alert_webhook, _QUIET, report, record)
     except (LaunchError, LedgerError):
         pass
 

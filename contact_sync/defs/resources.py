@@ -11,7 +11,7 @@ import os
 import dagster as dg
 from pydantic import PrivateAttr
 
-from contact_sync.pipeline.locks import claim_run_lock, pair_name, wait_seconds
+from contact_sync.pipeline.locks import claim_run_lock, pair_name
 from contact_sync.pipeline.services import Services, build_services, check_configuration
 
 
@@ -37,9 +37,7 @@ class ContactSyncResource(dg.ConfigurableResource):
                 return run is not None and run.is_finished
 
             try:
-                waited = claim_run_lock(
-                    self._services.ledger, pair_name(), run_id, run_is_over, wait_seconds(os.environ)
-                )
+                waited = claim_run_lock(self._services.ledger, pair_name(), run_id, run_is_over, settings.lock_wait_s)
             except Exception:
                 self._services.close()
                 self._services = None

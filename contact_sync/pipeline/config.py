@@ -14,6 +14,7 @@ from contact_sync.sync.policy import Mode
 
 DEFAULT_DATA_DIR: Final = ".contact_sync"
 DEFAULT_HEALTH_THRESHOLD: Final = 70.0
+DEFAULT_LOCK_WAIT_S: Final = 120.0
 ALL_COHORT: Final = "all"
 
 
@@ -37,6 +38,8 @@ class PipelineSettings:
     """CONTACT_SYNC_ALERT_WEBHOOK: Slack-compatible incoming webhook URL (a secret: it is never logged)."""
     health_threshold: float = DEFAULT_HEALTH_THRESHOLD
     """CONTACT_SYNC_HEALTH_THRESHOLD: alert when the health score drops below this."""
+    lock_wait_s: float = DEFAULT_LOCK_WAIT_S
+    """CONTACT_SYNC_LOCK_WAIT_S: how long a run waits for its CRM/Genesys pair's run lock (0 to 86400)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -60,6 +63,15 @@ class PipelineSettings:
         webhook = get("CONTACT_SYNC_ALERT_WEBHOOK")
         if webhook is not None and not webhook.startswith(("http://", "https://")):
             raise SettingsError("CONTACT_SYNC_ALERT_WEBHOOK must be an http(s) URL")
+        lock_wait_raw = get("CONTACT_SYNC_LOCK_WAIT_S") or str(DEFAULT_LOCK_WAIT_S)
+        try:
+            lock_wait_s = float(lock_wait_raw)
+        except ValueError:
+            lock_wait_s = -1.0
+        if not 0 <= lock_wait_s <= 86_400:
+            raise SettingsError(
+                f"CONTACT_SYNC_LOCK_WAIT_S must be a number of seconds from 0 to 86400, not {lock_wait_raw!r}"
+            )
         data_dir = Path(get("CONTACT_SYNC_DATA_DIR") or DEFAULT_DATA_DIR)
         return cls(
             crm=(get("CONTACT_SYNC_CRM") or "salesforce").lower(),
@@ -70,4 +82,5 @@ class PipelineSettings:
             database_url=LedgerSettings.from_env(env, default_dir=data_dir).database_url,
             alert_webhook=Secret(webhook) if webhook else None,
             health_threshold=threshold,
+            lock_wait_s=lock_wait_s,
         )

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import DEFAULT_LOCK_WAIT_S
 
 LEASE_S: Final = 6 * 3600.0
 """How long a claim lasts without its process being seen alive (only a holder on another machine waits it out)."""
-DEFAULT_WAIT_S: Final = 120.0
 """How long a run waits for the pair's lock before it fails (CONTACT_SYNC_LOCK_WAIT_S)."""
 POLL_S: Final = 1.0
 
@@ -54,20 +54,6 @@ def process_is_gone(owner: str) -> bool:
         return False
 
 
-def wait_seconds(env: dict[str, str] | os._Environ[str] | None = None) -> float:
-    """CONTACT_SYNC_LOCK_WAIT_S, default 120; a bad value is a one-line error."""
-    raw = ((env if env is not None else os.environ).get("CONTACT_SYNC_LOCK_WAIT_S") or "").strip()
-    if not raw:
-        return DEFAULT_WAIT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 86_400:
-        raise ValueError(f"CONTACT_SYNC_LOCK_WAIT_S must be a number of seconds from 0 to 86400, not {raw!r}")
-    return value
-
-
 def holder_is_gone(lock: dict[str, Any], run_is_over: Callable[[str], bool]) -> bool:
     """Whether the lock's holder can be taken over: its run is over (failed, succeeded, canceled, unknown to the
     instance) or its process on this machine is gone."""
@@ -79,7 +65,7 @@ def claim_run_lock(
     pair: str,
     run_id: str,
     run_is_over: Callable[[str], bool],
-    wait_s: float = DEFAULT_WAIT_S,
+    wait_s: float = DEFAULT_LOCK_WAIT_S,
     sleep: Callable[[float], None] = time.sleep,
 ) -> float:
     """Take (or renew) the pair's lock for ``run_id``; returns the seconds waited. Raises `RunLockError` when

@@ -13,6 +13,7 @@ import pandas as pd
 
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts
+from contact_sync.pipeline.locks import release_run_lock
 from contact_sync.pipeline.planning import pair_decisions, pending_decisions
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.writes import WriteSummary
@@ -250,6 +251,25 @@ def close_failed_run(
             ledger.finish_run(run_id, "failure", error_summary=error[:2000])
     alert = alerts.Alert("run_failed", f"{where} failed: {error[:500]}", run_id)
     alerts.send_alerts([alert], ledger, webhook, logger=logger)
+
+
+def fail_run(
+    ledger: Ledger,
+    pair: str,
+    run_id: str,
+    where: str,
+    error: str,
+    webhook: Secret | None,
+    logger: logging.Logger | Any,
+    report: Mapping[str, Any] | None = None,
+    record: bool = True,
+) -> None:
+    """End a sync run that failed, wherever it failed (a step, in the CLI or the UI; a process that died): its
+    pair's run lock is given back, and unless `record` is False (a dry run) its history is closed and the run_failed
+    alert sent (`close_failed_run`). The one place the launcher and the failure sensor end a failed run."""
+    release_run_lock(ledger, pair, run_id)
+    if record:
+        close_failed_run(ledger, run_id, where, error, webhook, logger, report=report)
 
 
 def conflict_table(plan: SyncPlan) -> pd.DataFrame:

@@ -65,6 +65,24 @@ def test_schedule_skips_a_cohort_that_does_not_exist(
         importlib.reload(schedules)
 
 
+def test_a_bad_schedule_setting_loads_and_each_tick_says_which_variable(
+    monkeypatch: pytest.MonkeyPatch, dagster_instance: dg.DagsterInstance
+) -> None:
+    import importlib
+
+    import contact_sync.defs.sync.schedules as schedules
+
+    monkeypatch.setenv("CONTACT_SYNC_MODE", "sideways")
+    fresh = importlib.reload(schedules)
+    try:
+        schedule = next(s for s in fresh.SYNC_SCHEDULES if s.name == DEFAULT_RUNNING)
+        data = schedule.evaluate_tick(dg.build_schedule_context(instance=dagster_instance, repository_def=REPO))
+        assert not data.run_requests and "CONTACT_SYNC_MODE must be one of" in (data.skip_message or "")
+    finally:
+        monkeypatch.undo()
+        importlib.reload(schedules)
+
+
 def test_decisions_sensor_requests_one_run_per_new_batch_of_decisions(
     sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
 ) -> None:

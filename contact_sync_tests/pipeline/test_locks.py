@@ -10,14 +10,15 @@ import threading
 import pytest
 
 from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.locks import (
     RunLockError,
     claim_run_lock,
     process_is_gone,
     release_run_lock,
     this_process,
-    wait_seconds,
 )
+from contact_sync.settings import SettingsError
 
 PAIR = "salesforce-genesys"
 
@@ -94,6 +95,8 @@ def _nap(seconds: float) -> None:
 
 
 def test_lock_wait_setting() -> None:
-    assert wait_seconds({}) == 120.0 and wait_seconds({"CONTACT_SYNC_LOCK_WAIT_S": "5"}) == 5.0
-    with pytest.raises(ValueError, match="CONTACT_SYNC_LOCK_WAIT_S"):
-        wait_seconds({"CONTACT_SYNC_LOCK_WAIT_S": "soon"})
+    assert PipelineSettings.from_env({}).lock_wait_s == 120.0
+    assert PipelineSettings.from_env({"CONTACT_SYNC_LOCK_WAIT_S": "5"}).lock_wait_s == 5.0
+    for bad in ("soon", "-1", "90000"):
+        with pytest.raises(SettingsError, match="CONTACT_SYNC_LOCK_WAIT_S"):
+            PipelineSettings.from_env({"CONTACT_SYNC_LOCK_WAIT_S": bad})

@@ -1,14 +1,16 @@
 """The guide's sync frequencies as schedules. The 30-minute one ("Recommendation: start with 30 minutes") runs by
-default for the configured cohort and mode (CONTACT_SYNC_COHORT, CONTACT_SYNC_MODE); the others are there to turn on."""
+default for the configured cohort and mode (CONTACT_SYNC_COHORT, CONTACT_SYNC_MODE, read as every other setting by
+`PipelineSettings`); the others are there to turn on. A bad setting does not stop the code location from loading:
+each tick then skips, saying which variable is wrong."""
 
-import os
 from typing import Final
 
 import dagster as dg
 
 from contact_sync.defs.sync.jobs import SYNC_JOBS
 from contact_sync.defs.sync.partitions import COHORT_PARTITIONS_NAME, ensure_cohort_partition
-from contact_sync.pipeline.config import ALL_COHORT
+from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
+from contact_sync.settings import SettingsError
 
 FREQUENCIES: Final = (
     ("sync_every_5_minutes", "*/5 * * * *", "Every 5 min: real-time, high API load (critical data)."),
@@ -20,14 +22,23 @@ FREQUENCIES: Final = (
 DEFAULT_RUNNING: Final = "sync_every_30_minutes"
 
 
+def configured_schedule() -> tuple[str, str, str | None]:
+    """(mode, cohort, error) of scheduled runs; a bad setting gives the defaults and the one-line error."""
+    try:
+        settings = PipelineSettings.from_env()
+    except SettingsError as exc:
+        return "one_way", ALL_COHORT, str(exc)
+    return settings.mode, settings.cohort, None
+
+
 def configured_mode_and_cohort() -> tuple[str, str]:
-    mode = (os.environ.get("CONTACT_SYNC_MODE") or "one_way").strip()
-    cohort = (os.environ.get("CONTACT_SYNC_COHORT") or ALL_COHORT).strip()
-    return (mode if mode in SYNC_JOBS else "one_way"), cohort
+    """The mode and cohort scheduled runs sync (the defaults when a setting is bad: see `configured_schedule`)."""
+    mode, cohort, _ = configured_schedule()
+    return mode, cohort
 
 
 def _schedule(name: str, cron: str, description: str) -> dg.ScheduleDefinition:
-    mode, cohort = configured_mode_and_cohort()
+    mode, cohort, error = configured_schedule()
 
     @dg.schedule(
         name=name,
@@ -40,6 +51,8 @@ def _schedule(name: str, cron: str, description: str) -> dg.ScheduleDefinition:
         else dg.DefaultScheduleStatus.STOPPED,
     )
     def _sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        if error is not None:
+            return dg.SkipReason(f"not run: {error}")
         if cohort == ALL_COHORT:
             ensure_cohort_partition(context.instance, ALL_COHORT)
         elif not context.instance.has_dynamic_partition(COHORT_PARTITIONS_NAME, cohort):

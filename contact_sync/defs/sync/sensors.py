@@ -14,8 +14,8 @@ from contact_sync.defs.sync.schedules import configured_mode_and_cohort
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
-from contact_sync.pipeline.locks import pair_name, release_run_lock
-from contact_sync.pipeline.runs import close_failed_run
+from contact_sync.pipeline.locks import pair_name
+from contact_sync.pipeline.runs import fail_run
 
 HEALTH_INTERVAL_S: Final = 300
 DECISIONS_INTERVAL_S: Final = 60
@@ -32,10 +32,9 @@ def sync_run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     error = getattr(context.failure_event.event_specific_data, "error", None)
     message = error_line(error) if error is not None else (context.failure_event.message or "run failed")
+    where = f"sync run {run.run_id} ({run.job_name}, cohort {run.tags.get('dagster/partition', '?')})"
     with Ledger.opened(settings.database_url) as ledger:
-        release_run_lock(ledger, pair_name(), run.run_id)
-        where = f"sync run {run.run_id} ({run.job_name}, cohort {run.tags.get('dagster/partition', '?')})"
-        close_failed_run(ledger, run.run_id, where, message, settings.alert_webhook, context.log)
+        fail_run(ledger, pair_name(), run.run_id, where, message, settings.alert_webhook, context.log)
 
 
 @dg.sensor(
