@@ -223,21 +223,27 @@ def finish_run(ledger: Ledger, report: Mapping[str, Any], error_summary: str | N
     )
 
 
-def close_failed_run(
+def fail_run(
     ledger: Ledger,
+    pair: str,
     run_id: str,
     where: str,
     error: str,
     webhook: Secret | None,
     logger: logging.Logger | Any,
     report: Mapping[str, Any] | None = None,
+    record: bool = True,
 ) -> None:
-    """Close a failed sync run's history row and send its `run_failed` alert ("<where> failed: <error>"): the one place
-    the CLI (for the runs it launched) and the failure sensor (for every other) do it.
+    """End a sync run that failed, wherever it failed (a step, in the CLI or the UI; a process that died): the one
+    place the launcher and the failure sensor do it. Its pair's run lock is given back; unless `record` is False (a
+    dry run) its history row is closed and its `run_failed` alert sent ("<where> failed: <error>").
 
-    With the run's `report` (the CLI's), the row gets the counts of the steps that finished, and a run that failed
-    before its plan step recorded it is recorded first, so the health score counts it. Without one (the sensor's), a
-    run the ledger never recorded (a dry run, or a failure that early) is only alerted on."""
+    With the run's `report` (the launcher's), the row gets the counts of the steps that finished, and a run that
+    failed before its plan step recorded it is recorded first, so the health score counts it. Without one (the
+    sensor's), a run the ledger never recorded (a dry run, or a failure that early) is only alerted on."""
+    release_run_lock(ledger, pair, run_id)
+    if not record:
+        return
     try:
         still_open = ledger.run(run_id).status == "running"
     except LedgerError:
@@ -251,25 +257,6 @@ def close_failed_run(
             ledger.finish_run(run_id, "failure", error_summary=error[:2000])
     alert = alerts.Alert("run_failed", f"{where} failed: {error[:500]}", run_id)
     alerts.send_alerts([alert], ledger, webhook, logger=logger)
-
-
-def fail_run(
-    ledger: Ledger,
-    pair: str,
-    run_id: str,
-    where: str,
-    error: str,
-    webhook: Secret | None,
-    logger: logging.Logger | Any,
-    report: Mapping[str, Any] | None = None,
-    record: bool = True,
-) -> None:
-    """End a sync run that failed, wherever it failed (a step, in the CLI or the UI; a process that died): its
-    pair's run lock is given back, and unless `record` is False (a dry run) its history is closed and the run_failed
-    alert sent (`close_failed_run`). The one place the launcher and the failure sensor end a failed run."""
-    release_run_lock(ledger, pair, run_id)
-    if record:
-        close_failed_run(ledger, run_id, where, error, webhook, logger, report=report)
 
 
 def conflict_table(plan: SyncPlan) -> pd.DataFrame:
