@@ -111,6 +111,7 @@ class DemoFolder:
             "CONTACT_SYNC_DATA_DIR": str(self.data_dir),
             "CONTACT_SYNC_POLICY": str(self.policy_path),
             "CONTACT_SYNC_CRM": crm,
+            "CONTACT_SYNC_DEPLOYMENT": "simulated",
         }
 
     def dagster_dev_command(self) -> str:

@@ -15,6 +15,7 @@ from contact_sync.sync.policy import Mode
 DEFAULT_DATA_DIR: Final = ".contact_sync"
 DEFAULT_HEALTH_THRESHOLD: Final = 70.0
 DEFAULT_LOCK_WAIT_S: Final = 120.0
+DEPLOYMENTS: Final = ("auto", "simulated", "live")
 ALL_COHORT: Final = "all"
 
 
@@ -40,6 +41,10 @@ class PipelineSettings:
     """CONTACT_SYNC_HEALTH_THRESHOLD: alert when the health score drops below this."""
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S
     """CONTACT_SYNC_LOCK_WAIT_S: how long a run waits for its CRM/Genesys pair's run lock (0 to 86400)."""
+    deployment: str = "auto"
+    """CONTACT_SYNC_DEPLOYMENT: `live` (the real services; missing credentials are an error, never a fallback),
+    `simulated` (the built-in simulators, whatever credentials are set) or `auto` (simulators only when neither the
+    CRM nor Genesys has credentials)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -72,6 +77,9 @@ class PipelineSettings:
             raise SettingsError(
                 f"CONTACT_SYNC_LOCK_WAIT_S must be a number of seconds from 0 to 86400, not {lock_wait_raw!r}"
             )
+        deployment = (get("CONTACT_SYNC_DEPLOYMENT") or "auto").lower()
+        if deployment not in DEPLOYMENTS:
+            raise SettingsError(f"CONTACT_SYNC_DEPLOYMENT must be one of {', '.join(DEPLOYMENTS)}, got {deployment!r}")
         data_dir = Path(get("CONTACT_SYNC_DATA_DIR") or DEFAULT_DATA_DIR)
         return cls(
             crm=(get("CONTACT_SYNC_CRM") or "salesforce").lower(),
@@ -83,4 +91,5 @@ class PipelineSettings:
             alert_webhook=Secret(webhook) if webhook else None,
             health_threshold=threshold,
             lock_wait_s=lock_wait_s,
+            deployment=deployment,
         )

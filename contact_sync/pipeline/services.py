@@ -1,8 +1,10 @@
 """Open everything one run talks to (CRM adapter, Genesys connector, ledger, policy) from the environment.
 
-When neither the CRM nor Genesys is configured, the built-in simulators are started in-process on free loopback ports,
-with their state kept under `<data_dir>/simulators` so one run after another (and `dagster dev`) sees the same data;
-this is logged loudly and reported by `Services.simulated`.
+The deployment is chosen by CONTACT_SYNC_DEPLOYMENT: `live` talks to the real services (missing credentials are a
+one-line error, never a silent fallback), `simulated` to the built-in simulators, and `auto` (the default) to the
+simulators only when neither the CRM nor Genesys is configured. The simulators start in-process on free loopback
+ports, with their state kept under `<data_dir>/simulators` so one run after another (and `dagster dev`) sees the
+same data; this is logged loudly and reported by `Services.simulated`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from functools import cached_property
 from typing import Final
 
 from contact_sync.connectors.genesys import GenesysConnector
-from contact_sync.crms import crm_plugin
+from contact_sync.crms import CRM_KINDS, crm_plugin
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
@@ -27,6 +29,7 @@ from contact_sync.sync.policy import SyncPolicy, load_policy
 log = logging.getLogger(__name__)
 
 GENESYS_CREDENTIAL_VARIABLES: Final = ("GENESYS_API_URL", "GENESYS_REGION", "GENESYS_CLIENT_ID")
+SERVICE_PREFIXES: Final = ("GENESYS_", *(f"{kind.upper()}_" for kind in CRM_KINDS))
 SIMULATOR_WARNING: Final = (
     "NO CRM OR GENESYS CREDENTIALS ARE SET: contact-sync is running against its BUILT-IN SIMULATORS "
     "(state in {state_dir}), not real services"
@@ -92,10 +95,19 @@ def check_configuration(env: Mapping[str, str] | None = None) -> PipelineSetting
     settings = PipelineSettings.from_env(env)
     plugin = crm_plugin(settings.crm)
     load_policy(settings.policy_path)
-    if _configured(env, plugin.credential_variables) or _configured(env, GENESYS_CREDENTIAL_VARIABLES):
+    if not uses_simulators(settings, env):
         plugin.check_settings(env)
         GenesysSettings.from_env(env)
     return settings
+
+
+def uses_simulators(settings: PipelineSettings, env: Mapping[str, str]) -> bool:
+    """Whether a run goes to the built-in simulators: always in the simulated deployment, never in the live one, and
+    in `auto` only when neither the CRM nor Genesys has a credential variable set."""
+    if settings.deployment != "auto":
+        return settings.deployment == "simulated"
+    plugin = crm_plugin(settings.crm)
+    return not _configured(env, plugin.credential_variables) and not _configured(env, GENESYS_CREDENTIAL_VARIABLES)
 
 
 def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_limit: bool = True) -> Services:
@@ -105,8 +117,12 @@ def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_l
     try:
         simulated = False
         plugin = crm_plugin(settings.crm)
-        if not _configured(env, plugin.credential_variables) and not _configured(env, GENESYS_CREDENTIAL_VARIABLES):
+        if uses_simulators(settings, env):
             from contact_sync.simulators import run_simulators
+
+            # Nothing of a real service's settings may mix with the simulators' (a password sent to one of them).
+            for name in [k for k in env if k.startswith(SERVICE_PREFIXES)]:
+                del env[name]
 
             state_dir = settings.data_dir / "simulators"
             state_dir.mkdir(parents=True, exist_ok=True)
