@@ -5,10 +5,13 @@ often (every matching call, every Nth, with a probability, and/or at most `count
 random generator and per-rule counters, so a test that sets the same rules and makes the same calls sees the same
 faults.
 
-`corrupt` is the one kind that answers normally: the service's own JSON answer goes out with one value replaced in
+`corrupt` answers normally: the service's own JSON answer goes out with one value replaced in
 every object of it that carries the rule's `match` key/values (e.g. `{"Id": "003..."}`), at the keys `at` leads to
 from that object. It is how a test makes a service send the odd record a real org holds (a number where text was
 promised, an object, a huge string) through the real wire format, and it applies together with any other rule.
+
+`failed` answers normally too: an asynchronous job the matching call starts (a Genesys contact export) ends FAILED.
+The service asks `FaultInjector.fails_job` when it creates the job.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt"]
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt")
+FaultKind = Literal["429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt", "failed"]
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt", "failed")
+_ANSWERING: tuple[str, ...] = ("corrupt", "failed")
+"""Kinds that let the call through to the service (the middleware picks none of them)."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +140,11 @@ class FaultInjector:
         return [s.rule for s in self._states]
 
     def pick(self, method: str, path: str) -> FaultRule | None:
-        """The failure that fires for this call, if any (the first rule in order that does; `corrupt` rules aside)."""
+        """The failure that fires for this call, if any (the first rule in order that does; `corrupt` and `failed`
+        rules aside)."""
         with self._lock:
             for state in self._states:
-                if state.rule.kind != "corrupt" and self._fires(state, method, path):
+                if state.rule.kind not in _ANSWERING and self._fires(state, method, path):
                     return state.rule
         return None
 
@@ -146,6 +152,11 @@ class FaultInjector:
         """Every `corrupt` rule that fires for this call."""
         with self._lock:
             return [s.rule for s in self._states if s.rule.kind == "corrupt" and self._fires(s, method, path)]
+
+    def fails_job(self, method: str, path: str) -> bool:
+        """Whether a `failed` rule fires for this call: the job it starts is to end FAILED."""
+        with self._lock:
+            return any([s.rule.kind == "failed" and self._fires(s, method, path) for s in self._states])
 
     def _fires(self, state: _RuleState, method: str, path: str) -> bool:
         rule = state.rule

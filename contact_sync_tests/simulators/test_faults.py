@@ -120,7 +120,7 @@ def test_bad_rules_are_rejected(bad: dict) -> None:
 def test_unknown_kind_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown fault kind 'boom'.*429"):
         FaultRule("boom")  # type: ignore[arg-type]
-    assert set(FAULT_KINDS) == {"429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt"}
+    assert set(FAULT_KINDS) == {"429", "500", "503", "slow", "drop", "lost", "expired_token", "corrupt", "failed"}
 
 
 def test_a_corrupt_rule_needs_the_objects_it_corrupts() -> None:

@@ -3,8 +3,9 @@
 `GenesysSimulator` holds the state (SQLite, in memory or in a state folder), the ASGI app behind fault injection, and
 helpers tests use directly (seeding, an agent's edit, token expiry, rate limit and clock control, call counts).
 Behaviour follows the project's reference notes on the Genesys Cloud API (genesys-cloud-api.md); choices where the real
-service is not documented are named in `validation.py` and `service.py`. Not simulated: contact merge
-(`/contacts/merge`), notes, relationships, schemas.
+service is not documented are named in `validation.py`, `service.py` and `exports.py` (contact exports: an
+asynchronous job of `export_delay_s` whose file format, `export_format`, Genesys does not document). Not simulated:
+contact merge (`/contacts/merge`), notes, relationships, schemas.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from contact_sync.simulators.faults import FaultMiddleware
 from contact_sync.simulators.genesys.app import build_app
 from contact_sync.simulators.genesys.auth import TokenIssuer
 from contact_sync.simulators.genesys.errors import render_fault
+from contact_sync.simulators.genesys.exports import FILE_FORMATS, Exports
 from contact_sync.simulators.genesys.ratelimit import RateLimiter
-from contact_sync.simulators.genesys.service import Service
+from contact_sync.simulators.genesys.service import HOME_DIVISION_ID, Service, iso_ms
 from contact_sync.simulators.genesys.store import Store
 
 __all__ = ["GenesysSimulator"]
@@ -47,6 +49,8 @@ class GenesysSimulator(Simulator):
         search_cap: int = 1000,
         default_country: str = "US",
         shuffle_seed: int | None = None,
+        export_delay_s: float = 1.0,
+        export_format: str = "jsonl.gz",
     ) -> None:
         super().__init__(state_dir, fault_seed)
         self.client_id = client_id
@@ -63,9 +67,12 @@ class GenesysSimulator(Simulator):
         )
         self.tokens = TokenIssuer(self.store, client_id, client_secret, token_lifetime_s, self.timestamp)
         self.rate_limiter = RateLimiter(rate_limit_per_minute, self.timestamp)
-        self.app = FaultMiddleware(
-            build_app(self.service, self.tokens, self.rate_limiter, self.calls), self.faults, render_fault
-        )
+        if export_format not in FILE_FORMATS:
+            raise ValueError(f"export_format must be one of {', '.join(FILE_FORMATS)}, got {export_format!r}")
+        self.exports = Exports(self.now, iso_ms, HOME_DIVISION_ID)
+        self.exports.delay_s, self.exports.file_format = export_delay_s, export_format
+        app = build_app(self.service, self.tokens, self.rate_limiter, self.calls, self.exports, self.faults.fails_job)
+        self.app = FaultMiddleware(app, self.faults, render_fault)
 
     def __repr__(self) -> str:
         return f"GenesysSimulator(url={self.url!r}, client_id={self.client_id!r}, client_secret='***')"
@@ -89,6 +96,7 @@ class GenesysSimulator(Simulator):
         self.calls.clear()
         self.faults.clear()
         self.service.reset_shuffle()
+        self.exports.reset()
 
     # --- test and seed helpers (direct, no HTTP) ---
 

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from contact_sync.simulators.genesys.auth import OAuthError, TokenIssuer
 from contact_sync.simulators.genesys.errors import ApiError, error_body, new_correlation_id, rate_limited
+from contact_sync.simulators.genesys.exports import EXPORTS_PATH, Exports
 from contact_sync.simulators.genesys.ratelimit import RateLimiter
 from contact_sync.simulators.genesys.service import BASE, Service
 
@@ -59,8 +60,16 @@ async def json_body(request: Request) -> Any:
         raise ApiError(400, "bad.request", f"Unable to parse the request body as JSON: {exc}") from None
 
 
-def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls: Counter) -> Starlette:
-    """The Starlette app of one simulator (not yet wrapped in fault injection)."""
+def build_app(
+    service: Service,
+    issuer: TokenIssuer,
+    limiter: RateLimiter,
+    calls: Counter,
+    exports: Exports,
+    fails_job: Callable[[str, str], bool],
+) -> Starlette:
+    """The Starlette app of one simulator (not yet wrapped in fault injection). `fails_job(method, path)` says
+    whether a `failed` fault rule makes the export a call creates end FAILED."""
 
     def api(template: str, handler: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -72,6 +81,9 @@ def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls
                 if wait is not None:
                     raise rate_limited(wait)
                 status, payload = await handler(request)
+                if isinstance(payload, Response):  # a file, not JSON
+                    payload.headers["ININ-Correlation-Id"] = correlation_id
+                    return payload
             except ApiError as err:
                 return _error_response(err, correlation_id)
             except Exception:
@@ -132,6 +144,27 @@ def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls
     async def reverse_lookup(request: Request) -> Result:
         return 200, service.reverse_whitepages_lookup(q(request, "lookupVal"))
 
+    # --- contact exports ---
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    async def create_export(request: Request) -> Result:
+        body = await json_body(request)
+        fails = fails_job(request.method, request.url.path)
+        job = exports.create(body, service.store.contacts_raw(), issuer.client_id, fails)
+        return 200, exports.render(job, base_url(request))
+
+    async def list_exports(request: Request) -> Result:
+        size = int_param(request, "pageSize", 25)
+        return 200, exports.listing(base_url(request), q(request, "after"), size)
+
+    async def get_export(request: Request) -> Result:
+        return 200, exports.render(exports.get(request.path_params["exportId"]), base_url(request))
+
+    async def download_export(request: Request) -> Result:
+        data, media_type = exports.download(exports.get(request.path_params["exportId"]))
+        return 200, Response(data, media_type=media_type)
+
     # --- organizations ---
     async def create_org(request: Request) -> Result:
         return 200, service.create_organization(await json_body(request))
@@ -188,6 +221,11 @@ def build_app(service: Service, issuer: TokenIssuer, limiter: RateLimiter, calls
         Route("/oauth/token", token, methods=["POST"]),
         api(f"{BASE}/contacts", create_contact, ["POST"]),
         api(f"{BASE}/contacts", search_contacts, ["GET"]),
+        # Before `contacts/{contactId}`, which would take "exports" for a contact id.
+        api(EXPORTS_PATH, create_export, ["POST"]),
+        api(EXPORTS_PATH, list_exports, ["GET"]),
+        api(f"{EXPORTS_PATH}/{{exportId}}", get_export, ["GET"]),
+        api(f"{EXPORTS_PATH}/{{exportId}}/download", download_export, ["GET"]),
         api(f"{BASE}/contacts/{{contactId}}", get_contact, ["GET"]),
         api(f"{BASE}/contacts/{{contactId}}", put_contact, ["PUT"]),
         api(f"{BASE}/contacts/{{contactId}}", patch_contact, ["PATCH"]),

@@ -161,6 +161,11 @@ class Store(SqliteStore):
                 f"SELECT id, data FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
             ).fetchall()
 
+    def contacts_raw(self) -> list[bytes]:
+        """Every contact's JSON, in id order."""
+        with self.lock:
+            return [row[0] for row in self._conn.execute("SELECT data FROM contacts ORDER BY id")]
+
     def search(self, terms: list[str], offset: int, limit: int, order_by: str) -> tuple[int, list[bytes]]:
         """Contacts whose search text holds every term: (total, one page of JSON)."""
         where = " AND ".join("instr(search, ?) > 0" for _ in terms) or "1"
