@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PureCloudPlatformClientV2 import ApiClient, ExternalContactsApi
 
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.genesys import GenesysSimulator
@@ -68,6 +69,14 @@ def genesys(served_genesys: GenesysSimulator) -> Iterator[GenesysSimulator]:
 def client(genesys: GenesysSimulator) -> Iterator[httpx.Client]:
     with api_client(genesys) as c:
         yield c
+
+
+@pytest.fixture
+def sdk(genesys: GenesysSimulator) -> Iterator[ExternalContactsApi]:
+    """Genesys's official SDK (`PureCloudPlatformClientV2`) logged in to the simulator, the judge of its shapes."""
+    api_client = ApiClient(host=genesys.url)
+    api_client.get_client_credentials_token(genesys.client_id, genesys.client_secret)
+    yield ExternalContactsApi(api_client)
 
 
 @pytest.fixture

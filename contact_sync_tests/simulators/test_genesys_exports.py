@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 from PureCloudPlatformClientV2 import (
-    ApiClient,
     ContactsExport,
     ContactsExportComparisonFieldFilter,
     ContactsExportFieldListFilter,
@@ -24,19 +22,12 @@ from PureCloudPlatformClientV2.rest import ApiException
 
 from contact_sync.simulators.genesys import GenesysSimulator
 from contact_sync.simulators.genesys.service import iso_ms
-from contact_sync_tests.simulators.genesys_fixtures import client, clock, genesys, served_genesys
+from contact_sync_tests.simulators.genesys_fixtures import client, clock, genesys, sdk, served_genesys
 from contact_sync_tests.simulators.shared_fixtures import TestClock
 
-__all__ = ["client", "clock", "genesys", "served_genesys"]
+__all__ = ["client", "clock", "genesys", "sdk", "served_genesys"]
 
 EXPORTS = "/contacts/exports"
-
-
-@pytest.fixture
-def sdk(genesys: GenesysSimulator) -> Iterator[ExternalContactsApi]:
-    api_client = ApiClient(host=genesys.url)
-    api_client.get_client_credentials_token(genesys.client_id, genesys.client_secret)
-    yield ExternalContactsApi(api_client)
 
 
 def _rows(genesys: GenesysSimulator, clock: TestClock, n: int) -> list[str]:

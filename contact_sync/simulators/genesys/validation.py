@@ -120,6 +120,25 @@ def _email(value: Any, field: str, problems: _Problems) -> str | None:
     return text
 
 
+def _extension(value: Any, field: str, problems: _Problems) -> int | None:
+    """A PhoneNumber's `extension`: an integer, as the official SDK's model types it. A string of digits is taken
+    as the number it spells (as a lenient JSON binder does; unconfirmed), anything else is refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        problems.add(field, f"{field} must be an integer")
+        return None
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            problems.add(field, f"{field} must be an integer, got {value!r}")
+            return None
+        value = int(value.strip())
+    if not 0 <= value <= 2**31 - 1:
+        problems.add(field, f"{field} must be between 0 and {2**31 - 1}")
+        return None
+    return value
+
+
 def normalize_phone(value: Any, field: str, ctx: Context, problems: _Problems) -> dict[str, Any] | None:
     """A PhoneNumber as stored: parsed numbers get `e164` and an international `display`; `userInput` keeps the raw."""
     if value is None:
@@ -139,13 +158,15 @@ def normalize_phone(value: Any, field: str, ctx: Context, problems: _Problems) -
         if parsed.region:
             phone["countryCode"] = parsed.region
         if parsed.extension:
-            phone["extension"] = parsed.extension
+            phone["extension"] = int(parsed.extension)
         return phone
     unknown = set(value) - set(PHONE_KEYS)
     if unknown:
         problems.add(field, f"{field} has unknown field(s): {', '.join(sorted(unknown))}")
         return None
-    strings = {k: _string(v, f"{field}.{k}", problems) for k, v in value.items() if k != "acceptsSMS"}
+    strings = {
+        k: _string(v, f"{field}.{k}", problems) for k, v in value.items() if k not in ("acceptsSMS", "extension")
+    }
     get = strings.get
     accepts_sms = value.get("acceptsSMS")
     if accepts_sms is not None and not isinstance(accepts_sms, bool):
@@ -168,8 +189,10 @@ def normalize_phone(value: Any, field: str, ctx: Context, problems: _Problems) -
         phone["e164"] = parsed.e164
         if parsed.region:
             phone["countryCode"] = parsed.region
-    extension = get("extension") or (parsed.extension if parsed is not None else None)
-    if extension:
+    extension = _extension(value.get("extension"), f"{field}.extension", problems)
+    if extension is None and parsed is not None and parsed.extension:
+        extension = int(parsed.extension)
+    if extension is not None:
         phone["extension"] = extension
     if isinstance(accepts_sms, bool):
         phone["acceptsSMS"] = accepts_sms

@@ -1,0 +1,41 @@
+"""Genesys simulator: what the official SDK (`PureCloudPlatformClientV2`) reads it can write back, with the field
+types of its models (`PhoneNumber.extension` an integer)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contact_sync.simulators.genesys import GenesysSimulator
+from contact_sync_tests.simulators.genesys_fixtures import client, genesys, sdk, served_genesys
+
+__all__ = ["client", "genesys", "sdk", "served_genesys"]
+
+
+def test_a_contact_with_an_extension_survives_the_sdks_read_modify_put(
+    genesys: GenesysSimulator, client: httpx.Client, sdk: object
+) -> None:
+    created = client.post("/contacts", json={"lastName": "Ext", "workPhone": {"display": "(317) 555-7000 x204"}})
+    assert created.status_code == 200 and created.json()["workPhone"]["extension"] == 204
+    contact = sdk.get_externalcontacts_contact(created.json()["id"])  # type: ignore[attr-defined]
+    assert contact.work_phone.extension == 204
+    contact.first_name = "Edited"
+    contact.work_phone.extension = 205
+    saved = sdk.put_externalcontacts_contact(contact.id, contact)  # type: ignore[attr-defined]
+    assert saved.first_name == "Edited" and saved.work_phone.extension == 205
+    assert genesys.contact(contact.id)["workPhone"]["extension"] == 205
+
+
+@pytest.mark.parametrize(("extension", "stored"), [(12, 12), ("12", 12), ("", None), (None, None)])
+def test_an_extension_is_stored_as_an_integer(client: httpx.Client, extension: object, stored: object) -> None:
+    phone = {"display": "317-555-7000", "extension": extension}
+    made = client.post("/contacts", json={"lastName": "Ext", "workPhone": phone})
+    assert made.status_code == 200, made.text
+    assert made.json()["workPhone"].get("extension") == stored
+
+
+@pytest.mark.parametrize("extension", ["x12", 1.5, True, -1, {"n": 1}])
+def test_an_extension_that_is_no_integer_is_refused(client: httpx.Client, extension: object) -> None:
+    made = client.post("/contacts", json={"lastName": "Ext", "workPhone": {"display": "317-555-7000",
+                                                                          "extension": extension}})  # fmt: skip
+    assert made.status_code == 400 and "workPhone.extension" in made.text
