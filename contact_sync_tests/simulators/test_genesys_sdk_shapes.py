@@ -39,3 +39,20 @@ def test_an_extension_that_is_no_integer_is_refused(client: httpx.Client, extens
     made = client.post("/contacts", json={"lastName": "Ext", "workPhone": {"display": "317-555-7000",
                                                                           "extension": extension}})  # fmt: skip
     assert made.status_code == 400 and "workPhone.extension" in made.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/contacts/merge"),
+        ("GET", "/contacts/search"),
+        ("POST", "/contacts/not-a-uuid"),
+        ("GET", "/contacts/not-a-uuid"),
+        ("PUT", "/organizations/search"),
+        ("GET", "/contacts/exports/not-a-uuid"),
+    ],
+)
+def test_a_path_the_simulator_does_not_serve_is_a_404_naming_it(client: httpx.Client, method: str, path: str) -> None:
+    response = client.request(method, path, json={})
+    assert response.status_code == 404 and response.json()["code"] == "not.found"
+    assert path in response.json()["message"]

@@ -74,7 +74,7 @@ def build_app(
     def api(template: str, handler: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
             correlation_id = new_correlation_id()
-            calls[(request.method, template)] += 1
+            calls[(request.method, template.replace(":uuid", ""))] += 1
             try:
                 token = issuer.check(request.headers.get("authorization"))
                 wait = limiter.admit(token)
@@ -117,16 +117,16 @@ def build_app(
         return 200, service.search(q(request, "q"), size, number, q(request, "sortOrder"))
 
     async def get_contact(request: Request) -> Result:
-        return 200, service.get_contact(request.path_params["contactId"], q(request, "expand"))
+        return 200, service.get_contact(str(request.path_params["contactId"]), q(request, "expand"))
 
     async def put_contact(request: Request) -> Result:
-        return 200, service.replace_contact(request.path_params["contactId"], await json_body(request))
+        return 200, service.replace_contact(str(request.path_params["contactId"]), await json_body(request))
 
     async def patch_contact(request: Request) -> Result:
-        return 200, service.patch_contact(request.path_params["contactId"], await json_body(request))
+        return 200, service.patch_contact(str(request.path_params["contactId"]), await json_body(request))
 
     async def delete_contact(request: Request) -> Result:
-        service.delete_contact(request.path_params["contactId"])
+        service.delete_contact(str(request.path_params["contactId"]))
         return 200, {}
 
     async def scan_contacts(request: Request) -> Result:
@@ -159,10 +159,10 @@ def build_app(
         return 200, exports.listing(base_url(request), q(request, "after"), size)
 
     async def get_export(request: Request) -> Result:
-        return 200, exports.render(exports.get(request.path_params["exportId"]), base_url(request))
+        return 200, exports.render(exports.get(str(request.path_params["exportId"])), base_url(request))
 
     async def download_export(request: Request) -> Result:
-        data, media_type = exports.download(exports.get(request.path_params["exportId"]))
+        data, media_type = exports.download(exports.get(str(request.path_params["exportId"])))
         return 200, Response(data, media_type=media_type)
 
     # --- organizations ---
@@ -170,13 +170,13 @@ def build_app(
         return 200, service.create_organization(await json_body(request))
 
     async def get_org(request: Request) -> Result:
-        return 200, service.get_organization(request.path_params["organizationId"])
+        return 200, service.get_organization(str(request.path_params["organizationId"]))
 
     async def put_org(request: Request) -> Result:
-        return 200, service.replace_organization(request.path_params["organizationId"], await json_body(request))
+        return 200, service.replace_organization(str(request.path_params["organizationId"]), await json_body(request))
 
     async def delete_org(request: Request) -> Result:
-        service.delete_organization(request.path_params["organizationId"])
+        service.delete_organization(str(request.path_params["organizationId"]))
         return 200, {}
 
     async def scan_orgs(request: Request) -> Result:
@@ -194,13 +194,13 @@ def build_app(
         return 200, {"entities": sources, "selfUri": f"{BASE}/externalsources", "cursors": {}}
 
     async def get_source(request: Request) -> Result:
-        return 200, service.get_source(request.path_params["sourceId"])
+        return 200, service.get_source(str(request.path_params["sourceId"]))
 
     async def put_source(request: Request) -> Result:
-        return 200, service.replace_source(request.path_params["sourceId"], await json_body(request))
+        return 200, service.replace_source(str(request.path_params["sourceId"]), await json_body(request))
 
     async def delete_source(request: Request) -> Result:
-        service.delete_source(request.path_params["sourceId"])
+        service.delete_source(str(request.path_params["sourceId"]))
         return 200, {}
 
     # --- OAuth ---
@@ -217,6 +217,8 @@ def build_app(
             return _json_response(err.status, err.body, correlation_id)
         return _json_response(200, payload, correlation_id, {"Cache-Control": "no-store"})
 
+    # Ids are UUIDs (`:uuid`), so a path no route serves (`contacts/merge`, `contacts/search`, ...) is a 404 naming
+    # the path, never "no contact with id merge" nor a 405 from the single-contact route.
     routes = [
         Route("/oauth/token", token, methods=["POST"]),
         api(f"{BASE}/contacts", create_contact, ["POST"]),
@@ -224,12 +226,12 @@ def build_app(
         # Before `contacts/{contactId}`, which would take "exports" for a contact id.
         api(EXPORTS_PATH, create_export, ["POST"]),
         api(EXPORTS_PATH, list_exports, ["GET"]),
-        api(f"{EXPORTS_PATH}/{{exportId}}", get_export, ["GET"]),
-        api(f"{EXPORTS_PATH}/{{exportId}}/download", download_export, ["GET"]),
-        api(f"{BASE}/contacts/{{contactId}}", get_contact, ["GET"]),
-        api(f"{BASE}/contacts/{{contactId}}", put_contact, ["PUT"]),
-        api(f"{BASE}/contacts/{{contactId}}", patch_contact, ["PATCH"]),
-        api(f"{BASE}/contacts/{{contactId}}", delete_contact, ["DELETE"]),
+        api(f"{EXPORTS_PATH}/{{exportId:uuid}}", get_export, ["GET"]),
+        api(f"{EXPORTS_PATH}/{{exportId:uuid}}/download", download_export, ["GET"]),
+        api(f"{BASE}/contacts/{{contactId:uuid}}", get_contact, ["GET"]),
+        api(f"{BASE}/contacts/{{contactId:uuid}}", put_contact, ["PUT"]),
+        api(f"{BASE}/contacts/{{contactId:uuid}}", patch_contact, ["PATCH"]),
+        api(f"{BASE}/contacts/{{contactId:uuid}}", delete_contact, ["DELETE"]),
         api(f"{BASE}/scan/contacts", scan_contacts, ["GET"]),
         api(f"{BASE}/bulk/contacts", bulk(service.bulk_fetch), ["POST"]),
         api(f"{BASE}/bulk/contacts/add", bulk(service.bulk_add), ["POST"]),
@@ -239,15 +241,15 @@ def build_app(
         api(f"{BASE}/reversewhitepageslookup", reverse_lookup, ["GET"]),
         api(f"{BASE}/organizations", create_org, ["POST"]),
         api(f"{BASE}/bulk/organizations/add", bulk(service.bulk_add_organizations), ["POST"]),
-        api(f"{BASE}/organizations/{{organizationId}}", get_org, ["GET"]),
-        api(f"{BASE}/organizations/{{organizationId}}", put_org, ["PUT"]),
-        api(f"{BASE}/organizations/{{organizationId}}", delete_org, ["DELETE"]),
+        api(f"{BASE}/organizations/{{organizationId:uuid}}", get_org, ["GET"]),
+        api(f"{BASE}/organizations/{{organizationId:uuid}}", put_org, ["PUT"]),
+        api(f"{BASE}/organizations/{{organizationId:uuid}}", delete_org, ["DELETE"]),
         api(f"{BASE}/scan/organizations", scan_orgs, ["GET"]),
         api(f"{BASE}/externalsources", create_source, ["POST"]),
         api(f"{BASE}/externalsources", list_sources, ["GET"]),
-        api(f"{BASE}/externalsources/{{sourceId}}", get_source, ["GET"]),
-        api(f"{BASE}/externalsources/{{sourceId}}", put_source, ["PUT"]),
-        api(f"{BASE}/externalsources/{{sourceId}}", delete_source, ["DELETE"]),
+        api(f"{BASE}/externalsources/{{sourceId:uuid}}", get_source, ["GET"]),
+        api(f"{BASE}/externalsources/{{sourceId:uuid}}", put_source, ["PUT"]),
+        api(f"{BASE}/externalsources/{{sourceId:uuid}}", delete_source, ["DELETE"]),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:
