@@ -523,15 +523,12 @@ class Service:
         return source
 
     def create_source(self, data: Any) -> dict[str, Any]:
-        now = iso_ms(self.clock())
         sid = str(uuid.uuid4())
         source = {
             "id": sid,
             **self._source_fields(data),
-            "createDate": now,
-            "modifyDate": now,
             "selfUri": f"{BASE}/externalsources/{sid}",
-        }
+        }  # no dates: the SDK's ExternalSource model has none
         return self._save_source(source)
 
     def get_source(self, source_id: str) -> dict[str, Any]:
@@ -545,8 +542,6 @@ class Service:
         source = {
             "id": source_id,
             **self._source_fields(data),
-            "createDate": stored["createDate"],
-            "modifyDate": self._modify_date(stored["modifyDate"]),
             "selfUri": stored["selfUri"],
         }
         return self._save_source(source)
