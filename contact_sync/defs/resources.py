@@ -11,6 +11,7 @@ import os
 import dagster as dg
 from pydantic import PrivateAttr
 
+from contact_sync.pipeline.config import PARTITION_TAG, SYNC_JOB_NAMES
 from contact_sync.pipeline.locks import claim_run_lock, pair_name
 from contact_sync.pipeline.services import Services, build_services, check_configuration
 
@@ -26,6 +27,14 @@ class ContactSyncResource(dg.ConfigurableResource):
     _services: Services | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        if run is not None and run.job_name in SYNC_JOB_NAMES and not run.tags.get(PARTITION_TAG):
+            # Refused before any service is opened: without this the run read both systems, then failed in
+            # Dagster ("Cannot access partition_key for a non-partitioned run") at its third step.
+            raise dg.Failure(
+                f"{run.job_name} syncs one rollout cohort: launch it with a partition (`all` for every contact), "
+                f'e.g. tags={{"{PARTITION_TAG}": "all"}} through GraphQL, or pick the partition in the Launchpad'
+            )
         settings = check_configuration(os.environ)  # a bad setting or policy fails here, naming itself
         self._services = build_services(settings, os.environ, rate_limit=self.rate_limit)
         run_id = context.run.run_id if context.run is not None else None

@@ -16,6 +16,16 @@ DEFAULT_DATA_DIR: Final = ".contact_sync"
 DEFAULT_HEALTH_THRESHOLD: Final = 70.0
 DEFAULT_LOCK_WAIT_S: Final = 120.0
 DEPLOYMENTS: Final = ("auto", "simulated", "live")
+PARTITION_TAG: Final = "dagster/partition"
+"""The run tag naming a run's cohort (its partition key)."""
+
+
+def job_name(mode: str) -> str:
+    """The Dagster job that syncs in `mode` (`sync_one_way`, `sync_bidirectional`)."""
+    return f"sync_{mode}"
+
+
+SYNC_JOB_NAMES: Final = frozenset(job_name(mode) for mode in get_args(Mode))
 ALL_COHORT: Final = "all"
 
 

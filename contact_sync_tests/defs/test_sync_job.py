@@ -10,6 +10,7 @@ import pytest
 
 from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.definitions import defs
+from contact_sync.launcher import failure_message
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.snapshots import CrmMirror
@@ -178,3 +179,18 @@ def test_manual_conflict_is_held_once_then_the_decision_is_applied_and_marked(
     assert len(sync_ledger.conflicts()) == 1
     audit = sync_ledger.audit_for_run(report["run_id"])
     assert audit[["system", "field", "reason"]].values.tolist() == [["salesforce", "phone", "decision"]]
+
+
+@pytest.mark.parametrize("mode", ["one_way", "bidirectional"])
+def test_a_sync_launched_without_a_partition_is_refused_before_any_call(
+    sims: RunningSimulators, sync_env: dict[str, str], dagster_instance: dg.DagsterInstance, mode: str
+) -> None:
+    sims.salesforce.load_contacts([{"LastName": "Unpartitioned"}])
+    before = sum(sims.salesforce.calls.values()) + sum(sims.genesys.calls.values())
+    result = defs.resolve_job_def(f"sync_{mode}").execute_in_process(instance=dagster_instance, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result) or ""
+    assert "\n" not in message and f"sync_{mode} syncs one rollout cohort: launch it with a partition" in message
+    assert '"dagster/partition": "all"' in message
+    assert sum(sims.salesforce.calls.values()) + sum(sims.genesys.calls.values()) == before  # no API was called
+    assert sims.genesys.count() == 0

@@ -12,14 +12,13 @@ from typing import Any, Final
 import dagster as dg
 
 from contact_sync.defs.sync.assets import MODE_TAG, SYNC_ASSETS
+from contact_sync.pipeline.config import job_name
 from contact_sync.pipeline.locks import pair_name
+
+__all__ = ["PAIR_TAG", "SYNC_JOBS", "error_line", "job_name", "sync_bidirectional", "sync_one_way"]
 
 PAIR_TAG: Final = "contact_sync/pair"
 MODES: Final = ("one_way", "bidirectional")
-
-
-def job_name(mode: str) -> str:
-    return f"sync_{mode}"
 
 
 def _job(mode: str) -> dg.UnresolvedAssetJobDefinition:
