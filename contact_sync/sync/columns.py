@@ -417,3 +417,82 @@ def stamp_frame(records: Sequence[Mapping[str, Any]], id_key: str, stamp_key: st
         dtype="string",
     )
     return frame.drop_duplicates("record_id", keep="last").reset_index(drop=True)
+
+
+@dataclass
+class CrmRows:
+    """A CRM converter's input as every CRM reads it: the rows as a frame, which were no JSON object, whether the
+    policy's columns must be there (unless no row is readable), the problems so far, the link column and the mapped
+    fields (canonical name -> CRM column)."""
+
+    kind: str
+    raw: pd.DataFrame
+    not_mapping: np.ndarray
+    strict: bool
+    problems: Problems
+    link: str
+    fields: dict[str, str]
+
+    @property
+    def n(self) -> int:
+        return len(self.raw)
+
+    def record_ids(self, ids: pd.Series | None = None, pattern: str | None = None) -> tuple[pd.Series, np.ndarray]:
+        """(record_id, missing): the link column (or `ids` read in its place) as text, rows without one rejected,
+        and ids not of `pattern` rejected when one is given."""
+        if ids is None:
+            ids = input_column(self.raw, self.link, "the CRM id" if self.strict else None)
+        record_id = text_column(ids, self.link, self.problems, numbers=False)
+        missing = record_id.isna().to_numpy(dtype=bool) & ~self.not_mapping
+        self.problems.reject(missing, f"{self.link} is missing")
+        if pattern is not None:
+            check_ids(record_id, self.link, pattern, self.problems)
+        return record_id, missing
+
+
+def read_crm_rows(
+    rows: Iterable[Mapping[str, Any]] | pd.DataFrame, policy: SyncPolicy, kind: str, default_link: str
+) -> CrmRows:
+    """The shared start of a CRM's records -> canonical conversion (see `CrmRows`)."""
+    raw, not_mapping = as_frame(rows)
+    problems = Problems(len(raw))
+    problems.reject(not_mapping, "not a JSON object")
+    return CrmRows(
+        kind=kind,
+        raw=raw,
+        not_mapping=not_mapping,
+        strict=bool(len(raw)) and not not_mapping.all(),
+        problems=problems,
+        link=policy.link_field.get(kind, default_link),
+        fields={rule.name: rule.crm_fields[kind] for rule in policy.fields_for(kind)},
+    )
+
+
+def finish_crm_rows(
+    rows: CrmRows,
+    columns: dict[str, Any],
+    *,
+    record_id: pd.Series,
+    usable: np.ndarray,
+    modified_at: pd.Series,
+    created_at: pd.Series,
+    is_deleted: pd.Series,
+    merged_into: Any,
+    account_pattern: str,
+    validate: bool,
+) -> ConversionResult:
+    """The shared end of a CRM's conversion: account references of the CRM's id form, one copy of each id (the
+    latest among `usable` rows), the identity columns, and the result."""
+    if "account_id" in columns and "account_id" in rows.fields:
+        check_ids(columns["account_id"], rows.fields["account_id"], account_pattern, rows.problems)
+    drop_duplicate_ids(record_id, modified_at, usable, rows.problems, rows.link)
+    columns.update(
+        system=pd.array([rows.kind] * rows.n, dtype="string"),
+        record_id=record_id,
+        crm_id=record_id,
+        created_at=created_at,
+        modified_at=modified_at,
+        is_deleted=is_deleted,
+        merged_into=merged_into,
+    )
+    return finish(rows.kind, columns, rows.problems, validate=validate)

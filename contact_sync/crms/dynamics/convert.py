@@ -17,18 +17,14 @@ import pandas as pd
 
 from contact_sync.sync.columns import (
     ConversionResult,
-    Problems,
-    as_frame,
-    check_ids,
     check_names,
     crm_columns,
-    drop_duplicate_ids,
-    finish,
+    finish_crm_rows,
     input_column,
+    read_crm_rows,
     resolve_policy,
     shorten,
     stamp_frame,
-    text_column,
     timestamp_column,
     write_value,
 )
@@ -62,26 +58,17 @@ def dynamics_to_canonical(
     Lookup fields are read as ``_<field>_value`` (``parentcustomerid`` -> ``_parentcustomerid_value``).
     """
     policy = resolve_policy(policy)
-    raw, not_mapping = as_frame(rows)
-    n = len(raw)
-    strict = bool(n) and not not_mapping.all()
-    problems = Problems(n)
-    problems.reject(not_mapping, "not a JSON object")
-    link = policy.link_field.get("dynamics", "contactid")
-    fields = {rule.name: rule.crm_fields["dynamics"] for rule in policy.fields_for("dynamics")}
-    if "account_id" in fields:
-        fields["account_id"] = f"_{fields['account_id']}_value"
+    source = read_crm_rows(rows, policy, "dynamics", "contactid")
+    raw, problems, link, n = source.raw, source.problems, source.link, source.n
+    if "account_id" in source.fields:
+        source.fields["account_id"] = f"_{source.fields['account_id']}_value"
 
     context = input_column(raw, "@odata.context").astype(object)
     deleted_entity = context.map(lambda v: isinstance(v, str) and v.endswith(_DELETED_ENTITY)).to_numpy(dtype=bool)
     ids = input_column(raw, link).astype(object)
     if deleted_entity.any():
         ids = ids.where(~deleted_entity, input_column(raw, "id").astype(object))
-    record_id = text_column(ids, link, problems, numbers=False)
-    missing_id = record_id.isna().to_numpy(dtype=bool) & ~not_mapping
-    problems.reject(missing_id, f"{link} is missing")
-    if link == "contactid":
-        check_ids(record_id, link, DYNAMICS_ID, problems)
+    record_id, missing_id = source.record_ids(ids, DYNAMICS_ID if link == "contactid" else None)
 
     stamp = pd.Timestamp(observed_at or datetime.now(UTC))
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -89,7 +76,7 @@ def dynamics_to_canonical(
     modified_at = timestamp_column(modified_raw, "modifiedon", problems, required=False)
     modified_at = modified_at.where(~deleted_entity, stamp)
     no_stamp = modified_at.isna().to_numpy(dtype=bool)
-    problems.reject(no_stamp & ~not_mapping, "modifiedon is missing")
+    problems.reject(no_stamp & ~source.not_mapping, "modifiedon is missing")
 
     state = input_column(raw, "statecode").astype(object)
     state_number = pd.to_numeric(state.where(~state.map(lambda v: isinstance(v, bool | str)), None), errors="coerce")
@@ -98,21 +85,19 @@ def dynamics_to_canonical(
     is_deleted = pd.Series(deleted_entity | (state_number == 1).to_numpy(dtype=bool))
 
     if deleted_entity.all():  # a delta page of deletes only carries no content columns
-        fields = {}
-    columns = crm_columns(raw, fields, problems, is_deleted.to_numpy(dtype=bool), policy, strict)
-    if "account_id" in fields:
-        check_ids(columns["account_id"], fields["account_id"], DYNAMICS_ID, problems)
-    drop_duplicate_ids(record_id, modified_at, ~missing_id & ~no_stamp, problems, link)
-    columns.update(
-        system=pd.array(["dynamics"] * n, dtype="string"),
+        source.fields = {}
+    return finish_crm_rows(
+        source,
+        crm_columns(raw, source.fields, problems, is_deleted.to_numpy(dtype=bool), policy, source.strict),
         record_id=record_id,
-        crm_id=record_id,
-        created_at=timestamp_column(input_column(raw, "createdon"), "createdon", None, required=False),
+        usable=~missing_id & ~no_stamp,
         modified_at=modified_at,
+        created_at=timestamp_column(input_column(raw, "createdon"), "createdon", None, required=False),
         is_deleted=is_deleted,
         merged_into=pd.array([pd.NA] * n, dtype="string"),
+        account_pattern=DYNAMICS_ID,
+        validate=validate,
     )
-    return finish("dynamics", columns, problems, validate=validate)
 
 
 def canonical_to_dynamics(values: Mapping[str, Any], policy: SyncPolicy | None = None) -> dict[str, Any]:

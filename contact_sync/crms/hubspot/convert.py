@@ -17,15 +17,13 @@ import pandas as pd
 
 from contact_sync.sync.columns import (
     ConversionResult,
-    Problems,
-    as_frame,
     check_ids,
     check_names,
     crm_columns,
-    drop_duplicate_ids,
-    finish,
+    finish_crm_rows,
     flag_column,
     input_column,
+    read_crm_rows,
     resolve_policy,
     stamp_frame,
     text_column,
@@ -57,41 +55,30 @@ def hubspot_to_canonical(
 ) -> ConversionResult:
     """HubSpot contact rows -> canonical rows (and the rows rejected, with why)."""
     policy = resolve_policy(policy)
-    raw, not_mapping = as_frame(rows)
-    n = len(raw)
-    strict = bool(n) and not not_mapping.all()
-    problems = Problems(n)
-    problems.reject(not_mapping, "not a JSON object")
-    link = policy.link_field.get(KIND, "hs_object_id")
-    fields = {rule.name: rule.crm_fields[KIND] for rule in policy.fields_for(KIND)}
-
-    record_id = text_column(input_column(raw, link, "the CRM id" if strict else None), link, problems, numbers=False)
-    missing_id = record_id.isna().to_numpy(dtype=bool) & ~not_mapping
-    problems.reject(missing_id, f"{link} is missing")
-    check_ids(record_id, link, HUBSPOT_ID, problems)
+    source = read_crm_rows(rows, policy, KIND, "hs_object_id")
+    raw, problems = source.raw, source.problems
+    record_id, missing_id = source.record_ids(pattern=HUBSPOT_ID)
     is_deleted = flag_column(input_column(raw, "archived"), "archived", problems)
     deleted = is_deleted.to_numpy(dtype=bool)
     modified = timestamp_column(input_column(raw, "lastmodifieddate"), "lastmodifieddate", problems, required=False)
     archived_at = timestamp_column(input_column(raw, "archivedAt"), "archivedAt", problems, required=False)
     modified_at = archived_at.where(pd.Series(deleted) & archived_at.notna(), modified)
     no_stamp = modified_at.isna().to_numpy(dtype=bool)
-    problems.reject(no_stamp & ~not_mapping, "lastmodifieddate is missing")
+    problems.reject(no_stamp & ~source.not_mapping, "lastmodifieddate is missing")
     merged_into = text_column(input_column(raw, "merged_into"), "merged_into", problems, numbers=False)
     check_ids(merged_into, "merged_into", HUBSPOT_ID, problems)
-    columns = crm_columns(raw, fields, problems, deleted, policy, strict)
-    if "account_id" in fields:
-        check_ids(columns["account_id"], fields["account_id"], HUBSPOT_ID, problems)
-    drop_duplicate_ids(record_id, modified_at, ~missing_id & ~no_stamp, problems, link)
-    columns.update(
-        system=pd.array([KIND] * n, dtype="string"),
+    return finish_crm_rows(
+        source,
+        crm_columns(raw, source.fields, problems, deleted, policy, source.strict),
         record_id=record_id,
-        crm_id=record_id,
-        created_at=timestamp_column(input_column(raw, "createdate"), "createdate", None, required=False),
+        usable=~missing_id & ~no_stamp,
         modified_at=modified_at,
+        created_at=timestamp_column(input_column(raw, "createdate"), "createdate", None, required=False),
         is_deleted=is_deleted,
         merged_into=merged_into,
+        account_pattern=HUBSPOT_ID,
+        validate=validate,
     )
-    return finish(KIND, columns, problems, validate=validate)
 
 
 def canonical_to_hubspot(values: Mapping[str, Any], policy: SyncPolicy | None = None) -> dict[str, Any]:

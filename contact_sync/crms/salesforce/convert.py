@@ -17,15 +17,13 @@ import pandas as pd
 from contact_sync.sync.columns import (
     ConversionError,
     ConversionResult,
-    Problems,
-    as_frame,
     check_ids,
     check_names,
     crm_columns,
-    drop_duplicate_ids,
-    finish,
+    finish_crm_rows,
     flag_column,
     input_column,
+    read_crm_rows,
     resolve_policy,
     stamp_frame,
     text_column,
@@ -57,20 +55,10 @@ def salesforce_to_canonical(
     ``IsDeleted`` and ``MasterRecordId`` when present.
     """
     policy = resolve_policy(policy)
-    raw, not_mapping = as_frame(rows)
-    n = len(raw)
-    strict = bool(n) and not not_mapping.all()  # columns the policy maps must be there (unless no row is readable)
-    problems = Problems(n)
-    problems.reject(not_mapping, "not a JSON object")
-    link = policy.link_field.get("salesforce", "Id")
-    fields = {rule.name: rule.crm_fields["salesforce"] for rule in policy.fields_for("salesforce")}
-
-    record_id = text_column(input_column(raw, link, "the CRM id" if strict else None), link, problems, numbers=False)
-    missing_id = record_id.isna().to_numpy(dtype=bool) & ~not_mapping
-    problems.reject(missing_id, f"{link} is missing")
-    if link == "Id":
-        check_ids(record_id, link, SALESFORCE_ID, problems)
-    if strict and "LastModifiedDate" not in raw.columns and "SystemModstamp" not in raw.columns:
+    source = read_crm_rows(rows, policy, "salesforce", "Id")
+    raw, problems = source.raw, source.problems
+    record_id, missing_id = source.record_ids(pattern=SALESFORCE_ID if source.link == "Id" else None)
+    if source.strict and "LastModifiedDate" not in raw.columns and "SystemModstamp" not in raw.columns:
         raise ConversionError("the input has neither LastModifiedDate nor SystemModstamp: select one of them")
     last_modified = timestamp_column(
         input_column(raw, "LastModifiedDate"), "LastModifiedDate", problems, required=False
@@ -78,24 +66,22 @@ def salesforce_to_canonical(
     modstamp = timestamp_column(input_column(raw, "SystemModstamp"), "SystemModstamp", problems, required=False)
     modified_at = last_modified.fillna(modstamp)
     no_stamp = modified_at.isna().to_numpy(dtype=bool)
-    problems.reject(no_stamp & ~not_mapping, "LastModifiedDate and SystemModstamp are both missing")
+    problems.reject(no_stamp & ~source.not_mapping, "LastModifiedDate and SystemModstamp are both missing")
     is_deleted = flag_column(input_column(raw, "IsDeleted"), "IsDeleted", problems)
     merged_into = text_column(input_column(raw, "MasterRecordId"), "MasterRecordId", problems, numbers=False)
     check_ids(merged_into, "MasterRecordId", SALESFORCE_ID, problems)
-    columns = crm_columns(raw, fields, problems, is_deleted.to_numpy(dtype=bool), policy, strict)
-    if "account_id" in fields:
-        check_ids(columns["account_id"], fields["account_id"], SALESFORCE_ID, problems)
-    drop_duplicate_ids(record_id, modified_at, ~missing_id & ~no_stamp, problems, link)
-    columns.update(
-        system=pd.array(["salesforce"] * n, dtype="string"),
+    return finish_crm_rows(
+        source,
+        crm_columns(raw, source.fields, problems, is_deleted.to_numpy(dtype=bool), policy, source.strict),
         record_id=record_id,
-        crm_id=record_id,
-        created_at=timestamp_column(input_column(raw, "CreatedDate"), "CreatedDate", None, required=False),
+        usable=~missing_id & ~no_stamp,
         modified_at=modified_at,
+        created_at=timestamp_column(input_column(raw, "CreatedDate"), "CreatedDate", None, required=False),
         is_deleted=is_deleted,
         merged_into=merged_into,
+        account_pattern=SALESFORCE_ID,
+        validate=validate,
     )
-    return finish("salesforce", columns, problems, validate=validate)
 
 
 def canonical_to_salesforce(values: Mapping[str, Any], policy: SyncPolicy | None = None) -> dict[str, Any]:
