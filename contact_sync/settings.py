@@ -90,6 +90,32 @@ def url_value(env: Mapping[str, str], name: str, value: str | None = None) -> st
     return value.rstrip("/")
 
 
+def https_url(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    """An https URL (the service speaks TLS only): `default` when unset and given, else required."""
+    value = url_value(env, name, env_value(env, name) or default)
+    if not value.startswith("https://"):
+        raise SettingsError(f"{name} must be an https URL, got {redact_url(value)!r}")
+    return value
+
+
+def file_value(env: Mapping[str, str], name: str) -> str | None:
+    """A path that must name an existing file (e.g. a CA bundle), or None when unset."""
+    value = env_value(env, name)
+    if value is not None and not Path(value).is_file():
+        raise SettingsError(f"{name} names no file: {value!r}")
+    return value
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1, `default` when unset."""
+    raw = env_value(env, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
 def secret_value(env: Mapping[str, str], name: str) -> Secret | None:
     value = env_value(env, name)
     return Secret(value) if value is not None else None
@@ -123,15 +149,13 @@ class GenesysSettings:
         client_secret = secret_value(env, "GENESYS_CLIENT_SECRET")
         if client_secret is None:
             raise SettingsError("GENESYS_CLIENT_SECRET is not set")
-        rate_raw = env_value(env, "GENESYS_RATE_LIMIT_PER_MINUTE") or "300"
-        if not rate_raw.isdigit() or int(rate_raw) < 1:
-            raise SettingsError(f"GENESYS_RATE_LIMIT_PER_MINUTE must be a positive whole number, got {rate_raw!r}")
+        rate_limit = positive_int(env, "GENESYS_RATE_LIMIT_PER_MINUTE", 300)
         return cls(
             api_url=api_url,
             login_url=login_url,
             client_id=require_value(env, "GENESYS_CLIENT_ID"),
             client_secret=client_secret,
-            rate_limit_per_minute=int(rate_raw),
+            rate_limit_per_minute=rate_limit,
         )
 
     @property

@@ -6,9 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from contact_sync.settings import Secret, SettingsError, env_value, redact_url, secret_value, url_value
+from contact_sync.settings import (
+    Secret,
+    SettingsError,
+    env_value,
+    file_value,
+    https_url,
+    positive_int,
+    secret_value,
+)
 
 DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
 DEFAULT_RATE_LIMIT_PER_10S = 100
@@ -17,19 +24,6 @@ DEFAULT_SEARCH_RATE_LIMIT_PER_S = 4
 """Search has its own, lower limit (5 requests per second per account); one under it leaves room for other apps."""
 CREDENTIAL_VARIABLES = ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_REFRESH_TOKEN")
 """Variables whose presence means the user configured HubSpot (otherwise the simulators are used)."""
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env_value(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -48,21 +42,17 @@ class HubSpotSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HubSpotSettings:
         env = os.environ if env is None else env
-        api_url = url_value(env, "HUBSPOT_API_URL", env_value(env, "HUBSPOT_API_URL") or DEFAULT_HUBSPOT_API_URL)
-        if not api_url.startswith("https://"):
-            raise SettingsError(f"HUBSPOT_API_URL must be an https URL, got {redact_url(api_url)!r}")
-        ca_bundle = env_value(env, "HUBSPOT_CA_BUNDLE")
-        if ca_bundle is not None and not Path(ca_bundle).is_file():
-            raise SettingsError(f"HUBSPOT_CA_BUNDLE names no file: {ca_bundle!r}")
         settings = cls(
-            api_url=api_url,
+            api_url=https_url(env, "HUBSPOT_API_URL", DEFAULT_HUBSPOT_API_URL),
             access_token=secret_value(env, "HUBSPOT_ACCESS_TOKEN"),
             client_id=env_value(env, "HUBSPOT_CLIENT_ID"),
             client_secret=secret_value(env, "HUBSPOT_CLIENT_SECRET"),
             refresh_token=secret_value(env, "HUBSPOT_REFRESH_TOKEN"),
-            ca_bundle=ca_bundle,
-            rate_limit_per_10s=_positive(env, "HUBSPOT_RATE_LIMIT_PER_10S", DEFAULT_RATE_LIMIT_PER_10S),
-            search_rate_limit_per_s=_positive(env, "HUBSPOT_SEARCH_RATE_LIMIT_PER_S", DEFAULT_SEARCH_RATE_LIMIT_PER_S),
+            ca_bundle=file_value(env, "HUBSPOT_CA_BUNDLE"),
+            rate_limit_per_10s=positive_int(env, "HUBSPOT_RATE_LIMIT_PER_10S", DEFAULT_RATE_LIMIT_PER_10S),
+            search_rate_limit_per_s=positive_int(
+                env, "HUBSPOT_SEARCH_RATE_LIMIT_PER_S", DEFAULT_SEARCH_RATE_LIMIT_PER_S
+            ),
         )
         if settings.refresh_token is not None and not (settings.client_id and settings.client_secret):
             raise SettingsError("HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET must be set with HUBSPOT_REFRESH_TOKEN")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from contact_sync.settings import Secret, SettingsError, env_value, redact_url, secret_value, url_value
+from contact_sync.settings import Secret, SettingsError, env_value, file_value, https_url, secret_value
 
 DEFAULT_SALESFORCE_API_VERSION = "59.0"
 CREDENTIAL_VARIABLES = ("SALESFORCE_INSTANCE_URL",)
@@ -32,9 +31,7 @@ class SalesforceSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SalesforceSettings:
         env = os.environ if env is None else env
-        instance_url = url_value(env, "SALESFORCE_INSTANCE_URL")
-        if not instance_url.startswith("https://"):
-            raise SettingsError(f"SALESFORCE_INSTANCE_URL must be an https URL, got {redact_url(instance_url)!r}")
+        instance_url = https_url(env, "SALESFORCE_INSTANCE_URL")
         api_version = env_value(env, "SALESFORCE_API_VERSION") or DEFAULT_SALESFORCE_API_VERSION
         try:
             major = float(api_version)
@@ -42,9 +39,7 @@ class SalesforceSettings:
             raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}") from None
         if not 20.0 <= major < 100.0 or "." not in api_version:
             raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}")
-        ca_bundle = env_value(env, "SALESFORCE_CA_BUNDLE")
-        if ca_bundle is not None and not Path(ca_bundle).is_file():
-            raise SettingsError(f"SALESFORCE_CA_BUNDLE names no file: {ca_bundle!r}")
+        ca_bundle = file_value(env, "SALESFORCE_CA_BUNDLE")
         settings = cls(
             instance_url=instance_url,
             client_id=env_value(env, "SALESFORCE_CLIENT_ID"),
