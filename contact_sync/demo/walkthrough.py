@@ -22,13 +22,14 @@ from contact_sync.crms import CRM_KINDS, crm_plugin
 from contact_sync.crms.plugin import CrmSeat
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
+from contact_sync.pipeline.services import SERVICE_PREFIXES
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH, load_policy
 
 PILOT_COHORT: Final = "pilot-001"
 PILOT_SIZE: Final = 100
 DEMO_CRMS: Final = CRM_KINDS
 # Variables that would point a run at real services or another setup: the demo runs without them.
-_FOREIGN_PREFIXES: Final = ("GENESYS_", "CONTACT_SYNC_", *(f"{kind.upper()}_" for kind in CRM_KINDS))
+_FOREIGN_PREFIXES: Final = (*SERVICE_PREFIXES, "CONTACT_SYNC_")
 _SAME_TIME_GAP_S: Final = 1.1  # CRM and Genesys modify stamps: keep the two sides' edits clearly apart in time.
 
 Progress = Callable[[str, int, int], None]

@@ -64,7 +64,7 @@ class GenesysAdapter:
     genesys: GenesysConnector
     crm: CrmAdapter
     policy: SyncPolicy
-    _source: Mapping[str, str] | None = field(default=None, repr=False)
+    _source: Mapping[str, str] | None = field(default=None, init=False, repr=False)
 
     @property
     def source(self) -> Mapping[str, str]:

@@ -156,6 +156,7 @@ class FaultInjector:
     def fails_job(self, method: str, path: str) -> bool:
         """Whether a `failed` rule fires for this call: the job it starts is to end FAILED."""
         with self._lock:
+            # Every `failed` rule is asked (a list, not a short-circuit), so each counts the call as `pick` does.
             return any([s.rule.kind == "failed" and self._fires(s, method, path) for s in self._states])
 
     def _fires(self, state: _RuleState, method: str, path: str) -> bool:

@@ -140,7 +140,6 @@ class Exports:
         self.home_division = home_division
         self.delay_s = 1.0
         self.file_format = "jsonl.gz"
-        self.max_limit = 1_000_000
         self._jobs: dict[str, ExportJob] = {}
 
     def reset(self) -> None:
@@ -167,10 +166,9 @@ class Exports:
             not isinstance(divisions, list) or not all(isinstance(d, str) for d in divisions)
         ):
             raise _bad("divisionIds must be a list of strings")
-        cap = min(limit or self.max_limit, self.max_limit)
         rows: list[bytes] = []
         for raw in contacts:
-            if len(rows) >= cap:
+            if limit is not None and len(rows) >= limit:
                 break
             if keep is None or keep(orjson.loads(raw)):
                 rows.append(raw)
