@@ -4,7 +4,7 @@ import dagster as dg
 
 from contact_sync.crms import crm_plugin
 from contact_sync.defs.io_managers import ContactSyncIOManager
-from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.resources import sync_resources
 from contact_sync.defs.sync.assets import SYNC_ASSETS, for_crm
 from contact_sync.defs.sync.checks import reconciliation_is_valid
 from contact_sync.defs.sync.jobs import SYNC_JOBS
@@ -22,5 +22,5 @@ defs = dg.Definitions(
     jobs=list(SYNC_JOBS.values()),
     schedules=SYNC_SCHEDULES,
     sensors=SYNC_SENSORS,
-    resources={"contact_sync": ContactSyncResource(), "io_manager": ContactSyncIOManager()},
+    resources={**sync_resources(settings), "io_manager": ContactSyncIOManager()},
 )

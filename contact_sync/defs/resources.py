@@ -1,19 +1,24 @@
-"""The resource every sync asset asks for: the services of one run, opened from the environment settings, and the
-pair's run lock, taken before the run's first step (`contact_sync.pipeline.locks`).
+"""The sync's resources: `contact_sync`, the run's session (its services opened once from the environment settings,
+and the pair's run lock taken before the run's first step, `contact_sync.pipeline.locks`), and one resource per system
+it holds, `crm`, `genesys` and `ledger`, so each asset names the systems it talks to and the UI shows them.
 
 Credentials and options come from the environment (`contact_sync.settings`, `contact_sync.pipeline.config`); the
-only run config is `dry_run`. Without CRM and Genesys credentials the built-in simulators are used, which
-`build_services` logs as a warning and every snapshot's metadata says.
+only run config is `dry_run`. The deployment (CONTACT_SYNC_DEPLOYMENT: live, simulated or auto) is chosen when the
+code location loads and written in each system resource's description; a simulated run is also logged as a warning
+by `build_services` and said in every snapshot's metadata.
 """
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from contact_sync.pipeline.config import PARTITION_TAG, SYNC_JOB_NAMES
+from contact_sync.crms import crm_plugin
+from contact_sync.pipeline.config import PARTITION_TAG, SYNC_JOB_NAMES, PipelineSettings
 from contact_sync.pipeline.locks import claim_run_lock, pair_name
-from contact_sync.pipeline.services import Services, build_services, check_configuration
+from contact_sync.pipeline.services import Services, build_services, check_configuration, uses_simulators
 
 
 class ContactSyncResource(dg.ConfigurableResource):
@@ -64,3 +69,28 @@ class ContactSyncResource(dg.ConfigurableResource):
         if self._services is None:
             raise dg.DagsterInvariantViolationError("ContactSyncResource used outside a run")
         return self._services
+
+
+def _system_resource(name: str, description: str) -> dg.ResourceDefinition:
+    """One of the session's systems as a resource of its own (the same object for every asset of a run: function
+    resources depending on `contact_sync` share its one setup, where nested Pythonic resources would open it again)."""
+
+    def system(context: dg.InitResourceContext) -> Any:
+        return getattr(context.resources.contact_sync.services, name)
+
+    return dg.ResourceDefinition(resource_fn=system, required_resource_keys={"contact_sync"}, description=description)
+
+
+def sync_resources(settings: PipelineSettings, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The session and its three systems, described for the configured CRM and deployment."""
+    env = os.environ if env is None else env
+    label = crm_plugin(settings.crm).label
+    where = "the built-in simulator" if uses_simulators(settings, env) else "the live service"
+    return {
+        "contact_sync": ContactSyncResource(),
+        "crm": _system_resource("crm", f"{label} ({where}): contacts and accounts, read and written in batches"),
+        "genesys": _system_resource("genesys_adapter", f"Genesys Cloud external contacts and organizations ({where})"),
+        "ledger": _system_resource(
+            "ledger", f"The sync ledger ({settings.database_url.split(':', 1)[0]}): links, base values, audit, runs"
+        ),
+    }

@@ -242,7 +242,7 @@ def _live_genesys(services: Services, ids: list[str]) -> tuple[pd.DataFrame, dic
 def _live_crm(services: Services, ids: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Canonical values and stamps of these CRM records: the mirror refreshed with what changed since the last read
     (neither the mirror file nor the watermark moves)."""
-    snapshot = refresh_crm_snapshot(services, persist=False)
+    snapshot = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir, persist=False)
     contacts = snapshot.contacts
     contacts = contacts[contacts["record_id"].isin(ids) & ~contacts["is_deleted"].astype(bool)]
     return contacts, snapshot.stamp_map()

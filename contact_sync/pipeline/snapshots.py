@@ -17,8 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from contact_sync.pipeline.genesys_adapter import ORGANIZATION_COLUMNS, genesys_to_canonical, organization_accounts
-from contact_sync.pipeline.services import Services
+from contact_sync.crms.port import CrmAdapter
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.genesys_adapter import (
+    ORGANIZATION_COLUMNS,
+    GenesysAdapter,
+    genesys_to_canonical,
+    organization_accounts,
+)
 from contact_sync.sync.columns import STAMP_COLUMNS
 from contact_sync.sync.schema import empty_canonical, empty_rejected
 
@@ -94,13 +100,12 @@ def watermark_name(kind: str) -> str:
     return f"{kind}_contacts"
 
 
-def refresh_crm_snapshot(services: Services, *, persist: bool = True) -> Snapshot:
+def refresh_crm_snapshot(crm: CrmAdapter, ledger: Ledger, data_dir: Path, *, persist: bool = True) -> Snapshot:
     """Read the CRM's changes since the stored watermark into the mirror and return the whole mirror.
 
     With `persist=False` (dry runs) the refreshed mirror is returned but neither the file nor the watermark moves.
     Without a mirror file the read starts from scratch (whatever watermark the ledger holds)."""
-    crm, ledger = services.crm, services.ledger
-    mirror = CrmMirror(services.settings.data_dir, crm.kind)
+    mirror = CrmMirror(data_dir, crm.kind)
     stored = mirror.load()
     before = ledger.watermark(watermark_name(crm.kind)) if stored is not None else None
     read = crm.read_changes(before)
@@ -125,18 +130,19 @@ def refresh_crm_snapshot(services: Services, *, persist: bool = True) -> Snapsho
     return Snapshot(system=crm.kind, contacts=contacts, stamps=stamps, rejected=rejected, info=info)
 
 
-def read_genesys_snapshot(services: Services) -> Snapshot:
+def read_genesys_snapshot(genesys: GenesysAdapter) -> Snapshot:
     """Every Genesys external contact (cursor scan) and organization, as canonical rows."""
-    before = services.genesys.api_calls.total
-    source = services.crm.external_source
-    organizations = organization_accounts(services.genesys.scan_organizations(), source)
-    raw = services.genesys.scan_contacts()
+    connector = genesys.genesys
+    before = connector.api_calls.total
+    source = genesys.crm.external_source
+    organizations = organization_accounts(connector.scan_organizations(), source)
+    raw = connector.scan_contacts()
     accounts = dict(zip(organizations["organization_id"], organizations["account_id"], strict=True))
-    contacts, stamps, rejected = genesys_to_canonical(raw, services.policy, source, accounts)
+    contacts, stamps, rejected = genesys_to_canonical(raw, genesys.policy, source, accounts)
     info = {
         "records_read": len(raw),
         "organizations": len(organizations),
-        "api_calls": services.genesys.api_calls.total - before,
+        "api_calls": connector.api_calls.total - before,
     }
     return Snapshot(
         system="genesys", contacts=contacts, stamps=stamps, rejected=rejected, organizations=organizations, info=info

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from contact_sync.connectors.results import WriteReport
-from contact_sync.pipeline.services import Services
+from contact_sync.crms.port import CrmAdapter
+from contact_sync.ledger import Ledger
+from contact_sync.pipeline.genesys_adapter import GenesysAdapter
 from contact_sync.pipeline.snapshots import Snapshot
 from contact_sync.sync.plan import SyncPlan
 
@@ -149,7 +151,8 @@ def audit_rows(
 
 
 def _record_created(
-    services: Services,
+    ledger: Ledger,
+    crm_system: str,
     run_id: str,
     crm_ids: list[str],
     genesys_ids: list[str],
@@ -161,15 +164,15 @@ def _record_created(
     (`rows`: the reconciliation rows of the creates, with both ids). `audited`: the audit rows were written before
     the create (Genesys) and only get the new ids now."""
     if audited:
-        with services.ledger.batch() as tx:
-            tx.add_links(_created_links(services, crm_ids, genesys_ids, system), run_id)
+        with ledger.batch() as tx:
+            tx.add_links(_created_links(crm_system, crm_ids, genesys_ids, system), run_id)
             tx.upsert_base(_base(rows), run_id)
             tx.confirm_created(pd.DataFrame({"crm_id": crm_ids, "genesys_id": genesys_ids}), run_id)
         return
     kept = rows[rows["new_value"].notna()]
-    services.ledger.record_batch(
+    ledger.record_batch(
         run_id,
-        links=_created_links(services, crm_ids, genesys_ids, system),
+        links=_created_links(crm_system, crm_ids, genesys_ids, system),
         base=_base(rows),
         audit=audit_rows(
             system=system,
@@ -184,10 +187,10 @@ def _record_created(
     )
 
 
-def _created_links(services: Services, crm_ids: list[str], genesys_ids: list[str], system: str) -> pd.DataFrame:
+def _created_links(crm_system: str, crm_ids: list[str], genesys_ids: list[str], system: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "crm_system": services.crm.kind,
+            "crm_system": crm_system,
             "crm_id": crm_ids,
             "genesys_id": genesys_ids,
             "rule": "created",
@@ -230,12 +233,14 @@ def _links_to_restore(plan: SyncPlan, genesys: Snapshot) -> pd.DataFrame:
     return found.loc[lost & ~dropped, ["crm_id", "genesys_id"]].reset_index(drop=True)
 
 
-def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_id: str) -> WriteSummary:
+def apply_to_genesys(
+    genesys: GenesysAdapter, ledger: Ledger, plan: SyncPlan, snapshot: Snapshot, run_id: str
+) -> WriteSummary:
     """Write the plan's Genesys side: record-only changes, link and field updates, creates, unlinks and deletes."""
-    ledger, kind, adapter = services.ledger, services.crm.kind, services.genesys_adapter
+    kind = genesys.crm.kind
     summary = WriteSummary(system="genesys")
     recon = plan.reconciliation
-    carried_ids = genesys.contacts[["record_id", "crm_id"]].dropna().astype(str)
+    carried_ids = snapshot.contacts[["record_id", "crm_id"]].dropna().astype(str)
     carried = (
         plan.new_links[["crm_id", "genesys_id"]]
         .astype(str)
@@ -243,7 +248,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_
     )
     new_links = plan.new_links.assign(carried=(carried["_merge"] == "both").to_numpy())
     written = recon[recon["action"].isin(["write_genesys", "write_both"])]
-    restored = _links_to_restore(plan, genesys)
+    restored = _links_to_restore(plan, snapshot)
     to_link = pd.concat(
         [new_links[~new_links["carried"]].assign(restored=False), restored.assign(restored=True)], ignore_index=True
     )
@@ -270,18 +275,18 @@ def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_
         )
         summary.unlinked += ledger.record_batch(run_id, unlinks=unlinks, audit=audit)["unlinked"]
 
-    organizations = adapter.organizations(_accounts_written(plan), genesys.organizations)
+    organizations = genesys.organizations(_accounts_written(plan), snapshot.organizations)
 
     # 3. Updates: changed fields plus the externalIds link of contacts matched without it.
     changes: dict[str, dict[str, Any]] = {}
     for gid, fld, value in zip(written["genesys_id"], written["field"], written["new_value"], strict=True):
-        changes.setdefault(str(gid), {}).update(adapter.update_paths({fld: value}, organizations))
+        changes.setdefault(str(gid), {}).update(genesys.update_paths({fld: value}, organizations))
     for crm_id, gid in zip(to_link["crm_id"], to_link["genesys_id"], strict=True):
-        changes.setdefault(str(gid), {}).update(adapter.link_paths(crm_id))
-    stamps = genesys.stamp_map()
+        changes.setdefault(str(gid), {}).update(genesys.link_paths(crm_id))
+    stamps = snapshot.stamp_map()
     base_rows = recon[recon["base_update"] & recon["action"].isin(["write_genesys"])]
     for ids in _chunks(sorted(changes)):
-        report = services.genesys.update_contacts({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
+        report = genesys.genesys.update_contacts({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
         summary.absorb(report)
         done = {o.key for o in report.outcomes if o.status == "updated"}
         rows = written[written["genesys_id"].isin(done)]
@@ -318,8 +323,8 @@ def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_
         creates = plan.genesys_creates.set_index("crm_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_genesys"]
-        for ids in _chunks(_not_linked_yet(services, [str(i) for i in creates.index], "crm_id")):
-            items = [(crm_id, adapter.create_body(values[crm_id], organizations, crm_id)) for crm_id in ids]
+        for ids in _chunks(_not_linked_yet(ledger, kind, [str(i) for i in creates.index], "crm_id")):
+            items = [(crm_id, genesys.create_body(values[crm_id], organizations, crm_id)) for crm_id in ids]
             # The audit first: if the process dies once the service applied the create, the creation is recorded.
             intent = create_rows[create_rows["crm_id"].isin(ids) & create_rows["new_value"].notna()]
             ledger.record_create_intent(
@@ -328,12 +333,12 @@ def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_
                            field=intent["field"], old_value=None, new_value=intent["new_value"], reason="created"),
                 ids,
             )  # fmt: skip
-            report = services.genesys.create_contacts(items)
+            report = genesys.genesys.create_contacts(items)
             summary.absorb(report)
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
             rows = create_rows[create_rows["crm_id"].isin(made)]
             rows = rows.assign(genesys_id=rows["crm_id"].map(made))
-            _record_created(services, run_id, list(made), list(made.values()), rows, "genesys", audited=True)
+            _record_created(ledger, kind, run_id, list(made), list(made.values()), rows, "genesys", audited=True)
             # An unconfirmed create keeps its audit intent: the next run confirms it or drops it.
             unmade = [o.key for o in report.outcomes if o.status == "failed"]
             if unmade:
@@ -342,7 +347,7 @@ def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_
 
     # 5. Deletes (policy on_crm_delete: delete): remove the contact, then end the link.
     if len(plan.deletes):
-        report = services.genesys.delete_contacts(plan.deletes["genesys_id"].astype(str).tolist())
+        report = genesys.genesys.delete_contacts(plan.deletes["genesys_id"].astype(str).tolist())
         summary.absorb(report)
         gone = {o.key for o in report.outcomes if o.status in ("deleted", "skipped")}
         rows = plan.deletes[plan.deletes["genesys_id"].isin(gone)]
@@ -363,12 +368,12 @@ def apply_to_genesys(services: Services, plan: SyncPlan, genesys: Snapshot, run_
     return summary
 
 
-def _not_linked_yet(services: Services, ids: list[str], column: str) -> list[str]:
+def _not_linked_yet(ledger: Ledger, crm_system: str, ids: list[str], column: str) -> list[str]:
     """The ids that no active link holds yet: a retried step (same plan) skips the creates an earlier attempt
     already made and recorded, instead of creating them twice."""
     if not ids:
         return ids
-    linked = set(services.ledger.links(services.crm.kind, ids=ids)[column].astype(str))
+    linked = set(ledger.links(crm_system, ids=ids)[column].astype(str))
     return [i for i in ids if i not in linked]
 
 
@@ -382,11 +387,16 @@ def _accounts_written(plan: SyncPlan) -> list[str]:
 
 
 def apply_to_crm(
-    services: Services, plan: SyncPlan, crm: Snapshot, run_id: str, genesys_failed: Iterable[str] = ()
+    crm: CrmAdapter,
+    ledger: Ledger,
+    plan: SyncPlan,
+    snapshot: Snapshot,
+    run_id: str,
+    genesys_failed: Iterable[str] = (),
 ) -> WriteSummary:
     """Write the plan's CRM side (bidirectional mode): field updates guarded by the snapshot's stamps, and creates
     for Genesys-only contacts when the policy asks for them."""
-    ledger, kind = services.ledger, services.crm.kind
+    kind = crm.kind
     summary = WriteSummary(system=kind)
     recon = plan.reconciliation
     written = recon[recon["action"].isin(["write_crm", "write_both"])]
@@ -394,9 +404,9 @@ def apply_to_crm(
     changes: dict[str, dict[str, Any]] = {}
     for crm_id, fld, value in zip(written["crm_id"], written["field"], written["new_value"], strict=True):
         changes.setdefault(str(crm_id), {})[fld] = value
-    stamps = crm.stamp_map()
+    stamps = snapshot.stamp_map()
     for ids in _chunks(sorted(changes)):
-        report = services.crm.update({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
+        report = crm.update({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
         summary.absorb(report)
         done = {o.key for o in report.outcomes if o.status == "updated"}
         rows = written[written["crm_id"].isin(done)]
@@ -419,13 +429,11 @@ def apply_to_crm(
         creates = plan.crm_creates.set_index("genesys_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_crm"]
-        for ids in _chunks(_not_linked_yet(services, [str(i) for i in creates.index], "genesys_id")):
-            report = services.crm.create(
-                [(gid, {k: v for k, v in values[gid].items() if k != "account_id"}) for gid in ids]
-            )
+        for ids in _chunks(_not_linked_yet(ledger, kind, [str(i) for i in creates.index], "genesys_id")):
+            report = crm.create([(gid, {k: v for k, v in values[gid].items() if k != "account_id"}) for gid in ids])
             summary.absorb(report)
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}
             rows = create_rows[create_rows["genesys_id"].isin(made)]
             rows = rows.assign(crm_id=rows["genesys_id"].map(made))
-            _record_created(services, run_id, list(made.values()), list(made), rows, kind)
+            _record_created(ledger, kind, run_id, list(made.values()), list(made), rows, kind)
     return summary

@@ -5,11 +5,12 @@ import dataclasses
 import dagster as dg
 
 from contact_sync.defs.io_managers import ContactSyncIOManager
-from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.resources import ContactSyncResource, sync_resources
 from contact_sync.defs.sync.assets import contact_matches, crm_contacts, genesys_contacts, genesys_writes
 from contact_sync.defs.sync.checks import plan_problems, reconciliation_is_valid
 from contact_sync.defs.sync.partitions import rollout_cohort
 from contact_sync.ledger import Ledger
+from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.planning import plan_cohort
 from contact_sync.pipeline.snapshots import Snapshot
 from contact_sync.simulators import RunningSimulators
@@ -51,7 +52,7 @@ def test_an_invalid_plan_blocks_every_write(
         ],
         instance=dagster_instance,
         partition_key="all",
-        resources={"contact_sync": ContactSyncResource(), "io_manager": ContactSyncIOManager()},
+        resources={**sync_resources(PipelineSettings.from_env()), "io_manager": ContactSyncIOManager()},
         raise_on_error=False,
     )
     assert not result.success

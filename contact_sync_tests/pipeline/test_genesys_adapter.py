@@ -15,7 +15,7 @@ def test_organizations_reuse_known_ones_and_create_the_missing_under_the_crm_acc
     adapter = services.genesys_adapter
     first = adapter.organizations([acme, None, acme])
     assert list(first) == [acme]
-    known = read_genesys_snapshot(services).organizations
+    known = read_genesys_snapshot(services.genesys_adapter).organizations
 
     both = adapter.organizations([globex, acme], known)
     assert both[acme] == first[acme]  # found in the snapshot's table, not made again

@@ -13,14 +13,14 @@ def test_mirror_refreshes_incrementally_and_keeps_deleted_and_merged_rows(
     sims: RunningSimulators, services: Services
 ) -> None:
     a, b, c = sims.salesforce.load_contacts([{"LastName": "A"}, {"LastName": "B"}, {"LastName": "C"}])
-    first = refresh_crm_snapshot(services)
+    first = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir)
     assert first.info["incremental"] is False and len(first.contacts) == 3
     assert services.ledger.watermark(watermark_name("salesforce")) == first.info["watermark_after"]
 
     sims.salesforce.edit_contact(a, LastName="A2")
     sims.salesforce.delete_contact(b)
     sims.salesforce.merge(a, [c])
-    second = refresh_crm_snapshot(services)
+    second = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir)
     assert second.info["incremental"] is True
     assert second.info["records_read"] < 3 + 3  # only the overlap window and the changes, not a second full load
     rows = second.contacts.set_index("record_id")
@@ -34,7 +34,7 @@ def test_mirror_refreshes_incrementally_and_keeps_deleted_and_merged_rows(
 
 def test_a_dry_refresh_moves_neither_the_mirror_nor_the_watermark(sims: RunningSimulators, services: Services) -> None:
     sims.salesforce.load_contacts([{"LastName": "Dry"}])
-    snapshot = refresh_crm_snapshot(services, persist=False)
+    snapshot = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir, persist=False)
     assert len(snapshot.contacts) == 1
     assert not CrmMirror(services.settings.data_dir, "salesforce").exists()
     assert services.ledger.watermark(watermark_name("salesforce")) is None
@@ -55,7 +55,7 @@ def test_genesys_snapshot_maps_links_and_organizations(sims: RunningSimulators, 
             }
         ]
     )
-    snapshot = read_genesys_snapshot(services)
+    snapshot = read_genesys_snapshot(services.genesys_adapter)
     row = snapshot.contacts.set_index("record_id").loc[gid]
     assert row["crm_id"] == crm_id and row["account_id"] == account and row["phone_e164"] == "+14155550101"
     assert snapshot.stamp_map()[gid] == sims.genesys.contact(gid)["modifyDate"]
@@ -67,13 +67,13 @@ def test_a_full_re_read_marks_mirrored_contacts_missing_from_it_deleted(
     env = {**sims.env, "CONTACT_SYNC_DATA_DIR": str(tmp_path / "data"), "CONTACT_SYNC_CRM": "dynamics"}
     with open_services(PipelineSettings.from_env(env), env) as services:
         kept, gone = sims.dynamics.load_contacts([{"lastname": "Kept"}, {"lastname": "Gone"}])
-        refresh_crm_snapshot(services)
+        refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir)
         sims.dynamics.delete_contact(gone)
         # Eight days on, the stored delta token has expired: the connector reads every contact again, and the deleted
         # one is simply not there (no $deletedEntity row tells of it).
         later = datetime.now(UTC) + timedelta(days=8)
         sims.dynamics.set_clock(lambda: later)
-        second = refresh_crm_snapshot(services)
+        second = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir)
     assert services.crm.last_read_full  # type: ignore[attr-defined]
     rows = second.contacts.set_index("record_id")
     assert rows.loc[gone, "is_deleted"] and not rows.loc[kept, "is_deleted"]

@@ -10,10 +10,13 @@ import dagster as dg
 import dagster_pandera
 import pandas as pd
 
+from contact_sync.crms.port import CrmAdapter
 from contact_sync.defs.resources import ContactSyncResource
 from contact_sync.defs.sync.partitions import rollout_cohort
+from contact_sync.ledger import Ledger
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.cohorts import cohort_members
+from contact_sync.pipeline.genesys_adapter import GenesysAdapter
 from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
 from contact_sync.pipeline.snapshots import Snapshot, read_genesys_snapshot, refresh_crm_snapshot
@@ -82,8 +85,14 @@ def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[st
     description="Every CRM contact (deleted and merged ones flagged) as canonical rows; refreshed incrementally "
     "from the stored watermark into the mirror in the data folder.",
 )
-def crm_contacts(context: dg.AssetExecutionContext, contact_sync: ContactSyncResource) -> dg.Output[Snapshot]:
-    snapshot = refresh_crm_snapshot(contact_sync.services, persist=not contact_sync.dry_run)
+def crm_contacts(
+    context: dg.AssetExecutionContext,
+    contact_sync: ContactSyncResource,
+    crm: dg.ResourceParam[CrmAdapter],
+    ledger: dg.ResourceParam[Ledger],
+) -> dg.Output[Snapshot]:
+    data_dir = contact_sync.services.settings.data_dir
+    snapshot = refresh_crm_snapshot(crm, ledger, data_dir, persist=not contact_sync.dry_run)
     return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
 
 
@@ -93,8 +102,10 @@ def crm_contacts(context: dg.AssetExecutionContext, contact_sync: ContactSyncRes
     description="Every Genesys Cloud external contact (cursor scan) as canonical rows, organizations mapped to CRM "
     "accounts.",
 )
-def genesys_contacts(context: dg.AssetExecutionContext, contact_sync: ContactSyncResource) -> dg.Output[Snapshot]:
-    snapshot = read_genesys_snapshot(contact_sync.services)
+def genesys_contacts(
+    context: dg.AssetExecutionContext, contact_sync: ContactSyncResource, genesys: dg.ResourceParam[GenesysAdapter]
+) -> dg.Output[Snapshot]:
+    snapshot = read_genesys_snapshot(genesys)
     return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
 
 
@@ -168,6 +179,7 @@ def contact_matches(
 def reconciliation(
     context: dg.AssetExecutionContext,
     contact_sync: ContactSyncResource,
+    ledger: dg.ResourceParam[Ledger],
     crm_contacts: Snapshot,
     genesys_contacts: Snapshot,
     contact_matches: MatchResult,
@@ -177,10 +189,10 @@ def reconciliation(
     if not contact_sync.dry_run:
         start_time = _run_start_time(context)
         started = datetime.fromtimestamp(start_time, tz=UTC) if start_time else None
-        runs.begin_run(services.ledger, context.run.run_id, mode, cohort, started)
+        runs.begin_run(ledger, context.run.run_id, mode, cohort, started)
     plan = plan_cohort(services, crm_contacts, genesys_contacts, contact_matches, mode, cohort)  # type: ignore[arg-type]
     if not contact_sync.dry_run:
-        runs.record_delete_reviews(services, plan, context.run.run_id, cohort_members(services.ledger, cohort))
+        runs.record_delete_reviews(services, plan, context.run.run_id, cohort_members(ledger, cohort))
     recon = plan.reconciliation
     summary = plan.summary()
     return dg.Output(
@@ -220,13 +232,15 @@ def _write_metadata(summary: WriteSummary) -> dict[str, Any]:
 def genesys_writes(
     context: dg.AssetExecutionContext,
     contact_sync: ContactSyncResource,
+    genesys: dg.ResourceParam[GenesysAdapter],
+    ledger: dg.ResourceParam[Ledger],
     reconciliation: SyncPlan,
     genesys_contacts: Snapshot,
 ) -> dg.Output[WriteSummary]:
     if contact_sync.dry_run:
         summary = planned_genesys(reconciliation)
     else:
-        summary = apply_to_genesys(contact_sync.services, reconciliation, genesys_contacts, context.run.run_id)
+        summary = apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id)
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 
@@ -241,19 +255,19 @@ def genesys_writes(
 def crm_writes(
     context: dg.AssetExecutionContext,
     contact_sync: ContactSyncResource,
+    crm: dg.ResourceParam[CrmAdapter],
+    ledger: dg.ResourceParam[Ledger],
     reconciliation: SyncPlan,
     crm_contacts: Snapshot,
     genesys_writes: WriteSummary,
 ) -> dg.Output[WriteSummary]:
-    kind = contact_sync.services.crm.kind
+    kind = crm.kind
     if run_mode(context, contact_sync) == "one_way":
         summary = WriteSummary(system=kind, dry_run=contact_sync.dry_run)
     elif contact_sync.dry_run:
         summary = planned_crm(reconciliation, kind)
     else:
-        summary = apply_to_crm(
-            contact_sync.services, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids
-        )
+        summary = apply_to_crm(crm, ledger, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids)
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 
@@ -267,6 +281,7 @@ def crm_writes(
 def conflict_report(
     context: dg.AssetExecutionContext,
     contact_sync: ContactSyncResource,
+    ledger: dg.ResourceParam[Ledger],
     reconciliation: SyncPlan,
     genesys_writes: WriteSummary,
     crm_writes: WriteSummary,
@@ -277,7 +292,7 @@ def conflict_report(
     if not contact_sync.dry_run:
         recorded = len(runs.record_conflicts(services, reconciliation, context.run.run_id))
         failed = set(genesys_writes.failed_ids) | set(crm_writes.failed_ids)
-        members = cohort_members(services.ledger, context.partition_key)
+        members = cohort_members(ledger, context.partition_key)
         applied = runs.apply_decisions(services, reconciliation, context.run.run_id, failed, members)
         applied += runs.apply_match_decisions(services, reconciliation, context.run.run_id, failed)
         applied += runs.apply_delete_decisions(services, reconciliation, context.run.run_id, failed)
@@ -304,6 +319,7 @@ def conflict_report(
 def sync_report(
     context: dg.AssetExecutionContext,
     contact_sync: ContactSyncResource,
+    ledger: dg.ResourceParam[Ledger],
     reconciliation: SyncPlan,
     genesys_writes: WriteSummary,
     crm_writes: WriteSummary,
@@ -324,15 +340,15 @@ def sync_report(
     )
     health = None
     if not contact_sync.dry_run:
-        runs.finish_run(services.ledger, report)
-        health = services.ledger.health_score()
+        runs.finish_run(ledger, report)
+        health = ledger.health_score()
         raised = alerts.run_alerts(report)
         low = alerts.health_alert(health, services.settings.health_threshold, context.run.run_id)
         alerts.send_alerts(
-            [*raised, *([low] if low else [])], services.ledger, services.settings.alert_webhook, logger=context.log
+            [*raised, *([low] if low else [])], ledger, services.settings.alert_webhook, logger=context.log
         )
     # The run's last step: the pair's lock goes back (a failed run's is taken over by the next one).
-    release_run_lock(services.ledger, pair_name(), context.run.run_id)
+    release_run_lock(ledger, pair_name(), context.run.run_id)
     flat = {k: v for k, v in report.items() if not isinstance(v, dict | list)}
     return dg.Output(
         report,

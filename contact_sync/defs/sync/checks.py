@@ -10,9 +10,9 @@ from typing import Any
 import dagster as dg
 import pandera.errors
 
-from contact_sync.defs.resources import ContactSyncResource
 from contact_sync.defs.sync.assets import reconciliation
 from contact_sync.defs.sync.partitions import rollout_cohort
+from contact_sync.ledger import Ledger
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.snapshots import Snapshot
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
@@ -66,12 +66,12 @@ def plan_problems(plan: SyncPlan, crm: Snapshot, genesys: Snapshot, cohort: list
 )
 def reconciliation_is_valid(
     context: dg.AssetCheckExecutionContext,
-    contact_sync: ContactSyncResource,
+    ledger: dg.ResourceParam[Ledger],
     reconciliation: SyncPlan,
     crm_contacts: Snapshot,
     genesys_contacts: Snapshot,
 ) -> dg.AssetCheckResult:
-    cohort = cohort_members(contact_sync.services.ledger, context.partition_key) if context.has_partition_key else None
+    cohort = cohort_members(ledger, context.partition_key) if context.has_partition_key else None
     problems = plan_problems(reconciliation, crm_contacts, genesys_contacts, cohort)
     metadata: dict[str, Any] = {"rows": len(reconciliation.reconciliation), "problems": len(problems)}
     if problems:
