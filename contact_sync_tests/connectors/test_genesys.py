@@ -4,18 +4,21 @@ served over real HTTP (token, scans, bulk writes, faults, rate limit, secrets)."
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from contact_sync.connectors.genesys import GenesysConnector, merge_changes
+from contact_sync.connectors.genesys_exports import ExportFailed, parse_export_file
 from contact_sync.connectors.http import AuthError, RetryPolicy
 from contact_sync.settings import GenesysSettings, Secret
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.genesys import GenesysSimulator
+from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 API = "/api/v2/externalcontacts"
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)
@@ -535,3 +538,91 @@ def test_secrets_stay_out_of_reprs_errors_and_logs(
     assert "authentication failed" in str(info.value)
     assert secret not in str(info.value) and "wrong-" not in str(info.value)
     assert secret not in caplog.text and token not in caplog.text
+
+
+# --- contact exports (incremental reads) -----------------------------------------------------------------------------
+
+
+def advancing(clock: TestClock, seconds: float, also: Callable[[], None] | None = None) -> Callable[[float], None]:
+    """A connector `sleep` that moves the simulator's clock instead of waiting (and may edit something meanwhile)."""
+
+    def sleep(wait: float) -> None:
+        clock.advance(max(wait, seconds))
+        if also is not None:
+            also()
+
+    return sleep
+
+
+def exporting(settings: GenesysSettings, clock: TestClock, also: Callable[[], None] | None = None) -> GenesysConnector:
+    return GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, sleep=advancing(clock, 0.5, also))
+
+
+def test_incremental_exports_lose_and_double_nothing_across_edits_during_the_read_and_on_the_boundary(
+    sim: GenesysSimulator, settings: GenesysSettings
+) -> None:
+    clock = TestClock()
+    sim.set_clock(clock)
+    ids = sim.load_contacts(people(5))
+    clock.advance(60)
+    edited: list[str] = []
+
+    def edit_during_the_read() -> None:
+        if not edited:  # once, while the first export is still running: after it selected its contacts
+            sim.edit_contact(ids[1], {"firstName": "During"})
+            edited.append(ids[1])
+
+    with exporting(settings, clock, edit_during_the_read) as connector:
+        first = connector.export_contacts(None)
+    assert sorted(c["id"] for c in first.contacts) == sorted(ids)
+    assert first.polls >= 1 and first.api_calls == 1 + 1 + first.polls + 1  # token, create, polls, download
+    assert {c["id"]: c["firstName"] for c in first.contacts}[ids[1]] == "P1"  # the copy as selected
+
+    clock.now = datetime.fromisoformat(first.started_at.replace("Z", "+00:00"))
+    sim.edit_contact(ids[2], {"firstName": "Boundary"})  # modifyDate == the watermark: must be in the next export
+    clock.advance(5)
+    with exporting(settings, clock) as connector:
+        second = connector.export_contacts(first.started_at)
+    changed = {c["id"]: c["firstName"] for c in second.contacts}
+    assert changed == {ids[1]: "During", ids[2]: "Boundary"}
+    assert len(second.contacts) == len(changed)
+
+    mirror = {c["id"]: c for c in first.contacts} | {c["id"]: c for c in second.contacts}
+    assert {i: c["firstName"] for i, c in mirror.items()} == {i: sim.contact(i)["firstName"] for i in ids}
+
+
+def test_a_failed_or_endless_export_is_an_export_failure(sim: GenesysSimulator, settings: GenesysSettings) -> None:
+    clock = TestClock()
+    sim.set_clock(clock)
+    sim.load_contacts(people(2))
+    sim.set_faults([{"kind": "failed", "path": "/contacts/exports$", "method": "POST", "count": 1}])
+    with exporting(settings, clock) as connector, pytest.raises(ExportFailed, match="FAILED"):
+        connector.export_contacts(None)
+    sim.exports.delay_s = 3600
+    ticks = iter(range(0, 10_000, 5))
+    with (
+        GenesysConnector(
+            settings, retry=FAST_RETRY, rate_limit=False, clock=lambda: float(next(ticks)), sleep=advancing(clock, 5)
+        ) as connector,
+        pytest.raises(ExportFailed, match="did not finish within 60 s"),
+    ):
+        connector.export_contacts(None, timeout_s=60)
+
+
+@pytest.mark.parametrize(
+    ("data", "rows", "message"),
+    [
+        (gzip.compress(b'{"id": "a"}\n{"id": "b"}\n')[:-6], None, "not a complete gzip file"),
+        (b'{"id": "a"}\n{"id": "b', None, "line 2 of the export file is not JSON"),
+        (b'{"id": "a"}\n[1, 2]\n', None, "line 2 of the export file is not an ExternalContact object"),
+        (b'{"id": "a"}\n', 2, "holds 1 contacts but the export reported 2"),
+    ],
+)
+def test_an_unreadable_export_file_is_refused_whole(data: bytes, rows: int | None, message: str) -> None:
+    with pytest.raises(ExportFailed, match=message):
+        parse_export_file(data, rows)
+
+
+def test_an_export_file_reads_gzipped_or_plain() -> None:
+    text = b'{"id": "a"}\n\n{"id": "b"}\n'
+    assert parse_export_file(gzip.compress(text), 2) == parse_export_file(text, 2) == [{"id": "a"}, {"id": "b"}]
