@@ -225,10 +225,13 @@ class GenesysConnector:
         for start in range(0, len(ids), self.batch_size):
             chunk = ids[start : start + self.batch_size]
             for result in self._bulk("/bulk/contacts", [{"id": i} for i in chunk], idempotent=True):
+                # An odd result (not an object, an id that is not text) is left out: its contact fails alone below.
+                if not isinstance(result, dict):
+                    continue
                 entity = result.get("entity")
-                if result.get("success") and isinstance(entity, dict) and entity.get("id"):
+                if result.get("success") and isinstance(entity, dict) and isinstance(entity.get("id"), str):
                     found[entity["id"]] = entity
-                elif result.get("id"):
+                elif isinstance(result.get("id"), str):
                     missing[result["id"]] = _result_message(result)
         for contact_id in ids:
             if contact_id not in found:

@@ -2,9 +2,10 @@
 
 Genesys does not document the file behind an export's `downloadUrl`. contact-sync reads JSON lines of ExternalContact
 objects (one per line, as the API returns them), gzipped or not (told apart by the gzip magic bytes, not by a header),
-which is what the project's simulator serves (`export_format`). A file that is cut off, not JSON lines, holds a line
-that is not an object, or has another row count than the export reported is refused whole with `ExportFailed`: the
-caller falls back to a full read rather than trust part of it.
+which is what the project's simulator serves (`export_format`). A file that is cut off, not JSON lines, or has
+another row count than the export reported is refused whole with `ExportFailed`: the caller falls back to a full read
+rather than trust part of it. A line that is JSON but not a contact object is one odd record, not a broken file: it is
+passed on, as the scan passes such an entity, for the converter to reject and report alone.
 """
 
 from __future__ import annotations
@@ -32,19 +33,21 @@ class ExportRead:
 
     export_id: str
     started_at: str
-    contacts: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[Any] = field(default_factory=list)
+    """ExternalContact objects (an odd record as it came, for the converter to reject)."""
     api_calls: int = 0
     polls: int = 0
 
 
-def parse_export_file(data: bytes, expected_rows: int | None = None) -> list[dict[str, Any]]:
-    """The ExternalContact objects of an export file; `ExportFailed` (naming the line) for anything else."""
+def parse_export_file(data: bytes, expected_rows: int | None = None) -> list[Any]:
+    """The records of an export file (ExternalContact objects, and any odd JSON value as it came); `ExportFailed`
+    (naming the line) for a file that is not whole JSON lines."""
     if data[:2] == GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except (EOFError, OSError, zlib.error) as exc:
             raise ExportFailed(f"the export file is not a complete gzip file ({exc})") from None
-    contacts: list[dict[str, Any]] = []
+    contacts: list[Any] = []
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
@@ -52,8 +55,6 @@ def parse_export_file(data: bytes, expected_rows: int | None = None) -> list[dic
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             raise ExportFailed(f"line {number} of the export file is not JSON (cut off or not JSON lines)") from None
-        if not isinstance(record, dict):
-            raise ExportFailed(f"line {number} of the export file is not an ExternalContact object")
         contacts.append(record)
     if expected_rows is not None and len(contacts) != expected_rows:
         raise ExportFailed(

@@ -26,6 +26,9 @@ class ContactSyncResource(dg.ConfigurableResource):
 
     dry_run: bool = False
     """Compute and report the whole plan, write nothing anywhere (services, ledger, mirror, watermark)."""
+    full_genesys_read: bool = False
+    """Read every Genesys contact this run (a full read, which also finds contacts deleted in Genesys) instead of
+    only those changed since the last run."""
     rate_limit: bool = True
     """Client-side Genesys rate limiting (turn off only against the simulators, e.g. for benchmarks)."""
 

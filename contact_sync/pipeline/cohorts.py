@@ -10,7 +10,7 @@ import pandas as pd
 from contact_sync.ledger import CohortRecord, Ledger, LedgerError
 from contact_sync.pipeline.config import ALL_COHORT
 from contact_sync.pipeline.services import Services
-from contact_sync.pipeline.snapshots import CrmMirror
+from contact_sync.pipeline.snapshots import Mirror
 
 
 def pick_members(crm_ids: pd.Series, size: int) -> list[str]:
@@ -25,7 +25,7 @@ def pick_members(crm_ids: pd.Series, size: int) -> list[str]:
 
 def live_crm_ids(services: Services) -> pd.Series:
     """Live CRM ids from the mirror, or read from the CRM when no mirror exists yet (before any sync)."""
-    mirror = CrmMirror(services.settings.data_dir, services.crm.kind).load()
+    mirror = Mirror(services.settings.data_dir, services.crm.kind).load()
     if mirror is not None:
         contacts = mirror[0]
     else:

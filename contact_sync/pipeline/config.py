@@ -4,7 +4,7 @@ data folder, the ledger database, alerting. Connector credentials are read by `c
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, get_args
@@ -16,6 +16,9 @@ DEFAULT_DATA_DIR: Final = ".contact_sync"
 DEFAULT_HEALTH_THRESHOLD: Final = 70.0
 DEFAULT_LOCK_WAIT_S: Final = 120.0
 DEPLOYMENTS: Final = ("auto", "simulated", "live")
+GENESYS_READS: Final = ("export", "scan")
+DEFAULT_GENESYS_FULL_READ_H: Final = 24.0
+DEFAULT_GENESYS_EXPORT_TIMEOUT_S: Final = 600.0
 PARTITION_TAG: Final = "dagster/partition"
 """The run tag naming a run's cohort (its partition key)."""
 
@@ -55,6 +58,14 @@ class PipelineSettings:
     """CONTACT_SYNC_DEPLOYMENT: `live` (the real services; missing credentials are an error, never a fallback),
     `simulated` (the built-in simulators, whatever credentials are set) or `auto` (simulators only when neither the
     CRM nor Genesys has credentials)."""
+    genesys_read: str = "export"
+    """CONTACT_SYNC_GENESYS_READ: `export` (the Genesys mirror refreshed from contacts exports of what changed, a
+    full read on the cadence below) or `scan` (every run scans every contact, as before exports)."""
+    genesys_full_read_h: float = DEFAULT_GENESYS_FULL_READ_H
+    """CONTACT_SYNC_GENESYS_FULL_READ_H: hours between full Genesys reads, the only reads that see deletes (0: every
+    run)."""
+    genesys_export_timeout_s: float = DEFAULT_GENESYS_EXPORT_TIMEOUT_S
+    """CONTACT_SYNC_GENESYS_EXPORT_TIMEOUT_S: how long a run waits for a Genesys export before it scans instead."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -91,6 +102,11 @@ class PipelineSettings:
         if deployment not in DEPLOYMENTS:
             raise SettingsError(f"CONTACT_SYNC_DEPLOYMENT must be one of {', '.join(DEPLOYMENTS)}, got {deployment!r}")
         data_dir = Path(get("CONTACT_SYNC_DATA_DIR") or DEFAULT_DATA_DIR)
+        genesys_read = (get("CONTACT_SYNC_GENESYS_READ") or "export").lower()
+        if genesys_read not in GENESYS_READS:
+            raise SettingsError(
+                f"CONTACT_SYNC_GENESYS_READ must be one of {', '.join(GENESYS_READS)}, got {genesys_read!r}"
+            )
         return cls(
             crm=(get("CONTACT_SYNC_CRM") or "salesforce").lower(),
             policy_path=policy,
@@ -102,4 +118,22 @@ class PipelineSettings:
             health_threshold=threshold,
             lock_wait_s=lock_wait_s,
             deployment=deployment,
+            genesys_read=genesys_read,
+            genesys_full_read_h=_number(get, "CONTACT_SYNC_GENESYS_FULL_READ_H", DEFAULT_GENESYS_FULL_READ_H, 8760),
+            genesys_export_timeout_s=_number(
+                get, "CONTACT_SYNC_GENESYS_EXPORT_TIMEOUT_S", DEFAULT_GENESYS_EXPORT_TIMEOUT_S, 86_400
+            ),
         )
+
+
+def _number(get: Callable[[str], str | None], name: str, default: float, most: float) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= most:
+        raise SettingsError(f"{name} must be a number from 0 to {most:g}, not {raw!r}")
+    return value

@@ -35,6 +35,7 @@ import pandas as pd
 
 from contact_sync.ledger import LedgerError
 from contact_sync.pipeline.genesys_adapter import genesys_to_canonical, organization_accounts
+from contact_sync.pipeline.genesys_snapshot import forget_genesys_contacts
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import refresh_crm_snapshot
 from contact_sync.pipeline.writes import CHUNK, audit_rows
@@ -456,6 +457,8 @@ def _undo_creates(services: Services, plan: Rollback, rollback_id: str) -> None:
         removed = {key for key, o in status.items() if o.status in ("deleted", "skipped")}
         ok = part["record_id"].astype(str).isin(removed)
         gone = part[ok.to_numpy()]
+        if system == "genesys":
+            forget_genesys_contacts(services.settings.data_dir, gone["record_id"].astype(str))
         services.ledger.add_audit(_audit(gone, gone["record_id"], None, "contact"), rollback_id)
         created.loc[gone.index, "action"] = "deleted"
         bad = part.index[~ok.to_numpy()]

@@ -1,11 +1,10 @@
-"""Snapshots of both sides as canonical frames: the CRM mirror refreshed incrementally, Genesys by full scan.
+"""Snapshots as canonical frames, and the CRM mirror refreshed incrementally.
 
 The CRM mirror is the canonical frame of every CRM record seen so far (deleted and merged ones kept as rows with
 `is_deleted` / `merged_into`), persisted as Parquet in the data folder. Each refresh reads only what changed since the
 ledger's watermark (the connector subtracts an overlap window) and upserts it by record id. The watermark is stored
 only after the mirror file is written: a crash in between re-reads the overlap next time, which the upsert absorbs.
-Genesys has no modified-since filter, so its snapshot is a cursor scan of contacts plus organizations (organization
-id -> CRM account id, from the organization's `externalIds` under the CRM's external source).
+The Genesys mirror, refreshed from contacts exports, is `contact_sync.pipeline.genesys_snapshot`.
 """
 
 from __future__ import annotations
@@ -19,12 +18,7 @@ import pandas as pd
 
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.ledger import Ledger
-from contact_sync.pipeline.genesys_adapter import (
-    ORGANIZATION_COLUMNS,
-    GenesysAdapter,
-    genesys_to_canonical,
-    organization_accounts,
-)
+from contact_sync.pipeline.genesys_adapter import ORGANIZATION_COLUMNS
 from contact_sync.sync.columns import STAMP_COLUMNS
 from contact_sync.sync.schema import empty_canonical, empty_rejected
 
@@ -50,8 +44,9 @@ class Snapshot:
         return dict(zip(self.stamps["record_id"].astype(str), self.stamps["stamp"].astype(str), strict=True))
 
 
-class CrmMirror:
-    """The persisted CRM mirror of one CRM type: `<data_dir>/mirror/<kind>_contacts.parquet` (+ stamps)."""
+class Mirror:
+    """The persisted mirror of one system (a CRM kind, or `genesys`): `<data_dir>/mirror/<kind>_contacts.parquet`
+    (+ stamps)."""
 
     def __init__(self, data_dir: Path, kind: str) -> None:
         self.folder = Path(data_dir) / "mirror"
@@ -105,7 +100,7 @@ def refresh_crm_snapshot(crm: CrmAdapter, ledger: Ledger, data_dir: Path, *, per
 
     With `persist=False` (dry runs) the refreshed mirror is returned but neither the file nor the watermark moves.
     Without a mirror file the read starts from scratch (whatever watermark the ledger holds)."""
-    mirror = CrmMirror(data_dir, crm.kind)
+    mirror = Mirror(data_dir, crm.kind)
     stored = mirror.load()
     before = ledger.watermark(watermark_name(crm.kind)) if stored is not None else None
     read = crm.read_changes(before)
@@ -128,22 +123,3 @@ def refresh_crm_snapshot(crm: CrmAdapter, ledger: Ledger, data_dir: Path, *, per
         "persisted": persist,
     }
     return Snapshot(system=crm.kind, contacts=contacts, stamps=stamps, rejected=rejected, info=info)
-
-
-def read_genesys_snapshot(genesys: GenesysAdapter) -> Snapshot:
-    """Every Genesys external contact (cursor scan) and organization, as canonical rows."""
-    connector = genesys.genesys
-    before = connector.api_calls.total
-    source = genesys.crm.external_source
-    organizations = organization_accounts(connector.scan_organizations(), source)
-    raw = connector.scan_contacts()
-    accounts = dict(zip(organizations["organization_id"], organizations["account_id"], strict=True))
-    contacts, stamps, rejected = genesys_to_canonical(raw, genesys.policy, source, accounts)
-    info = {
-        "records_read": len(raw),
-        "organizations": len(organizations),
-        "api_calls": connector.api_calls.total - before,
-    }
-    return Snapshot(
-        system="genesys", contacts=contacts, stamps=stamps, rejected=rejected, organizations=organizations, info=info
-    )

@@ -47,6 +47,8 @@ class WriteSummary:
     """Up to 50 failed records: {"key", "message"}."""
     failed_ids: list[str] = field(default_factory=list)
     """Ids (on the written side) whose write failed or was skipped: their base values were not stored."""
+    deleted_ids: list[str] = field(default_factory=list)
+    """Ids this run deleted (or found already gone) on the written side."""
 
     def absorb(self, report: WriteReport) -> None:
         counts = report.counts()
@@ -350,6 +352,7 @@ def apply_to_genesys(
         report = genesys.genesys.delete_contacts(plan.deletes["genesys_id"].astype(str).tolist())
         summary.absorb(report)
         gone = {o.key for o in report.outcomes if o.status in ("deleted", "skipped")}
+        summary.deleted_ids = sorted(gone)
         rows = plan.deletes[plan.deletes["genesys_id"].isin(gone)]
         ledger.record_batch(
             run_id,

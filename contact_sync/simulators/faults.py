@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import random
 import re
@@ -263,6 +264,20 @@ class FaultMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+def _corrupted_body(body: bytes, rules: list[FaultRule]) -> bytes:
+    """A JSON answer, or a file of JSON lines (gzipped or not: an export's), with the rules applied to each object;
+    anything else (a CSV result, an empty answer) as it was."""
+    with contextlib.suppress(ValueError):
+        return json.dumps(corrupt(json.loads(body), rules)).encode()
+    zipped = body[:2] == b"\x1f\x8b"
+    try:
+        lines = (gzip.decompress(body) if zipped else body).splitlines()
+        text = b"".join(json.dumps(corrupt(json.loads(line), rules)).encode() + b"\n" for line in lines if line.strip())
+    except (ValueError, OSError, EOFError):
+        return body
+    return gzip.compress(text) if zipped else text
+
+
 def _corrupting(send: Callable, rules: list[FaultRule]) -> Callable:
     """A `send` that holds the answer back, corrupts its JSON body and sends it with the new length."""
     start: dict = {}
@@ -278,9 +293,7 @@ def _corrupting(send: Callable, rules: list[FaultRule]) -> Callable:
         chunks.append(message.get("body", b""))
         if message.get("more_body"):
             return
-        body = b"".join(chunks)
-        with contextlib.suppress(ValueError):  # not JSON (a CSV result, an empty answer): sent as it was
-            body = json.dumps(corrupt(json.loads(body), rules)).encode()
+        body = _corrupted_body(b"".join(chunks), rules)
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})

@@ -112,7 +112,7 @@ def test_the_readme_first_command_json_report_and_the_run_in_dagster_home(
 
 def test_a_failed_run_exits_1_with_one_line_and_alerts(sims: RunningSimulators, cli_env: dict[str, str]) -> None:
     sims.salesforce.load_contacts([{"LastName": "Lovelace"}])
-    sims.genesys.set_faults([{"kind": "expired_token", "path": "/scan/contacts"}])  # every token refused
+    sims.genesys.set_faults([{"kind": "expired_token", "path": "/scan/organizations"}])  # every token refused
 
     result = cli("sync", "--json")
 

@@ -13,7 +13,7 @@ from contact_sync.definitions import defs
 from contact_sync.launcher import failure_message
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
-from contact_sync.pipeline.snapshots import CrmMirror
+from contact_sync.pipeline.snapshots import Mirror
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH
@@ -141,7 +141,7 @@ def test_dry_run_computes_the_plan_and_writes_nothing(
     assert sims.genesys.count() == 0
     assert sync_ledger.recent_runs() == [] and sync_ledger.links().empty
     assert sync_ledger.watermark("salesforce_contacts") is None
-    assert not CrmMirror(PipelineSettings.from_env().data_dir, "salesforce").exists()
+    assert not Mirror(PipelineSettings.from_env().data_dir, "salesforce").exists()
 
 
 def test_manual_conflict_is_held_once_then_the_decision_is_applied_and_marked(

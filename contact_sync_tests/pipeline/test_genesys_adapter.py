@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from contact_sync.pipeline.genesys_adapter import organization_accounts
+from contact_sync.pipeline.genesys_snapshot import refresh_genesys_snapshot
 from contact_sync.pipeline.services import Services
-from contact_sync.pipeline.snapshots import read_genesys_snapshot
 from contact_sync.simulators import RunningSimulators
 
 
@@ -15,7 +15,7 @@ def test_organizations_reuse_known_ones_and_create_the_missing_under_the_crm_acc
     adapter = services.genesys_adapter
     first = adapter.organizations([acme, None, acme])
     assert list(first) == [acme]
-    known = read_genesys_snapshot(services.genesys_adapter).organizations
+    known = refresh_genesys_snapshot(services.genesys_adapter, services.settings).organizations
 
     both = adapter.organizations([globex, acme], known)
     assert both[acme] == first[acme]  # found in the snapshot's table, not made again

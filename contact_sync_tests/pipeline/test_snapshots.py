@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.genesys_snapshot import refresh_genesys_snapshot
 from contact_sync.pipeline.services import Services, open_services
-from contact_sync.pipeline.snapshots import CrmMirror, read_genesys_snapshot, refresh_crm_snapshot, watermark_name
+from contact_sync.pipeline.snapshots import Mirror, refresh_crm_snapshot, watermark_name
 from contact_sync.simulators import RunningSimulators
 
 
@@ -28,7 +29,7 @@ def test_mirror_refreshes_incrementally_and_keeps_deleted_and_merged_rows(
     assert rows.loc[b, "is_deleted"]
     assert rows.loc[c, "is_deleted"] and rows.loc[c, "merged_into"] == a
     assert len(rows) == 3
-    stored = CrmMirror(services.settings.data_dir, "salesforce").load()
+    stored = Mirror(services.settings.data_dir, "salesforce").load()
     assert stored is not None and len(stored[0]) == 3
 
 
@@ -36,7 +37,7 @@ def test_a_dry_refresh_moves_neither_the_mirror_nor_the_watermark(sims: RunningS
     sims.salesforce.load_contacts([{"LastName": "Dry"}])
     snapshot = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir, persist=False)
     assert len(snapshot.contacts) == 1
-    assert not CrmMirror(services.settings.data_dir, "salesforce").exists()
+    assert not Mirror(services.settings.data_dir, "salesforce").exists()
     assert services.ledger.watermark(watermark_name("salesforce")) is None
 
 
@@ -55,7 +56,7 @@ def test_genesys_snapshot_maps_links_and_organizations(sims: RunningSimulators, 
             }
         ]
     )
-    snapshot = read_genesys_snapshot(services.genesys_adapter)
+    snapshot = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
     row = snapshot.contacts.set_index("record_id").loc[gid]
     assert row["crm_id"] == crm_id and row["account_id"] == account and row["phone_e164"] == "+14155550101"
     assert snapshot.stamp_map()[gid] == sims.genesys.contact(gid)["modifyDate"]

@@ -1,8 +1,9 @@
 """Applying a plan twice (a retried write step) writes nothing twice."""
 
+from contact_sync.pipeline.genesys_snapshot import refresh_genesys_snapshot
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
 from contact_sync.pipeline.services import Services
-from contact_sync.pipeline.snapshots import read_genesys_snapshot, refresh_crm_snapshot
+from contact_sync.pipeline.snapshots import refresh_crm_snapshot
 from contact_sync.pipeline.writes import apply_to_genesys
 from contact_sync.simulators import RunningSimulators
 
@@ -13,7 +14,7 @@ def test_a_retried_genesys_write_step_creates_and_updates_nothing_twice(
     ids = sims.salesforce.load_contacts([{"LastName": f"R{i}", "Email": f"r{i}@example.com"} for i in range(3)])
     crm, genesys = (
         refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir),
-        read_genesys_snapshot(services.genesys_adapter),
+        refresh_genesys_snapshot(services.genesys_adapter, services.settings),
     )
     plan = plan_cohort(services, crm, genesys, match_snapshots(services, crm, genesys), "one_way", "all")
     services.ledger.start_run("run-1", "one_way", "all")
@@ -25,7 +26,7 @@ def test_a_retried_genesys_write_step_creates_and_updates_nothing_twice(
     sims.salesforce.edit_contact(ids[0], Email="r0@example.org")
     crm, genesys = (
         refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir),
-        read_genesys_snapshot(services.genesys_adapter),
+        refresh_genesys_snapshot(services.genesys_adapter, services.settings),
     )
     plan = plan_cohort(services, crm, genesys, match_snapshots(services, crm, genesys), "one_way", "all")
     services.ledger.start_run("run-2", "one_way", "all")

@@ -17,9 +17,10 @@ from contact_sync.ledger import Ledger
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.genesys_adapter import GenesysAdapter
+from contact_sync.pipeline.genesys_snapshot import forget_genesys_contacts, refresh_genesys_snapshot
 from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
-from contact_sync.pipeline.snapshots import Snapshot, read_genesys_snapshot, refresh_crm_snapshot
+from contact_sync.pipeline.snapshots import Snapshot, refresh_crm_snapshot
 from contact_sync.pipeline.writes import (
     WriteSummary,
     apply_to_crm,
@@ -99,13 +100,16 @@ def crm_contacts(
 @dg.asset(
     group_name="snapshots",
     kinds={"genesys", "pandas", "parquet"},
-    description="Every Genesys Cloud external contact (cursor scan) as canonical rows, organizations mapped to CRM "
-    "accounts.",
+    description="Every Genesys Cloud external contact as canonical rows, organizations mapped to CRM accounts; "
+    "the mirror in the data folder is refreshed from a contacts export of what changed, with a full read (which finds "
+    "deletes) daily, when the mirror is missing, or when an export fails.",
 )
 def genesys_contacts(
     context: dg.AssetExecutionContext, contact_sync: ContactSyncResource, genesys: dg.ResourceParam[GenesysAdapter]
 ) -> dg.Output[Snapshot]:
-    snapshot = read_genesys_snapshot(genesys)
+    snapshot = refresh_genesys_snapshot(
+        genesys, contact_sync.services.settings, persist=not contact_sync.dry_run, full=contact_sync.full_genesys_read
+    )
     return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
 
 
@@ -241,6 +245,7 @@ def genesys_writes(
         summary = planned_genesys(reconciliation)
     else:
         summary = apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id)
+        forget_genesys_contacts(contact_sync.services.settings.data_dir, summary.deleted_ids)
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 

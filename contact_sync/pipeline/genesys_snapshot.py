@@ -1,0 +1,258 @@
+"""The Genesys snapshot: a mirror of every external contact as canonical rows, refreshed from what changed.
+
+Genesys has no change feed, but a contacts export can be filtered on `ModifyDate`. Each run exports the contacts
+modified since the mirror's watermark minus an overlap (the export's own `dateCreated`, the server's clock, so a
+local clock that differs cannot lose an edit) and upserts them into the mirror (Parquet in the data folder, beside
+the CRM's). An export never tells of deletes, so a **full read** replaces the mirror on a cadence
+(`CONTACT_SYNC_GENESYS_FULL_READ_H`, default daily) and whenever the mirror is missing, unreadable, built under
+another policy or CRM source, or its watermark lies ahead of Genesys's clock; contacts it no longer holds are gone,
+as a full scan always had them. The full read is an unfiltered export, or the cursor scan when an export fails or
+times out (said in the snapshot's info and the log; nothing is lost: the scan reads everything). Contacts the sync
+itself deletes leave the mirror at once (`forget_genesys_contacts`), so no run sees them before the next full read.
+Organizations are few and change rarely but map contacts to CRM accounts: they are scanned every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from contact_sync.connectors.genesys_exports import ExportFailed
+from contact_sync.pipeline.config import PipelineSettings
+from contact_sync.pipeline.genesys_adapter import GenesysAdapter, genesys_to_canonical, organization_accounts
+from contact_sync.pipeline.snapshots import Mirror, Snapshot, upsert
+from contact_sync.sync.schema import empty_rejected
+
+log = logging.getLogger(__name__)
+
+OVERLAP: Final = timedelta(minutes=5)
+"""How far before the watermark an export starts: edits the service commits late are read again, never missed."""
+FUTURE_TOLERANCE: Final = timedelta(minutes=1)
+
+
+def _parse(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class MirrorState:
+    """What the mirror files were built from: the watermark to export from, when the last full read was, and the
+    policy and CRM source its canonical rows were converted under."""
+
+    watermark: str | None
+    full_read_at: str
+    basis: str
+
+
+class GenesysMirror:
+    """`<data_dir>/mirror/genesys_*.parquet` and `genesys_state.json` (written last: a crash before it re-reads)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.frames = Mirror(data_dir, "genesys")
+        self.rejected_path = self.frames.folder / "genesys_rejected.parquet"
+        self.state_path = self.frames.folder / "genesys_state.json"
+
+    def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MirrorState] | None:
+        """The mirror and its state, or None when any part is missing or unreadable (a full read rebuilds it)."""
+        try:
+            state = MirrorState(**json.loads(self.state_path.read_text()))
+            frames = self.frames.load()
+            rejected = pd.read_parquet(self.rejected_path)
+        except (OSError, ValueError, TypeError) as exc:
+            if self.state_path.exists():
+                log.warning(
+                    "the Genesys mirror in %s is unreadable (%s): a full read rebuilds it", self.frames.folder, exc
+                )
+            return None
+        if frames is None:
+            return None
+        return frames[0], frames[1], rejected, state
+
+    def save(self, contacts: pd.DataFrame, stamps: pd.DataFrame, rejected: pd.DataFrame, state: MirrorState) -> None:
+        self.frames.save(contacts, stamps)
+        tmp = self.rejected_path.with_suffix(".parquet.tmp")
+        rejected.to_parquet(tmp, index=False)
+        os.replace(tmp, self.rejected_path)
+        tmp = self.state_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state.__dict__))
+        os.replace(tmp, self.state_path)
+
+
+def mirror_basis(genesys: GenesysAdapter) -> str:
+    """A fingerprint of what the canonical rows depend on besides the contacts: the policy and the CRM's source."""
+    return hashlib.sha256(f"{genesys.crm.external_source}\n{genesys.policy!r}".encode()).hexdigest()[:16]
+
+
+def _full_read_reason(state: MirrorState | None, basis: str, settings: PipelineSettings, now: datetime) -> str | None:
+    if state is None:
+        return "no Genesys mirror yet"
+    if state.basis != basis:
+        return "the policy or the CRM source changed since the mirror was built"
+    if state.watermark is None:
+        return "the mirror has no watermark"
+    age = now - _parse(state.full_read_at)
+    if age >= timedelta(hours=settings.genesys_full_read_h):
+        hours = age.total_seconds() / 3600
+        return f"the last full read was {hours:.1f} h ago (cadence {settings.genesys_full_read_h:g} h)"
+    return None
+
+
+def refresh_genesys_snapshot(
+    genesys: GenesysAdapter,
+    settings: PipelineSettings,
+    *,
+    persist: bool = True,
+    full: bool = False,
+    now: datetime | None = None,
+) -> Snapshot:
+    """The Genesys mirror brought up to date (see the module docstring); `full` forces a full read, `persist=False`
+    (dry runs) leaves the files as they were."""
+    connector = genesys.genesys
+    now = now or datetime.now(UTC)
+    before = connector.api_calls.total
+    source = genesys.crm.external_source
+    organizations = organization_accounts(connector.scan_organizations(), source)
+    accounts = dict(zip(organizations["organization_id"], organizations["account_id"], strict=True))
+    mirror, basis = GenesysMirror(settings.data_dir), mirror_basis(genesys)
+    stored = mirror.load()
+    state = stored[3] if stored is not None else None
+    if settings.genesys_read == "scan":
+        reason: str | None = "CONTACT_SYNC_GENESYS_READ is scan"
+    else:
+        reason = "a full read was asked for" if full else _full_read_reason(state, basis, settings, now)
+    info: dict[str, Any] = {"genesys_read": "full" if reason else "incremental", "full_read_reason": reason}
+
+    raw: list[dict[str, Any]] = []
+    watermark: str | None = None
+    exported = settings.genesys_read == "export"
+    if reason is None:
+        assert state is not None and state.watermark is not None
+        since = _iso(_parse(state.watermark) - OVERLAP)
+        try:
+            read = connector.export_contacts(since, timeout_s=settings.genesys_export_timeout_s)
+        except ExportFailed as exc:
+            reason, exported = f"the export failed ({exc.message}): scanning instead", False
+        else:
+            if _parse(read.started_at) + FUTURE_TOLERANCE < _parse(state.watermark):
+                reason = (
+                    f"the stored watermark {state.watermark} is after Genesys's clock ({read.started_at}): "
+                    "reading everything"
+                )
+            else:
+                raw, watermark = read.contacts, read.started_at
+                info["export_id"] = read.export_id
+        if reason is not None:
+            log.warning("Genesys: %s", reason)
+            info.update(genesys_read="full", full_read_reason=reason)
+    if reason is not None:
+        raw, watermark, how = _full_read(genesys, settings, try_export=exported)
+        info["full_read_by"] = how
+
+    fresh, fresh_stamps, fresh_rejected = genesys_to_canonical(raw, genesys.policy, source, accounts)
+    if reason is None and stored is not None:
+        contacts, stamps, rejected = _merged(stored[0], stored[1], stored[2], fresh, fresh_stamps, fresh_rejected)
+        full_read_at = stored[3].full_read_at
+    else:
+        gone = (
+            set(stored[0]["record_id"]) - set(fresh["record_id"]) - set(fresh_rejected["record_id"])
+            if stored
+            else set()
+        )
+        info["gone_since_last_read"] = len(gone)
+        contacts, stamps, rejected, full_read_at = fresh, fresh_stamps, fresh_rejected, _iso(now)
+    if persist:
+        mirror.save(contacts, stamps, rejected, MirrorState(watermark, full_read_at, basis))
+    info.update(
+        records_read=len(raw),
+        organizations=len(organizations),
+        api_calls=connector.api_calls.total - before,
+        watermark_before=state.watermark if state else None,
+        watermark_after=watermark,
+        persisted=persist,
+    )
+    return Snapshot(
+        system="genesys", contacts=contacts, stamps=stamps, rejected=rejected, organizations=organizations, info=info
+    )
+
+
+def _full_read(
+    genesys: GenesysAdapter, settings: PipelineSettings, *, try_export: bool
+) -> tuple[list[Any], str | None, str]:
+    """(every contact, the watermark to continue from, how they were read): an unfiltered export, else the scan.
+
+    After a scan the watermark is the newest `modifyDate` it saw: an edit made during the scan is newer than that
+    (or was scanned), so the next export holds it, whatever the local clock says."""
+    connector = genesys.genesys
+    if try_export:
+        try:
+            read = connector.export_contacts(None, timeout_s=settings.genesys_export_timeout_s)
+        except ExportFailed as exc:
+            log.warning("Genesys: the full export failed (%s): scanning instead", exc.message)
+        else:
+            return read.contacts, read.started_at, "export"
+    raw = connector.scan_contacts()
+    stamps = [_parsed(c.get("modifyDate")) for c in raw if isinstance(c, dict)]
+    newest = max((s for s in stamps if s is not None), default=None)
+    return raw, _iso(newest) if newest else None, "scan"
+
+
+def _parsed(stamp: Any) -> datetime | None:
+    """A contact's modifyDate, or None when it is not a time (an odd record, rejected by the converter)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return _parse(stamp)
+    except ValueError:
+        return None
+
+
+def _merged(
+    contacts: pd.DataFrame,
+    stamps: pd.DataFrame,
+    rejected: pd.DataFrame,
+    fresh: pd.DataFrame,
+    fresh_stamps: pd.DataFrame,
+    fresh_rejected: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The mirror with an export's rows upserted: a record now readable leaves the rejected list, a record now
+    rejected keeps its last good row (as the CRM mirror does) and is listed rejected."""
+    kept_rejected = rejected[~rejected["record_id"].isin(fresh["record_id"])]
+    return (
+        upsert(contacts, fresh),
+        upsert(stamps, fresh_stamps),
+        upsert(kept_rejected, fresh_rejected) if len(fresh_rejected) else kept_rejected.reset_index(drop=True),
+    )
+
+
+def forget_genesys_contacts(data_dir: Path, ids: Iterable[str]) -> int:
+    """Drop contacts this sync deleted in Genesys from the mirror (an export never tells of a delete); how many."""
+    mirror = GenesysMirror(data_dir)
+    stored = mirror.load()
+    gone = {str(i) for i in ids}
+    if stored is None or not gone:
+        return 0
+    contacts, stamps, rejected, state = stored
+    dropped = contacts["record_id"].isin(gone)
+    if not dropped.any():
+        return 0
+    mirror.save(
+        contacts[~dropped].reset_index(drop=True),
+        stamps[~stamps["record_id"].isin(gone)].reset_index(drop=True),
+        rejected[~rejected["record_id"].isin(gone)].reset_index(drop=True) if len(rejected) else empty_rejected(),
+        state,
+    )
+    return int(dropped.sum())
