@@ -17,8 +17,9 @@ POSTGRES_ADMIN_URL = os.environ.get("CONTACT_SYNC_TEST_POSTGRES", "postgresql://
 
 @pytest.fixture
 def sims() -> Iterator[RunningSimulators]:
-    """Every simulator, empty, on free loopback ports, state in memory."""
-    with run_simulators() as running:
+    """Every simulator, empty, on free loopback ports, state in memory; Genesys exports take 0.2 s (the polling
+    itself is tested on the connector with a moved clock)."""
+    with run_simulators(options={"genesys": {"export_delay_s": 0.2}}) as running:
         yield running
 
 

@@ -169,7 +169,7 @@ class GenesysConnector:
             seen_cursors.add(cursor)
 
     def export_contacts(
-        self, modified_since: str | None = None, *, timeout_s: float = 600.0, poll_s: float = 1.0
+        self, modified_since: str | None = None, *, timeout_s: float = 600.0, poll_s: float = 0.25
     ) -> ExportRead:
         """The contacts modified at or after `modified_since` (ISO 8601; every contact when None), through one contacts
         export: create it, poll it until it is done, download and parse its file (`genesys_exports`).
