@@ -29,6 +29,7 @@ from contact_sync.connectors.http import (
 )
 from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import RecordOutcome, WriteReport
+from contact_sync.connectors.stamps import parse_stamp
 from contact_sync.settings import GenesysSettings
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class GenesysConnector:
         if job["status"] == "FAILED":
             raise ExportFailed(f"Genesys export {export_id} FAILED")
         url, started_at = job.get("downloadUrl"), job.get("dateCreated")
-        if not isinstance(url, str) or not url or not isinstance(started_at, str):
+        if not isinstance(url, str) or not url or parse_stamp(started_at) is None:
             raise ExportFailed(f"Genesys export {export_id} SUCCEEDED without a downloadUrl or dateCreated")
         data = self._download(url, export_id)
         rows = job.get("resultRowCount")

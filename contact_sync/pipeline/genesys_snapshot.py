@@ -27,10 +27,10 @@ from typing import Any, Final
 import pandas as pd
 
 from contact_sync.connectors.genesys_exports import ExportFailed
+from contact_sync.connectors.stamps import format_stamp, parse_stamp
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.genesys_adapter import GenesysAdapter, genesys_to_canonical, organization_accounts
 from contact_sync.pipeline.snapshots import Mirror, Snapshot, upsert
-from contact_sync.sync.schema import empty_rejected
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,11 @@ FUTURE_TOLERANCE: Final = timedelta(minutes=1)
 
 
 def _parse(stamp: str) -> datetime:
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A timestamp this module wrote or the connector checked; ValueError for anything else."""
+    moment = parse_stamp(stamp)
+    if moment is None:
+        raise ValueError(f"not an ISO-8601 timestamp: {stamp!r}")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,8 @@ class GenesysMirror:
         """The mirror and its state, or None when any part is missing or unreadable (a full read rebuilds it)."""
         try:
             state = MirrorState(**json.loads(self.state_path.read_text()))
+            for stamp in (state.full_read_at, state.watermark or state.full_read_at):
+                _parse(stamp)
             frames = self.frames.load()
             rejected = pd.read_parquet(self.rejected_path)
         except (OSError, ValueError, TypeError) as exc:
@@ -141,7 +142,7 @@ def refresh_genesys_snapshot(
     exported = settings.genesys_read == "export"
     if reason is None:
         assert state is not None and state.watermark is not None
-        since = _iso(_parse(state.watermark) - OVERLAP)
+        since = format_stamp(_parse(state.watermark) - OVERLAP)
         try:
             read = connector.export_contacts(since, timeout_s=settings.genesys_export_timeout_s)
         except ExportFailed as exc:
@@ -173,7 +174,7 @@ def refresh_genesys_snapshot(
             else set()
         )
         info["gone_since_last_read"] = len(gone)
-        contacts, stamps, rejected, full_read_at = fresh, fresh_stamps, fresh_rejected, _iso(now)
+        contacts, stamps, rejected, full_read_at = fresh, fresh_stamps, fresh_rejected, format_stamp(now)
     if persist:
         mirror.save(contacts, stamps, rejected, MirrorState(watermark, full_read_at, basis))
     info.update(
@@ -205,19 +206,10 @@ def _full_read(
         else:
             return read.contacts, read.started_at, "export"
     raw = connector.scan_contacts()
-    stamps = [_parsed(c.get("modifyDate")) for c in raw if isinstance(c, dict)]
+    # An odd record's modifyDate (not a time) is left out here; the converter rejects that record.
+    stamps = [parse_stamp(c.get("modifyDate")) for c in raw if isinstance(c, dict)]
     newest = max((s for s in stamps if s is not None), default=None)
-    return raw, _iso(newest) if newest else None, "scan"
-
-
-def _parsed(stamp: Any) -> datetime | None:
-    """A contact's modifyDate, or None when it is not a time (an odd record, rejected by the converter)."""
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return _parse(stamp)
-    except ValueError:
-        return None
+    return raw, format_stamp(newest) if newest else None, "scan"
 
 
 def _merged(
@@ -234,7 +226,7 @@ def _merged(
     return (
         upsert(contacts, fresh),
         upsert(stamps, fresh_stamps),
-        upsert(kept_rejected, fresh_rejected) if len(fresh_rejected) else kept_rejected.reset_index(drop=True),
+        upsert(kept_rejected, fresh_rejected),
     )
 
 
@@ -252,7 +244,7 @@ def forget_genesys_contacts(data_dir: Path, ids: Iterable[str]) -> int:
     mirror.save(
         contacts[~dropped].reset_index(drop=True),
         stamps[~stamps["record_id"].isin(gone)].reset_index(drop=True),
-        rejected[~rejected["record_id"].isin(gone)].reset_index(drop=True) if len(rejected) else empty_rejected(),
+        rejected[~rejected["record_id"].isin(gone)].reset_index(drop=True),
         state,
     )
     return int(dropped.sum())

@@ -40,6 +40,7 @@ from contact_sync.connectors.http import (
 )
 from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
+from contact_sync.connectors.stamps import format_stamp, parse_stamp
 from contact_sync.crms.hubspot.settings import HubSpotSettings
 
 CONTACTS: Final = "/crm/v3/objects/contacts"
@@ -80,22 +81,6 @@ class _PrivateAppToken:
 def _chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def parse_stamp(value: Any) -> datetime | None:
-    """A HubSpot timestamp (ISO-8601, `Z` or offset) as an aware datetime; None when it is anything else."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def format_stamp(value: datetime) -> str:
-    """The way HubSpot writes a timestamp: UTC with milliseconds and `Z`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def flat_row(result: Any, properties_read: Sequence[str] = ()) -> Any:
