@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,11 +16,15 @@ from contact_sync.simulators import RunningSimulators, run_simulators
 POSTGRES_ADMIN_URL = os.environ.get("CONTACT_SYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+SIMULATOR_OPTIONS: dict[str, dict[str, Any]] = {"genesys": {"export_delay_s": 0.05}}
+"""For the test simulators: a Genesys export still starts RUNNING (the connector polls once) but costs a run 0.25 s,
+not the simulator's default second; the polling itself is tested on the connector with a moved clock."""
+
+
 @pytest.fixture
 def sims() -> Iterator[RunningSimulators]:
-    """Every simulator, empty, on free loopback ports, state in memory; Genesys exports take 0.2 s (the polling
-    itself is tested on the connector with a moved clock)."""
-    with run_simulators(options={"genesys": {"export_delay_s": 0.2}}) as running:
+    """Every simulator, empty, on free loopback ports, state in memory, with `SIMULATOR_OPTIONS`."""
+    with run_simulators(options=SIMULATOR_OPTIONS) as running:
         yield running
 
 

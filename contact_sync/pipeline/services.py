@@ -127,7 +127,10 @@ def build_services(settings: PipelineSettings, env: Mapping[str, str], *, rate_l
             state_dir = settings.data_dir / "simulators"
             state_dir.mkdir(parents=True, exist_ok=True)
             sims = stack.enter_context(
-                run_simulators(state_dir=state_dir, options={"genesys": {"rate_limit_per_minute": None}})
+                # A demo or a trial, not a timing study: no rate limit, and contacts exports done in 0.1 s.
+                run_simulators(
+                    state_dir=state_dir, options={"genesys": {"rate_limit_per_minute": None, "export_delay_s": 0.1}}
+                )
             )
             env.update(sims.env)
             simulated = True

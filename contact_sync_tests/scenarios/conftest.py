@@ -28,7 +28,7 @@ from contact_sync.ledger import Ledger
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
 from contact_sync.sync.policy import load_policy
-from contact_sync_tests.conftest import point_at_simulators
+from contact_sync_tests.conftest import SIMULATOR_OPTIONS, point_at_simulators
 
 SCENARIO_FIELDS = ("first_name", "last_name", "email", "phone", "tags")
 # Canonical field -> the CRM's column, per CRM, as the shipped policy maps them (Dynamics and HubSpot map no tags).
@@ -207,7 +207,7 @@ def people(n: int, prefix: str = "Person") -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def module_sims() -> Iterator[RunningSimulators]:
     """One simulator set for the whole module (starting them is the slow part); tests empty them first."""
-    with run_simulators() as running:
+    with run_simulators(options=SIMULATOR_OPTIONS) as running:
         yield running
 
 
