@@ -33,28 +33,41 @@ def genesys_to_canonical(
     return converted.frame, stamp_frame(contacts, "id", "modifyDate"), converted.rejected
 
 
-def organization_accounts(organizations: list[dict[str, Any]], source_name: str) -> pd.DataFrame:
-    """organization_id, account_id for the organizations linked to a CRM account under `source_name`.
-
-    An organization whose id, external ids or source cannot be read is left out: its contacts then read with no
-    account and a warning (see `sync.convert`), and every other organization still maps."""
+def organization_table(organizations: list[Any], source_name: str) -> pd.DataFrame:
+    """organization_id, account_id of every organization with a readable id; account_id is the CRM account it is
+    linked to under `source_name`, NA when it is linked to none (or its links cannot be read)."""
     wanted = source_name.lower()
-    rows = []
+    rows: list[tuple[str, str | None]] = []
     for org in organizations:
         org_id = org.get("id") if isinstance(org, dict) else None
-        links = org.get("externalIds") if isinstance(org, dict) else None
-        if not isinstance(org_id, str) or not org_id or not isinstance(links, list):
+        if not isinstance(org_id, str) or not org_id:
             continue
-        for link in links:
+        links = org.get("externalIds")
+        account: str | None = None
+        for link in links if isinstance(links, list) else []:
             source = link.get("externalSource") if isinstance(link, dict) else None
             name = source.get("name") if isinstance(source, dict) else None
             value = link.get("value") if isinstance(link, dict) else None
             if isinstance(name, str) and name.lower() == wanted and isinstance(value, str) and value:
-                rows.append((org_id, value))
+                account = value
                 break
+        rows.append((org_id, account))
     if not rows:
         return pd.DataFrame({name: pd.Series([], dtype="string") for name in ORGANIZATION_COLUMNS})
     return pd.DataFrame(rows, columns=list(ORGANIZATION_COLUMNS)).astype("string")
+
+
+def linked_organizations(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of an `organization_table` linked to a CRM account."""
+    return table[table["account_id"].notna()].reset_index(drop=True)
+
+
+def organization_accounts(organizations: list[Any], source_name: str) -> pd.DataFrame:
+    """organization_id, account_id for the organizations linked to a CRM account under `source_name`.
+
+    An organization whose id, external ids or source cannot be read is left out: its contacts then read with no
+    account and a warning (see `sync.convert`), and every other organization still maps."""
+    return linked_organizations(organization_table(organizations, source_name))
 
 
 @dataclass

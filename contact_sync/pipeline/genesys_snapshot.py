@@ -9,11 +9,17 @@ another policy or CRM source, or its watermark lies ahead of Genesys's clock; co
 as a full scan always had them. The full read is an unfiltered export, or the cursor scan when an export fails or
 times out (said in the snapshot's info and the log; nothing is lost: the scan reads everything). Contacts the sync
 itself deletes leave the mirror at once (`forget_genesys_contacts`), so no run sees them before the next full read.
-Organizations are few and change rarely but map contacts to CRM accounts: they are scanned every run.
+
+Organizations (which map contacts to CRM accounts) are cached beside the mirror: scanned with every full read, and
+between full reads only when a contact read names an organization the cache does not know (one an agent or this
+sync created since). An organization re-linked to another account without any of its contacts changing waits for the
+next full read; writes never trust the cache for a missing account (`GenesysConnector.ensure_organizations` looks
+again before it creates one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,8 +35,14 @@ import pandas as pd
 from contact_sync.connectors.genesys_exports import ExportFailed
 from contact_sync.connectors.stamps import format_stamp, parse_stamp
 from contact_sync.pipeline.config import PipelineSettings
-from contact_sync.pipeline.genesys_adapter import GenesysAdapter, genesys_to_canonical, organization_accounts
+from contact_sync.pipeline.genesys_adapter import (
+    GenesysAdapter,
+    genesys_to_canonical,
+    linked_organizations,
+    organization_table,
+)
 from contact_sync.pipeline.snapshots import Mirror, Snapshot, upsert
+from contact_sync.sync.convert import organization_ids
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +69,34 @@ class MirrorState:
     basis: str
 
 
+@dataclass(frozen=True)
+class StoredMirror:
+    """What the mirror files hold. `organizations` is every organization known at the last scan (`organization_table`:
+    organization_id, account_id, NA when linked to no account); None in a mirror written before it was cached."""
+
+    contacts: pd.DataFrame
+    stamps: pd.DataFrame
+    rejected: pd.DataFrame
+    organizations: pd.DataFrame | None
+    state: MirrorState
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
 class GenesysMirror:
     """`<data_dir>/mirror/genesys_*.parquet` and `genesys_state.json` (written last: a crash before it re-reads)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.frames = Mirror(data_dir, "genesys")
         self.rejected_path = self.frames.folder / "genesys_rejected.parquet"
+        self.organizations_path = self.frames.folder / "genesys_organizations.parquet"
         self.state_path = self.frames.folder / "genesys_state.json"
 
-    def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MirrorState] | None:
+    def load(self) -> StoredMirror | None:
         """The mirror and its state, or None when any part is missing or unreadable (a full read rebuilds it)."""
         try:
             state = MirrorState(**json.loads(self.state_path.read_text()))
@@ -81,15 +112,19 @@ class GenesysMirror:
             return None
         if frames is None:
             return None
-        return frames[0], frames[1], rejected, state
+        try:
+            organizations: pd.DataFrame | None = pd.read_parquet(self.organizations_path)
+        except (OSError, ValueError):
+            organizations = None  # scanned again by the next refresh
+        return StoredMirror(frames[0], frames[1], rejected, organizations, state)
 
-    def save(self, contacts: pd.DataFrame, stamps: pd.DataFrame, rejected: pd.DataFrame, state: MirrorState) -> None:
-        self.frames.save(contacts, stamps)
-        tmp = self.rejected_path.with_suffix(".parquet.tmp")
-        rejected.to_parquet(tmp, index=False)
-        os.replace(tmp, self.rejected_path)
+    def save(self, stored: StoredMirror) -> None:
+        self.frames.save(stored.contacts, stored.stamps)
+        _write_parquet(stored.rejected, self.rejected_path)
+        if stored.organizations is not None:
+            _write_parquet(stored.organizations, self.organizations_path)
         tmp = self.state_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state.__dict__))
+        tmp.write_text(json.dumps(stored.state.__dict__))
         os.replace(tmp, self.state_path)
 
 
@@ -126,11 +161,9 @@ def refresh_genesys_snapshot(
     now = now or datetime.now(UTC)
     before = connector.api_calls.total
     source = genesys.crm.external_source
-    organizations = organization_accounts(connector.scan_organizations(), source)
-    accounts = dict(zip(organizations["organization_id"], organizations["account_id"], strict=True))
     mirror, basis = GenesysMirror(settings.data_dir), mirror_basis(genesys)
     stored = mirror.load()
-    state = stored[3] if stored is not None else None
+    state = stored.state if stored is not None else None
     if settings.genesys_read == "scan":
         reason: str | None = "CONTACT_SYNC_GENESYS_READ is scan"
     else:
@@ -163,20 +196,31 @@ def refresh_genesys_snapshot(
         raw, watermark, how = _full_read(genesys, settings, try_export=exported)
         info["full_read_by"] = how
 
+    cached = stored.organizations if stored is not None and reason is None else None
+    scan_reason = _organization_scan_reason(cached, raw, genesys)
+    if scan_reason is None:
+        assert cached is not None
+        known = cached
+    else:
+        known = organization_table(connector.scan_organizations(), source)
+    info.update(organizations_read="scan" if scan_reason else "cache", organizations_scan_reason=scan_reason)
+    organizations = linked_organizations(known)
+    accounts = dict(zip(organizations["organization_id"], organizations["account_id"], strict=True))
+
     fresh, fresh_stamps, fresh_rejected = genesys_to_canonical(raw, genesys.policy, source, accounts)
     if reason is None and stored is not None:
-        contacts, stamps, rejected = _merged(stored[0], stored[1], stored[2], fresh, fresh_stamps, fresh_rejected)
-        full_read_at = stored[3].full_read_at
+        contacts, stamps, rejected = _merged(stored, fresh, fresh_stamps, fresh_rejected)
+        full_read_at = stored.state.full_read_at
     else:
         gone = (
-            set(stored[0]["record_id"]) - set(fresh["record_id"]) - set(fresh_rejected["record_id"])
+            set(stored.contacts["record_id"]) - set(fresh["record_id"]) - set(fresh_rejected["record_id"])
             if stored
             else set()
         )
         info["gone_since_last_read"] = len(gone)
         contacts, stamps, rejected, full_read_at = fresh, fresh_stamps, fresh_rejected, format_stamp(now)
     if persist:
-        mirror.save(contacts, stamps, rejected, MirrorState(watermark, full_read_at, basis))
+        mirror.save(StoredMirror(contacts, stamps, rejected, known, MirrorState(watermark, full_read_at, basis)))
     info.update(
         records_read=len(raw),
         organizations=len(organizations),
@@ -212,20 +256,26 @@ def _full_read(
     return raw, format_stamp(newest) if newest else None, "scan"
 
 
+def _organization_scan_reason(cached: pd.DataFrame | None, raw: list[Any], genesys: GenesysAdapter) -> str | None:
+    """Why the organizations must be scanned now (None: the cache serves): a full read, no cache, or contacts that
+    name organizations the cache does not know."""
+    if cached is None:
+        return "no cached organizations (or a full read)"
+    unknown = organization_ids(raw, genesys.policy) - set(cached["organization_id"].dropna())
+    if unknown:
+        return f"{len(unknown)} organization(s) named by changed contacts are not in the cache"
+    return None
+
+
 def _merged(
-    contacts: pd.DataFrame,
-    stamps: pd.DataFrame,
-    rejected: pd.DataFrame,
-    fresh: pd.DataFrame,
-    fresh_stamps: pd.DataFrame,
-    fresh_rejected: pd.DataFrame,
+    stored: StoredMirror, fresh: pd.DataFrame, fresh_stamps: pd.DataFrame, fresh_rejected: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The mirror with an export's rows upserted: a record now readable leaves the rejected list, a record now
     rejected keeps its last good row (as the CRM mirror does) and is listed rejected."""
-    kept_rejected = rejected[~rejected["record_id"].isin(fresh["record_id"])]
+    kept_rejected = stored.rejected[~stored.rejected["record_id"].isin(fresh["record_id"])]
     return (
-        upsert(contacts, fresh),
-        upsert(stamps, fresh_stamps),
+        upsert(stored.contacts, fresh),
+        upsert(stored.stamps, fresh_stamps),
         upsert(kept_rejected, fresh_rejected),
     )
 
@@ -237,14 +287,15 @@ def forget_genesys_contacts(data_dir: Path, ids: Iterable[str]) -> int:
     gone = {str(i) for i in ids}
     if stored is None or not gone:
         return 0
-    contacts, stamps, rejected, state = stored
-    dropped = contacts["record_id"].isin(gone)
+    dropped = stored.contacts["record_id"].isin(gone)
     if not dropped.any():
         return 0
     mirror.save(
-        contacts[~dropped].reset_index(drop=True),
-        stamps[~stamps["record_id"].isin(gone)].reset_index(drop=True),
-        rejected[~rejected["record_id"].isin(gone)].reset_index(drop=True),
-        state,
+        dataclasses.replace(
+            stored,
+            contacts=stored.contacts[~dropped].reset_index(drop=True),
+            stamps=stored.stamps[~stored.stamps["record_id"].isin(gone)].reset_index(drop=True),
+            rejected=stored.rejected[~stored.rejected["record_id"].isin(gone)].reset_index(drop=True),
+        )
     )
     return int(dropped.sum())

@@ -204,6 +204,23 @@ def _genesys_phone(
     return display, e164
 
 
+def _organization_ids(records: Sequence[Mapping[str, Any]], rule: FieldRule) -> pd.Series:
+    """Each contact's external organization id (None when it names none or something that is not an id)."""
+    values = _path_values(records, rule.genesys_path)
+    org_ids = pd.Series([v.get("id") if isinstance(v, Mapping) else v for v in values], dtype=object)
+    return org_ids.where(org_ids.map(lambda v: isinstance(v, str) and v != ""), None)
+
+
+def organization_ids(contacts: Sequence[Any], policy: SyncPolicy | None = None) -> set[str]:
+    """The external organization ids these Genesys contacts name where the policy maps `account_id` (odd records,
+    which the converter rejects, name none)."""
+    rule = {r.name: r for r in resolve_policy(policy).fields}.get("account_id")
+    records = [r for r in contacts if isinstance(r, Mapping)]
+    if rule is None or not records:
+        return set()
+    return {str(v) for v in _organization_ids(records, rule).dropna()}
+
+
 def _genesys_account(
     records: Sequence[Mapping[str, Any]], rule: FieldRule | None, org_to_account: Mapping[str, str], problems: Problems
 ) -> pd.Series:
@@ -211,9 +228,7 @@ def _genesys_account(
     n = len(records)
     if rule is None:
         return pd.Series(pd.array([pd.NA] * n, dtype="string"))
-    values = _path_values(records, rule.genesys_path)
-    org_ids = pd.Series([v.get("id") if isinstance(v, Mapping) else v for v in values], dtype=object)
-    org_ids = org_ids.where(org_ids.map(lambda v: isinstance(v, str) and v != ""), None)
+    org_ids = _organization_ids(records, rule)
     account = org_ids.map(org_to_account, na_action="ignore")
     unmapped = org_ids.notna().to_numpy(dtype=bool) & account.isna().to_numpy(dtype=bool)
     problems.warn(

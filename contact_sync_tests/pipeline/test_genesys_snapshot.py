@@ -62,7 +62,8 @@ def test_later_runs_read_only_what_changed_and_the_mirror_holds_everything(
     assert live_ids(second.contacts) == set(ids)
     names = dict(zip(second.contacts["record_id"], second.contacts["first_name"], strict=True))
     assert names[ids[3]] == "Changed"
-    assert second.info["api_calls"] <= 4  # organizations scan, export create, download (+ token on the first call)
+    assert second.info["organizations_read"] == "cache"
+    assert second.info["api_calls"] <= 4  # export create, poll, download (+ token on the first call)
 
 
 @pytest.mark.usefixtures("quick_exports")
@@ -120,9 +121,10 @@ def test_a_watermark_ahead_of_genesys_or_a_new_policy_means_a_full_read(
     sims.genesys.load_contacts(people(2))
     refresh_genesys_snapshot(services.genesys_adapter, services.settings)
     mirror = GenesysMirror(services.settings.data_dir)
-    contacts, stamps, rejected, state = mirror.load()  # type: ignore[misc]
+    stored = mirror.load()
+    assert stored is not None
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    mirror.save(contacts, stamps, rejected, dataclasses.replace(state, watermark=future))
+    mirror.save(dataclasses.replace(stored, state=dataclasses.replace(stored.state, watermark=future)))
     ahead = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
     assert ahead.info["genesys_read"] == "full"
     assert "is after Genesys's clock" in ahead.info["full_read_reason"]
@@ -146,3 +148,59 @@ def test_the_scan_setting_reads_everything_every_run(sims: RunningSimulators, se
     for _ in range(2):
         snapshot = refresh_genesys_snapshot(services.genesys_adapter, scanning)
         assert snapshot.info["full_read_by"] == "scan" and snapshot.info["records_read"] == 3
+
+
+def organization_scans(services: Services) -> int:
+    return services.genesys.api_calls.get("GET /api/v2/externalcontacts/scan/organizations")
+
+
+@pytest.mark.usefixtures("quick_exports")
+def test_organizations_are_cached_and_scanned_again_only_when_a_changed_contact_names_an_unknown_one(
+    sims: RunningSimulators, services: Services
+) -> None:
+    source = services.genesys.ensure_external_source(services.crm.external_source)
+    orgs = services.genesys.ensure_organizations({"001ACME": "Acme", "001GLOBEX": "Globex"}, source)
+    [unlinked] = sims.genesys.load_organizations([{"name": "Made by an agent"}])
+    ids = sims.genesys.load_contacts(people(3))
+    sims.genesys.edit_contact(ids[0], {"externalOrganization": {"id": orgs["001ACME"]}})
+    sims.genesys.edit_contact(ids[1], {"externalOrganization": {"id": unlinked}})
+    adapter, settings = services.genesys_adapter, services.settings
+    scans = organization_scans(services)  # ensure_organizations looks before it creates
+
+    first = refresh_genesys_snapshot(adapter, settings)
+    assert first.info["organizations_read"] == "scan" and organization_scans(services) == scans + 1
+    assert sorted(first.organizations["account_id"]) == ["001ACME", "001GLOBEX"]
+
+    # An edit naming organizations the cache knows (linked or not) costs no scan.
+    sims.genesys.edit_contact(ids[0], {"firstName": "Renamed"})
+    sims.genesys.edit_contact(ids[2], {"externalOrganization": {"id": unlinked}})
+    cached = refresh_genesys_snapshot(adapter, settings)
+    assert cached.info["organizations_read"] == "cache" and organization_scans(services) == scans + 1
+    accounts = dict(zip(cached.contacts["record_id"], cached.contacts["account_id"], strict=True))
+    assert accounts[ids[0]] == "001ACME" and pd.isna(accounts[ids[2]])
+
+    # An organization made since (by an agent or by this sync) is found by the scan its contact triggers.
+    later = services.genesys.ensure_organizations({"001INITECH": "Initech"}, source)
+    sims.genesys.edit_contact(ids[2], {"externalOrganization": {"id": later["001INITECH"]}})
+    scans = organization_scans(services)
+    rescanned = refresh_genesys_snapshot(adapter, settings)
+    assert rescanned.info["organizations_read"] == "scan" and organization_scans(services) == scans + 1
+    assert "1 organization(s)" in rescanned.info["organizations_scan_reason"]
+    accounts = dict(zip(rescanned.contacts["record_id"], rescanned.contacts["account_id"], strict=True))
+    assert accounts[ids[2]] == "001INITECH"
+
+    tomorrow = datetime.now(UTC) + timedelta(hours=25)
+    full = refresh_genesys_snapshot(adapter, settings, now=tomorrow)
+    assert full.info["genesys_read"] == "full" and full.info["organizations_read"] == "scan"
+
+
+@pytest.mark.usefixtures("quick_exports")
+def test_a_mirror_without_its_organization_cache_scans_them_and_stays_incremental(
+    sims: RunningSimulators, services: Services
+) -> None:
+    sims.genesys.load_contacts(people(2))
+    refresh_genesys_snapshot(services.genesys_adapter, services.settings)
+    GenesysMirror(services.settings.data_dir).organizations_path.unlink()  # as a mirror of an earlier release
+    again = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
+    assert again.info["genesys_read"] == "incremental" and again.info["organizations_read"] == "scan"
+    assert GenesysMirror(services.settings.data_dir).organizations_path.is_file()
