@@ -373,6 +373,8 @@ def _partial_report(
         "delete_guard": plan.delete_guard if plan is not None else None,
         "failures": runs.failure_rows(genesys, crm),
         "rejected": runs.rejected_rows(plan) if plan is not None else [],
+        "read": plan.reads if plan is not None else {},
+        "decided": {"records": plan.decided_records() if plan is not None else 0, "how": "full"},
         "duration_s": round(elapsed, 3),
         "api_calls": {},
         "error": error,

@@ -81,6 +81,12 @@ def show(outcome: SyncOutcome, console: Console) -> None:
         totals.add_row("held by the mass-delete guard", f"{report['held_deletes']} (contact-sync deletes list)")
     if report.get("match_review"):
         totals.add_row("held for match review", f"{report['match_review']} (contact-sync matches list)")
+    for side, label in (("crm", "CRM"), ("genesys", "Genesys")):
+        read = (report.get("read") or {}).get(side)
+        if read:
+            totals.add_row(f"read from {label}", f"{read['records']:,} records ({read['how']})")
+    if report.get("decided"):
+        totals.add_row("decided", f"{report['decided']['records']:,} records ({report['decided']['how']})")
     totals.add_row("API calls", str(sum(int(n) for n in report["api_calls"].values())))
     if outcome.health_score is not None:
         totals.add_row("health score", f"{outcome.health_score:.1f}")

@@ -168,7 +168,7 @@ def refresh_genesys_snapshot(
         reason: str | None = "CONTACT_SYNC_GENESYS_READ is scan"
     else:
         reason = "a full read was asked for" if full else _full_read_reason(state, basis, settings, now)
-    info: dict[str, Any] = {"genesys_read": "full" if reason else "incremental", "full_read_reason": reason}
+    info: dict[str, Any] = {"read": "full" if reason else "incremental", "full_read_reason": reason}
 
     raw: list[dict[str, Any]] = []
     watermark: str | None = None
@@ -191,7 +191,7 @@ def refresh_genesys_snapshot(
                 info["export_id"] = read.export_id
         if reason is not None:
             log.warning("Genesys: %s", reason)
-            info.update(genesys_read="full", full_read_reason=reason)
+            info.update(read="full", full_read_reason=reason)
     if reason is not None:
         raw, watermark, how = _full_read(genesys, settings, try_export=exported)
         info["full_read_by"] = how

@@ -57,7 +57,7 @@ def plan_cohort(
     values, the decisions people made on held conflicts and the delete review queue's state."""
     members = cohort_members(services.ledger, cohort)
     decisions = pending_decisions(services, members)
-    return decide(
+    plan = decide(
         match,
         crm.contacts,
         genesys.contacts,
@@ -67,3 +67,5 @@ def plan_cohort(
         cohort_crm_ids=members,
         delete_decisions=services.ledger.delete_decisions(services.crm.kind),
     )
+    plan.reads = {"crm": crm.read_summary(), "genesys": genesys.read_summary()}
+    return plan

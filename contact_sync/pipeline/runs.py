@@ -205,6 +205,9 @@ def run_report(
         "delete_guard": plan.delete_guard,
         "failures": failure_rows(genesys, crm),
         "rejected": rejected_rows(plan),
+        "read": plan.reads,
+        # Every record of the cohort is decided each run: the incremental engine (issue 12, item 3) is not built.
+        "decided": {"records": plan.decided_records(), "how": "full"},
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }

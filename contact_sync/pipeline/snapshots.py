@@ -40,6 +40,14 @@ class Snapshot:
     info: dict[str, Any] = field(default_factory=dict)
     """How the snapshot was taken: records read, API calls, watermark before/after, whether it was persisted."""
 
+    def read_summary(self) -> dict[str, Any]:
+        """What a run report says of this read: how many records came from the service, and incremental or full
+        (with why, when the Genesys read was full)."""
+        summary = {"records": int(self.info.get("records_read", 0)), "how": self.info.get("read", "full")}
+        if self.info.get("full_read_reason"):
+            summary["why"] = self.info["full_read_reason"]
+        return summary
+
     def stamp_map(self) -> dict[str, str]:
         return dict(zip(self.stamps["record_id"].astype(str), self.stamps["stamp"].astype(str), strict=True))
 
@@ -119,7 +127,7 @@ def refresh_crm_snapshot(crm: CrmAdapter, ledger: Ledger, data_dir: Path, *, per
         "api_calls": read.api_calls,
         "watermark_before": before,
         "watermark_after": read.watermark,
-        "incremental": before is not None,
+        "read": "incremental" if before is not None and not crm.last_read_full else "full",
         "persisted": persist,
     }
     return Snapshot(system=crm.kind, contacts=contacts, stamps=stamps, rejected=rejected, info=info)

@@ -12,7 +12,7 @@ approving some of a held batch never lets the rest through unasked).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -149,6 +149,13 @@ class SyncPlan:
     kept_deletes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["crm_id", "genesys_id", "reason"]))
     """crm_id, genesys_id, reason: links whose CRM record is gone, kept because a person rejected the delete."""
     fields: tuple[str, ...] = field(default=())
+    reads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """How each side was read for this plan, by system ("crm", "genesys"): records read and `how` (incremental or
+    full). Set by the pipeline, which knows the snapshots; empty from the engine."""
+
+    def decided_records(self) -> int:
+        """How many records this plan decided field by field: linked pairs and one-sided records of the cohort."""
+        return len(self.reconciliation[["crm_id", "genesys_id"]].drop_duplicates())
 
     def is_empty(self) -> bool:
         """True when nothing has to be written anywhere (systems or ledger); reports and held items may remain."""
@@ -187,6 +194,7 @@ class SyncPlan:
             "genesys_duplicate_records": int(self.genesys_duplicates["record_id"].nunique()),
             "rejected": len(self.rejected),
             "match_review_pairs": len(self.review),
+            "decided_records": self.decided_records(),
         }
 
 

@@ -27,6 +27,8 @@ from contact_sync_tests.conftest import point_at_simulators
 
 REPORT_KEYS = {
     "run_id",
+    "read",
+    "decided",
     "failures",
     "rejected",
     "held_deletes",
@@ -86,6 +88,13 @@ def test_the_readme_first_command_json_report_and_the_run_in_dagster_home(
     assert isinstance(report["duration_s"], float) and report["duration_s"] > 0
     assert report["api_calls"] and all(isinstance(n, int) and n > 0 for n in report["api_calls"].values())
     assert any(k.startswith("genesys POST") and "bulk" in k for k in report["api_calls"])
+    # A first run reads everything from both sides and decides every record (the seed's CRM duplicates fold into
+    # their primary, so fewer than 30 CRM rows, but at least every contact it created).
+    assert report["read"]["crm"] == {"records": 30, "how": "full"}
+    assert report["read"]["genesys"]["how"] == "full" and report["read"]["genesys"]["why"] == "no Genesys mirror yet"
+    assert report["read"]["genesys"]["records"] == genesys_before
+    assert report["decided"]["how"] == "full"
+    assert report["created"]["genesys"] <= report["decided"]["records"] <= 30 + genesys_before
 
     instance = dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"])  # what `dagster dev` on that home shows
     try:

@@ -49,7 +49,7 @@ def test_later_runs_read_only_what_changed_and_the_mirror_holds_everything(
     ids = sims.genesys.load_contacts(people(30))
     genesys_clock.advance(3600)
     first = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert first.info["genesys_read"] == "full" and first.info["full_read_by"] == "export"
+    assert first.info["read"] == "full" and first.info["full_read_by"] == "export"
     assert first.info["full_read_reason"] == "no Genesys mirror yet"
     assert len(first.contacts) == 30
 
@@ -57,7 +57,7 @@ def test_later_runs_read_only_what_changed_and_the_mirror_holds_everything(
     sims.genesys.edit_contact(ids[3], {"firstName": "Changed"})
     genesys_clock.advance(60)
     second = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert second.info["genesys_read"] == "incremental"
+    assert second.info["read"] == "incremental"
     assert second.info["records_read"] == 1
     assert live_ids(second.contacts) == set(ids)
     names = dict(zip(second.contacts["record_id"], second.contacts["first_name"], strict=True))
@@ -74,12 +74,12 @@ def test_a_delete_in_genesys_leaves_the_mirror_at_the_next_full_read(
     refresh_genesys_snapshot(services.genesys_adapter, services.settings)
     services.genesys.delete_contacts([ids[0]])
     incremental = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert incremental.info["genesys_read"] == "incremental"
+    assert incremental.info["read"] == "incremental"
     assert ids[0] in live_ids(incremental.contacts)  # an export cannot tell of a delete
 
     tomorrow = datetime.now(UTC) + timedelta(hours=25)
     full = refresh_genesys_snapshot(services.genesys_adapter, services.settings, now=tomorrow)
-    assert full.info["genesys_read"] == "full" and "cadence 24 h" in full.info["full_read_reason"]
+    assert full.info["read"] == "full" and "cadence 24 h" in full.info["full_read_reason"]
     assert full.info["gone_since_last_read"] == 1
     assert live_ids(full.contacts) == set(ids[1:])
 
@@ -91,7 +91,7 @@ def test_contacts_the_sync_deletes_leave_the_mirror_at_once(sims: RunningSimulat
     services.genesys.delete_contacts([ids[1]])
     assert forget_genesys_contacts(services.settings.data_dir, [ids[1], "not-mirrored"]) == 1
     after = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert after.info["genesys_read"] == "incremental"
+    assert after.info["read"] == "incremental"
     assert live_ids(after.contacts) == {ids[0], ids[2]}
 
 
@@ -102,7 +102,7 @@ def test_a_failed_export_falls_back_to_the_scan_and_says_so(sims: RunningSimulat
     sims.genesys.edit_contact(ids[2], {"lastName": "Edited"})
     sims.genesys.set_faults([{"kind": "failed", "path": "/contacts/exports$", "method": "POST", "count": 1}])
     fallback = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert fallback.info["genesys_read"] == "full" and fallback.info["full_read_by"] == "scan"
+    assert fallback.info["read"] == "full" and fallback.info["full_read_by"] == "scan"
     assert "the export failed" in fallback.info["full_read_reason"]
     assert "FAILED" in fallback.info["full_read_reason"]
     assert live_ids(fallback.contacts) == set(ids)
@@ -110,7 +110,7 @@ def test_a_failed_export_falls_back_to_the_scan_and_says_so(sims: RunningSimulat
     # The scan's newest modifyDate is the next watermark: the next run is incremental again.
     sims.genesys.edit_contact(ids[0], {"lastName": "Later"})
     again = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert again.info["genesys_read"] == "incremental"
+    assert again.info["read"] == "incremental"
     assert dict(zip(again.contacts["record_id"], again.contacts["last_name"], strict=True))[ids[0]] == "Later"
 
 
@@ -126,7 +126,7 @@ def test_a_watermark_ahead_of_genesys_or_a_new_policy_means_a_full_read(
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     mirror.save(dataclasses.replace(stored, state=dataclasses.replace(stored.state, watermark=future)))
     ahead = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert ahead.info["genesys_read"] == "full"
+    assert ahead.info["read"] == "full"
     assert "is after Genesys's clock" in ahead.info["full_read_reason"]
     assert len(ahead.contacts) == 2
 
@@ -191,7 +191,7 @@ def test_organizations_are_cached_and_scanned_again_only_when_a_changed_contact_
 
     tomorrow = datetime.now(UTC) + timedelta(hours=25)
     full = refresh_genesys_snapshot(adapter, settings, now=tomorrow)
-    assert full.info["genesys_read"] == "full" and full.info["organizations_read"] == "scan"
+    assert full.info["read"] == "full" and full.info["organizations_read"] == "scan"
 
 
 @pytest.mark.usefixtures("quick_exports")
@@ -202,5 +202,5 @@ def test_a_mirror_without_its_organization_cache_scans_them_and_stays_incrementa
     refresh_genesys_snapshot(services.genesys_adapter, services.settings)
     GenesysMirror(services.settings.data_dir).organizations_path.unlink()  # as a mirror of an earlier release
     again = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
-    assert again.info["genesys_read"] == "incremental" and again.info["organizations_read"] == "scan"
+    assert again.info["read"] == "incremental" and again.info["organizations_read"] == "scan"
     assert GenesysMirror(services.settings.data_dir).organizations_path.is_file()

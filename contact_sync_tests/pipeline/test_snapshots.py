@@ -15,14 +15,14 @@ def test_mirror_refreshes_incrementally_and_keeps_deleted_and_merged_rows(
 ) -> None:
     a, b, c = sims.salesforce.load_contacts([{"LastName": "A"}, {"LastName": "B"}, {"LastName": "C"}])
     first = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir)
-    assert first.info["incremental"] is False and len(first.contacts) == 3
+    assert first.info["read"] == "full" and len(first.contacts) == 3
     assert services.ledger.watermark(watermark_name("salesforce")) == first.info["watermark_after"]
 
     sims.salesforce.edit_contact(a, LastName="A2")
     sims.salesforce.delete_contact(b)
     sims.salesforce.merge(a, [c])
     second = refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir)
-    assert second.info["incremental"] is True
+    assert second.info["read"] == "incremental"
     assert second.info["records_read"] < 3 + 3  # only the overlap window and the changes, not a second full load
     rows = second.contacts.set_index("record_id")
     assert rows.loc[a, "last_name"] == "A2" and not rows.loc[a, "is_deleted"]

@@ -45,6 +45,10 @@ def test_creates_updates_and_edits_in_one_way_then_bidirectional_mode(scenario: 
     one_way = scenario.sync()
 
     assert one_way.report["updated"] == {"genesys": 2, "crm": 0} and one_way.report["errors"] == 0
+    # Both sides were read from their watermarks (minus the overlap window, so here every recent record again).
+    assert [one_way.report["read"][side]["how"] for side in ("crm", "genesys")] == ["incremental", "incremental"]
+    assert one_way.report["read"]["crm"]["records"] >= 1 and one_way.report["read"]["genesys"]["records"] >= 2
+    assert one_way.report["decided"] == {"records": 3, "how": "full"}
     assert digits(gen.contact(linked[ada]["id"])["workPhone"]["display"]) == "4155550199"
     assert gen.contact(linked[ada]["id"])["title"] == "Countess"
     assert gen.contact(linked[alan]["id"])["firstName"] == "Person001"

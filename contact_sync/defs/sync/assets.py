@@ -70,7 +70,7 @@ def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[st
         "rejected": len(snapshot.rejected),
         "rejected_records": _preview(snapshot.rejected, ["record_id", "crm_id", "reason"]),
         "simulated_services": sync.services.simulated,
-        **{f"read_{k}": v for k, v in snapshot.info.items() if v is not None},
+        **{k if k == "read" else f"read_{k}": v for k, v in snapshot.info.items() if v is not None},
         "preview": _preview(
             contacts, ["record_id", "crm_id", "first_name", "last_name", "email", "phone", "modified_at"]
         ),
@@ -360,6 +360,10 @@ def sync_report(
         metadata={
             **flat,
             **{f"{k}_{side}": n for k in ("created", "updated", "deleted") for side, n in report[k].items()},
+            **{f"read_{side}_records": read["records"] for side, read in report["read"].items()},
+            **{f"read_{side}": read["how"] for side, read in report["read"].items()},
+            "decided_records": report["decided"]["records"],
+            "decided": report["decided"]["how"],
             "dry_run": contact_sync.dry_run,
             "health_score": health if health is not None else "n/a",
             "simulated_services": services.simulated,
