@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -278,6 +278,22 @@ def _merged(
         upsert(stored.stamps, fresh_stamps),
         upsert(kept_rejected, fresh_rejected),
     )
+
+
+def remember_genesys_organizations(data_dir: Path, accounts: Mapping[str, str]) -> int:
+    """Add organizations this sync found or created (CRM account id -> organization id) to the mirror's cache, so
+    the next run's contacts that name them cost no scan; how many were new to it."""
+    mirror = GenesysMirror(data_dir)
+    stored = mirror.load()
+    if stored is None or stored.organizations is None or not accounts:
+        return 0
+    cached = stored.organizations
+    new = {org: account for account, org in accounts.items() if org not in set(cached["organization_id"])}
+    if not new:
+        return 0
+    added = pd.DataFrame({"organization_id": list(new), "account_id": list(new.values())}, dtype="string")
+    mirror.save(dataclasses.replace(stored, organizations=pd.concat([cached, added], ignore_index=True)))
+    return len(new)
 
 
 def forget_genesys_contacts(data_dir: Path, ids: Iterable[str]) -> int:

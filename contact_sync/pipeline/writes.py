@@ -49,6 +49,8 @@ class WriteSummary:
     """Ids (on the written side) whose write failed or was skipped: their base values were not stored."""
     deleted_ids: list[str] = field(default_factory=list)
     """Ids this run deleted (or found already gone) on the written side."""
+    organizations: dict[str, str] = field(default_factory=dict)
+    """Genesys only: CRM account id -> organization id of the accounts this run wrote (found or created)."""
 
     def absorb(self, report: WriteReport) -> None:
         counts = report.counts()
@@ -278,6 +280,7 @@ def apply_to_genesys(
         summary.unlinked += ledger.record_batch(run_id, unlinks=unlinks, audit=audit)["unlinked"]
 
     organizations = genesys.organizations(_accounts_written(plan), snapshot.organizations)
+    summary.organizations = dict(organizations)
 
     # 3. Updates: changed fields plus the externalIds link of contacts matched without it.
     changes: dict[str, dict[str, Any]] = {}

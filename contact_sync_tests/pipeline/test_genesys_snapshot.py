@@ -10,7 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from contact_sync.pipeline.genesys_snapshot import GenesysMirror, forget_genesys_contacts, refresh_genesys_snapshot
+from contact_sync.pipeline.genesys_snapshot import (
+    GenesysMirror,
+    forget_genesys_contacts,
+    refresh_genesys_snapshot,
+    remember_genesys_organizations,
+)
 from contact_sync.pipeline.services import Services
 from contact_sync.simulators import RunningSimulators
 from contact_sync.sync.policy import load_policy
@@ -204,3 +209,21 @@ def test_a_mirror_without_its_organization_cache_scans_them_and_stays_incrementa
     again = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
     assert again.info["read"] == "incremental" and again.info["organizations_read"] == "scan"
     assert GenesysMirror(services.settings.data_dir).organizations_path.is_file()
+
+
+@pytest.mark.usefixtures("quick_exports")
+def test_organizations_this_sync_made_are_remembered_so_their_contacts_cost_no_scan(
+    sims: RunningSimulators, services: Services
+) -> None:
+    [gid] = sims.genesys.load_contacts(people(1))
+    refresh_genesys_snapshot(services.genesys_adapter, services.settings)
+    [account] = sims.salesforce.load_accounts([{"Name": "New Co"}])
+    made = services.genesys_adapter.organizations([account])  # as the write step finds or creates them
+    data_dir = services.settings.data_dir
+    assert remember_genesys_organizations(data_dir, made) == 1
+    assert remember_genesys_organizations(data_dir, made) == 0  # already known
+    sims.genesys.edit_contact(gid, {"externalOrganization": {"id": made[account]}})
+    scans = organization_scans(services)
+    after = refresh_genesys_snapshot(services.genesys_adapter, services.settings)
+    assert after.info["organizations_read"] == "cache" and organization_scans(services) == scans
+    assert after.contacts.set_index("record_id").loc[gid, "account_id"] == account

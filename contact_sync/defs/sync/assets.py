@@ -17,7 +17,11 @@ from contact_sync.ledger import Ledger
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.genesys_adapter import GenesysAdapter
-from contact_sync.pipeline.genesys_snapshot import forget_genesys_contacts, refresh_genesys_snapshot
+from contact_sync.pipeline.genesys_snapshot import (
+    forget_genesys_contacts,
+    refresh_genesys_snapshot,
+    remember_genesys_organizations,
+)
 from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
 from contact_sync.pipeline.snapshots import Snapshot, refresh_crm_snapshot
@@ -245,7 +249,9 @@ def genesys_writes(
         summary = planned_genesys(reconciliation)
     else:
         summary = apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id)
-        forget_genesys_contacts(contact_sync.services.settings.data_dir, summary.deleted_ids)
+        data_dir = contact_sync.services.settings.data_dir
+        forget_genesys_contacts(data_dir, summary.deleted_ids)
+        remember_genesys_organizations(data_dir, summary.organizations)
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 
