@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from contact_sync.cli.environment import load_folder_env
 from contact_sync.launcher import LaunchError
 
 
@@ -21,7 +22,10 @@ class _Main(click.Group):
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="contact-sync")
 def main() -> None:
-    """Keep a CRM and Genesys Cloud external contacts in sync."""
+    """Keep a CRM and Genesys Cloud external contacts in sync.
+
+    Like `dagster dev`, every command first loads the working folder's `.env` (its values take precedence)."""
+    load_folder_env()
 
 
 def _register() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import click
@@ -17,6 +18,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from contact_sync.cli.environment import home_warning
 from contact_sync.pipeline.status import merge_dagster_runs, sync_status
 
 RUN_STATUSES: Final = {
@@ -191,6 +193,10 @@ def _show(data: dict[str, Any]) -> None:
 def status(as_json: bool) -> None:
     """Recent runs, health score, open conflicts, recent alerts and the enabled schedules."""
     data = collect_status()
+    home = (data.get("scheduling") or {}).get("dagster_home")
+    warning = home_warning(Path(home)) if home else None
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(data, default=str))
         return

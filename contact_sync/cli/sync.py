@@ -12,6 +12,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
+from contact_sync.cli.environment import home_warning
 from contact_sync.sync.policy import Mode
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ def sync(mode: Mode | None, cohort: str | None, dry_run: bool, as_json: bool, ve
     from contact_sync.launcher import run_sync  # Dagster loads only when a run is asked for
 
     outcome = run_sync(mode, cohort, dry_run=dry_run, log_level="INFO" if verbose else "CRITICAL")
+    warning = home_warning(outcome.dagster_home) if outcome.dagster_home is not None else None
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(outcome.report, default=str))
     else:

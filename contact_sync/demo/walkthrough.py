@@ -100,9 +100,8 @@ class DemoFolder:
             "      location_name: contact_sync\n"
         )
         folder.policy_path.write_text(demo_policy_text())
-        (folder.root / ".env").write_text(
-            "".join(f"{k}={v}\n" for k, v in folder.env(crm).items() if k != "DAGSTER_HOME")
-        )
+        # `dagster dev` and `contact-sync` both load a folder's .env first: in the demo folder they share one home.
+        (folder.root / ".env").write_text("".join(f"{k}={v}\n" for k, v in folder.env(crm).items()))
         return folder
 
     def env(self, crm: str) -> dict[str, str]:
@@ -116,8 +115,8 @@ class DemoFolder:
         }
 
     def dagster_dev_command(self) -> str:
-        """How to open the demo's runs in the UI (`dagster dev` reads the other settings from the folder's .env)."""
-        return f'cd "{self.root}" && DAGSTER_HOME="$PWD/dagster_home" dagster dev -w workspace.yaml'
+        """How to open the demo's runs in the UI (`dagster dev` reads DAGSTER_HOME and the rest from the .env)."""
+        return f'cd "{self.root}" && dagster dev -w workspace.yaml'
 
 
 def demo_policy_text() -> str:

@@ -37,7 +37,8 @@ def check_against_services(folder: Path, output: str, crm: str, contacts: int) -
     label = crm_plugin(crm).label
     for title in ("Seeded simulators", "Phase 1", "Phase 2", "Phase 3", "Review queue", "Decision applied", "Trace"):
         assert title in output
-    assert "dagster dev -w workspace.yaml" in output and 'DAGSTER_HOME="$PWD/dagster_home"' in output
+    assert f'cd "{folder}" && dagster dev -w workspace.yaml' in output.replace("\n", "")
+    assert f"DAGSTER_HOME={folder / 'dagster_home'}" in (folder / ".env").read_text().splitlines()
     trace = output.split("Trace of CRM contact", 1)[1].split("End state", 1)[0]
     assert re.search(rf"{crm}\s+email\s+m\.work@example\.com -> m\.personal@example\.org\s+decision", trace)
 

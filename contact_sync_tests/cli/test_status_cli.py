@@ -27,7 +27,7 @@ def test_status_reflects_a_failed_run_and_its_alert(
     sims.salesforce.load_contacts([{"LastName": f"Status{i}", "Email": f"s{i}@example.com"} for i in range(3)])
     good = json_of("sync")["run_id"]
 
-    sims.genesys.set_faults([{"kind": "500", "path": "/scan/organizations"}])
+    sims.genesys.set_faults([{"kind": "500", "path": "/externalcontacts/"}])  # every Genesys read fails
     failed = invoke("sync", "--json")
     assert failed.exit_code == 1, failed.output
     bad = json.loads(failed.stdout.strip().splitlines()[-1])["run_id"]

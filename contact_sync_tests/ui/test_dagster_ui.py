@@ -63,16 +63,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def webserver(chromium: Path, demo_run: tuple[Path, str], tmp_path: Path) -> Iterator[str]:
-    """`dagster-webserver` on a free loopback port with the project's workspace.yaml and the demo's Dagster home;
-    yields its base URL once it answers."""
+    """`dagster-webserver` on a free loopback port with the project's workspace.yaml, started in the demo folder as
+    the demo says: DAGSTER_HOME and the rest come from the folder's .env alone. Yields its base URL once it answers."""
     folder = demo_run[0]
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "GENESYS_", "CONTACT_SYNC_"))}
-    env.update(
-        DAGSTER_HOME=str(folder / "dagster_home"),
-        CONTACT_SYNC_DATA_DIR=str(folder / "data"),
-        CONTACT_SYNC_POLICY=str(folder / "policy.yaml"),
-    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SALESFORCE_", "GENESYS_", "CONTACT_SYNC_")) and k != "DAGSTER_HOME"
+    }
     script = Path(sys.executable).with_name("dagster-webserver")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "dagster_webserver"]
     log = (tmp_path / "webserver.log").open("wb")
