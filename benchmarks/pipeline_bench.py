@@ -6,7 +6,7 @@
 3. Steady state: 1% of contacts changed on each side (Salesforce phones, Genesys phones of other contacts), then one
    `sync_bidirectional` run. Targets (issue 12): at most 20 API calls and 8 s at 100,000 contacts.
 
-The simulators' clocks are set back (seed 4 h ago, first sync 3 h ago, settling run 2 h ago, steady state now), so the
+The simulators' clocks run behind (seed 4 h ago, first sync 3 h ago, settling run 2 h ago, steady state now), so the
 incremental reads' 5-minute overlap re-reads only what changed since the run before, as on a schedule of runs more
 than 5 minutes apart.
 
@@ -73,10 +73,10 @@ def main() -> None:
         with run_simulators(state_dir=root / "sims", options=options) as sims, dg.instance_for_test() as instance:
             started = time.perf_counter()
             dataset = generate_dataset(args.contacts, overlap=0.0, duplicates=0.0, genesys_only=0.0)
-            now = datetime.now(UTC)
 
             def hours_ago(hours: float | None) -> None:
-                clock = (lambda: now - timedelta(hours=hours)) if hours is not None else None
+                """Run the simulators' clocks `hours` behind (still ticking: exports finish), None: real time."""
+                clock = (lambda: datetime.now(UTC) - timedelta(hours=hours)) if hours is not None else None
                 sims.salesforce.set_clock(clock)
                 sims.genesys.set_clock(clock)
 
