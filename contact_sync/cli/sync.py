@@ -81,6 +81,10 @@ def show(outcome: SyncOutcome, console: Console) -> None:
     totals = Table(show_header=False)
     for key in ("unlinked", "skipped", "errors", "conflicts"):
         totals.add_row(key, str(report[key]))
+    if report.get("conflicts_held"):
+        totals.add_row("held for a person", f"{report['conflicts_held']} (contact-sync conflicts list)")
+    if report.get("baseline_differences"):
+        totals.add_row("baseline differences", f"{report['baseline_differences']} (first links, settled by policy)")
     if report.get("held_deletes"):
         totals.add_row("held by the mass-delete guard", f"{report['held_deletes']} (contact-sync deletes list)")
     if report.get("match_review"):

@@ -1,8 +1,11 @@
 """Sync-health alerts: which thresholds a run crossed, and delivery to the log, the ledger and a webhook.
 
-Thresholds (the guide's `SyncMonitor`): more than 10 errors, a run longer than 5 minutes, a failed run, conflicts
-found, and the health score over the last 10 runs below a configurable threshold. When `CONTACT_SYNC_ALERT_WEBHOOK` is
-set, each alert is also POSTed as Slack-compatible JSON (`{"text": ...}`); the URL is a secret and never logged.
+Thresholds (the guide's `SyncMonitor`): more than 10 errors, a run longer than 5 minutes, a failed run, and the
+health score over the last 10 runs below a configurable threshold. Conflicts alert when some wait for a person, or
+when more fields conflicted than usual (more than 10 and more than 1% of the records decided); conflicts settled by
+policy in ordinary numbers, and baseline differences (a first link whose sides differ), are reported, not alerted.
+When `CONTACT_SYNC_ALERT_WEBHOOK` is set, each alert is also POSTed as Slack-compatible JSON (`{"text": ...}`); the
+URL is a secret and never logged.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ log = logging.getLogger(__name__)
 
 MAX_ERRORS: Final = 10
 MAX_DURATION_S: Final = 300.0
+MAX_CONFLICTS: Final = 10
+MAX_CONFLICT_SHARE: Final = 0.01
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,21 @@ def run_alerts(report: Mapping[str, Any]) -> list[Alert]:
                 run_id,
             )
         )
-    conflicts = int(report.get("conflicts") or 0)
-    if conflicts:
-        alerts.append(Alert("conflicts", f"{where}: {conflicts} conflict(s) found; see the conflict report", run_id))
+    conflicts, waiting = int(report.get("conflicts") or 0), int(report.get("conflicts_held") or 0)
+    decided = int((report.get("decided") or {}).get("records") or 0)
+    if waiting:
+        alerts.append(
+            Alert("conflicts", f"{where}: {waiting} conflict(s) wait for a person: contact-sync conflicts list", run_id)
+        )
+    elif conflicts > max(MAX_CONFLICTS, MAX_CONFLICT_SHARE * decided):
+        alerts.append(
+            Alert(
+                "conflicts",
+                f"{where}: {conflicts} conflicts, more than usual ({MAX_CONFLICTS} and {MAX_CONFLICT_SHARE:.0%} of "
+                f"the {decided} records decided), settled by policy; see the conflict report",
+                run_id,
+            )
+        )
     return alerts
 
 

@@ -86,8 +86,13 @@ class WriteSummary:
 def _reason(rows: pd.DataFrame, side: str) -> np.ndarray:
     """The audit reason of each written reconciliation row."""
     return np.select(
-        [rows["winner"].eq("decision"), rows["conflict"].astype(bool), rows["changed_on"].eq(side)],
-        ["decision", "conflict winner", f"{side} change"],
+        [
+            rows["winner"].eq("decision"),
+            rows["conflict"].astype(bool),
+            rows["changed_on"].eq("baseline"),
+            rows["changed_on"].eq(side),
+        ],
+        ["decision", "conflict winner", "baseline difference", f"{side} change"],
         default="crm change" if side == "crm" else "genesys change",
     )
 

@@ -8,9 +8,12 @@ from the ledger):
 
 - neither side changed -> nothing; only one side changed -> copied across if the field's direction allows it;
 - both changed to the same value -> nothing written, base updated;
-- both changed differently, or first sync (no base) with different values -> a conflict, resolved by the field's
-  policy: ``crm_wins``, ``genesys_wins``, ``last_write_wins`` (record ``modified_at``; ties go to the CRM) or
-  ``manual`` (held until a decision exists; decisions take the CRM value, the Genesys value, or a given value);
+- both changed differently -> a conflict, resolved by the field's policy: ``crm_wins``, ``genesys_wins``,
+  ``last_write_wins`` (record ``modified_at``; ties go to the CRM) or ``manual`` (held until a decision exists;
+  decisions take the CRM value, the Genesys value, or a given value);
+- no base yet (a first link) and different values -> a **baseline difference** (``changed_on`` "baseline"): nobody
+  edited anything since a sync, so it is not a conflict, but it is settled the same way, by the field's policy (held
+  under ``manual``, in bidirectional mode);
 - a field synced in one direction only has a master: whenever the values differ the source side wins;
 - ``one_way`` mode: every field that may go to Genesys is CRM-mastered, nothing is ever planned toward the CRM,
   fields mapped ``genesys_to_crm`` are left alone, decisions are not used.
@@ -76,7 +79,7 @@ def column_values(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarra
 STAMP_COLUMNS: Final = ("crm_modified_at", "genesys_modified_at")
 BOOL_COLUMNS: Final = ("conflict", "base_update", "has_base")
 
-CHANGED_LABELS: Final = np.array(["none", "both", "crm", "genesys"], dtype=object)
+CHANGED_LABELS: Final = np.array(["none", "both", "crm", "genesys", "baseline"], dtype=object)
 WINNER_LABELS: Final = np.array(["none", "held", "crm", "genesys", "decision"], dtype=object)
 ACTION_LABELS: Final = np.array(["none", "hold", "write_both", "write_genesys", "write_crm"], dtype=object)
 _NONE, _HELD, _CRM, _GENESYS, _DECISION = range(5)
@@ -310,13 +313,15 @@ def _merge_field(
     same = crm_c == gen_c
     crm_changed = has_base & (crm_c != base_code)
     gen_changed = has_base & (gen_c != base_code)
-    both = (crm_changed & gen_changed) | (~has_base & ~same)
-    changed_on = np.select([both, crm_changed, gen_changed], [1, 2, 3], 0)
+    baseline = ~has_base & ~same
+    both = crm_changed & gen_changed
+    changed_on = np.select([baseline, both, crm_changed, gen_changed], [4, 1, 2, 3], 0)
     conflict = both & ~same
+    disputed = conflict | baseline  # settled by the field's conflict policy
 
     eff = effective_direction(rule.direction, mode)  # type: ignore[attr-defined]
     configured = rule.conflict  # type: ignore[attr-defined]
-    held = conflict & (mode != "one_way") & (configured == "manual")
+    held = disputed & (mode != "one_way") & (configured == "manual")
     plain_policy = "one_way" if mode == "one_way" else (configured if eff == "both" else "direction")
 
     # The same order of precedence for every row: equal -> held -> the field's direction -> the side that moved ->
@@ -343,7 +348,7 @@ def _merge_field(
         has_decision = dec_at >= 0
         use = np.full(n, None, dtype=object)
         use[has_decision] = chosen["use"].to_numpy(dtype=object)[dec_at[has_decision]]
-        decided = conflict & pd.notna(use)
+        decided = disputed & pd.notna(use)
         winner[decided] = _DECISION
         typed = decided & (use == "value")
         taken_gen = decided & (use == "genesys")

@@ -33,7 +33,7 @@ from contact_sync.sync.merge import (
 )
 from contact_sync.sync.schema import UtcTimestamp
 
-CHANGED_ON: Final = ("none", "crm", "genesys", "both")
+CHANGED_ON: Final = ("none", "crm", "genesys", "both", "baseline")
 WINNERS: Final = ("crm", "genesys", "none", "held", "decision")
 ACTIONS: Final = (
     "none",
@@ -63,9 +63,9 @@ class ReconciliationRow(pa.DataFrameModel):
     crm_value: Series[object] = pa.Field(nullable=True)
     genesys_value: Series[object] = pa.Field(nullable=True)
     changed_on: Series[object] = pa.Field(isin=list(CHANGED_ON))
-    """Which side moved away from the base ("both" also on a first sync with different values)."""
+    """Which side moved away from the base; "baseline": no base yet (a first link) and the sides differ."""
     conflict: Series[bool]
-    """Both sides changed to different values (or differ on first sync)."""
+    """Both sides changed away from the base, to different values (a baseline difference is not a conflict)."""
     policy: Series[object] = pa.Field(nullable=False)
     """What decided: the field's conflict policy, "direction" (one-way field: its source wins), "one_way" (mode),
     "create", "on_crm_delete", or "delete_review" (a person's answer in the delete review queue)."""
@@ -122,7 +122,8 @@ class SyncPlan:
     """genesys_id + one column per mapped field (only with create_crm_from_genesys, bidirectional mode)."""
     conflicts: pd.DataFrame
     """crm_id, genesys_id, field, base, crm_value, genesys_value, crm_modified_at, genesys_modified_at, policy,
-    winner, value, held."""
+    winner, value, held, baseline: the conflicts (both sides changed since the last sync), and the baseline differences
+    a person must settle (manual policy), which wait in the same review queue (`baseline` True)."""
     unlinks: pd.DataFrame
     """crm_id, genesys_id, reason: links to drop (with their base) because the CRM record was deleted or merged
     away. The Genesys contact keeps the CRM id in its externalIds, so it is neither matched again nor copied into the
@@ -149,9 +150,19 @@ class SyncPlan:
     kept_deletes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["crm_id", "genesys_id", "reason"]))
     """crm_id, genesys_id, reason: links whose CRM record is gone, kept because a person rejected the delete."""
     fields: tuple[str, ...] = field(default=())
+    baseline_differences: int = 0
+    """(link, field) rows whose sides differ on a first link: settled by the field's policy, not conflicts."""
     reads: dict[str, dict[str, Any]] = field(default_factory=dict)
     """How each side was read for this plan, by system ("crm", "genesys"): records read and `how` (incremental or
     full). Set by the pipeline, which knows the snapshots; empty from the engine."""
+
+    def conflict_count(self) -> int:
+        """Fields both sides changed since the last sync (baseline differences not included)."""
+        return int((~self.conflicts["baseline"].astype(bool)).sum()) if len(self.conflicts) else 0
+
+    def held_count(self) -> int:
+        """Conflicts and baseline differences waiting for a person's decision."""
+        return int(self.conflicts["held"].astype(bool).sum()) if len(self.conflicts) else 0
 
     def decided_records(self) -> int:
         """How many records this plan decided field by field: linked pairs and one-sided records of the cohort."""
@@ -182,8 +193,9 @@ class SyncPlan:
             "crm_updates": len(self.crm_updates),
             "crm_contacts_updated": int(self.crm_updates["crm_id"].nunique()),
             "crm_creates": len(self.crm_creates),
-            "conflicts": len(self.conflicts),
-            "conflicts_held": int(self.conflicts["held"].sum()) if len(self.conflicts) else 0,
+            "conflicts": self.conflict_count(),
+            "conflicts_held": self.held_count(),
+            "baseline_differences": self.baseline_differences,
             "unlinks": len(self.unlinks),
             "deletes": len(self.deletes),
             "refused_deletes": len(self.refused_deletes),
@@ -402,7 +414,9 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
 
     to_genesys = recon[acting("write_genesys", "write_both")]
     to_crm = recon[acting("write_crm", "write_both")]
-    conflicts = recon[recon["conflict"]]
+    baseline = recon["changed_on"].eq("baseline").to_numpy(dtype=bool)
+    # A baseline difference a person must settle (manual policy) waits in the same review queue as a conflict.
+    conflicts = recon[recon["conflict"].to_numpy(dtype=bool) | (baseline & recon["policy"].eq("manual").to_numpy())]
     # Every link has one row per mapped field, so the rows of the first field name each link once.
     first_field = recon["field"].to_numpy(dtype=object) == fields[0]
     live_links = recon.loc[~acting("unlink", "delete_genesys", "create_genesys", "create_crm") & first_field]
@@ -445,8 +459,10 @@ def build_plan(recon: pd.DataFrame, match: MatchResult, policy: object, guard: s
                 "winner": conflicts["winner"],
                 "value": conflicts["new_value"],
                 "held": conflicts["action"] == "hold",
+                "baseline": conflicts["changed_on"] == "baseline",
             }
         ).reset_index(drop=True),
+        baseline_differences=int(baseline.sum()),
         unlinks=pd.concat([_record_rows(recon[acting("unlink")]), _moved_rows(match)], ignore_index=True),
         deletes=_record_rows(recon[acting("delete_genesys")]),
         refused_deletes=_held_deletes(recon[acting("hold") & (recon["policy"] == "on_crm_delete").to_numpy()], policy),

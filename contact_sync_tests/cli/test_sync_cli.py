@@ -27,6 +27,8 @@ from contact_sync_tests.conftest import point_at_simulators
 
 REPORT_KEYS = {
     "run_id",
+    "conflicts_held",
+    "baseline_differences",
     "read",
     "decided",
     "failures",

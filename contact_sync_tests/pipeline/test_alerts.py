@@ -24,7 +24,13 @@ def test_thresholds_are_the_guides() -> None:
     assert run_alerts({**REPORT, "duration_s": 300}) == []
     assert [a.kind for a in run_alerts({**REPORT, "duration_s": 301})] == ["slow_run"]
     assert [a.kind for a in run_alerts({**REPORT, "status": "failure"})] == ["run_failed"]
-    assert [a.kind for a in run_alerts({**REPORT, "conflicts": 2})] == ["conflicts"]
+    # Conflicts alert when some wait for a person, or when unusually many were settled by policy.
+    assert run_alerts({**REPORT, "conflicts": 2, "baseline_differences": 2739}) == []
+    held = run_alerts({**REPORT, "conflicts": 2, "conflicts_held": 1})
+    assert [a.kind for a in held] == ["conflicts"] and "1 conflict(s) wait for a person" in held[0].message
+    assert [a.kind for a in run_alerts({**REPORT, "conflicts": 11, "decided": {"records": 100}})] == ["conflicts"]
+    assert run_alerts({**REPORT, "conflicts": 100, "decided": {"records": 10_000}}) == []
+    assert [a.kind for a in run_alerts({**REPORT, "conflicts": 101, "decided": {"records": 10_000}})] == ["conflicts"]
     assert health_alert(None, 70) is None and health_alert(70.0, 70) is None
     low = health_alert(69.5, 70, "r-1")
     assert low is not None and low.kind == "low_health" and "69.5" in low.message

@@ -115,7 +115,8 @@ def test_first_run_then_second_run_is_empty() -> None:
         {"crm_id": "c2", "genesys_id": "g2", "rule": "phone"},
     ]
     assert list(first.genesys_creates["crm_id"]) == ["c3"]
-    assert len(first.conflicts) > 0  # first sync with different values is logged as conflicts
+    # A first link whose sides differ is a baseline difference settled by policy (here last write wins), not a conflict.
+    assert first.baseline_differences > 0 and first.conflict_count() == 0 and first.held_count() == 0
     c2, g2, lk, base = apply_plan(first, c, g, None, None, at(10))
     second = reconcile(c2, g2, policy, links=lk, base=base)
     assert second.is_empty(), second.reconciliation[second.reconciliation["action"] != "none"]

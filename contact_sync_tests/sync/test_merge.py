@@ -197,17 +197,18 @@ def test_first_sync_equal_values_record_the_base_and_write_nothing() -> None:
     assert not rows["conflict"].any()
 
 
-def test_first_sync_different_values_are_a_conflict_resolved_by_policy() -> None:
+def test_first_sync_different_values_are_a_baseline_difference_settled_by_policy_not_a_conflict() -> None:
     rows = merge_one(
         base=None,
         crm_changes={"first_name": "Anne", "phone": "415 555 0100"},
         genesys_changes={"first_name": "Annie", "phone": "415 555 0199"},
         genesys_minute=5,
     )
-    assert rows.loc["first_name", "conflict"] and rows.loc["first_name", "changed_on"] == "both"
+    assert not rows.loc["first_name", "conflict"] and rows.loc["first_name", "changed_on"] == "baseline"
     assert rows.loc["first_name", "action"] == "write_genesys"
-    assert rows.loc["phone", "conflict"] and rows.loc["phone", "winner"] == "genesys"
+    assert not rows.loc["phone", "conflict"] and rows.loc["phone", "winner"] == "genesys"  # last write wins
     assert rows.loc["phone", "action"] == "write_crm"
+    assert rows.loc["email", "changed_on"] == "none"  # equal on both sides: nothing to settle
 
 
 def test_missing_values_count_as_values() -> None:

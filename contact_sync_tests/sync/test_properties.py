@@ -97,6 +97,10 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
                 pool = LINKED_VALUES[name]
                 row[name] = pool[pick % len(pool)]
         stored_link = draw(st.booleans())
+        clash = draw(st.sampled_from([None, *FIELDS])) if stored_link else None
+        if clash is not None:  # both sides edit one field to different values: a conflict once there is a base
+            pool = LINKED_VALUES[clash]
+            crm_row[clash], gen_row[clash] = pool[-1], pool[-2]
         if stored_link or draw(st.booleans()):
             # A stored link always has the CRM id in externalIds too (our writers put it there with the link).
             gen_row["crm_id"] = f"c{i}"
@@ -108,7 +112,7 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         gen_rows.append(gen_row)
         if stored_link:
             link_pairs.append((f"c{i}", f"g{i}"))
-            if draw(st.booleans()):
+            if draw(st.integers(0, 3)):  # most stored links have a base: both-sided edits are then conflicts
                 base_frames.append(base_of(f"c{i}", f"g{i}", **{name: start[name] for name in FIELDS}))
     for i in range(draw(st.integers(0, 4))):
         crm_rows.append({**draw(record(FREE_VALUES)), "record_id": f"cf{i}", "created_at": at(draw(st.integers(0, 2)))})
@@ -219,7 +223,7 @@ def test_plans_are_safe_idempotent_and_converge(world: dict[str, Any], policy: A
 
 def test_property_worlds_cover_the_interesting_cases() -> None:
     """Guard against a generator that silently stops producing conflicts, creates or duplicates."""
-    counted = ("conflicts", "genesys_creates", "crm_duplicate_records", "unlinks")
+    counted = ("conflicts", "baseline_differences", "genesys_creates", "crm_duplicate_records", "unlinks")
     seen: dict[str, int] = dict.fromkeys((*counted, "work_without_key_changes"), 0)
 
     @settings(max_examples=20, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
