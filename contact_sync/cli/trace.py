@@ -3,7 +3,8 @@ conflicts -- the answer to "where did this value go?".
 
 QUERY is a CRM id, a Genesys id or an email address; the contact's linked counterpart is traced too, so a CRM id shows
 what the sync wrote on the Genesys side. Each change names the run, the time, the system and field, the old and new
-value and why (created, crm change, genesys change, conflict winner, decision, rollback, unlink, delete).
+value and why (created, crm change, genesys change, baseline difference, conflict winner, decision, rollback,
+unlink, delete).
 """
 
 from __future__ import annotations

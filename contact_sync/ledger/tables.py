@@ -38,6 +38,7 @@ AUDIT_REASONS = (
     "created",
     "crm change",
     "genesys change",
+    "baseline difference",
     "conflict winner",
     "decision",
     "rollback",
