@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 from sqlalchemy import URL, Connection, Select, and_, exc, func, or_, select
@@ -74,13 +74,21 @@ _PAIR_DECISION = {"accepted": "accept", "rejected": "reject", "open": "release"}
 _DELETE_DECISION = {"approved": "approve", "rejected": "reject", "open": "wait"}
 
 
+DURATION_POINTS_PER_S: Final = 1 / 6
+"""A point per 6 s of average run time: a run at the guide's slow-run mark (5 minutes) costs 50 points."""
+
+
 def health_score(errors: Sequence[float], durations_s: Sequence[float]) -> float | None:
-    """The guide's health score for runs with these error counts and durations (seconds); None for no runs."""
+    """The health score of runs with these error counts and durations (seconds); None for no runs.
+
+    The guide's `100 - avg_errors * 5 - avg_duration`, with the duration weighed against its own slow-run mark
+    instead of a point per second: the guide's formula puts a healthy 100,000-contact first sync (90 s, no error) at
+    10 and alerts on it, which teaches people to ignore the alert."""
     if not len(errors):
         return None
     avg_errors = sum(errors) / len(errors)
     avg_duration_s = sum(durations_s) / len(durations_s)
-    return max(0.0, 100.0 - avg_errors * 5.0 - avg_duration_s)
+    return max(0.0, 100.0 - avg_errors * 5.0 - avg_duration_s * DURATION_POINTS_PER_S)
 
 
 class Ledger:
@@ -705,8 +713,7 @@ class Ledger:
             return [self._run_record(r) for r in connection.execute(query).all()]
 
     def health_score(self, window: int = HEALTH_WINDOW) -> float | None:
-        """`max(0, 100 - avg_errors * 5 - avg_duration_s)` over the last `window` finished, non-dry runs (the guide's
-        formula; its milliseconds / 1000 are our seconds). None when no run has finished yet."""
+        """`health_score` over the last `window` finished, non-dry runs. None when no run has finished yet."""
         query = (
             select(t.runs.c.errors, t.runs.c.duration_s)
             .where(t.runs.c.status.in_(("success", "failure")), t.runs.c.dry_run.is_(False))

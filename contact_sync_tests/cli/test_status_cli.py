@@ -51,7 +51,7 @@ def test_status_reflects_a_failed_run_and_its_alert(
     assert good in {r.run_id for r in finished}
     errors = sum(r.errors for r in finished) / len(finished)
     duration = sum(r.duration_s or 0.0 for r in finished) / len(finished)
-    assert status["health"]["score"] == round(max(0.0, 100 - errors * 5 - duration), 1)  # the guide's formula
+    assert status["health"]["score"] == round(max(0.0, 100 - errors * 5 - duration / 6), 1)  # ledger.health_score
     assert status["open_conflicts"] == {"count": 0, "latest": []}
     scheduling = status["scheduling"]
     assert (scheduling["mode"], scheduling["cohort"], scheduling["error"]) == ("one_way", "all", None)

@@ -163,7 +163,7 @@ def test_health_sensor_alerts_once_per_finished_run_below_the_threshold(
 ) -> None:
     monkeypatch.setenv("CONTACT_SYNC_HEALTH_THRESHOLD", "90")
     sync_ledger.start_run("r-1", "one_way", "all")
-    sync_ledger.finish_run("r-1", "success", counts={"errors": 4}, duration_s=2.0)  # 100 - 20 - 2 = 78
+    sync_ledger.finish_run("r-1", "success", counts={"errors": 4}, duration_s=12.0)  # 100 - 20 - 12 / 6 = 78
     context = dg.build_sensor_context(repository_def=REPO, instance=dagster_instance)
     sync_health(context)
     [alert] = sync_ledger.recent_alerts()

@@ -310,7 +310,7 @@ def test_runs_are_recorded_and_unknown_ids_refused(ledger: Ledger) -> None:
     assert ledger.recent_runs(1)[0].error_summary == "Genesys unreachable"
 
 
-def test_health_score_is_the_guides_formula_over_the_last_ten_runs(ledger: Ledger) -> None:
+def test_health_score_weighs_errors_and_run_time_over_the_last_ten_runs(ledger: Ledger) -> None:
     assert ledger.health_score() is None
     start = datetime(2026, 11, 1, tzinfo=UTC)
     # 12 runs: the two oldest (huge errors) fall outside the window of 10.
@@ -323,10 +323,12 @@ def test_health_score_is_the_guides_formula_over_the_last_ten_runs(ledger: Ledge
     ledger.start_run("still-running", "one_way", started_at=start + timedelta(hours=2))
     avg_errors = 11 / 10
     avg_duration = sum(range(2, 12)) / 10  # 6.5 s
-    expected = 100 - avg_errors * 5 - avg_duration
+    expected = 100 - avg_errors * 5 - avg_duration / 6
     assert ledger.health_score() == pytest.approx(expected)
-    assert health_score([1, 3], [2.0, 4.0]) == pytest.approx(100 - 2 * 5 - 3.0)
+    assert health_score([1, 3], [6.0, 12.0]) == pytest.approx(100 - 2 * 5 - 1.5)
     assert health_score([100], [10.0]) == 0.0
+    # A healthy 90 s first sync of 100,000 contacts is healthy (the guide's formula said 10); 5 minutes costs half.
+    assert health_score([0], [90.0]) == pytest.approx(85.0) and health_score([0], [300.0]) == pytest.approx(50.0)
 
 
 def test_alerts(ledger: Ledger) -> None:
