@@ -263,6 +263,7 @@ class Walkthrough:
             ["Skipped", str(report["skipped"])],
             ["Errors", str(report["errors"])],
             ["Conflicts", str(report["conflicts"])],
+            ["Baseline differences", str(report.get("baseline_differences", 0))],
             ["API calls", str(sum(report["api_calls"].values()))],
             ["Duration", f"{report['wall_s']} s"],
         ]
@@ -321,8 +322,9 @@ class Walkthrough:
             [
                 f"Cohort {PILOT_COHORT}: {len(members)} CRM contacts picked deterministically and stored in the "
                 "ledger; a cohort run reads everything but writes only its own contacts.",
-                "A first sync has no last-synced value to compare with, so every field that differs on the two "
-                "sides counts as a conflict and is settled by its policy (in one-way mode the CRM's value).",
+                "A first sync has no last-synced value to compare with, so a field that differs on the two sides "
+                "is a baseline difference, not a conflict: settled by its policy (in one-way mode the CRM's value), "
+                "audited, and no alert.",
             ],
         )
 

@@ -68,6 +68,9 @@ def check_against_services(folder: Path, output: str, crm: str, contacts: int) -
             assert len(members) == 100 and figures(output, "Linked contacts outside the pilot") == [0]
             pilot_links = set(links.loc[links["run_id"] == pilot_run, "crm_id"])
             assert pilot_links and pilot_links <= members
+            # A first sync: fields that differ are baseline differences, not conflicts, and raise no conflict alert.
+            assert figures(output, "Conflicts")[0] == 0 and figures(output, "Baseline differences")[0] > 0
+            assert not [a for a in ledger.recent_alerts(50) if a.kind == "conflicts" and a.run_id == pilot_run]
 
             # Each edited contact ended as its policy says, on both sides.
             edits = edited_ids(output)
