@@ -47,15 +47,21 @@ def conflicts() -> None:
     help="open: held for a decision (manual policy); resolved: decided automatically or by a person, not yet "
     "applied by a run; applied: written; all.",
 )
+@click.option("--field", "field_name", default=None, help="Only conflicts of this canonical field (e.g. email).")
+@click.option("--contact", default=None, help="Only this contact's conflicts: a CRM id, a Genesys id or an email.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many (the oldest first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the conflicts as one JSON array (one line).")
-def list_conflicts(status: str, as_json: bool) -> None:
+def list_conflicts(status: str, field_name: str | None, contact: str | None, limit: int | None, as_json: bool) -> None:
     """Conflicts with both versions, the base, the policy and what was decided."""
-    from contact_sync.cli.launch import console
+    from contact_sync.cli.launch import console, review_rows
     from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
-        found = ledger.conflicts(status=None if status == "all" else status)
-    rows = [_jsonable(row) for row in found[list(SHOWN)].to_dict("records")]
+        found = review_rows(ledger, ledger.conflicts(status=None if status == "all" else status), contact)
+    if field_name is not None:
+        found = found[found["field"] == field_name]
+    total = len(found)
+    rows = [_jsonable(row) for row in found[list(SHOWN)].head(limit).to_dict("records")]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -63,7 +69,8 @@ def list_conflicts(status: str, as_json: bool) -> None:
     if not rows:
         out.print(f"No {'' if status == 'all' else status + ' '}conflicts.")
         return
-    table = Table(title=f"Conflicts ({status}): {len(rows)}")
+    shown = f"{len(rows)} of {total}" if len(rows) < total else str(total)
+    table = Table(title=f"Conflicts ({status}): {shown}")
     columns = SHOWN[: SHOWN.index("status") + 1]  # the table leaves out the decision and where it came from
     for column in columns:
         table.add_column(column)

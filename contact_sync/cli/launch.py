@@ -10,13 +10,15 @@ from contextlib import contextmanager
 from typing import Final
 
 import click
+import pandas as pd
 from rich.console import Console
 
 from contact_sync.connectors.http import ConnectorError
 from contact_sync.launcher import settings_from_env
-from contact_sync.ledger import LedgerError
+from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.services import Services, open_services
+from contact_sync.pipeline.trace import contact_ids
 from contact_sync.settings import SettingsError
 from contact_sync.sync.policy import PolicyError
 
@@ -27,6 +29,15 @@ def console() -> Console:
     """Where commands print tables: the terminal's width, or wide tables when piped (values are not cut to fit 80
     columns)."""
     return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
+
+def review_rows(ledger: Ledger, rows: pd.DataFrame, contact: str | None) -> pd.DataFrame:
+    """A review queue's rows (crm_id, genesys_id columns), only those of one contact when `contact` (a CRM id, a
+    Genesys id or an email address) is given."""
+    if contact is None:
+        return rows
+    ids = contact_ids(ledger, contact)
+    return rows[rows["crm_id"].astype(str).isin(ids) | rows["genesys_id"].astype(str).isin(ids)]
 
 
 @contextmanager

@@ -9,6 +9,7 @@ is never proposed again, and each record is free to match elsewhere or be create
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 import click
@@ -54,15 +55,28 @@ def matches() -> None:
     help="open: waiting for a decision; accepted: to be linked by the next sync; rejected: never proposed again; "
     "applied: linked by a sync; withdrawn: a later run no longer held the pair; all.",
 )
+@click.option(
+    "--field",
+    "field_name",
+    default=None,
+    help="Only pairs whose evidence names this field (e.g. phone: the pairs proposed or held on their phone).",
+)
+@click.option("--contact", default=None, help="Only this contact's pairs: a CRM id, a Genesys id or an email.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many (the oldest first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reviews as one JSON array (one line).")
-def list_matches(status: str, as_json: bool) -> None:
+def list_matches(status: str, field_name: str | None, contact: str | None, limit: int | None, as_json: bool) -> None:
     """Pairs held for review with their score, why they were held, the evidence and both records side by side."""
-    from contact_sync.cli.launch import console
+    from contact_sync.cli.launch import console, review_rows
     from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
-        found = ledger.match_reviews(status=status)
-    rows = [_jsonable(row) for row in found[list(SHOWN)].to_dict("records")]
+        found = review_rows(ledger, ledger.match_reviews(status=status), contact)
+    if field_name is not None:
+        # Evidence reads "email missing, phone equal, first name similar (...) -> 0.810": one clause per field.
+        clause = rf"(?:^|, ){re.escape(field_name.replace('_', ' '))} "
+        found = found[found["evidence"].fillna("").str.contains(clause, regex=True)]
+    total = len(found)
+    rows = [_jsonable(row) for row in found[list(SHOWN)].head(limit).to_dict("records")]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -70,7 +84,8 @@ def list_matches(status: str, as_json: bool) -> None:
     if not rows:
         out.print(f"No {'' if status == 'all' else status + ' '}match reviews.")
         return
-    table = Table(title=f"Match reviews ({status}): {len(rows)}", show_lines=True)
+    shown = f"{len(rows)} of {total}" if len(rows) < total else str(total)
+    table = Table(title=f"Match reviews ({status}): {shown}", show_lines=True)
     for column in ("id", "crm_id", "genesys_id", "score", "reason", "evidence", "CRM record", "Genesys record"):
         table.add_column(column, overflow="fold")
     if status == "all":

@@ -28,15 +28,27 @@ def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, An
     return [{k: _plain(v) for k, v in row.items()} for row in frame[list(columns)].to_dict("records")]
 
 
-def contact_trace(ledger: Ledger, query: str) -> dict[str, Any] | None:
-    """The trace of one contact as plain data, or None when the ledger knows nothing about `query`."""
+def _contact(ledger: Ledger, query: str) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """(audit trail, links past and present, every id of the contact) for a CRM id, Genesys id or email."""
     trail = ledger.audit_trail(query)
     ids = {query, *trail["crm_id"].dropna().astype(str), *trail["genesys_id"].dropna().astype(str)}
     ids |= set(trail["record_id"].dropna().astype(str))
     links = ledger.links(ids=sorted(ids), include_unlinked=True)
+    ids |= set(links["crm_id"].astype(str)) | set(links["genesys_id"].astype(str))
+    return trail, links, ids
+
+
+def contact_ids(ledger: Ledger, query: str) -> set[str]:
+    """The CRM and Genesys ids the ledger knows for one contact (a CRM id, a Genesys id or an email address), the
+    query itself included: what `--contact` filters on."""
+    return _contact(ledger, query)[2]
+
+
+def contact_trace(ledger: Ledger, query: str) -> dict[str, Any] | None:
+    """The trace of one contact as plain data, or None when the ledger knows nothing about `query`."""
+    trail, links, ids = _contact(ledger, query)
     if trail.empty and links.empty:
         return None
-    ids |= set(links["crm_id"].astype(str)) | set(links["genesys_id"].astype(str))
     active = links[links["unlinked_at"].isna()]
     ended = links[links["unlinked_at"].notna()]
     conflicts = ledger.conflicts(status="open", ids=sorted(ids))

@@ -106,3 +106,19 @@ def test_bad_resolutions_are_refused_in_one_line_and_change_nothing(
     assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
     with open_ledger() as ledger:
         assert ledger.conflict(queue["held"]).status == "open" and ledger.pending_decisions().empty
+
+
+def test_list_filters_by_field_and_contact_and_limits(queue: dict[str, int]) -> None:
+    def ids(*args: str) -> list[int]:
+        result = cli("conflicts", "list", "--status", "all", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [r["id"] for r in json.loads(result.output.strip().splitlines()[-1])]
+
+    assert ids("--field", "email") == [queue["done"]]
+    assert ids("--contact", "003B") == ids("--contact", "g-b") == [queue["auto"]]  # by either side's id
+    assert ids("--contact", "003B", "--field", "email") == []
+    assert ids("--limit", "2") == [queue["held"], queue["auto"]]
+    table = cli("conflicts", "list", "--status", "all", "--limit", "1")
+    assert "Conflicts (all): 1 of 3" in table.output and "003B" not in table.output
+    refused = cli("conflicts", "list", "--limit", "0")
+    assert refused.exit_code == 2 and "--limit" in refused.output

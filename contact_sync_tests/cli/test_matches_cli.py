@@ -148,3 +148,15 @@ def test_usage_errors_and_an_empty_queue(queue: dict[str, int]) -> None:
     cli("matches", "reject", str(queue["ann"]))
     cli("matches", "reject", str(queue["bob"]))
     assert "No open match reviews." in cli("matches", "list").output
+
+
+def test_list_filters_by_evidence_field_and_contact_and_limits(queue: dict[str, int]) -> None:
+    def ids(*args: str) -> list[int]:
+        return [int(str(r["id"])) for r in last_json(cli("matches", "list", "--status", "all", "--json", *args))]
+
+    assert ids("--field", "phone") == [queue["ann"], queue["bob"]]  # both pairs' evidence names the phone
+    assert ids("--field", "last_name") == [queue["bob"]]
+    assert ids("--field", "nickname") == []  # a word in the evidence, not a field it weighs
+    assert ids("--contact", "g-c") == ids("--contact", "003C") == [queue["gone"]]
+    assert ids("--limit", "1") == [queue["ann"]]
+    assert "Match reviews (all): 1 of 3" in cli("matches", "list", "--status", "all", "--limit", "1").output
