@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import dagster as dg
 import pytest
 
 from contact_sync_tests.scenarios.conftest import Scenario, digits, people
@@ -83,6 +84,14 @@ def test_more_than_10_record_errors_alert_to_the_ledger_and_the_webhook(
     assert any(t.startswith("contact-sync [low_health]") for t in texts)
     assert {body["type"] for body in webhook.bodies} == {"application/json"}
     assert {body["path"] for body in webhook.bodies} == {"/services/T000/B000/secret"}
+    # The report's check on the asset page is red with the same reasons and lists the failed records.
+    check = dg.AssetCheckKey(dg.AssetKey("sync_report"), "sync_is_healthy")
+    [record] = scenario.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)
+    assert record.run_id == failed.run_id and record.status.value == "FAILED"
+    evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+    problems = evaluation.metadata["problems"].value
+    assert "12 records failed (more than 10)" in problems and "below 90" in problems
+    assert evaluation.metadata["failed_records"].value.count("\n") == 11  # one line per failed record
 
     # The failed records were not marked synced: once Genesys answers again, the next run writes them.
     gen.set_faults([])

@@ -1,8 +1,11 @@
-"""The gate in front of every write: a blocking check that the cohort's plan is well-formed before anything is sent.
+"""The asset checks of a sync run.
 
-It validates the reconciliation frame against the Pandera model `ReconciliationRow` and the plan's invariants: every
-row that writes to a side names a record of that side's snapshot, no record is created twice, and a cohort's plan
-touches only the cohort. A failure stops the run before `genesys_writes` and `crm_writes`.
+- `reconciliation_is_valid`, the gate in front of every write: it validates the reconciliation frame against the
+  Pandera model `ReconciliationRow` and the plan's invariants (every row that writes to a side names a record of that
+  side's snapshot, no record is created twice, a cohort's plan touches only the cohort). A failure stops the run
+  before `genesys_writes` and `crm_writes`.
+- `sync_is_healthy`, on the run report: red when the run had more failed records than the guide's 10, or the health
+  score of the last 10 runs is below `CONTACT_SYNC_HEALTH_THRESHOLD`, so the asset page shows what the alerts said.
 """
 
 from typing import Any
@@ -10,9 +13,11 @@ from typing import Any
 import dagster as dg
 import pandera.errors
 
-from contact_sync.defs.sync.assets import reconciliation
+from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.sync.assets import reconciliation, sync_report
 from contact_sync.defs.sync.partitions import rollout_cohort
 from contact_sync.ledger import Ledger
+from contact_sync.pipeline.alerts import MAX_ERRORS
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.snapshots import Snapshot
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
@@ -77,3 +82,35 @@ def reconciliation_is_valid(
     if problems:
         metadata["details"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))
     return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+
+
+@dg.asset_check(
+    asset=sync_report,
+    partitions_def=rollout_cohort,
+    description=f"The run failed at most {MAX_ERRORS} records (the guide's threshold) and the health score of the last "
+    "10 runs is at or above CONTACT_SYNC_HEALTH_THRESHOLD; the failed records and the score are in the metadata.",
+)
+def sync_is_healthy(
+    contact_sync: ContactSyncResource, ledger: dg.ResourceParam[Ledger], sync_report: dict[str, Any]
+) -> dg.AssetCheckResult:
+    errors = int(sync_report.get("errors") or 0)
+    threshold = contact_sync.services.settings.health_threshold
+    score = ledger.health_score()
+    problems = []
+    if errors > MAX_ERRORS:
+        problems.append(f"{errors} records failed (more than {MAX_ERRORS})")
+    if score is not None and score < threshold:
+        problems.append(f"health score {score:.1f} is below {threshold:g} (last 10 runs)")
+    failures = sync_report.get("failures") or []
+    metadata: dict[str, Any] = {
+        "errors": errors,
+        "error_limit": MAX_ERRORS,
+        "health_score": score if score is not None else "n/a",
+        "health_threshold": threshold,
+        "dry_run": bool(sync_report.get("dry_run")),
+        "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "_(none)_"),
+    }
+    if failures:
+        lines = [f"- {f['system']} {f['record']}: {f['reason']}" for f in failures[:20]]
+        metadata["failed_records"] = dg.MetadataValue.md("\n".join(lines))
+    return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
