@@ -3,7 +3,11 @@ ledger and the Dagster instance in the demo folder really hold afterwards."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +23,8 @@ from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import run_simulators
 from contact_sync.sync.normalize import normalize_phone
 from contact_sync.sync.policy import load_policy
+
+COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 
 
 def figures(output: str, label: str) -> list[int]:
@@ -148,3 +154,23 @@ def test_a_too_small_demo_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "--contacts must be at least 200" in result.output
     assert result.output.strip().count("\n") == 0
     assert not (tmp_path / "new").exists()
+
+
+def test_in_the_demo_folder_the_cli_sees_the_demos_runs_with_nothing_set(demo_run: tuple[Path, str]) -> None:
+    folder = demo_run[0]
+    env = {
+        k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")
+    }  # no DAGSTER_HOME, no CONTACT_SYNC_*
+    done = subprocess.run(
+        [COMMAND, "status", "--json"], cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Warning" not in done.stderr
+    status = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status["scheduling"]["dagster_home"] == str(folder / "dagster_home")
+    instance = dg.DagsterInstance.from_config(str(folder / "dagster_home"))
+    try:
+        demo_runs = {r.run_id for r in instance.get_runs()}
+    finally:
+        instance.dispose()
+    assert {r["run_id"] for r in status["runs"]} == demo_runs and len(demo_runs) == 5
