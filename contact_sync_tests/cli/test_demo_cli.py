@@ -158,9 +158,8 @@ def test_a_too_small_demo_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_in_the_demo_folder_the_cli_sees_the_demos_runs_with_nothing_set(demo_run: tuple[Path, str]) -> None:
     folder = demo_run[0]
-    env = {
-        k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")
-    }  # no DAGSTER_HOME, no CONTACT_SYNC_*
+    # Nothing but the basics: no DAGSTER_HOME, no CONTACT_SYNC_* (the folder's .env says them).
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     done = subprocess.run(
         [COMMAND, "status", "--json"], cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False
     )
