@@ -52,34 +52,56 @@ RECONCILIATION_COLUMNS: Final = (*MERGE_COLUMNS, "note")
 class ReconciliationRow(pa.DataFrameModel):
     """One row per (link, field): what each side holds, what changed, who wins and what is done about it."""
 
-    crm_id: Series[object] = pa.Field(nullable=True)
-    """CRM record id; null only on create_crm rows (the CRM record does not exist yet)."""
-    genesys_id: Series[object] = pa.Field(nullable=True)
-    """Genesys contact id; null only on create_genesys rows."""
-    field: Series[object] = pa.Field(nullable=False)
-    """Canonical field name (first_name, email, ...)."""
-    base: Series[object] = pa.Field(nullable=True)
-    """Value last synced for this link and field (the ledger's base); null on first sync."""
-    crm_value: Series[object] = pa.Field(nullable=True)
-    genesys_value: Series[object] = pa.Field(nullable=True)
-    changed_on: Series[object] = pa.Field(isin=list(CHANGED_ON))
-    """Which side moved away from the base; "baseline": no base yet (a first link) and the sides differ."""
-    conflict: Series[bool]
-    """Both sides changed away from the base, to different values (a baseline difference is not a conflict)."""
-    policy: Series[object] = pa.Field(nullable=False)
-    """What decided: the field's conflict policy, "direction" (one-way field: its source wins), "one_way" (mode),
-    "create", "on_crm_delete", or "delete_review" (a person's answer in the delete review queue)."""
-    winner: Series[object] = pa.Field(isin=list(WINNERS))
-    action: Series[object] = pa.Field(isin=list(ACTIONS))
-    """write_both only follows a decision that typed a value differing from both sides."""
-    new_value: Series[object] = pa.Field(nullable=True)
-    """Value to write (creates and writes) or agreed on; null when held or unresolved."""
-    base_update: Series[bool]
-    """Store new_value as the next base once the writes succeed."""
-    crm_modified_at: Series[UtcTimestamp] = pa.Field(nullable=True)
-    genesys_modified_at: Series[UtcTimestamp] = pa.Field(nullable=True)
-    note: Series[object] = pa.Field(nullable=True)
-    """Why a record-level action happened (deleted, merged into ..., refused by the mass-delete guard)."""
+    # The descriptions are the column descriptions of the reconciliation asset's schema in the Dagster UI.
+    crm_id: Series[object] = pa.Field(
+        nullable=True, description="CRM record id; null only on create_crm rows (the CRM record does not exist yet)."
+    )
+    genesys_id: Series[object] = pa.Field(
+        nullable=True, description="Genesys contact id; null only on create_genesys rows."
+    )
+    field: Series[object] = pa.Field(nullable=False, description="Canonical field name (first_name, email, ...).")
+    base: Series[object] = pa.Field(
+        nullable=True,
+        description="Value last synced for this link and field (the ledger's base); null before the first sync.",
+    )
+    crm_value: Series[object] = pa.Field(nullable=True, description="The CRM's value in this run's snapshot.")
+    genesys_value: Series[object] = pa.Field(nullable=True, description="Genesys's value in this run's snapshot.")
+    changed_on: Series[object] = pa.Field(
+        isin=list(CHANGED_ON),
+        description="Which side moved away from the base (none, crm, genesys, both); baseline: no base yet (a first "
+        "link) and the sides differ.",
+    )
+    conflict: Series[bool] = pa.Field(
+        description="Both sides changed away from the base, to different values (a baseline difference is not one)."
+    )
+    policy: Series[object] = pa.Field(
+        nullable=False,
+        description="What decided: the field's conflict policy, direction (one-way field: its source wins), one_way "
+        "(mode), create, on_crm_delete, or delete_review (a person's answer in the delete review queue).",
+    )
+    winner: Series[object] = pa.Field(
+        isin=list(WINNERS),
+        description="Whose value stands: crm, genesys, decision (a person's), held (waits for one) or none.",
+    )
+    action: Series[object] = pa.Field(
+        isin=list(ACTIONS),
+        description="What the run does: write_genesys, write_crm, write_both (only after a decision that typed a "
+        "value differing from both sides), create_*, unlink, delete_genesys, hold or none.",
+    )
+    new_value: Series[object] = pa.Field(
+        nullable=True, description="Value to write (creates and writes) or agreed on; null when held or unresolved."
+    )
+    base_update: Series[bool] = pa.Field(description="Store new_value as the next base once the writes succeed.")
+    crm_modified_at: Series[UtcTimestamp] = pa.Field(
+        nullable=True, description="The CRM record's modify stamp (last write wins compares these)."
+    )
+    genesys_modified_at: Series[UtcTimestamp] = pa.Field(
+        nullable=True, description="The Genesys contact's modifyDate (last write wins compares these)."
+    )
+    note: Series[object] = pa.Field(
+        nullable=True,
+        description="Why a record-level action happened (deleted, merged into ..., refused by the mass-delete guard).",
+    )
 
     class Config:
         strict = True
