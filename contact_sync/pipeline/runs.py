@@ -265,17 +265,19 @@ def fail_run(
 
 
 def conflict_table(plan: SyncPlan) -> pd.DataFrame:
-    """The conflicts of a plan in the shape the conflict report shows."""
+    """The conflicts of a plan in the shape the conflict report shows: the values first (what a person compares),
+    the ids last (long, and only needed to look a record up)."""
     columns = [
-        "crm_id",
-        "genesys_id",
         "field",
-        "base",
         "crm_value",
         "genesys_value",
-        "policy",
+        "base",
         "winner",
         "value",
+        "policy",
         "held",
+        "baseline",
+        "crm_id",
+        "genesys_id",
     ]
     return plan.conflicts[columns] if len(plan.conflicts) else pd.DataFrame(columns=columns)

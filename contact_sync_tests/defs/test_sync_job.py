@@ -166,7 +166,13 @@ def test_manual_conflict_is_held_once_then_the_decision_is_applied_and_marked(
     for _ in range(2):  # held, and found again without a second review item
         result, report = run_job(dagster_instance, mode="bidirectional")
         assert result.success and report is not None and report["conflicts"] == 1
-        assert report["updated"] == {"genesys": 0, "crm": 0}
+        assert report["updated"] == {"genesys": 0, "crm": 0} and report["conflicts_held"] == 1
+        event = dagster_instance.get_latest_materialization_event(dg.AssetKey("conflict_report"))
+        assert event is not None and event.asset_materialization is not None
+        preview = event.asset_materialization.metadata["preview"].value
+        # The values a person compares come first, the long ids last, so a narrow page still shows them.
+        assert [c.strip() for c in preview.splitlines()[0].split("|")[1:4]] == ["field", "crm_value", "genesys_value"]
+        assert "415-555-0222" in preview
     [held] = sync_ledger.open_conflicts().to_dict("records")
     assert (held["field"], held["crm_value"]) == ("phone", "415-555-0222")
     genesys_phone = held["genesys_value"]

@@ -158,7 +158,7 @@ def contact_matches(
             ),
             "keys_too_common_to_propose": len(match.shared_keys),
             **{f"matched_by_{rule}": int(n) for rule, n in counts.items()},
-            "review_queue": _preview(match.review, ["crm_id", "genesys_id", "score", "reason", "evidence"]),
+            "review_queue": _preview(match.review, ["evidence", "score", "reason", "crm_id", "genesys_id"]),
             "lowest_scoring_links": _preview(
                 scored.nsmallest(10, "score"), ["crm_id", "genesys_id", "rule", "score", "evidence"]
             ),
