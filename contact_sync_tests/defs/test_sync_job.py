@@ -106,6 +106,12 @@ def test_bidirectional_genesys_phone_edit_reaches_the_crm(
     assert report["updated"] == {"genesys": 0, "crm": 1} and report["errors"] == 0
     assert sims.salesforce.contact(ids[1])["Phone"] == edited
     assert sims.salesforce.contact(ids[0])["Phone"] == "(415) 555-0101"
+    # The run's log tells the story a person reads on the Runs page: each read, the decision, each side's writes.
+    lines = [e.user_message for e in dagster_instance.all_logs(result.run_id) if e.user_message]
+    assert any(line.startswith("Salesforce: read ") and "(incremental)" in line for line in lines), lines
+    assert any(line.startswith("Genesys: read ") for line in lines)
+    assert any(line.startswith("decided 2 records of cohort all (bidirectional)") for line in lines)
+    assert any(line.startswith("Salesforce: wrote 0 created, 1 updated") for line in lines)
 
     again, report = run_job(dagster_instance, mode="bidirectional")
     assert again.success and report is not None

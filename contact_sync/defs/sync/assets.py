@@ -10,6 +10,7 @@ import dagster as dg
 import dagster_pandera
 import pandas as pd
 
+from contact_sync.crms import crm_plugin
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.defs.resources import ContactSyncResource
 from contact_sync.defs.sync.partitions import rollout_cohort
@@ -24,6 +25,7 @@ from contact_sync.pipeline.genesys_snapshot import (
 )
 from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
+from contact_sync.pipeline.services import SIMULATOR_WARNING
 from contact_sync.pipeline.snapshots import Snapshot, refresh_crm_snapshot
 from contact_sync.pipeline.writes import (
     WriteSummary,
@@ -65,6 +67,18 @@ def _preview(frame: pd.DataFrame, columns: list[str] | None = None) -> dg.Metada
     return dg.MetadataValue.md(shown.head(PREVIEW_ROWS).astype(str).to_markdown(index=False))
 
 
+def _log_read(context: dg.AssetExecutionContext, snapshot: Snapshot, label: str, sync: ContactSyncResource) -> None:
+    """The read in the run's log: what an operator scanning the Runs page wants before the metadata."""
+    if sync.services.simulated:
+        context.log.warning(SIMULATOR_WARNING.format(state_dir=sync.services.settings.data_dir / "simulators"))
+    read = snapshot.read_summary()
+    why = f": {read['why']}" if read.get("why") else ""
+    context.log.info(
+        f"{label}: read {read['records']:,} records ({read['how']}{why}) in {snapshot.info.get('api_calls', 0)} API "
+        f"calls; the snapshot holds {len(snapshot.contacts):,}, {len(snapshot.rejected):,} rejected"
+    )
+
+
 def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[str, Any]:
     contacts = snapshot.contacts
     meta: dict[str, Any] = {
@@ -98,6 +112,7 @@ def crm_contacts(
 ) -> dg.Output[Snapshot]:
     data_dir = contact_sync.services.settings.data_dir
     snapshot = refresh_crm_snapshot(crm, ledger, data_dir, persist=not contact_sync.dry_run)
+    _log_read(context, snapshot, crm_plugin(crm.kind).label, contact_sync)
     return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
 
 
@@ -114,6 +129,7 @@ def genesys_contacts(
     snapshot = refresh_genesys_snapshot(
         genesys, contact_sync.services.settings, persist=not contact_sync.dry_run, full=contact_sync.full_genesys_read
     )
+    _log_read(context, snapshot, "Genesys", contact_sync)
     return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
 
 
@@ -203,6 +219,12 @@ def reconciliation(
         runs.record_delete_reviews(services, plan, context.run.run_id, cohort_members(ledger, cohort))
     recon = plan.reconciliation
     summary = plan.summary()
+    context.log.info(
+        f"decided {plan.decided_records():,} records of cohort {cohort} ({mode}): "
+        f"{summary['genesys_contacts_updated']:,} Genesys and {summary['crm_contacts_updated']:,} CRM contacts to "
+        f"update, {summary['genesys_creates']:,} to create in Genesys, {summary['conflicts']:,} conflicts "
+        f"({summary['conflicts_held']:,} held), {summary['baseline_differences']:,} baseline differences"
+    )
     return dg.Output(
         plan,
         metadata={
@@ -221,6 +243,17 @@ def reconciliation(
             ),
         },
     )
+
+
+def _log_writes(context: dg.AssetExecutionContext, summary: WriteSummary, label: str) -> None:
+    verb = "would write" if summary.dry_run else "wrote"
+    context.log.info(
+        f"{label}: {verb} {summary.created:,} created, {summary.updated:,} updated, {summary.deleted:,} deleted, "
+        f"{summary.unlinked:,} unlinked; {summary.errors:,} failed, {summary.changed_since_read:,} changed since the "
+        f"read (left for the next run); {summary.api_calls} API calls"
+    )
+    if summary.errors:
+        context.log.warning(f"{label}: {summary.errors} record(s) failed; see the failures metadata and the report")
 
 
 def _write_metadata(summary: WriteSummary) -> dict[str, Any]:
@@ -252,6 +285,7 @@ def genesys_writes(
         data_dir = contact_sync.services.settings.data_dir
         forget_genesys_contacts(data_dir, summary.deleted_ids)
         remember_genesys_organizations(data_dir, summary.organizations)
+    _log_writes(context, summary, "Genesys")
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 
@@ -279,6 +313,7 @@ def crm_writes(
         summary = planned_crm(reconciliation, kind)
     else:
         summary = apply_to_crm(crm, ledger, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids)
+    _log_writes(context, summary, crm_plugin(kind).label)
     return dg.Output(summary, metadata=_write_metadata(summary))
 
 
