@@ -41,7 +41,7 @@ from contact_sync.pipeline.genesys_adapter import (
     linked_organizations,
     organization_table,
 )
-from contact_sync.pipeline.snapshots import Mirror, Snapshot, upsert
+from contact_sync.pipeline.snapshots import Mirror, Snapshot, upsert, write_parquet
 from contact_sync.sync.convert import organization_ids
 
 log = logging.getLogger(__name__)
@@ -81,12 +81,6 @@ class StoredMirror:
     state: MirrorState
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 class GenesysMirror:
     """`<data_dir>/mirror/genesys_*.parquet` and `genesys_state.json` (written last: a crash before it re-reads)."""
 
@@ -112,17 +106,20 @@ class GenesysMirror:
             return None
         if frames is None:
             return None
+        return StoredMirror(frames[0], frames[1], rejected, self.load_organizations(), state)
+
+    def load_organizations(self) -> pd.DataFrame | None:
+        """The organization cache, or None when it is missing or unreadable (the next refresh scans them)."""
         try:
-            organizations: pd.DataFrame | None = pd.read_parquet(self.organizations_path)
+            return pd.read_parquet(self.organizations_path)
         except (OSError, ValueError):
-            organizations = None  # scanned again by the next refresh
-        return StoredMirror(frames[0], frames[1], rejected, organizations, state)
+            return None
 
     def save(self, stored: StoredMirror) -> None:
         self.frames.save(stored.contacts, stored.stamps)
-        _write_parquet(stored.rejected, self.rejected_path)
+        write_parquet(stored.rejected, self.rejected_path)
         if stored.organizations is not None:
-            _write_parquet(stored.organizations, self.organizations_path)
+            write_parquet(stored.organizations, self.organizations_path)
         tmp = self.state_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(stored.state.__dict__))
         os.replace(tmp, self.state_path)
@@ -282,17 +279,18 @@ def _merged(
 
 def remember_genesys_organizations(data_dir: Path, accounts: Mapping[str, str]) -> int:
     """Add organizations this sync found or created (CRM account id -> organization id) to the mirror's cache, so
-    the next run's contacts that name them cost no scan; how many were new to it."""
+    the next run's contacts that name them cost no scan; how many were new to it. Only the cache file is read and
+    written: it stands apart from the contact frames, whose state file commits them."""
     mirror = GenesysMirror(data_dir)
-    stored = mirror.load()
-    if stored is None or stored.organizations is None or not accounts:
+    cached = mirror.load_organizations() if accounts else None
+    if cached is None:
         return 0
-    cached = stored.organizations
-    new = {org: account for account, org in accounts.items() if org not in set(cached["organization_id"])}
+    known = set(cached["organization_id"])
+    new = {org: account for account, org in accounts.items() if org not in known}
     if not new:
         return 0
     added = pd.DataFrame({"organization_id": list(new), "account_id": list(new.values())}, dtype="string")
-    mirror.save(dataclasses.replace(stored, organizations=pd.concat([cached, added], ignore_index=True)))
+    write_parquet(pd.concat([cached, added], ignore_index=True), mirror.organizations_path)
     return len(new)
 
 

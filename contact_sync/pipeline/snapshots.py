@@ -70,12 +70,16 @@ class Mirror:
         return pd.read_parquet(self.contacts_path), pd.read_parquet(self.stamps_path)
 
     def save(self, contacts: pd.DataFrame, stamps: pd.DataFrame) -> None:
-        """Write both files through temporary names and rename, so a reader never sees half a file."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        for frame, path in ((contacts, self.contacts_path), (stamps, self.stamps_path)):
-            tmp = path.with_suffix(".parquet.tmp")
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+        write_parquet(contacts, self.contacts_path)
+        write_parquet(stamps, self.stamps_path)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write through a temporary name and rename, so a reader never sees half a file."""
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def upsert(old: pd.DataFrame, new: pd.DataFrame, key: str = "record_id") -> pd.DataFrame:
