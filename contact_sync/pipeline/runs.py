@@ -175,6 +175,34 @@ def rejected_rows(plan: SyncPlan) -> list[dict[str, str]]:
     return rows
 
 
+def plan_figures(plan: SyncPlan | None) -> dict[str, Any]:
+    """The run report's figures that come from the plan (zero without one: a run that failed before its plan)."""
+    if plan is None:
+        return {
+            "conflicts": 0,
+            "conflicts_held": 0,
+            "baseline_differences": 0,
+            "match_review": 0,
+            "held_deletes": 0,
+            "delete_guard": None,
+            "rejected": [],
+            "read": {},
+            "decided": {"records": 0, "how": "full"},
+        }
+    return {
+        "conflicts": plan.conflict_count(),
+        "conflicts_held": plan.held_count(),
+        "baseline_differences": plan.baseline_differences,
+        "match_review": len(plan.review),
+        "held_deletes": len(plan.refused_deletes),
+        "delete_guard": plan.delete_guard,
+        "rejected": rejected_rows(plan),
+        "read": plan.reads,
+        # Every record of the cohort is decided each run: the incremental engine (issue 12, item 3) is not built.
+        "decided": {"records": plan.decided_records(), "how": "full"},
+    }
+
+
 def run_report(
     *,
     run_id: str,
@@ -199,17 +227,8 @@ def run_report(
         "unlinked": genesys.unlinked,
         "skipped": skipped_count(plan, genesys, crm),
         "errors": genesys.errors + crm.errors,
-        "conflicts": plan.conflict_count(),
-        "conflicts_held": plan.held_count(),
-        "baseline_differences": plan.baseline_differences,
-        "match_review": len(plan.review),
-        "held_deletes": len(plan.refused_deletes),
-        "delete_guard": plan.delete_guard,
+        **plan_figures(plan),
         "failures": failure_rows(genesys, crm),
-        "rejected": rejected_rows(plan),
-        "read": plan.reads,
-        # Every record of the cohort is decided each run: the incremental engine (issue 12, item 3) is not built.
-        "decided": {"records": plan.decided_records(), "how": "full"},
         "duration_s": round(float(duration_s), 3),
         "api_calls": dict(api_calls),
     }
