@@ -5,8 +5,8 @@ import dagster as dg
 from contact_sync.crms import crm_plugin
 from contact_sync.defs.io_managers import ContactSyncIOManager
 from contact_sync.defs.resources import sync_resources
-from contact_sync.defs.sync.assets import SYNC_ASSETS, for_crm
-from contact_sync.defs.sync.checks import reconciliation_is_valid, sync_is_healthy
+from contact_sync.defs.sync.assets import DRY_RUN_REPORT, SYNC_ASSETS, for_crm
+from contact_sync.defs.sync.checks import SYNC_CHECKS
 from contact_sync.defs.sync.jobs import SYNC_JOBS
 from contact_sync.defs.sync.schedules import SYNC_SCHEDULES
 from contact_sync.defs.sync.sensors import SYNC_SENSORS
@@ -17,8 +17,8 @@ from contact_sync.pipeline.services import check_configuration
 settings = check_configuration()
 
 defs = dg.Definitions(
-    assets=for_crm(SYNC_ASSETS, crm_plugin(settings.crm).asset_kind),
-    asset_checks=[reconciliation_is_valid, sync_is_healthy],
+    assets=[*for_crm(SYNC_ASSETS, crm_plugin(settings.crm).asset_kind), DRY_RUN_REPORT],
+    asset_checks=SYNC_CHECKS,
     jobs=list(SYNC_JOBS.values()),
     schedules=SYNC_SCHEDULES,
     sensors=SYNC_SENSORS,

@@ -11,9 +11,13 @@ from typing import Any, Final
 import pandas as pd
 
 from contact_sync.ledger import Ledger, RunRecord
-from contact_sync.ledger.store import HEALTH_WINDOW
+from contact_sync.ledger.store import DURATION_POINTS_PER_S, HEALTH_WINDOW, health_score
 
 RUNS_SHOWN: Final = 10
+HEALTH_FORMULA: Final = (
+    f"max(0, 100 - 5 * avg_errors - avg_duration_s / {1 / DURATION_POINTS_PER_S:g}) over the last {HEALTH_WINDOW} "
+    "finished runs (dry runs excluded)"
+)
 CONFLICTS_SHOWN: Final = 5
 ALERTS_SHOWN: Final = 10
 
@@ -79,7 +83,7 @@ def sync_status(
             "threshold": health_threshold,
             "healthy": None if score is None else score >= health_threshold,
             "window": HEALTH_WINDOW,
-            "formula": "max(0, 100 - avg_errors * 5 - avg_duration_s) over the last 10 finished runs",
+            "formula": HEALTH_FORMULA,
         },
         "waiting_for_review": {
             "match_pairs": ledger.open_match_review_count(),
@@ -136,3 +140,24 @@ def merge_dagster_runs(
             known["error"] = known["error"] or run.get("error")
     merged.sort(key=lambda r: r.get("started_at") or "", reverse=True)
     return {**status, "runs": merged[:limit]}
+
+
+def health_rows(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """The finished, non-dry runs as the health view's table, newest first: the status figures of each run plus its
+    API calls and the score that run alone would give (`run_score`), so a bad run stands out in the window."""
+    rows = []
+    for run in runs:
+        if run.dry_run or run.status not in ("success", "failure"):
+            continue
+        summary = run_summary(run)
+        rows.append(
+            {
+                **{k: summary[k] for k in ("run_id", "started_at", "mode", "cohort", "status")},
+                **{k: summary[k] for k in ("created", "updated", "skipped", "errors", "conflicts")},
+                "duration_s": summary["duration_s"] or 0.0,
+                "api_calls": _total(run.api_calls),
+                "run_score": round(health_score([run.errors], [run.duration_s or 0.0]) or 0.0, 1),
+            }
+        )
+    columns = ["run_id", "started_at", "mode", "cohort", "status", "created", "updated", "skipped", "errors"]
+    return pd.DataFrame(rows, columns=[*columns, "conflicts", "duration_s", "api_calls", "run_score"])

@@ -29,6 +29,7 @@ def test_each_asset_names_the_systems_it_talks_to() -> None:
         "crm_writes": {"crm", "ledger"},
         "conflict_report": {"ledger"},
         "sync_report": {"ledger"},
+        "sync_health": {"ledger"},
     }
 
 

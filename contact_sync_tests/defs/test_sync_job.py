@@ -148,6 +148,34 @@ def test_dry_run_computes_the_plan_and_writes_nothing(
     assert sync_ledger.recent_runs() == [] and sync_ledger.links().empty
     assert sync_ledger.watermark("salesforce_contacts") is None
     assert not Mirror(PipelineSettings.from_env().data_dir, "salesforce").exists()
+    # Its report is its own asset's: never the latest sync_report, nor a point of the health view.
+    latest = dagster_instance.get_latest_materialization_event
+    assert latest(dg.AssetKey("sync_report")) is None and latest(dg.AssetKey("sync_health")) is None
+    dry = latest(dg.AssetKey("sync_dry_run_report"))
+    assert dry is not None and dry.run_id == result.run_id
+    assert dry.asset_materialization.metadata["created_genesys"].value == 4  # type: ignore[union-attr]
+
+
+def test_the_health_view_has_one_row_and_one_point_per_real_run(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    sims.salesforce.load_contacts(PEOPLE)
+    first, _ = run_job(dagster_instance)
+    assert run_job(dagster_instance, dry_run=True)[0].success
+    second, report = run_job(dagster_instance)
+    assert first.success and second.success and report is not None
+
+    events = dagster_instance.fetch_materializations(dg.AssetKey("sync_health"), limit=10).records
+    assert [e.run_id for e in events] == [second.run_id, first.run_id]  # newest first; the dry run is not a point
+    metadata = events[0].asset_materialization.metadata  # type: ignore[union-attr]
+    rows = metadata["runs"].value.records
+    assert [r.data["run_id"] for r in rows] == [second.run_id, first.run_id]
+    assert rows[1].data["created"] == 4 and rows[0].data["created"] == 0
+    assert metadata["latest_run"].value == second.run_id and metadata["latest_created"].value == 0
+    assert metadata["health_score"].value == round(sync_ledger.health_score() or 0, 1)
+    assert metadata["health_threshold"].value == PipelineSettings.from_env().health_threshold
+    [check] = [e for e in second.get_asset_check_evaluations() if e.check_name == "health_above_threshold"]
+    assert check.passed
 
 
 def test_manual_conflict_is_held_once_then_the_decision_is_applied_and_marked(

@@ -84,14 +84,20 @@ def test_more_than_10_record_errors_alert_to_the_ledger_and_the_webhook(
     assert any(t.startswith("contact-sync [low_health]") for t in texts)
     assert {body["type"] for body in webhook.bodies} == {"application/json"}
     assert {body["path"] for body in webhook.bodies} == {"/services/T000/B000/secret"}
-    # The report's check on the asset page is red with the same reasons and lists the failed records.
-    check = dg.AssetCheckKey(dg.AssetKey("sync_report"), "sync_is_healthy")
-    [record] = scenario.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)
+    # The checks on the report's and the health view's pages are red with the same reasons, listing the records.
+    storage = scenario.instance.event_log_storage
+    check = dg.AssetCheckKey(dg.AssetKey("sync_report"), "errors_within_limit")
+    [record] = storage.get_asset_check_execution_history(check, limit=1)
     assert record.run_id == failed.run_id and record.status.value == "FAILED"
     evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
-    problems = evaluation.metadata["problems"].value
-    assert "12 records failed (more than 10)" in problems and "below 90" in problems
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["problem"].value == "12 records failed (more than 10)"
     assert evaluation.metadata["failed_records"].value.count("\n") == 11  # one line per failed record
+    check = dg.AssetCheckKey(dg.AssetKey("sync_health"), "health_above_threshold")
+    [record] = storage.get_asset_check_execution_history(check, limit=1)
+    assert record.run_id == failed.run_id and record.status.value == "FAILED"
+    evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+    assert "below 90" in evaluation.metadata["problem"].value and failed.run_id in evaluation.metadata["low_runs"].value
 
     # The failed records were not marked synced: once Genesys answers again, the next run writes them.
     gen.set_faults([])

@@ -3,6 +3,7 @@ the Dagster UI tell the run's story (row counts, created/updated/skipped/errors/
 
 import time
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
 from contact_sync.pipeline.services import SIMULATOR_WARNING
 from contact_sync.pipeline.snapshots import Snapshot, refresh_crm_snapshot
+from contact_sync.pipeline.status import health_rows
 from contact_sync.pipeline.writes import (
     WriteSummary,
     apply_to_crm,
@@ -45,6 +47,14 @@ with warnings.catch_warnings():
     RECONCILIATION_COLUMNS: Final = dagster_pandera.pandera_schema_to_dagster_type(ReconciliationRow).metadata["schema"]
     """The Pandera model's columns as Dagster table schema metadata (shown on the asset page)."""
 PREVIEW_ROWS: Final = 10
+HEALTH_RUNS_SHOWN: Final = 20
+DRY_RUN_REPORT: Final = dg.AssetSpec(
+    "sync_dry_run_report",
+    group_name="reports",
+    kinds={"python"},
+    description="What the last dry runs would have done (the run report of a run that wrote nothing). Its own asset, "
+    "so dry runs are never the latest sync_report nor a point on its plots or on sync_health's.",
+)
 WRITE_RETRY: Final = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 """For transient failures (a service down for a minute). Retrying is safe: the write steps are idempotent."""
 
@@ -359,8 +369,9 @@ def conflict_report(
     group_name="reports",
     kinds={"python"},
     partitions_def=rollout_cohort,
+    output_required=False,
     description="The run report (created/updated/deleted/unlinked/skipped/errors/conflicts, duration, API calls), "
-    "run history in the ledger, health score and alerts.",
+    "run history in the ledger, health score and alerts. A dry run materializes sync_dry_run_report instead.",
 )
 def sync_report(
     context: dg.AssetExecutionContext,
@@ -370,7 +381,7 @@ def sync_report(
     genesys_writes: WriteSummary,
     crm_writes: WriteSummary,
     conflict_report: pd.DataFrame,
-) -> dg.Output[dict[str, Any]]:
+) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetMaterialization]:
     services = contact_sync.services
     started = _run_start_time(context) or time.time()
     report = runs.run_report(
@@ -396,22 +407,80 @@ def sync_report(
     # The run's last step: the pair's lock goes back (a failed run's is taken over by the next one).
     release_run_lock(ledger, pair_name(), context.run.run_id)
     flat = {k: v for k, v in report.items() if not isinstance(v, dict | list)}
-    return dg.Output(
-        report,
+    metadata = {
+        **flat,
+        **{f"{k}_{side}": n for k in ("created", "updated", "deleted") for side, n in report[k].items()},
+        **{f"read_{side}_records": read["records"] for side, read in report["read"].items()},
+        **{f"read_{side}": read["how"] for side, read in report["read"].items()},
+        "decided_records": report["decided"]["records"],
+        "decided": report["decided"]["how"],
+        "dry_run": contact_sync.dry_run,
+        "health_score": health if health is not None else "n/a",
+        "simulated_services": services.simulated,
+        "api_calls": dg.MetadataValue.json(report["api_calls"]),
+        "report": dg.MetadataValue.json(report),
+    }
+    if contact_sync.dry_run:
+        # The report's figures are what this dry run would do; the UI keeps them apart from real runs.
+        yield dg.AssetMaterialization(DRY_RUN_REPORT.key, metadata=metadata)
+    else:
+        yield dg.Output(report, metadata=metadata)
+
+
+@dg.asset(
+    group_name="reports",
+    kinds={"python"},
+    deps=[sync_report],
+    output_required=False,
+    description=f"The health of the sync over its last {HEALTH_RUNS_SHOWN} finished runs (dry runs excluded): a "
+    "table of each run's figures and score, and the latest run's figures and the health score as numbers that plot "
+    "one point per run; its checks turn red on low health.",
+)
+def sync_health(
+    context: dg.AssetExecutionContext, contact_sync: ContactSyncResource, ledger: dg.ResourceParam[Ledger]
+) -> Iterator[dg.Output[pd.DataFrame]]:
+    if contact_sync.dry_run:
+        return  # nothing happened to the sync's health
+    table = health_rows(ledger.recent_runs(HEALTH_RUNS_SHOWN))
+    score = ledger.health_score()
+    threshold = contact_sync.services.settings.health_threshold
+    latest = table.iloc[0].to_dict() if len(table) else {}
+    figures = ("created", "updated", "errors", "conflicts", "duration_s", "api_calls")
+    context.log.info(
+        f"health score {'n/a' if score is None else f'{score:.1f}'} (threshold {threshold:g}) over "
+        f"{min(len(table), 10)} runs"
+    )
+    yield dg.Output(
+        table,
         metadata={
-            **flat,
-            **{f"{k}_{side}": n for k in ("created", "updated", "deleted") for side, n in report[k].items()},
-            **{f"read_{side}_records": read["records"] for side, read in report["read"].items()},
-            **{f"read_{side}": read["how"] for side, read in report["read"].items()},
-            "decided_records": report["decided"]["records"],
-            "decided": report["decided"]["how"],
-            "dry_run": contact_sync.dry_run,
-            "health_score": health if health is not None else "n/a",
-            "simulated_services": services.simulated,
-            "api_calls": dg.MetadataValue.json(report["api_calls"]),
-            "report": dg.MetadataValue.json(report),
+            "dagster/row_count": len(table),
+            "health_score": float(round(score, 1)) if score is not None else dg.MetadataValue.null(),
+            "health_threshold": float(threshold),
+            "healthy": dg.MetadataValue.null() if score is None else bool(score >= threshold),
+            **{f"latest_{k}": latest[k] for k in figures if k in latest},
+            "latest_run": str(latest.get("run_id", "")),
+            "latest_cohort": str(latest.get("cohort") or ""),
+            "runs": dg.MetadataValue.table(
+                [dg.TableRecord({k: _table_cell(v) for k, v in row.items()}) for row in table.to_dict("records")],
+                schema=dg.TableSchema(
+                    columns=[dg.TableColumn(str(c), _TABLE_TYPES.get(str(c), "string")) for c in table.columns]
+                ),
+            ),
         },
     )
+
+
+_TABLE_TYPES: Final = {
+    **dict.fromkeys(("created", "updated", "skipped", "errors", "conflicts", "api_calls"), "int"),
+    "duration_s": "float",
+    "run_score": "float",
+}
+
+
+def _table_cell(value: Any) -> str | int | float | bool | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def for_crm(assets: list[dg.AssetsDefinition], asset_kind: str) -> list[dg.AssetsDefinition]:
@@ -436,4 +505,5 @@ SYNC_ASSETS: Final = [
     crm_writes,
     conflict_report,
     sync_report,
+    sync_health,
 ]
