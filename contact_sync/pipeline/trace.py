@@ -62,3 +62,40 @@ def contact_trace(ledger: Ledger, query: str) -> dict[str, Any] | None:
         "open_conflicts": _records(conflicts, CONFLICT_COLUMNS),
         "match_reviews": _records(reviews, REVIEW_COLUMNS),
     }
+
+
+def _md_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    frame = pd.DataFrame(rows, columns=list(columns)).fillna("(empty)").astype(str)
+    # A "|" in a value would end its cell in the markdown table.
+    return frame.apply(lambda column: column.str.replace("|", "\\|", regex=False)).to_markdown(index=False)
+
+
+def trace_markdown(data: dict[str, Any]) -> str:
+    """A contact's trace (`contact_trace`'s data) as markdown: what `contact-sync trace` prints, for the UI."""
+    parts = [f"## Changes of {data['query']} (oldest first)"]
+    parts.append(_md_table(data["changes"], CHANGE_COLUMNS) if data["changes"] else "No recorded changes.")
+    parts.append("## Links")
+    for link in data["links"]:
+        parts.append(
+            f"- **Linked**: {link['crm_system']} `{link['crm_id']}` <-> Genesys `{link['genesys_id']}` (by "
+            f"{link['rule']}, score {float(link['score'] or 0):.3f}, run `{link['run_id']}`, {link['linked_at']})"
+            + (f"  \n  Why: {link['evidence']}" if link["evidence"] else "")
+        )
+    if not data["links"]:
+        parts.append("- No active link")
+    for link in data["past_links"]:
+        parts.append(
+            f"- Past link: {link['crm_system']} `{link['crm_id']}` <-> Genesys `{link['genesys_id']}` (ended: "
+            f"{link['unlink_reason']}, run `{link['unlink_run_id']}`)"
+        )
+    if data["match_reviews"]:
+        parts += ["## Match reviews", _md_table(data["match_reviews"], REVIEW_COLUMNS)]
+    parts.append("## Open conflicts")
+    if data["open_conflicts"]:
+        parts += [
+            "Decide with `contact-sync conflicts resolve ID`.",
+            _md_table(data["open_conflicts"], CONFLICT_COLUMNS),
+        ]
+    else:
+        parts.append("None.")
+    return "\n\n".join(parts)

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
 
-from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.definitions import defs
 from contact_sync.launcher import failure_message
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.pipeline.snapshots import Mirror
-from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH
-from contact_sync_tests.defs.conftest import run_job
-
-PEOPLE = [
-    {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Phone": "(415) 555-0101"},
-    {"FirstName": "Alan", "LastName": "Turing", "Email": "alan@example.com", "Phone": "415-555-0102"},
-    {"FirstName": "Grace", "LastName": "Hopper", "Email": "grace@example.com", "Phone": "+1 415 555 0103"},
-    {"FirstName": "Edsger", "LastName": "Dijkstra", "Email": "edsger@example.com", "Phone": "415.555.0104"},
-]
-
-
-def genesys_by_crm_id(sims: RunningSimulators) -> dict[str, dict[str, Any]]:
-    """Every Genesys contact (read over the API), keyed by the CRM id in its externalIds."""
-    with GenesysConnector(GenesysSettings.from_env(sims.env), rate_limit=False) as genesys:
-        contacts = genesys.scan_contacts()
-    out = {}
-    for contact in contacts:
-        for link in contact.get("externalIds") or []:
-            if link["externalSource"].get("name") == "Salesforce":
-                out[link["value"]] = contact
-    return out
+from contact_sync_tests.defs.conftest import PEOPLE, genesys_by_crm_id, run_job
 
 
 def test_definitions_load_and_validate() -> None:
