@@ -111,6 +111,7 @@ def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[st
 @dg.asset(
     group_name="snapshots",
     kinds={CRM_KIND, "pandas", "parquet"},
+    deps=["crm_source_contacts"],
     description="Every CRM contact (deleted and merged ones flagged) as canonical rows; refreshed incrementally "
     "from the stored watermark into the mirror in the data folder.",
 )
@@ -129,6 +130,7 @@ def crm_contacts(
 @dg.asset(
     group_name="snapshots",
     kinds={"genesys", "pandas", "parquet"},
+    deps=["genesys_source_contacts"],
     description="Every Genesys Cloud external contact as canonical rows, organizations mapped to CRM accounts; "
     "the mirror in the data folder is refreshed from a contacts export of what changed, with a full read (which finds "
     "deletes) daily, when the mirror is missing, or when an export fails.",
@@ -277,6 +279,7 @@ def _write_metadata(summary: WriteSummary) -> dict[str, Any]:
     kinds={"genesys"},
     partitions_def=rollout_cohort,
     retry_policy=WRITE_RETRY,
+    deps=["crm_contacts"],  # column lineage: what it writes comes from the CRM's fields
     description="Applies the plan to Genesys: creates (linked by externalIds), changed fields only, unlinks and "
     "deletes by policy; each written batch recorded in the ledger in one transaction.",
 )
@@ -304,6 +307,7 @@ def genesys_writes(
     kinds={CRM_KIND},
     partitions_def=rollout_cohort,
     retry_policy=WRITE_RETRY,
+    deps=["genesys_contacts"],  # column lineage: what it writes comes from the Genesys fields
     description="Applies the plan to the CRM (bidirectional mode only; nothing in one-way mode): changed fields "
     "guarded by the snapshot's SystemModstamp, recorded in the ledger batch by batch.",
 )
