@@ -23,6 +23,7 @@ from contact_sync.cli import main
 from contact_sync.connectors.genesys import GenesysConnector
 from contact_sync.crms import CRM_KINDS, crm_plugin
 from contact_sync.crms.plugin import CrmSeat
+from contact_sync.defs.sync.checks import LOSS_CHECKS
 from contact_sync.launcher import SyncOutcome, open_ledger, run_sync
 from contact_sync.ledger import Ledger
 from contact_sync.settings import GenesysSettings
@@ -129,7 +130,21 @@ class Scenario:
         """One run through Dagster (the code path of `contact-sync sync`); fails the test if the run failed."""
         outcome = run_sync(mode, cohort, dry_run=dry_run, instance=self.instance)  # type: ignore[arg-type]
         assert outcome.succeeded, outcome.error
+        if not dry_run:
+            assert self.loss_guard_failures(outcome.run_id) == {}, "a loss guard failed"
         return outcome
+
+    def loss_guard_failures(self, run_id: str) -> dict[str, str]:
+        """The loss guards that failed on a run (every scenario's every run must pass them): name -> records."""
+        failed = {}
+        for name in LOSS_CHECKS:
+            key = dg.AssetCheckKey(dg.AssetKey("sync_report"), name)
+            [record] = self.instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+            assert record.run_id == run_id, f"{name} did not run in {run_id}"
+            evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+            if not evaluation.passed:
+                failed[name] = str(evaluation.metadata.get("listed", evaluation.metadata))
+        return failed
 
     def cli(self, *args: str) -> Result:
         return CliRunner().invoke(main, list(args), catch_exceptions=False)

@@ -6,12 +6,17 @@
   before `genesys_writes` and `crm_writes`.
 - `errors_within_limit`, on the run report: red when the run had more failed records than the guide's 10, with the
   failed records in its metadata.
+- `no_unexplained_blanks`, `every_crm_contact_has_a_counterpart`, `no_genesys_contact_linked_twice`: the loss
+  guards, on the run report (one step, `loss_guards`): red when the run blanked a field on a side with no reason,
+  left a CRM contact in scope without a Genesys counterpart (linked, created, held or in review), or two links name
+  one Genesys contact; each lists the records (`contact_sync.sync.loss`).
 - `health_above_threshold`, on `sync_health`: red when the health score of the last 10 runs is below
   `CONTACT_SYNC_HEALTH_THRESHOLD`, with the runs that pulled it down.
 
 So the asset pages show what the alerts said.
 """
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 import dagster as dg
@@ -26,6 +31,9 @@ from contact_sync.ledger.store import HEALTH_WINDOW
 from contact_sync.pipeline.alerts import MAX_ERRORS
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.snapshots import Snapshot
+from contact_sync.pipeline.writes import WriteSummary
+from contact_sync.sync.loss import crm_without_counterpart, genesys_linked_twice, unexplained_blanks
+from contact_sync.sync.matching import MatchResult
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
 
 
@@ -108,6 +116,85 @@ def errors_within_limit(sync_report: dict[str, Any]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=errors <= MAX_ERRORS, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
 
 
+LOSS_CHECKS: Final = {
+    "no_unexplained_blanks": "No field was blanked on either side without a reason (a person cleared it on the "
+    "winning side, or decided it) and an audit row.",
+    "every_crm_contact_has_a_counterpart": "Every live CRM contact in the cohort ends the run linked to a Genesys "
+    "contact, created, held for review, a duplicate of another record, rejected at the read, or failed and reported.",
+    "no_genesys_contact_linked_twice": "No Genesys contact is named by two active links.",
+}
+LISTED: Final = 20
+LOSS_CHECK_INPUTS: Final = ("reconciliation", "contact_matches", "crm_contacts", "genesys_writes", "crm_writes")
+
+
+def _listing(frame: pd.DataFrame) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"records": len(frame)}
+    if len(frame):
+        metadata["listed"] = dg.MetadataValue.md(frame.head(LISTED).astype(str).to_markdown(index=False))
+    return metadata
+
+
+@dg.multi_asset_check(
+    name="loss_guards",
+    specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset=sync_report,
+            description=text,
+            partitions_def=rollout_cohort,
+            additional_deps=LOSS_CHECK_INPUTS,
+        )
+        for name, text in LOSS_CHECKS.items()
+    ],
+    ins={name: dg.AssetIn(name) for name in LOSS_CHECK_INPUTS},
+    description="The loss guards of a run, read from its plan, matches, writes and the ledger after its writes.",
+)
+def loss_guards(
+    context: dg.AssetCheckExecutionContext,
+    contact_sync: ContactSyncResource,
+    ledger: dg.ResourceParam[Ledger],
+    reconciliation: SyncPlan,
+    contact_matches: MatchResult,
+    crm_contacts: Snapshot,
+    genesys_writes: WriteSummary,
+    crm_writes: WriteSummary,
+) -> Iterator[dg.AssetCheckResult]:
+    kind = contact_sync.services.settings.crm
+    run_id = context.run.run_id
+    audit = ledger.audit_for_run(run_id)
+    failed = {*genesys_writes.failed_ids, *crm_writes.failed_ids}
+    blanks = unexplained_blanks(reconciliation.reconciliation, audit, kind, failed)
+
+    contacts = crm_contacts.contacts
+    in_scope = set(contacts.loc[~contacts["is_deleted"].astype(bool), "record_id"].astype(str))
+    members = cohort_members(ledger, context.partition_key) if context.has_partition_key else None
+    if members is not None:
+        in_scope &= set(members)
+    links = ledger.links(kind)
+    unmatched = contact_matches.unmatched_crm
+    held = unmatched["held"].astype(bool) | unmatched["duplicate_of"].notna()
+    accounted = {
+        *links["crm_id"].astype(str),
+        *contact_matches.review["crm_id"].astype(str),
+        *unmatched.loc[held, "crm_id"].astype(str),
+        *contact_matches.ambiguous.loc[contact_matches.ambiguous["system"] == "crm", "record_id"].astype(str),
+        *crm_contacts.rejected["record_id"].dropna().astype(str),
+        *audit.loc[audit["reason"] == "created", "crm_id"].dropna().astype(str),  # a create still to confirm
+        *failed,
+    }
+    orphans = crm_without_counterpart(in_scope, accounted)
+    twice = genesys_linked_twice(ledger.links())  # every CRM's: the ledger refuses a double link within one
+
+    for name, found in zip(LOSS_CHECKS, (blanks, orphans, twice), strict=True):
+        yield dg.AssetCheckResult(
+            asset_key=sync_report.key,
+            check_name=name,
+            passed=found.empty,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=_listing(found),
+        )
+
+
 @dg.asset_check(
     asset=sync_health,
     description=f"The health score of the last {HEALTH_WINDOW} runs is at or above CONTACT_SYNC_HEALTH_THRESHOLD; "
@@ -134,4 +221,4 @@ def health_above_threshold(
     return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
 
 
-SYNC_CHECKS: Final = [reconciliation_is_valid, errors_within_limit, health_above_threshold]
+SYNC_CHECKS: Final = [reconciliation_is_valid, errors_within_limit, loss_guards, health_above_threshold]
