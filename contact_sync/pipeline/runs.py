@@ -5,10 +5,11 @@ prints)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from contact_sync.ledger import Ledger, LedgerError
@@ -138,18 +139,33 @@ def apply_decisions(
     return services.ledger.mark_applied(applied["id"].astype(int).tolist(), run_id) if len(applied) else 0
 
 
-def skipped_count(plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary) -> int:
-    """Records left alone: changed since the snapshot, creates whose answer was lost (the next run settles them),
-    ambiguous links, CRM records waiting in the match review
-    queue, unreadable records, contacts with a held conflict, and CRM duplicates folded into their primary (not
-    created a second time)."""
-    conflicts, dups = plan.conflicts, plan.crm_duplicates
-    held = int(conflicts.loc[conflicts["held"].astype(bool), "crm_id"].nunique()) if len(conflicts) else 0
-    ambiguous = int(plan.ambiguous["record_id"].nunique()) if len(plan.ambiguous) else 0
-    ambiguous += int(plan.review["crm_id"].nunique()) if len(plan.review) else 0
-    folded = int(dups.loc[~dups["is_primary"].astype(bool), "record_id"].nunique()) if len(dups) else 0
+def skipped_count(
+    plan: SyncPlan, genesys: WriteSummary, crm: WriteSummary, cohort_ids: Collection[str] | None = None
+) -> int:
+    """Records of the cohort (every record for None) left alone, each counted once: changed since the snapshot,
+    creates whose answer was lost (the next run settles them), ambiguous links, CRM records waiting in the match
+    review queue, unreadable records, contacts with a held conflict, and CRM duplicates folded into their primary
+    (not created a second time). A cohort's duplicate groups and rejected records reach outside it (a twin outside
+    still decides who is primary); those outside are not this run's to count, so created + updated + skipped of a
+    one-way cohort run never exceeds its records."""
+    conflicts, dups, rejected = plan.conflicts, plan.crm_duplicates, plan.rejected
+    left: set[str] = set()
+    if len(conflicts):
+        left |= {f"crm:{i}" for i in conflicts.loc[conflicts["held"].astype(bool), "crm_id"]}
+    if len(plan.ambiguous):
+        left |= {f"{s}:{i}" for s, i in zip(plan.ambiguous["system"], plan.ambiguous["record_id"], strict=True)}
+    if len(plan.review):
+        left |= {f"crm:{i}" for i in plan.review["crm_id"]}
+    if len(dups):
+        left |= {f"crm:{i}" for i in dups.loc[~dups["is_primary"].astype(bool), "record_id"]}
+    if len(rejected):
+        system = np.where(rejected["system"].astype(str).eq("genesys"), "genesys", "crm")
+        left |= {f"{s}:{i}" for s, i in zip(system, rejected["record_id"].astype(str), strict=True)}
+    if cohort_ids is not None:
+        cohort = {f"crm:{i}" for i in cohort_ids}
+        left = {key for key in left if key in cohort}  # Genesys-only records belong to no cohort
     unsettled = genesys.changed_since_read + crm.changed_since_read + genesys.unconfirmed
-    return unsettled + ambiguous + len(plan.rejected) + held + folded
+    return unsettled + len(left)
 
 
 def failure_rows(*summaries: WriteSummary | None) -> list[dict[str, str]]:
@@ -214,8 +230,10 @@ def run_report(
     crm: WriteSummary,
     duration_s: float,
     api_calls: Mapping[str, int],
+    cohort_ids: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """The run report: exactly the object `contact-sync sync --json` prints as its last line."""
+    """The run report: exactly the object `contact-sync sync --json` prints as its last line. `cohort_ids`: the
+    cohort's CRM ids (None for every record), the scope of `skipped`."""
     return {
         "run_id": run_id,
         "status": status,
@@ -225,7 +243,7 @@ def run_report(
         "updated": {"genesys": genesys.updated, "crm": crm.updated},
         "deleted": {"genesys": genesys.deleted, "crm": crm.deleted},
         "unlinked": genesys.unlinked,
-        "skipped": skipped_count(plan, genesys, crm),
+        "skipped": skipped_count(plan, genesys, crm, cohort_ids),
         "errors": genesys.errors + crm.errors,
         **plan_figures(plan),
         "failures": failure_rows(genesys, crm),

@@ -173,3 +173,57 @@ def test_in_the_demo_folder_the_cli_sees_the_demos_runs_with_nothing_set(demo_ru
     finally:
         instance.dispose()
     assert {r["run_id"] for r in status["runs"]} == demo_runs and len(demo_runs) == 5
+
+
+def test_the_demos_figures_agree_in_its_tables_the_report_the_ui_the_health_view_and_status(
+    demo_run: tuple[Path, str],
+) -> None:
+    from contact_sync.pipeline.status import sync_status
+
+    folder, output = demo_run
+    instance = dg.DagsterInstance.from_config(str(folder / "dagster_home"))
+    try:
+        reports = {
+            e.run_id: e.asset_materialization.metadata  # type: ignore[union-attr]
+            for e in instance.fetch_materializations(dg.AssetKey("sync_report"), limit=20).records
+        }
+        [health] = instance.fetch_materializations(dg.AssetKey("sync_health"), limit=1).records
+    finally:
+        instance.dispose()
+    ledger = Ledger(PipelineSettings.from_env({"CONTACT_SYNC_DATA_DIR": str(folder / "data")}).database_url)
+    try:
+        status = {r["run_id"]: r for r in sync_status(ledger, 80.0)["runs"]}
+    finally:
+        ledger.dispose()
+    table = {r.data["run_id"]: r.data for r in health.asset_materialization.metadata["runs"].value.records}  # type: ignore[union-attr]
+    assert set(reports) == set(status) == set(table) and len(reports) == 5
+
+    for run_id, metadata in reports.items():
+        report = metadata["report"].value
+        totals = {k: sum(report[k].values()) for k in ("created", "updated")}
+        totals |= {k: report[k] for k in ("skipped", "errors", "conflicts")}
+        assert {k: status[run_id][k] for k in totals} == totals, run_id  # status
+        assert {k: table[run_id][k] for k in totals} == totals, run_id  # the health view
+        assert metadata["created_genesys"].value == report["created"]["genesys"]  # the report's own metadata
+        assert metadata["conflicts"].value == report["conflicts"] and metadata["skipped"].value == report["skipped"]
+        assert status[run_id]["duration_s"] == table[run_id]["duration_s"] == report["duration_s"]
+
+    # The demo's own tables, run by run (the runs it prints a table for, in order).
+    printed = re.findall(r"Dagster run\s+([0-9a-f-]{36})", output)
+    labels = {
+        "Created in Genesys": lambda r: r["created"]["genesys"],
+        "Updated in Genesys": lambda r: r["updated"]["genesys"],
+        "Updated in CRM": lambda r: r["updated"]["crm"],
+        "Skipped": lambda r: r["skipped"],
+        "Errors": lambda r: r["errors"],
+        "Conflicts": lambda r: r["conflicts"],
+        "Baseline differences": lambda r: r["baseline_differences"],
+    }
+    for label, figure in labels.items():
+        assert figures(output, label) == [figure(reports[r]["report"].value) for r in printed], label
+    durations = re.findall(r"^\s*Duration\s+([\d.]+) s\s*$", output, flags=re.M)
+    assert durations == [f"{reports[r]['report'].value['duration_s']:.1f}" for r in printed]
+    # A one-way run of the 100-contact pilot accounts for at most its 100 contacts.
+    pilot = reports[printed[0]]["report"].value
+    assert pilot["cohort"] == "pilot-001"
+    assert pilot["created"]["genesys"] + pilot["updated"]["genesys"] + pilot["skipped"] <= 100

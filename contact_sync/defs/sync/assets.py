@@ -398,6 +398,7 @@ def sync_report(
         crm=crm_writes,
         duration_s=max(0.0, time.time() - started),
         api_calls=services.api_calls(),
+        cohort_ids=cohort_members(ledger, context.partition_key),
     )
     health = None
     if not contact_sync.dry_run:
