@@ -39,23 +39,24 @@ def create(name: str, size: int) -> None:
 
 
 @cohort.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cohorts as one JSON array (one line).")
 def list_cohorts(as_json: bool) -> None:
     """Every cohort: name, size and when it was created ("all" always exists and means every contact)."""
-    from contact_sync.cli.launch import console
+    from contact_sync.cli.launch import console, print_table
     from contact_sync.launcher import open_ledger
     from contact_sync.pipeline.config import ALL_COHORT
 
     with open_ledger() as ledger:
         cohorts = ledger.cohorts()
     if as_json:
-        for record in cohorts:
-            click.echo(json.dumps({"name": record.name, "size": record.size, "created": record.created_at.isoformat()}))
+        rows = [{"name": c.name, "size": c.size, "created": c.created_at.isoformat()} for c in cohorts]
+        click.echo(json.dumps(rows))
         return
     table = Table(title="Rollout cohorts")
-    for column in ("name", "size", "created"):
+    table.add_column("name", no_wrap=True)  # what `sync --cohort` takes
+    for column in ("size", "created"):
         table.add_column(column)
     table.add_row(ALL_COHORT, "every contact", "")
     for record in cohorts:
         table.add_row(record.name, str(record.size), f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    console().print(table)
+    print_table(console(), table)

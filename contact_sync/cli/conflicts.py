@@ -31,6 +31,8 @@ SHOWN: Final = (
     "created_at",
     "run_id",
 )
+ID_COLUMNS: Final = ("id", "crm_id", "genesys_id", "run_id")
+"""What other commands take (`conflicts resolve ID`, `trace`, `rollback`): never cut or folded in a table."""
 
 
 @click.group()
@@ -53,7 +55,7 @@ def conflicts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the conflicts as one JSON array (one line).")
 def list_conflicts(status: str, field_name: str | None, contact: str | None, limit: int | None, as_json: bool) -> None:
     """Conflicts with both versions, the base, the policy and what was decided."""
-    from contact_sync.cli.launch import console, review_rows
+    from contact_sync.cli.launch import console, print_table, review_rows
     from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
@@ -73,10 +75,10 @@ def list_conflicts(status: str, field_name: str | None, contact: str | None, lim
     table = Table(title=f"Conflicts ({status}): {shown}")
     columns = SHOWN[: SHOWN.index("status") + 1]  # the table leaves out the decision and where it came from
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ID_COLUMNS)
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    out.print(table)
+    print_table(out, table)
     if status == "open":
         out.print("Decide one with: contact-sync conflicts resolve ID --use crm|genesys|value [--value V]")
 

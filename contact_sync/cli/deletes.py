@@ -38,7 +38,7 @@ def deletes() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the reviews as one JSON array (one line).")
 def list_deletes(status: str, as_json: bool) -> None:
     """Deletes/unlinks held by the mass-delete guard: the pair, what would be done, and why."""
-    from contact_sync.cli.launch import console
+    from contact_sync.cli.launch import console, print_table
     from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
@@ -53,7 +53,7 @@ def list_deletes(status: str, as_json: bool) -> None:
         return
     table = Table(title=f"Delete reviews ({status}): {len(rows)}")
     for column in ("id", "crm_system", "crm_id", "genesys_id", "action", "reason", "held since", "status"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("crm_id", "genesys_id"))
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "crm_id", "genesys_id"))
     for row in rows:
         table.add_row(
             str(row["id"]),
@@ -65,7 +65,7 @@ def list_deletes(status: str, as_json: bool) -> None:
             (row["created_at"] or "")[:19],
             row["status"],
         )
-    out.print(table)
+    print_table(out, table)
     if status == "open":
         out.print("Decide with: contact-sync deletes approve ID...  or  contact-sync deletes reject ID...  (or --all)")
 

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contact_sync.cli.launch import console as stdout_console
+from contact_sync.cli.launch import print_table
 from contact_sync.crms import crm_plugin
 from contact_sync.demo.walkthrough import DEMO_CRMS, DemoError, DemoFolder, Section, Walkthrough
 
@@ -29,7 +31,7 @@ def render(section: Section, console: Console) -> None:
         table.add_column(column, justify="right" if section.columns == ["", "Count"] and i else "left")
     for row in section.rows:
         table.add_row(*row)
-    console.print(table)
+    print_table(console, table)
     for note in section.notes:
         console.print(f"  {note}", style="dim", highlight=False)
     console.print()
@@ -48,7 +50,7 @@ def render(section: Section, console: Console) -> None:
 @click.option("--contacts", type=int, default=DEFAULT_CONTACTS, show_default=True, help="CRM contacts to seed.")
 def demo(crm: str, folder: Path, contacts: int) -> None:
     """Run the guide's migration path on the built-in simulators, every run through Dagster."""
-    console = Console(width=None if Console().is_terminal else 130)
+    console = stdout_console()
     if contacts < 200:
         raise click.ClickException(f"--contacts must be at least 200 (the pilot cohort alone is 100), got {contacts}")
     try:

@@ -66,7 +66,7 @@ def matches() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the reviews as one JSON array (one line).")
 def list_matches(status: str, field_name: str | None, contact: str | None, limit: int | None, as_json: bool) -> None:
     """Pairs held for review with their score, why they were held, the evidence and both records side by side."""
-    from contact_sync.cli.launch import console, review_rows
+    from contact_sync.cli.launch import console, print_table, review_rows
     from contact_sync.launcher import open_ledger
 
     with open_ledger() as ledger:
@@ -86,7 +86,9 @@ def list_matches(status: str, field_name: str | None, contact: str | None, limit
         return
     shown = f"{len(rows)} of {total}" if len(rows) < total else str(total)
     table = Table(title=f"Match reviews ({status}): {shown}", show_lines=True)
-    for column in ("id", "crm_id", "genesys_id", "score", "reason", "evidence", "CRM record", "Genesys record"):
+    for column in ("id", "crm_id", "genesys_id"):
+        table.add_column(column, no_wrap=True)  # what `matches accept` and `trace` take
+    for column in ("score", "reason", "evidence", "CRM record", "Genesys record"):
         table.add_column(column, overflow="fold")
     if status == "all":
         table.add_column("status")
@@ -102,7 +104,7 @@ def list_matches(status: str, field_name: str | None, contact: str | None, limit
             _person(row["genesys_record"]),
         ]
         table.add_row(*cells, *([row["status"]] if status == "all" else []))
-    out.print(table)
+    print_table(out, table)
     if status == "open":
         out.print("Decide one with: contact-sync matches accept ID  or  contact-sync matches reject ID")
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
+from contact_sync.cli.launch import console, print_table
 from contact_sync.pipeline.rollback import Rollback
 
 
@@ -24,20 +24,22 @@ def _text(value: Any) -> str:
 
 
 def _show(result: Rollback) -> None:
-    console = Console()
+    out = console()
     counts = result.counts()
     if result.dry_run:
-        console.print(f"[bold]Dry run[/bold]: rolling back run {result.run_id} would do this (nothing was written).")
+        out.print(f"[bold]Dry run[/bold]: rolling back run {result.run_id} would do this (nothing was written).")
     elif result.rollback_run_id is None:
-        console.print(
+        out.print(
             f"Nothing written: every change run {result.run_id} made was changed since or cannot be undone (below)."
         )
     else:
-        console.print(f"Rolled back run {result.run_id} as run [bold]{result.rollback_run_id}[/bold].")
+        out.print(f"Rolled back run {result.run_id} as run [bold]{result.rollback_run_id}[/bold].")
     changes = result.changes
     if len(changes):
         table = Table(title=f"Fields run {result.run_id} wrote")
-        for column in ("System", "Record", "Field", "Before the run", "Run wrote", "Now", "Action", "Why"):
+        table.add_column("System")
+        table.add_column("Record", no_wrap=True)
+        for column in ("Field", "Before the run", "Run wrote", "Now", "Action", "Why"):
             table.add_column(column, overflow="fold")
         for row in changes.itertuples():
             style = {"refuse": "yellow", "refused": "yellow", "failed": "red"}.get(str(row.action), "")
@@ -52,18 +54,21 @@ def _show(result: Rollback) -> None:
                 action,
                 str(row.why),
             )
-        console.print(table)
+        print_table(out, table)
     if len(result.created):
         table = Table(title=f"Contacts run {result.run_id} created")
-        for column in ("System", "Record", "CRM id", "Genesys id", "Action", "Why"):
+        table.add_column("System")
+        for column in ("Record", "CRM id", "Genesys id"):
+            table.add_column(column, no_wrap=True)
+        for column in ("Action", "Why"):
             table.add_column(column, overflow="fold")
         for row in result.created.itertuples():
             table.add_row(
                 str(row.system), str(row.record_id), str(row.crm_id), str(row.genesys_id), str(row.action), str(row.why)
             )
-        console.print(table)
+        print_table(out, table)
     restored = counts["restore"] if result.dry_run else counts["restored"]
-    console.print(
+    out.print(
         f"{'To restore' if result.dry_run else 'Restored'}: {restored}; refused (changed since): {counts['refused']}; "
         f"kept: {counts['kept']}; created contacts {'to unlink' if result.dry_run else 'unlinked'}: "
         f"{counts['unlink'] if result.dry_run else counts['unlinked']}"

@@ -15,10 +15,10 @@ from typing import Any, Final
 import click
 import dagster as dg
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 from contact_sync.cli.environment import home_warning
+from contact_sync.cli.launch import console, print_table
 from contact_sync.pipeline.status import merge_dagster_runs, sync_status
 
 RUN_STATUSES: Final = {
@@ -120,18 +120,20 @@ def _cell(value: Any) -> str:
 
 
 def _show(data: dict[str, Any]) -> None:
-    console = Console()
+    out = console()
     health = data["health"]
     if health["score"] is None:
-        console.print("Health score: n/a (no finished run yet)")
+        out.print("Health score: n/a (no finished run yet)")
     else:
         word = "[green]healthy[/green]" if health["healthy"] else "[red]below threshold[/red]"
-        console.print(f"Health score: [bold]{health['score']}[/bold] ({word}, threshold {health['threshold']:g})")
+        out.print(f"Health score: [bold]{health['score']}[/bold] ({word}, threshold {health['threshold']:g})")
     runs = Table(title="Last runs (newest first)", caption="Counts: created / updated / skipped / errors / conflicts")
     runs.add_column("Run", no_wrap=True, min_width=36)  # whole: it is what `contact-sync rollback` takes
     runs.add_column("Started (UTC)", no_wrap=True, min_width=16)
-    for column in ("Mode (cohort)", "Status", "Counts", "Seconds"):
-        runs.add_column(column)
+    runs.add_column("Mode (cohort)")
+    runs.add_column("Status", no_wrap=True)
+    runs.add_column("Counts")
+    runs.add_column("Seconds", no_wrap=True)
     for run in data["runs"]:
         style = {"failure": "red", "running": "yellow"}.get(run["status"], "")
         counts = [run[k] for k in ("created", "updated", "skipped", "errors", "conflicts")]
@@ -143,49 +145,53 @@ def _show(data: dict[str, Any]) -> None:
             "-" if all(c is None for c in counts) else " / ".join(_cell(c) for c in counts),
             _cell(run["duration_s"]),
         )
-    console.print(runs if data["runs"] else "No runs yet.")
+    if data["runs"]:
+        print_table(out, runs)
+    else:
+        out.print("No runs yet.")
     for run in data["runs"]:
         if run["error"]:
-            console.print(f"[red]Run {run['run_id']} failed[/red]: {run['error']}")
+            out.print(f"[red]Run {run['run_id']} failed[/red]: {run['error']}")
     waiting = data["waiting_for_review"]
     if waiting["deletes"]:
-        console.print(
+        out.print(
             f"[yellow]Deletes held by the mass-delete guard: [bold]{waiting['deletes']}[/bold][/yellow] "
             "(contact-sync deletes list)"
         )
     if waiting["match_pairs"]:
-        console.print(
-            f"Match pairs waiting for review: [bold]{waiting['match_pairs']}[/bold] (contact-sync matches list)"
-        )
+        out.print(f"Match pairs waiting for review: [bold]{waiting['match_pairs']}[/bold] (contact-sync matches list)")
     conflicts = data["open_conflicts"]
-    console.print(f"Open conflicts: [bold]{conflicts['count']}[/bold]")
+    out.print(f"Open conflicts: [bold]{conflicts['count']}[/bold]")
     if conflicts["latest"]:
         table = Table(title="Latest open conflicts (decide with `contact-sync conflicts resolve ID`)")
-        for column in ("Id", "CRM id", "Genesys id", "Field", "CRM value", "Genesys value", "Policy"):
+        for column in ("Id", "CRM id", "Genesys id"):
+            table.add_column(column, no_wrap=True)
+        for column in ("Field", "CRM value", "Genesys value", "Policy"):
             table.add_column(column)
         for c in conflicts["latest"]:
             table.add_row(
                 *(_cell(c[k]) for k in ("id", "crm_id", "genesys_id", "field", "crm_value", "genesys_value", "policy"))
             )
-        console.print(table)
+        print_table(out, table)
     if data["alerts"]:
         table = Table(title="Recent alerts (newest first)")
-        for column in ("At (UTC)", "Kind", "Message", "Webhook"):
+        table.add_column("At (UTC)", no_wrap=True, min_width=19)
+        for column in ("Kind", "Message", "Webhook"):
             table.add_column(column)
         for a in data["alerts"]:
             table.add_row(
                 _cell(a["at"])[:19].replace("T", " "), a["kind"], a["message"], "sent" if a["delivered"] else "-"
             )
-        console.print(table)
+        print_table(out, table)
     else:
-        console.print("No alerts.")
+        out.print("No alerts.")
     scheduling = data["scheduling"]
     if scheduling["error"]:
-        console.print(f"Schedules: unknown ({scheduling['error']})")
+        out.print(f"Schedules: unknown ({scheduling['error']})")
     else:
         enabled = [f"{s['name']} ({s['cron']})" for s in scheduling["schedules"] if s["enabled"]]
-        console.print(f"Enabled schedules: {', '.join(enabled) or 'none'}")
-    console.print(f"Scheduled runs sync cohort [bold]{scheduling['cohort']}[/bold] in mode {scheduling['mode']}")
+        out.print(f"Enabled schedules: {', '.join(enabled) or 'none'}")
+    out.print(f"Scheduled runs sync cohort [bold]{scheduling['cohort']}[/bold] in mode {scheduling['mode']}")
 
 
 @click.command()

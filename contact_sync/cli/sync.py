@@ -13,6 +13,7 @@ import pandas as pd
 from rich.table import Table
 
 from contact_sync.cli.environment import home_warning
+from contact_sync.cli.launch import print_table
 from contact_sync.sync.policy import Mode
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 PLAN_PREVIEW_ROWS: Final = 20
 PLAN_COLUMNS: Final = ("crm_id", "genesys_id", "field", "crm_value", "genesys_value", "winner", "action", "new_value")
+ID_COLUMNS: Final = ("crm_id", "genesys_id")
+"""Never cut or folded in a table: they are what `trace` takes."""
 
 
 @click.command()
@@ -77,7 +80,7 @@ def show(outcome: SyncOutcome, console: Console) -> None:
     table.add_column("CRM", justify="right")
     for key in ("created", "updated", "deleted"):
         table.add_row(key, str(report[key].get("genesys", 0)), str(report[key].get("crm", 0)))
-    console.print(table)
+    print_table(console, table)
     totals = Table(show_header=False)
     for key in ("unlinked", "skipped", "errors", "conflicts"):
         totals.add_row(key, str(report[key]))
@@ -98,7 +101,7 @@ def show(outcome: SyncOutcome, console: Console) -> None:
     totals.add_row("API calls", str(sum(int(n) for n in report["api_calls"].values())))
     if outcome.health_score is not None:
         totals.add_row("health score", f"{outcome.health_score:.1f}")
-    console.print(totals)
+    print_table(console, totals)
     failures = report.get("failures") or []
     _print_records(console, f"Records that failed ({len(failures)} shown; each was left as it was)", failures)
     rejected = report.get("rejected") or []
@@ -116,11 +119,12 @@ def _print_records(console: Console, title: str, rows: list[dict[str, str]]) -> 
     if not rows:
         return
     table = Table(title=title)
-    for column in ("System", "Record", "Reason"):
-        table.add_column(column, overflow="fold")
+    table.add_column("System")
+    table.add_column("Record", no_wrap=True)
+    table.add_column("Reason", overflow="fold")
     for row in rows[:20]:
         table.add_row(row["system"], row["record"], row["reason"])
-    console.print(table)
+    print_table(console, table)
 
 
 def show_plan(plan: SyncPlan, console: Console) -> None:
@@ -131,22 +135,24 @@ def show_plan(plan: SyncPlan, console: Console) -> None:
         console.print("The plan writes nothing.")
         return
     counts = acting.groupby(["action", "field"]).size().reset_index(name="rows")
-    console.print(_table("Planned writes by action and field", counts))
-    console.print(
+    print_table(console, _table("Planned writes by action and field", counts))
+    print_table(
+        console,
         _table(
             f"First {min(PLAN_PREVIEW_ROWS, len(acting))} of {len(acting)} planned writes",
             acting[list(PLAN_COLUMNS)].head(PLAN_PREVIEW_ROWS),
-        )
+        ),
     )
     if len(plan.conflicts):
         columns = ["crm_id", "genesys_id", "field", "crm_value", "genesys_value", "policy", "winner", "held"]
-        console.print(_table(f"Conflicts ({len(plan.conflicts)})", plan.conflicts[columns].head(PLAN_PREVIEW_ROWS)))
+        conflicts = plan.conflicts[columns].head(PLAN_PREVIEW_ROWS)
+        print_table(console, _table(f"Conflicts ({len(plan.conflicts)})", conflicts))
 
 
 def _table(title: str, frame: pd.DataFrame) -> Table:
     table = Table(title=title)
     for column in frame.columns:
-        table.add_column(str(column), overflow="fold")
+        table.add_column(str(column), overflow="fold", no_wrap=column in ID_COLUMNS)
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     return table

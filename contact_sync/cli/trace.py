@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from contact_sync.cli.launch import console, print_table
 from contact_sync.pipeline.trace import contact_trace
 
 
@@ -24,11 +24,13 @@ def _text(value: Any) -> str:
 
 
 def _show(data: dict[str, Any]) -> None:
-    console = Console()
+    out = console()
     table = Table(title=f"Changes of {data['query']} (oldest first)")
     table.add_column("Run", no_wrap=True, min_width=36)  # whole: it is what `contact-sync rollback` takes
     table.add_column("At (UTC)", no_wrap=True, min_width=19)
-    for column in ("System", "Record", "Field", "Old -> new", "Reason"):
+    table.add_column("System")
+    table.add_column("Record", no_wrap=True)  # a CRM or Genesys id, copied into other commands
+    for column in ("Field", "Old -> new", "Reason"):
         table.add_column(column, overflow="fold")
     for c in data["changes"]:
         table.add_row(
@@ -40,32 +42,36 @@ def _show(data: dict[str, Any]) -> None:
             f"{_text(c['old_value'])} -> {_text(c['new_value'])}",
             c["reason"],
         )
-    console.print(table if data["changes"] else "No recorded changes.")
+    if data["changes"]:
+        print_table(out, table)
+    else:
+        out.print("No recorded changes.")
     for link in data["links"]:
-        console.print(
+        out.print(
             f"Linked: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
             f"(by {link['rule']}, score {link['score']:.3f}, run {link['run_id']}, "
             f"{_text(link['linked_at'])[:19].replace('T', ' ')})",
             soft_wrap=True,
         )
         if link["evidence"]:
-            console.print(f"  Why: {link['evidence']}", soft_wrap=True)
+            out.print(f"  Why: {link['evidence']}", soft_wrap=True)
     if not data["links"]:
-        console.print("Linked: no active link")
+        out.print("Linked: no active link")
     for link in data["past_links"]:
-        console.print(
+        out.print(
             f"Past link: {link['crm_system']} {link['crm_id']} <-> Genesys {link['genesys_id']} "
             f"(ended: {link['unlink_reason']})"
         )
     for review in data["match_reviews"]:
-        console.print(
+        out.print(
             f"Match review {review['id']} ({review['status']}): CRM {review['crm_id']} ? Genesys "
             f"{review['genesys_id']}, score {review['score']:.3f}, {review['reason']}: {review['evidence']}",
             soft_wrap=True,
         )
     if data["open_conflicts"]:
         conflicts = Table(title="Open conflicts (decide with `contact-sync conflicts resolve ID`)")
-        for column in ("Id", "Field", "Base", "CRM value", "Genesys value", "Policy"):
+        conflicts.add_column("Id", no_wrap=True)
+        for column in ("Field", "Base", "CRM value", "Genesys value", "Policy"):
             conflicts.add_column(column)
         for c in data["open_conflicts"]:
             conflicts.add_row(
@@ -76,9 +82,9 @@ def _show(data: dict[str, Any]) -> None:
                 _text(c["genesys_value"]),
                 c["policy"],
             )
-        console.print(conflicts)
+        print_table(out, conflicts)
     else:
-        console.print("Open conflicts: none")
+        out.print("Open conflicts: none")
 
 
 @click.command()

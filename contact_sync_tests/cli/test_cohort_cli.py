@@ -36,7 +36,9 @@ def test_create_before_any_sync_then_list(sims: RunningSimulators, cli_env: dict
     listed = cli("cohort", "list")
     assert listed.exit_code == 0
     assert "every contact" in listed.output and "pilot-001" in listed.output and "everyone-live" in listed.output
-    rows = [json.loads(line) for line in cli("cohort", "list", "--json").output.splitlines()]
+    as_json = cli("cohort", "list", "--json").output
+    assert as_json.count("\n") == 1  # one line, like every command's --json
+    rows = json.loads(as_json)
     assert [(r["name"], r["size"]) for r in rows] == [("pilot-001", 5), ("everyone-live", 11)]
 
 

@@ -12,7 +12,16 @@ from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
 from contact_sync.launcher import open_ledger
+from contact_sync_tests.cli.operator_fixtures import assert_fits, assert_whole, on_terminal, piped, run_piped
 from contact_sync_tests.conftest import point_at_simulators
+
+CRM_ID = "003Hs00000Qz7LmAAJ"  # the 18 characters of a real Salesforce id
+GENESYS_ID = "7d2c9e4a-51b3-4f0e-9a6d-3c8b2e1f0a94"
+TITLES = {
+    "base": "Senior Vice President, Customer Experience and Contact Centre Operations (EMEA)",
+    "crm_value": "Senior Vice President, Customer Experience and Contact Centre Operations (EMEA and APAC)",
+    "genesys_value": "Executive Vice President of Global Customer Operations, Workforce Planning and Quality",
+}
 
 
 def cli(*args: str) -> Result:
@@ -122,3 +131,35 @@ def test_list_filters_by_field_and_contact_and_limits(queue: dict[str, int]) -> 
     assert "Conflicts (all): 1 of 3" in table.output and "003B" not in table.output
     refused = cli("conflicts", "list", "--limit", "0")
     assert refused.exit_code == 2 and "--limit" in refused.output
+
+
+def test_list_keeps_ids_and_values_whole_piped_and_on_terminals(
+    queue: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long ids and values next to the queue's short ones: piped at 80 columns (CliRunner, then a real process)
+    and on an 80-column terminal every id and value is there unbroken; on a 200-column terminal the table fits."""
+    row = {"crm_id": CRM_ID, "genesys_id": GENESYS_ID, "field": "title", "policy": "manual", "winner": None, **TITLES}
+    with open_ledger() as ledger:
+        (long_id,) = ledger.add_conflicts(pd.DataFrame([row]), "run-1")
+    ids = (str(queue["held"]), str(long_id), "003A", "g-a", CRM_ID, GENESYS_ID)
+    values = ("+14155550101", "+14155550111", "+16285550121", *TITLES.values())
+
+    piped(monkeypatch, 80)
+    listed = cli("conflicts", "list")
+    assert listed.exit_code == 0, listed.output
+    assert_whole(listed.stdout, *ids, *values)
+    # Rows this wide are one record per block when piped: a value is on the line of its column's name.
+    for column, value in TITLES.items():
+        assert f"{column.ljust(len('genesys_value'))}  {value}" in listed.stdout.splitlines()
+    assert run_piped("conflicts", "list").stdout == listed.stdout  # the same in a real pipe
+
+    on_terminal(monkeypatch, 80)
+    narrow = cli("conflicts", "list")
+    assert narrow.exit_code == 0 and narrow.stdout.count(CRM_ID) == 1
+    assert_whole(narrow.stdout, *ids, *values)
+
+    on_terminal(monkeypatch, 200)
+    wide = cli("conflicts", "list").stdout
+    assert_fits(wide, 200)
+    assert_whole(wide, *ids, "+16285550121")
+    assert [line for line in wide.splitlines() if CRM_ID in line and GENESYS_ID in line]  # a table row

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
 from contact_sync.launcher import open_ledger
+from contact_sync_tests.cli.operator_fixtures import assert_fits, assert_whole, on_terminal, piped
 from contact_sync_tests.conftest import point_at_simulators
 
 ANN = {"first_name": "Ann", "last_name": "Lee", "email": "ann@acme.com", "phone": "+14155550101"}
@@ -160,3 +161,49 @@ def test_list_filters_by_evidence_field_and_contact_and_limits(queue: dict[str, 
     assert ids("--contact", "g-c") == ids("--contact", "003C") == [queue["gone"]]
     assert ids("--limit", "1") == [queue["ann"]]
     assert "Match reviews (all): 1 of 3" in cli("matches", "list", "--status", "all", "--limit", "1").output
+
+
+def test_list_keeps_ids_and_evidence_whole_piped_and_on_terminals(
+    queue: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pair with an 18-character Salesforce id, a Genesys UUID and long evidence next to the queue's pairs."""
+    crm_id, genesys_id = "003Hs00000Qz7LmAAJ", "7d2c9e4a-51b3-4f0e-9a6d-3c8b2e1f0a94"
+    evidence = (
+        "email missing, phone equal, first name similar (margaret~marguerite), last name exact, company similar "
+        "(northwind traders~northwind trading co) -> 0.842"
+    )
+    person = {"first_name": "Margaret", "last_name": "Hamilton", "email": "margaret.hamilton@northwind.example"}
+    rows = pd.DataFrame(
+        [
+            {
+                "crm_id": crm_id,
+                "genesys_id": genesys_id,
+                "rule": "phone",
+                "score": 0.842,
+                "evidence": evidence,
+                "reason": "below link threshold",
+                "crm_record": person,
+                "genesys_record": {**person, "first_name": "Marguerite", "phone": "+14155550123"},
+            }
+        ]
+    )
+    with open_ledger() as ledger:
+        (long_id,) = ledger.add_match_reviews(rows, "salesforce", run_id="run-1")
+    ids = (str(queue["ann"]), str(long_id), "003A", "g-a", "003B", crm_id, genesys_id)
+    values = (evidence, "Margaret Hamilton", "Marguerite Hamilton", "margaret.hamilton@northwind.example", "0.842")
+
+    piped(monkeypatch, 80)
+    listed = cli("matches", "list")
+    assert listed.exit_code == 0, listed.output
+    assert_whole(listed.stdout, *ids, *values)
+
+    on_terminal(monkeypatch, 80)
+    narrow = cli("matches", "list")
+    assert narrow.exit_code == 0 and narrow.stdout.count(genesys_id) == 1
+    assert_whole(narrow.stdout, *ids, *values)
+
+    on_terminal(monkeypatch, 200)
+    wide = cli("matches", "list").stdout
+    assert_fits(wide, 200)
+    assert_whole(wide, *ids, "Marguerite Hamilton")
+    assert [line for line in wide.splitlines() if crm_id in line and genesys_id in line]  # a table row

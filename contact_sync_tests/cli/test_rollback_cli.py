@@ -7,13 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from contact_sync.defs.sync.jobs import PAIR_TAG, pair_name
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.simulators import RunningSimulators
 from contact_sync_tests.cli import operator_fixtures
-from contact_sync_tests.cli.operator_fixtures import fails_in_one_line, invoke, json_of
+from contact_sync_tests.cli.operator_fixtures import (
+    assert_fits,
+    assert_whole,
+    fails_in_one_line,
+    invoke,
+    json_of,
+    on_terminal,
+    piped,
+)
 
 cli_env = operator_fixtures.cli_env
 
@@ -24,7 +33,7 @@ PEOPLE = [
 ]
 
 
-def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
+def test_rollback_command(sims: RunningSimulators, cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ada, alan, grace = sims.salesforce.load_contacts(PEOPLE)
     # Grace is in Genesys already: the first run links her (writes externalIds) instead of creating her.
     (grace_gid,) = sims.genesys.load_contacts(
@@ -58,6 +67,20 @@ def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
         "refuse",
     )
     assert sims.genesys.contact(ada_gid)["firstName"] == "Augusta"  # the dry run wrote nothing
+
+    # The plan as a person reads it, piped at 80 columns, on an 80- and on a 200-column terminal.
+    ids = (second, ada_gid, alan_gid)
+    values = ("Augusta", "Alan M.", "415-555-0199", "restore", "refuse")
+    piped(monkeypatch, 80)
+    assert_whole(invoke("rollback", second, "--dry-run").stdout, *ids, *values)
+    on_terminal(monkeypatch, 80)
+    assert_whole(invoke("rollback", second, "--dry-run").stdout, *ids, *values)
+    on_terminal(monkeypatch, 200)
+    wide = invoke("rollback", second, "--dry-run").stdout
+    assert_fits(wide, 200)
+    assert_whole(wide, *ids)
+    assert [line for line in wide.splitlines() if ada_gid in line and "first_name" in line]  # a table row
+    piped(monkeypatch, 80)
 
     done = json_of("rollback", second)
     assert done["counts"]["restored"] == 2 and done["counts"]["refused"] == 1 and done["counts"]["failed"] == 0
@@ -98,6 +121,7 @@ def test_rollback_command(sims: RunningSimulators, cli_env: Path) -> None:
         assert sims.genesys.count() == 3 and ledger.links()["crm_id"].tolist() == [grace]
         listing = invoke("rollback", first, "--delete-created", "--dry-run")
         assert listing.exit_code == 0 and "would do this" in listing.output and sims.genesys.count() == 3
+        assert_whole(listing.stdout, first, ada, alan, ada_gid, alan_gid, grace_gid)  # piped at 80 columns
         deleted = json_of("rollback", first, "--delete-created")
         assert sorted(c["action"] for c in deleted["created"]) == ["deleted", "deleted"]
         assert sims.genesys.contact(ada_gid) is None and sims.genesys.contact(alan_gid) is None

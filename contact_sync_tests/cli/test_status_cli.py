@@ -13,7 +13,7 @@ from contact_sync.ledger import Ledger
 from contact_sync.pipeline.config import PipelineSettings
 from contact_sync.simulators import RunningSimulators
 from contact_sync_tests.cli import operator_fixtures
-from contact_sync_tests.cli.operator_fixtures import invoke, json_of
+from contact_sync_tests.cli.operator_fixtures import assert_fits, assert_whole, invoke, json_of, on_terminal, piped
 
 cli_env = operator_fixtures.cli_env
 
@@ -63,3 +63,19 @@ def test_status_reflects_a_failed_run_and_its_alert(
     assert "failure" in table.output and "run_failed" in table.output
     assert "Enabled schedules: sync_every_30_minutes (*/30 * * * *)" in table.output
     assert f"Health score: {status['health']['score']}" in table.output
+
+    # Piped at 80 columns and on an 80-column terminal: both run ids, their counts and the failure's whole reason;
+    # on a 200-column terminal the runs table fits with its headers whole.
+    failure = f"Run {bad} failed: {runs[bad]['error']}"
+    whole = (good, bad, "3 / 0 / 0 / 0 / 0", "Mode (cohort)", "Started (UTC)", "one_way (all)", alert["message"])
+    piped(monkeypatch, 80)
+    shown = invoke("status").stdout
+    assert_whole(shown, *whole, failure)
+    assert "Enabled schedules: sync_every_30_minutes (*/30 * * * *)" in shown.splitlines()
+    on_terminal(monkeypatch, 80)
+    assert_whole(invoke("status").stdout, *whole)
+    on_terminal(monkeypatch, 200)
+    wide = invoke("status").stdout
+    assert_fits(wide, 200)
+    assert_whole(wide, good, bad, "Mode (cohort)", "Started (UTC)", "Seconds")
+    assert [line for line in wide.splitlines() if good in line and "success" in line]  # a table row

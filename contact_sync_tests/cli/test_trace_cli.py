@@ -10,7 +10,16 @@ import pytest
 from contact_sync.simulators import RunningSimulators
 from contact_sync.sync.policy import load_policy
 from contact_sync_tests.cli import operator_fixtures
-from contact_sync_tests.cli.operator_fixtures import fails_in_one_line, invoke, json_of
+from contact_sync_tests.cli.operator_fixtures import (
+    assert_fits,
+    assert_whole,
+    fails_in_one_line,
+    invoke,
+    json_of,
+    on_terminal,
+    piped,
+    run_piped,
+)
 
 cli_env = operator_fixtures.cli_env
 
@@ -84,6 +93,23 @@ def test_trace_shows_every_step_of_one_contact(
     assert table.exit_code == 0, table.output
     assert "conflict winner" in table.output and "Byron -> King" in table.output and "rollback" in table.output
     assert "manual" in table.output
+
+    # Piped at 80 columns (CliRunner, then a real pipe), on an 80-column terminal: every id whole, every change's
+    # full old and new value, the open conflict with its id; on a 200-column terminal the table fits.
+    ids = (ada, gid, created, updated, conflicted, rolled_back, str(held["id"]))
+    values = [f"{c['old_value'] or '(empty)'} -> {c['new_value']}" for c in trace["changes"]]
+    values += ["ada@crm.example", "ada@genesys.example", "conflict winner"]
+    piped(monkeypatch, 80)
+    for shown in (invoke("trace", ada).stdout, run_piped("trace", ada).stdout):
+        assert_whole(shown, *ids, *values)
+    on_terminal(monkeypatch, 80)
+    assert_whole(invoke("trace", ada).stdout, *ids, *values)
+    on_terminal(monkeypatch, 200)
+    wide = invoke("trace", ada).stdout
+    assert_fits(wide, 200)
+    assert_whole(wide, *ids)
+    assert [line for line in wide.splitlines() if rolled_back in line and gid in line]  # a table row
+    monkeypatch.setenv("COLUMNS", "250")
 
     assert fails_in_one_line("trace", "nobody@example.com") == (
         "Error: no contact 'nobody@example.com' in the ledger: no recorded change or link has that CRM id, "
