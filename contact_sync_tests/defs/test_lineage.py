@@ -9,7 +9,10 @@ import dagster as dg
 
 from contact_sync.crms import crm_plugin
 from contact_sync.defs.sync.lineage import column_lineage, source_specs
+from contact_sync.ledger import Ledger
+from contact_sync.simulators import RunningSimulators
 from contact_sync.sync.policy import load_policy
+from contact_sync_tests.defs.conftest import PEOPLE, run_job
 
 
 def _upstream(graph: dg.AssetGraph | object, key: str, column: str) -> set[tuple[str, str]]:
@@ -59,3 +62,23 @@ def test_lineage_follows_the_policy_and_the_crm() -> None:
     assert "LeadScore__c" not in {c.name for c in crm_source.metadata["dagster/column_schema"].columns}
     assert "customFields.leadScore" not in {c.name for c in genesys_source.metadata["dagster/column_schema"].columns}
     assert crm_source.kinds == {dynamics.asset_kind}
+
+
+def test_each_run_records_the_lineage_of_its_policy_in_its_materializations(
+    sims: RunningSimulators, sync_env: dict[str, str], sync_ledger: Ledger, dagster_instance: dg.DagsterInstance
+) -> None:
+    sims.salesforce.load_contacts(PEOPLE[:1])
+    result, _ = run_job(dagster_instance)
+    assert result.success
+    latest = dagster_instance.get_latest_materialization_event
+    for asset, column in (("crm_contacts", "phone"), ("reconciliation", "crm_value"), ("genesys_writes", "workPhone")):
+        event = latest(dg.AssetKey(asset))
+        assert event is not None and event.run_id == result.run_id
+        lineage = event.asset_materialization.metadata["dagster/column_lineage"].value  # type: ignore[union-attr]
+        assert column in lineage.deps_by_column, asset
+    plan = latest(dg.AssetKey("reconciliation")).asset_materialization  # type: ignore[union-attr]
+    table = plan.metadata["field_lineage"].value  # type: ignore[union-attr]
+    assert "| `Phone` | `phone` | `workPhone` |" in table
+    assert "Phone → crm_contacts.phone → reconciliation → genesys_writes.workPhone" in table
+    assert "workPhone → genesys_contacts.phone → reconciliation → crm_writes.Phone" in table
+    assert "crm_writes.AccountId" not in table  # account_id is synced one way

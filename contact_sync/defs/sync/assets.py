@@ -14,6 +14,7 @@ import pandas as pd
 from contact_sync.crms import crm_plugin
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.defs.resources import ContactSyncResource
+from contact_sync.defs.sync.lineage import run_lineage_metadata
 from contact_sync.defs.sync.partitions import rollout_cohort
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline import alerts, runs
@@ -89,9 +90,15 @@ def _log_read(context: dg.AssetExecutionContext, snapshot: Snapshot, label: str,
     )
 
 
-def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource) -> dict[str, Any]:
+def _lineage(asset: str, sync: ContactSyncResource) -> dict[str, Any]:
+    services = sync.services
+    return run_lineage_metadata(asset, services.policy, crm_plugin(services.crm.kind))
+
+
+def _snapshot_metadata(snapshot: Snapshot, sync: ContactSyncResource, asset: str) -> dict[str, Any]:
     contacts = snapshot.contacts
     meta: dict[str, Any] = {
+        **_lineage(asset, sync),
         "dagster/row_count": len(contacts),
         "live": int((~contacts["is_deleted"]).sum()),
         "deleted_or_merged": int(contacts["is_deleted"].sum()),
@@ -124,7 +131,7 @@ def crm_contacts(
     data_dir = contact_sync.services.settings.data_dir
     snapshot = refresh_crm_snapshot(crm, ledger, data_dir, persist=not contact_sync.dry_run)
     _log_read(context, snapshot, crm_plugin(crm.kind).label, contact_sync)
-    return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
+    return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync, "crm_contacts"))
 
 
 @dg.asset(
@@ -142,7 +149,7 @@ def genesys_contacts(
         genesys, contact_sync.services.settings, persist=not contact_sync.dry_run, full=contact_sync.full_genesys_read
     )
     _log_read(context, snapshot, "Genesys", contact_sync)
-    return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync))
+    return dg.Output(snapshot, metadata=_snapshot_metadata(snapshot, contact_sync, "genesys_contacts"))
 
 
 @dg.asset(
@@ -244,6 +251,7 @@ def reconciliation(
             "mode": mode,
             "cohort": cohort,
             "dry_run": contact_sync.dry_run,
+            **_lineage("reconciliation", contact_sync),
             **summary,
             "delete_guard": plan.delete_guard or "",
             "held_deletes": _preview(plan.refused_deletes),
@@ -299,7 +307,7 @@ def genesys_writes(
         forget_genesys_contacts(data_dir, summary.deleted_ids)
         remember_genesys_organizations(data_dir, summary.organizations)
     _log_writes(context, summary, "Genesys")
-    return dg.Output(summary, metadata=_write_metadata(summary))
+    return dg.Output(summary, metadata={**_write_metadata(summary), **_lineage("genesys_writes", contact_sync)})
 
 
 @dg.asset(
@@ -328,7 +336,7 @@ def crm_writes(
     else:
         summary = apply_to_crm(crm, ledger, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids)
     _log_writes(context, summary, crm_plugin(kind).label)
-    return dg.Output(summary, metadata=_write_metadata(summary))
+    return dg.Output(summary, metadata={**_write_metadata(summary), **_lineage("crm_writes", contact_sync)})
 
 
 @dg.asset(

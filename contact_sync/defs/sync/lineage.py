@@ -136,3 +136,37 @@ def with_column_lineage(
         return spec.merge_attributes(metadata=added) if added else spec
 
     return list(dg.map_asset_specs(described, assets))
+
+
+def field_lineage_markdown(policy: SyncPolicy, plugin: CrmPlugin) -> str:
+    """Where each field goes, as a table a person reads on the asset page (the UI draws column lineage graphs only
+    in Dagster+; the open-source UI shows this table and the metadata's `dagster/column_lineage`)."""
+    lines = [
+        f"| {plugin.label} field | canonical | Genesys field | flows | conflict policy |",
+        "|---|---|---|---|---|",
+    ]
+    for rule in policy.fields_for(plugin.kind):
+        crm_field = rule.crm_fields[plugin.kind]
+        flows = []
+        if rule.to_genesys:
+            flows.append(
+                f"{crm_field} → crm_contacts.{rule.name} → reconciliation → genesys_writes.{rule.genesys_path}"
+            )
+        if rule.to_crm:
+            flows.append(
+                f"{rule.genesys_path} → genesys_contacts.{rule.name} → reconciliation → crm_writes.{crm_field} "
+                "(bidirectional runs)"
+            )
+        lines.append(
+            f"| `{crm_field}` | `{rule.name}` | `{rule.genesys_path}` | {'<br>'.join(flows)} | {rule.conflict} |"
+        )
+    return "\n".join(lines)
+
+
+def run_lineage_metadata(asset: str, policy: SyncPolicy, plugin: CrmPlugin) -> dict[str, object]:
+    """The column lineage (and, for the plan, the field table) to put in a materialization's metadata: Dagster reads
+    column lineage from the latest materialization, and the policy in effect is the run's."""
+    metadata = {k: v for k, v in column_lineage(policy, plugin).get(asset, {}).items() if k == "dagster/column_lineage"}
+    if asset == "reconciliation":
+        metadata["field_lineage"] = dg.MetadataValue.md(field_lineage_markdown(policy, plugin))
+    return metadata
