@@ -1,7 +1,7 @@
 """The Dagster UI, checked in a real browser: after the demo's runs, `dagster-webserver` serves the project's
 workspace on loopback and headless Chromium (Debian's package, driven by Playwright) loads the asset graph, the
-`sync_report` asset with its metadata, the rollout partitions and a run's logs. Screenshots go to the test's tmp
-folder."""
+`sync_report` asset with its metadata, the rollout partitions, a run's logs, the `sync_health` view, the plan's field
+lineage, a `trace_contact` run and the conflict preview. Screenshots go to the test's tmp folder."""
 
 from __future__ import annotations
 
@@ -108,13 +108,50 @@ def webserver(chromium: Path, demo_run: tuple[Path, str], tmp_path: Path) -> Ite
         log.close()
 
 
+def show_markdown(page: Any, key: str) -> str:
+    """The markdown of the metadata entry `key` as shown: in its "[Show Markdown]" dialog, or in the row when the UI
+    shows it inline (a short one)."""
+    row = page.locator("tr", has=page.get_by_text(key, exact=True)).first
+    row.scroll_into_view_if_needed()
+    link = row.get_by_text("[Show Markdown]")
+    if not link.count():
+        return str(row.inner_text())
+    link.click()
+    dialog = page.get_by_role("dialog").last
+    dialog.wait_for(state="visible")
+    text = str(dialog.inner_text())
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    return text
+
+
+def trace_run(folder: Path, query: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A `trace_contact` run of `query` in the demo's instance, as an operator launches it; its run id."""
+    from dotenv import dotenv_values
+
+    from contact_sync.definitions import defs
+
+    for key, value in dotenv_values(folder / ".env").items():
+        monkeypatch.setenv(key, str(value))
+    instance = dg.DagsterInstance.from_config(str(folder / "dagster_home"))
+    try:
+        result = defs.resolve_job_def("trace_contact").execute_in_process(
+            instance=instance, run_config={"ops": {"trace_one_contact": {"config": {"query": query}}}}
+        )
+    finally:
+        instance.dispose()
+    return result.run_id
+
+
 def see(page: Any, *texts: str) -> None:
     """Wait until each text is visible on the page, as a person would read it."""
     for text in texts:
         page.get_by_text(text, exact=True).first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
 
 
-def test_the_ui_shows_the_demo_runs(chromium: Path, demo_run: tuple[Path, str], webserver: str, tmp_path: Path) -> None:
+def test_the_ui_shows_the_demo_runs(
+    chromium: Path, demo_run: tuple[Path, str], webserver: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from playwright.sync_api import sync_playwright
 
     instance = dg.DagsterInstance.from_config(str(demo_run[0] / "dagster_home"))
@@ -126,6 +163,8 @@ def test_the_ui_shows_the_demo_runs(chromium: Path, demo_run: tuple[Path, str], 
     assert event is not None and event.asset_materialization is not None
     stored = {k: v.value for k, v in event.asset_materialization.metadata.items()}
     pilot = next(r for r in runs if r.tags.get("dagster/partition") == "pilot-001")
+    decided = "0035g0000000004AAA"  # the demo's contact whose email conflict a person decided
+    traced = trace_run(demo_run[0], decided, monkeypatch)
     last = runs[0]
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -174,6 +213,39 @@ def test_the_ui_shows_the_demo_runs(chromium: Path, demo_run: tuple[Path, str], 
             see(page, "Success", "partition: pilot-001", "RUN_SUCCESS")
             page.get_by_text('Finished execution of run for "sync_one_way".').wait_for(state="visible")
             page.screenshot(path=shots / "5-run-logs.png")
+
+            # The health view: every real run of the demo in a table, the score against its threshold, a green check.
+            page.goto(f"{webserver}/assets/sync_health")
+            see(page, "Latest materialization", "health_score", "health_threshold", "runs", "run_score")
+            for run in runs:
+                see(page, run.run_id)
+            page.screenshot(path=shots / "6-sync-health.png", full_page=True)
+            page.goto(f"{webserver}/assets/sync_health?view=checks")
+            see(page, "health_above_threshold")
+            page.get_by_text("Passed").first.wait_for(state="visible")
+
+            # Where Phone goes: the plan's field lineage, as the reconciliation's latest materialization shows it.
+            page.goto(f"{webserver}/assets/reconciliation")
+            see(page, "Latest materialization", "field_lineage")
+            lineage = show_markdown(page, "field_lineage")
+            assert "Phone → crm_contacts.phone → reconciliation → genesys_writes.workPhone" in lineage, lineage
+            assert "workPhone → genesys_contacts.phone → reconciliation → crm_writes.Phone" in lineage, lineage
+            page.screenshot(path=shots / "7-field-lineage.png")
+
+            # A trace_contact run: the contact's history with its decided email, whole, in the run's output.
+            page.goto(f"{webserver}/runs/{traced}")
+            see(page, "Success", "RUN_SUCCESS")
+            trace = show_markdown(page, "trace")
+            assert f"Changes of {decided}" in trace and "m.work@example.com" in trace, trace
+            assert "m.personal@example.org" in trace and "decision" in trace, trace
+            page.screenshot(path=shots / "8-trace-run.png")
+
+            # The conflict preview of the last run: both versions and the decision, not cut off.
+            page.goto(f"{webserver}/assets/conflict_report")
+            see(page, "Latest materialization", "preview")
+            preview = show_markdown(page, "preview")
+            assert "m.work@example.com" in preview and "m.personal@example.org" in preview, preview
+            page.screenshot(path=shots / "9-conflict-preview.png")
         finally:
             browser.close()
     assert sorted(p.name for p in shots.iterdir()) == [
@@ -183,4 +255,8 @@ def test_the_ui_shows_the_demo_runs(chromium: Path, demo_run: tuple[Path, str], 
         "3b-sync-report-figures.png",
         "4-partitions.png",
         "5-run-logs.png",
+        "6-sync-health.png",
+        "7-field-lineage.png",
+        "8-trace-run.png",
+        "9-conflict-preview.png",
     ]
