@@ -3,7 +3,9 @@
 the command line and the demo share.
 
 `run_sync` returns the run id, its status and the run report (the object `contact-sync sync --json` prints);
-`open_instance` and `open_ledger` open what a run records into. Whatever stops a run before it starts (a bad setting,
+`open_instance` and `open_ledger` open what a run records into. While a run executes, each step's start, the last
+line it logs and its end are reported to `contact_sync.pipeline.progress` (what `contact-sync sync` shows as progress),
+taken from the run's Dagster events as the instance stores them. Whatever stops a run before it starts (a bad setting,
 an unknown cohort, an unusable instance or ledger, a sync of the pair already in progress) is a one-line
 `LaunchError`; a run that fails returns status "failure", closed in the ledger and alerted.
 """
@@ -15,6 +17,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -31,6 +34,7 @@ from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import runs
 from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
 from contact_sync.pipeline.locks import process_is_gone, this_process
+from contact_sync.pipeline.progress import SIDE_LABELS, ProgressCallback, ProgressEvent, installed
 from contact_sync.pipeline.services import check_configuration
 from contact_sync.settings import SettingsError
 from contact_sync.sync.plan import SyncPlan
@@ -51,6 +55,17 @@ _QUIET: Final = logging.getLogger("contact_sync.cli.quiet")
 """Alerts the command shows itself (in its report) are not logged a second time."""
 _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
+PROGRESS_STEPS: Final[Mapping[str, tuple[str, str | None, int, int]]] = {
+    # Dagster step: (progress step, side, which part of that step it is, how many parts it has)
+    "crm_contacts": ("read", "crm", 1, 1),
+    "genesys_contacts": ("read", "genesys", 1, 1),
+    "contact_matches": ("decide", None, 1, 2),
+    "reconciliation": ("decide", None, 2, 2),
+    "genesys_writes": ("write", "genesys", 1, 1),
+    "crm_writes": ("write", "crm", 1, 1),
+    "sync_report": ("report", None, 1, 1),
+}
+"""The sync jobs' steps a person follows; the others (checks, conflict_report, health) take no time worth showing."""
 
 
 class LaunchError(Exception):
@@ -284,6 +299,47 @@ def _execute(
     )
 
 
+class _StepProgress:
+    """Reports a run's steps (`PROGRESS_STEPS`) to `target` from its Dagster events: a step's start, each INFO line
+    it logs, and its success with the last of those lines (what it read, decided or wrote).
+
+    Listening to the instance is the one way Dagster offers to see an in-process run's events as they happen
+    (`execute_in_process` returns them only at the end; hooks and loggers would have to be part of the job): the
+    instance calls the listener each time it stores one of the run's events, in the thread running the step. The
+    target is the callback installed when the run started, called directly: a step may install its own meanwhile
+    (to log its batches), and a report sent to that one would be logged again, and heard again, here."""
+
+    def __init__(self, target: ProgressCallback) -> None:
+        self.target = target
+        self.said: dict[str, str] = {}
+
+    def __call__(self, entry: dg.EventLogEntry) -> None:
+        if entry.step_key not in PROGRESS_STEPS:
+            return
+        step, side, part, parts = PROGRESS_STEPS[entry.step_key]
+        event = entry.dagster_event
+        try:
+            if event is None:  # a line the step logged
+                if entry.level >= logging.INFO and entry.user_message:
+                    self.said[entry.step_key] = _without_label(entry.user_message.strip().splitlines()[0], step, side)
+                    self.target(ProgressEvent(step, side, part - 1, parts, self.said[entry.step_key]))
+            elif event.event_type == dg.DagsterEventType.STEP_START:
+                self.target(ProgressEvent(step, side, part - 1, parts))
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                self.target(ProgressEvent(step, side, part, parts, self.said.get(entry.step_key, "")))
+        except Exception:  # showing progress must never fail the run it shows
+            logging.getLogger(__name__).debug("progress display failed", exc_info=True)
+
+
+def _without_label(line: str, step: str, side: str | None) -> str:
+    """A step's log line without the label the progress display puts before it anyway ("Genesys: read 206 records"
+    and "write Genesys: updates: 400 of 1,200 sent" would read "read Genesys: Genesys: read 206 records"...)."""
+    for label in (ProgressEvent(step, side, 0, None).label, SIDE_LABELS.get(side or "")):
+        if label and line.startswith(f"{label}: "):
+            return line.removeprefix(f"{label}: ")
+    return line
+
+
 def _execute_job(
     instance: dg.DagsterInstance,
     defs: dg.Definitions,
@@ -293,8 +349,13 @@ def _execute_job(
     log_level: str,
     tags: Mapping[str, str] | None,
 ) -> dg.ExecuteInProcessResult:
+    run_id = str(uuid.uuid4())  # chosen here so the listener is in place before the run's first event
+    target = installed()
+    if target is not None:  # someone shows progress (the command line); nobody else pays for listening
+        instance.add_event_listener(run_id, _StepProgress(target))
     return defs.resolve_job_def(job_name(mode)).execute_in_process(
         instance=instance,
+        run_id=run_id,
         partition_key=cohort,
         run_config={
             "resources": {"contact_sync": {"config": {"dry_run": dry_run}}},

@@ -24,12 +24,16 @@ def cohort() -> None:
 def create(name: str, size: int) -> None:
     """Pick SIZE live CRM contacts (the same ones for the same data) and store them as cohort NAME."""
     from contact_sync.cli.launch import cli_services
+    from contact_sync.cli.progress import command_progress
     from contact_sync.defs.sync.partitions import ensure_cohort_partition
     from contact_sync.launcher import open_instance
     from contact_sync.pipeline.cohorts import create_cohort
+    from contact_sync.pipeline.progress import report_progress
 
-    with cli_services() as services:
+    with cli_services() as services, command_progress():
+        report_progress("read", "crm", 0, None, f"picking {size} live contacts for cohort {name}")
         record = create_cohort(services, name, size)
+        report_progress("read", "crm", 1, 1, f"cohort {record.name}: {record.size} contacts")
         settings = services.settings
     with open_instance(settings) as instance:
         ensure_cohort_partition(instance, record.name)

@@ -13,11 +13,12 @@ from typing import Final
 import click
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from contact_sync.cli.launch import console as stdout_console
 from contact_sync.cli.launch import print_table
+from contact_sync.cli.progress import command_progress
 from contact_sync.crms import crm_plugin
 from contact_sync.demo.walkthrough import DEMO_CRMS, DemoError, DemoFolder, Section, Walkthrough
 
@@ -75,22 +76,10 @@ def _walk(place: DemoFolder, contacts: int, crm: str, console: Console) -> None:
         f"(no real service is called), {contacts} CRM contacts, Dagster home {place.dagster_home}\n"
     )
     started = time.perf_counter()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("Starting", total=1)
-
-        def report(what: str, done: int, total: int) -> None:
-            progress.update(task, description=what, completed=done, total=total)
-
+    with command_progress(console) as bar:
+        shown = _Shown(bar)
         try:
-            with Walkthrough(place, contacts, crm, progress=report) as walk:
+            with Walkthrough(place, contacts, crm, progress=shown.report) as walk:
                 steps = [
                     walk.seed,
                     walk.phase1_pilot,
@@ -103,11 +92,11 @@ def _walk(place: DemoFolder, contacts: int, crm: str, console: Console) -> None:
                     walk.end_state,
                 ]
                 for step in steps:
-                    progress.reset(task, description=step.__doc__.split(":")[0] if step.__doc__ else "", total=1)
+                    shown.begin(step.__doc__.split(":")[0] if step.__doc__ else "")
                     section = step()
-                    progress.stop_task(task)
-                    render(section, progress.console)
-                    progress.start_task(task)
+                    shown.pause()
+                    render(section, console)
+                    shown.resume()
         except DemoError as exc:
             raise click.ClickException(f"{exc} (demo folder: {place.root})") from None
     console.print(f"Demo finished in {time.perf_counter() - started:.0f} s. Open the same runs in the Dagster UI:\n")
@@ -117,3 +106,31 @@ def _walk(place: DemoFolder, contacts: int, crm: str, console: Console) -> None:
         f"partitions ({', '.join(['all', 'pilot-001'])}) and every run's logs.",
         highlight=False,
     )
+
+
+class _Shown:
+    """The demo's own step in the live display, above each run's steps (read, decide, write) that the launcher
+    reports; nothing when there is no display (piped: the runs' steps are lines on stderr)."""
+
+    def __init__(self, bar: Progress | None) -> None:
+        self.bar = bar
+        self.task = bar.add_task("Starting", total=1, message="") if bar is not None else None
+
+    def report(self, what: str, done: int, total: int) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, description=what, completed=done, total=total)
+
+    def begin(self, title: str) -> None:
+        if self.bar is not None and self.task is not None:
+            for task in self.bar.task_ids:
+                if task != self.task:
+                    self.bar.remove_task(task)  # the previous run's steps
+            self.bar.reset(self.task, description=title, total=1)
+
+    def pause(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop_task(self.task)
+
+    def resume(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.start_task(self.task)

@@ -91,8 +91,10 @@ def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) ->
     import uuid
 
     from contact_sync.cli.launch import cli_services
+    from contact_sync.cli.progress import command_progress
     from contact_sync.launcher import open_instance, refuse_overlap, settings_from_env
     from contact_sync.pipeline.locks import RunLockError, claim_run_lock, pair_name, release_run_lock
+    from contact_sync.pipeline.progress import report_progress
     from contact_sync.pipeline.rollback import RollbackError, rollback_run
 
     run_id = run_id.strip()
@@ -109,7 +111,12 @@ def rollback(run_id: str, dry_run: bool, delete_created: bool, as_json: bool) ->
         try:
             if not dry_run:
                 claim_run_lock(services.ledger, pair_name(), holder, lambda _: False, wait_s=0)
-            result = rollback_run(services, run_id, delete_created=delete_created, dry_run=dry_run)
+            step = "plan the rollback" if dry_run else "roll back"
+            with command_progress():
+                report_progress(step, None, 0, None, f"run {run_id}: what it wrote, and the values now")
+                result = rollback_run(services, run_id, delete_created=delete_created, dry_run=dry_run)
+                did = f"{len(result.changes)} field(s) it wrote, {len(result.created)} contact(s) it created"
+                report_progress(step, None, 1, 1, f"run {run_id}: {did}")
         except (RollbackError, RunLockError) as exc:
             raise click.ClickException(str(exc)) from None
         finally:

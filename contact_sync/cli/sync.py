@@ -44,9 +44,11 @@ ID_COLUMNS: Final = ("crm_id", "genesys_id")
 def sync(mode: Mode | None, cohort: str | None, dry_run: bool, as_json: bool, verbose: bool) -> None:
     """Run one sync (through Dagster: it appears in the UI of the same DAGSTER_HOME)."""
     from contact_sync.cli.launch import console
+    from contact_sync.cli.progress import command_progress
     from contact_sync.launcher import run_sync  # Dagster loads only when a run is asked for
 
-    outcome = run_sync(mode, cohort, dry_run=dry_run, log_level="INFO" if verbose else "CRITICAL")
+    with command_progress():
+        outcome = run_sync(mode, cohort, dry_run=dry_run, log_level="INFO" if verbose else "CRITICAL")
     warning = home_warning(outcome.dagster_home) if outcome.dagster_home is not None else None
     if warning:
         click.echo(f"Warning: {warning}", err=True)

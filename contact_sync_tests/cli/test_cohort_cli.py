@@ -4,19 +4,25 @@ the ledger and added as a partition of the Dagster instance; bad names, sizes an
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from click.testing import CliRunner, Result
 
 from contact_sync.cli import main
 from contact_sync.launcher import open_instance, open_ledger
 from contact_sync.simulators import RunningSimulators
+from contact_sync_tests.cli.operator_fixtures import piped
 
 
 def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def test_create_before_any_sync_then_list(sims: RunningSimulators, cli_env: dict[str, str]) -> None:
+def test_create_before_any_sync_then_list(
+    sims: RunningSimulators, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    piped(monkeypatch)
     ids = sims.salesforce.load_contacts([{"LastName": f"Pilot{i:02d}"} for i in range(12)])
     sims.salesforce.delete_contact(ids[0])  # deleted contacts are never picked
 
@@ -26,6 +32,9 @@ def test_create_before_any_sync_then_list(sims: RunningSimulators, cli_env: dict
     assert made.exit_code == 0 and bigger.exit_code == 0, made.output + bigger.output
     assert "Created cohort pilot-001 with 5 contacts." in made.output
     assert "only 11 live CRM contacts exist" in bigger.output
+    # What it did, as one progress line on stderr (stderr is no terminal here); stdout says it in words.
+    assert re.fullmatch(r"read CRM: cohort pilot-001: 5 contacts \(\d+\.\d s\)\n", made.stderr), made.stderr
+    assert made.stdout.startswith("Created cohort pilot-001")
     with open_ledger() as ledger:
         members = ledger.cohort_members("pilot-001")
         assert set(ledger.cohort_members("everyone-live")) == set(ids[1:])

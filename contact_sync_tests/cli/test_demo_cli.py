@@ -130,6 +130,9 @@ def test_demo_on_every_other_crm_runs_to_the_end_and_matches_the_services(tmp_pa
     assert result.exit_code == 0, result.output
     assert f"built-in {crm_plugin(crm).label} and Genesys simulators" in " ".join(result.output.split())
     check_against_services(folder, result.output, crm=crm, contacts=200)
+    # stderr is no terminal: each of the five runs' steps is one progress line there, and nothing else is.
+    steps = ["read CRM", "read Genesys", "decide", "write Genesys", "write CRM", "report"]
+    assert [line.split(": ", 1)[0] for line in result.stderr.splitlines()] == steps * 5, result.stderr
 
 
 def phone_e164(text: str) -> str:

@@ -4,6 +4,7 @@ run ids are one-line errors that leave everything as it was."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -122,6 +123,10 @@ def test_rollback_command(sims: RunningSimulators, cli_env: Path, monkeypatch: p
         listing = invoke("rollback", first, "--delete-created", "--dry-run")
         assert listing.exit_code == 0 and "would do this" in listing.output and sims.genesys.count() == 3
         assert_whole(listing.stdout, first, ada, alan, ada_gid, alan_gid, grace_gid)  # piped at 80 columns
+        assert re.fullmatch(
+            rf"plan the rollback: run {first}: 1 field\(s\) it wrote, 2 contact\(s\) it created \(\d+\.\d s\)\n",
+            listing.stderr,
+        ), listing.stderr
         deleted = json_of("rollback", first, "--delete-created")
         assert sorted(c["action"] for c in deleted["created"]) == ["deleted", "deleted"]
         assert sims.genesys.contact(ada_gid) is None and sims.genesys.contact(alan_gid) is None

@@ -23,6 +23,7 @@ from contact_sync.launcher import LAUNCH_TAG, open_ledger
 from contact_sync.settings import GenesysSettings
 from contact_sync.simulators import RunningSimulators, run_simulators
 from contact_sync.sync.policy import DEFAULT_POLICY_PATH
+from contact_sync_tests.cli.operator_fixtures import on_terminal, piped, plain
 from contact_sync_tests.conftest import point_at_simulators
 
 REPORT_KEYS = {
@@ -51,10 +52,18 @@ REPORT_KEYS = {
     "dry_run",
 }
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))
+SYNC_STEPS = ("read CRM", "read Genesys", "decide", "write Genesys", "write CRM", "report")
+PROGRESS_LINE = re.compile(rf"^({'|'.join(SYNC_STEPS)}): (.+) \((\d+\.\d) s\)$")
+"""A progress line on stderr: the step, what it did, how long it took."""
 
 
 def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
+
+
+def progress_lines(output: str) -> list[tuple[str, str]]:
+    """(step, what it did) of each progress line in the output."""
+    return [(m[1], m[2]) for line in output.splitlines() if (m := PROGRESS_LINE.match(line))]
 
 
 def test_the_readme_first_command_json_report_and_the_run_in_dagster_home(
@@ -75,7 +84,9 @@ def test_the_readme_first_command_json_report_and_the_run_in_dagster_home(
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "BUILT-IN SIMULATORS" in done.stderr and "Traceback" not in done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [step for step, _ in progress_lines(done.stderr)] == list(SYNC_STEPS)  # stderr is a pipe: lines
+    (line,) = done.stdout.splitlines()
+    report = json.loads(line)
     assert set(report) == REPORT_KEYS
     assert (report["status"], report["mode"], report["cohort"], report["dry_run"]) == (
         "success",
@@ -226,3 +237,41 @@ def test_a_ledger_in_a_folder_that_cannot_exist_is_one_line(
     result = cli("sync")
     assert result.exit_code == 1 and "CONTACT_SYNC_DATABASE_URL" in result.output, result.output
     assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
+
+
+def test_progress_is_one_line_per_step_on_stderr_and_stdout_keeps_the_report(
+    sims: RunningSimulators, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stderr not a terminal: one line per step, in order, saying what it did; stdout holds the report (or its one
+    JSON line) and no progress. On a terminal, a live display on stderr instead of the lines."""
+    sims.salesforce.load_contacts([{"LastName": f"Step{i}", "Email": f"step{i}@example.com"} for i in range(3)])
+    piped(monkeypatch)
+
+    readable = cli("sync")
+
+    assert readable.exit_code == 0, readable.output
+    steps = progress_lines(readable.stderr)
+    assert [step for step, _ in steps] == list(SYNC_STEPS)
+    assert len(readable.stderr.splitlines()) == len(SYNC_STEPS)  # nothing else on stderr
+    said = dict(steps)
+    assert said["read CRM"].startswith("Salesforce: read 3 records (full)")
+    assert said["read Genesys"].startswith("read 0 records (full")
+    assert said["decide"].startswith("decided 3 records of cohort all (one_way)")
+    assert said["write Genesys"].startswith("wrote 3 created, 0 updated")
+    assert said["write CRM"].startswith("Salesforce: wrote 0 created, 0 updated")
+    assert readable.stdout.startswith("Sync run ") and "What the run did" in readable.stdout
+    assert not progress_lines(readable.stdout)
+
+    as_json = cli("sync", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    (line,) = as_json.stdout.splitlines()
+    assert json.loads(line)["created"] == {"genesys": 0, "crm": 0}
+    assert [step for step, _ in progress_lines(as_json.stderr)] == list(SYNC_STEPS)
+
+    on_terminal(monkeypatch, 120)
+    live = cli("sync", "--json")
+    assert live.exit_code == 0, live.output
+    (line,) = live.stdout.splitlines()
+    assert json.loads(line)["status"] == "success"
+    drawn = plain(live.stderr)
+    assert not progress_lines(drawn) and [step for step in SYNC_STEPS if step not in drawn] == []
