@@ -20,6 +20,7 @@ from contact_sync.connectors.results import WriteReport
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline.genesys_adapter import GenesysAdapter
+from contact_sync.pipeline.progress import report_progress
 from contact_sync.pipeline.snapshots import Snapshot
 from contact_sync.sync.plan import SyncPlan
 
@@ -100,6 +101,15 @@ def _reason(rows: pd.DataFrame, side: str) -> np.ndarray:
 def _chunks(ids: list[str], size: int = CHUNK) -> Iterable[list[str]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _batches(ids: list[str], side: str, what: str) -> Iterable[list[str]]:
+    """`_chunks`, telling the progress hook after each batch is done ("genesys updates: 400 of 1,200")."""
+    done = 0
+    for chunk in _chunks(ids):
+        yield chunk
+        done += len(chunk)
+        report_progress("write", side, done, len(ids), f"{what}: {done:,} of {len(ids):,} sent")
 
 
 def _base(rows: pd.DataFrame) -> pd.DataFrame:
@@ -295,7 +305,7 @@ def apply_to_genesys(
         changes.setdefault(str(gid), {}).update(genesys.link_paths(crm_id))
     stamps = snapshot.stamp_map()
     base_rows = recon[recon["base_update"] & recon["action"].isin(["write_genesys"])]
-    for ids in _chunks(sorted(changes)):
+    for ids in _batches(sorted(changes), "genesys", "updates"):
         report = genesys.genesys.update_contacts({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
         summary.absorb(report)
         done = {o.key for o in report.outcomes if o.status == "updated"}
@@ -333,7 +343,9 @@ def apply_to_genesys(
         creates = plan.genesys_creates.set_index("crm_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_genesys"]
-        for ids in _chunks(_not_linked_yet(ledger, kind, [str(i) for i in creates.index], "crm_id")):
+        for ids in _batches(
+            _not_linked_yet(ledger, kind, [str(i) for i in creates.index], "crm_id"), "genesys", "creates"
+        ):
             items = [(crm_id, genesys.create_body(values[crm_id], organizations, crm_id)) for crm_id in ids]
             # The audit first: if the process dies once the service applied the create, the creation is recorded.
             intent = create_rows[create_rows["crm_id"].isin(ids) & create_rows["new_value"].notna()]
@@ -416,7 +428,7 @@ def apply_to_crm(
     for crm_id, fld, value in zip(written["crm_id"], written["field"], written["new_value"], strict=True):
         changes.setdefault(str(crm_id), {})[fld] = value
     stamps = snapshot.stamp_map()
-    for ids in _chunks(sorted(changes)):
+    for ids in _batches(sorted(changes), "crm", "updates"):
         report = crm.update({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
         summary.absorb(report)
         done = {o.key for o in report.outcomes if o.status == "updated"}
@@ -440,7 +452,9 @@ def apply_to_crm(
         creates = plan.crm_creates.set_index("genesys_id")
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_crm"]
-        for ids in _chunks(_not_linked_yet(ledger, kind, [str(i) for i in creates.index], "genesys_id")):
+        for ids in _batches(
+            _not_linked_yet(ledger, kind, [str(i) for i in creates.index], "genesys_id"), "crm", "creates"
+        ):
             report = crm.create([(gid, {k: v for k, v in values[gid].items() if k != "account_id"}) for gid in ids])
             summary.absorb(report)
             made = {o.key: o.record_id for o in report.outcomes if o.status == "created" and o.record_id}

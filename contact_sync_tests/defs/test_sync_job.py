@@ -154,6 +154,9 @@ def test_the_health_view_has_one_row_and_one_point_per_real_run(
     assert metadata["health_threshold"].value == PipelineSettings.from_env().health_threshold
     [check] = [e for e in second.get_asset_check_evaluations() if e.check_name == "health_above_threshold"]
     assert check.passed
+    # The first run's log says how far its writes went, batch by batch.
+    lines = [e.user_message for e in dagster_instance.all_logs(first.run_id) if e.step_key == "genesys_writes"]
+    assert "write Genesys: creates: 4 of 4 sent" in lines
 
 
 def test_manual_conflict_is_held_once_then_the_decision_is_applied_and_marked(

@@ -3,7 +3,7 @@ the Dagster UI tell the run's story (row counts, created/updated/skipped/errors/
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from contact_sync.pipeline.genesys_snapshot import (
 )
 from contact_sync.pipeline.locks import pair_name, release_run_lock
 from contact_sync.pipeline.planning import match_snapshots, plan_cohort
+from contact_sync.pipeline.progress import ProgressEvent, progress_to
 from contact_sync.pipeline.services import SIMULATOR_WARNING
 from contact_sync.pipeline.snapshots import Snapshot, refresh_crm_snapshot
 from contact_sync.pipeline.status import health_rows
@@ -265,6 +266,15 @@ def reconciliation(
     )
 
 
+def _log_progress(context: dg.AssetExecutionContext) -> Callable[[ProgressEvent], None]:
+    """Progress reports as run log lines: one per written batch, so a long write shows how far it is."""
+
+    def log(event: ProgressEvent) -> None:
+        context.log.info(f"{event.label}: {event.message}")
+
+    return log
+
+
 def _log_writes(context: dg.AssetExecutionContext, summary: WriteSummary, label: str) -> None:
     verb = "would write" if summary.dry_run else "wrote"
     context.log.info(
@@ -302,7 +312,8 @@ def genesys_writes(
     if contact_sync.dry_run:
         summary = planned_genesys(reconciliation)
     else:
-        summary = apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id)
+        with progress_to(_log_progress(context)):
+            summary = apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id)
         data_dir = contact_sync.services.settings.data_dir
         forget_genesys_contacts(data_dir, summary.deleted_ids)
         remember_genesys_organizations(data_dir, summary.organizations)
@@ -334,7 +345,10 @@ def crm_writes(
     elif contact_sync.dry_run:
         summary = planned_crm(reconciliation, kind)
     else:
-        summary = apply_to_crm(crm, ledger, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids)
+        with progress_to(_log_progress(context)):
+            summary = apply_to_crm(
+                crm, ledger, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids
+            )
     _log_writes(context, summary, crm_plugin(kind).label)
     return dg.Output(summary, metadata={**_write_metadata(summary), **_lineage("crm_writes", contact_sync)})
 
