@@ -102,8 +102,10 @@ def _walk(place: DemoFolder, contacts: int, crm: str, console: Console) -> None:
     console.print(f"Demo finished in {time.perf_counter() - started:.0f} s. Open the same runs in the Dagster UI:\n")
     console.print(f"  {place.dagster_dev_command()}", highlight=False, soft_wrap=True)
     console.print(
-        "\n  then http://127.0.0.1:3000: the asset graph, `sync_report` with each run's figures, the rollout_cohort "
-        f"partitions ({', '.join(['all', 'pilot-001'])}) and every run's logs.",
+        "\n  then http://127.0.0.1:3000: the asset graph, `sync_health` (every run's figures and the health score), "
+        "`sync_report` and its loss checks, `reconciliation`'s field_lineage (where each field goes), the "
+        f"rollout_cohort partitions ({', '.join(['all', 'pilot-001'])}), every run's logs, and the `trace_contact` "
+        "job for one contact's history.",
         highlight=False,
     )
 
