@@ -337,7 +337,8 @@ class Walkthrough:
         rows = self.run_rows(report)
         reasons = meta.get("review_reasons") or {}
         rows += [
-            ["CRM duplicate records reported", str(meta.get("crm_duplicate_records", "-"))],
+            ["CRM records in a duplicate group", str(meta.get("crm_duplicate_records", "-"))],
+            ["  folded into their twin (not created twice)", str(meta.get("crm_duplicates_folded", "-"))],
             ["Matched by stored link (the pilot's)", str(meta.get("matched_by_link", 0))],
             ["Linked to an existing Genesys contact on evidence", str(meta.get("linked_by_score", 0))],
             ["  proposed by email", str(meta.get("matched_by_email", 0))],

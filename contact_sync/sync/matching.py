@@ -526,6 +526,17 @@ def _no_people() -> tuple[pd.Series, pd.Series]:
     return empty, empty
 
 
+def duplicate_figures(duplicates: pd.DataFrame, side: str) -> dict[str, int]:
+    """The duplicate figures of one side, the same wherever they are shown: records in a duplicate group (each once,
+    though a record can share its email and its phone with its twin), and those folded into their group's primary
+    (not created or linked a second time)."""
+    secondary = ~duplicates["is_primary"].astype(bool)
+    return {
+        f"{side}_duplicate_records": int(duplicates["record_id"].nunique()),
+        f"{side}_duplicates_folded": int(duplicates.loc[secondary, "record_id"].nunique()),
+    }
+
+
 def unmatched_genesys_reasons(unmatched: pd.DataFrame) -> pd.Series:
     """Why each unmatched Genesys record (``MatchResult.unmatched_genesys``) is not a new CRM contact; null for the
     records that are only in Genesys, the ones ``create_crm_from_genesys`` may create."""

@@ -19,7 +19,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
-from contact_sync.sync.matching import REVIEW_COLUMNS, MatchResult, unmatched_genesys_reasons
+from contact_sync.sync.matching import REVIEW_COLUMNS, MatchResult, duplicate_figures, unmatched_genesys_reasons
 from contact_sync.sync.merge import (
     MERGE_COLUMNS,
     Columns,
@@ -224,8 +224,8 @@ class SyncPlan:
             "new_links": len(self.new_links),
             "base_updates": len(self.base_updates),
             "ambiguous_records": len(self.ambiguous),
-            "crm_duplicate_records": int(self.crm_duplicates["record_id"].nunique()),
-            "genesys_duplicate_records": int(self.genesys_duplicates["record_id"].nunique()),
+            **duplicate_figures(self.crm_duplicates, "crm"),
+            **duplicate_figures(self.genesys_duplicates, "genesys"),
             "rejected": len(self.rejected),
             "match_review_pairs": len(self.review),
             "decided_records": self.decided_records(),

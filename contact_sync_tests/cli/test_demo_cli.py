@@ -226,6 +226,10 @@ def test_the_demos_figures_agree_in_its_tables_the_report_the_ui_the_health_view
         assert figures(output, label) == [figure(reports[r]["report"].value) for r in printed], label
     durations = re.findall(r"^\s*Duration\s+([\d.]+) s\s*$", output, flags=re.M)
     assert durations == [f"{reports[r]['report'].value['duration_s']:.1f}" for r in printed]
+    # Duplicates mean one thing everywhere: the seeded duplicates are the records folded into their twin.
+    folded = figures(output, "folded into their twin (not created twice)")
+    assert folded == figures(output, "of which duplicates of another contact") and folded[0] > 0
+    assert figures(output, "CRM records in a duplicate group") == [2 * folded[0]]  # each seeded one has one twin
     # A one-way run of the 100-contact pilot accounts for at most its 100 contacts.
     pilot = reports[printed[0]]["report"].value
     assert pilot["cohort"] == "pilot-001"

@@ -38,7 +38,7 @@ from contact_sync.pipeline.writes import (
     planned_crm,
     planned_genesys,
 )
-from contact_sync.sync.matching import TRUSTED_EVIDENCE, MatchResult, unmatched_genesys_reasons
+from contact_sync.sync.matching import TRUSTED_EVIDENCE, MatchResult, duplicate_figures, unmatched_genesys_reasons
 from contact_sync.sync.plan import ReconciliationRow, SyncPlan
 
 MODE_TAG: Final = "contact_sync/mode"
@@ -202,8 +202,8 @@ def contact_matches(
             "unmatched_genesys": len(match.unmatched_genesys),
             "unmatched_genesys_only_in_genesys": int(reasons.isna().sum()),
             "ambiguous_records": len(match.ambiguous),
-            "crm_duplicate_records": len(match.crm_duplicates),
-            "genesys_duplicate_records": len(match.genesys_duplicates),
+            **duplicate_figures(match.crm_duplicates, "crm"),
+            **duplicate_figures(match.genesys_duplicates, "genesys"),
             "rejected": len(match.rejected),
             "crm_duplicates": _preview(match.crm_duplicates),
             "ambiguous": _preview(match.ambiguous),
