@@ -104,3 +104,23 @@ def test_more_than_10_record_errors_alert_to_the_ledger_and_the_webhook(
     recovered = scenario.sync()
     assert recovered.report["updated"]["genesys"] == 12 and recovered.report["errors"] == 0
     assert all(digits(gen.contact(linked[i])["workPhone"]["display"]).startswith("628") for i in ids)
+
+
+def test_refused_credentials_fail_the_write_step_at_once_instead_of_retrying_it(scenario: Scenario) -> None:
+    import time
+
+    from contact_sync.launcher import run_sync
+
+    scenario.load_crm(people(2))
+    # Every create is answered 401, even with a fresh token: credentials revoked in the middle of the run.
+    scenario.sims.genesys.set_faults([{"kind": "expired_token", "path": "/bulk/contacts/add"}])
+    started = time.monotonic()
+    outcome = run_sync("one_way", "all", instance=scenario.instance)
+    elapsed = time.monotonic() - started
+
+    assert not outcome.succeeded and outcome.error is not None and outcome.error.startswith("genesys_writes:")
+    events = [e.dagster_event.event_type_value for e in scenario.instance.all_logs(outcome.run_id) if e.dagster_event]
+    assert "STEP_UP_FOR_RETRY" not in events and events.count("STEP_FAILURE") == 1
+    assert elapsed < 30  # three retries would have waited 5 + 10 + 20 s
+    scenario.sims.genesys.set_faults([])
+    assert scenario.sync().report["created"]["genesys"] == 2  # nothing was lost: the next run creates both

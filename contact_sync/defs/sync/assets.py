@@ -11,6 +11,7 @@ import dagster as dg
 import dagster_pandera
 import pandas as pd
 
+from contact_sync.connectors.http import RetriesExhausted
 from contact_sync.crms import crm_plugin
 from contact_sync.crms.port import CrmAdapter
 from contact_sync.defs.resources import ContactSyncResource
@@ -57,8 +58,8 @@ DRY_RUN_REPORT: Final = dg.AssetSpec(
     description="What the last dry runs would have done (the run report of a run that wrote nothing). Its own asset, "
     "so dry runs are never the latest sync_report nor a point on its plots or on sync_health's.",
 )
-WRITE_RETRY: Final = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-"""For transient failures (a service down for a minute). Retrying is safe: the write steps are idempotent."""
+WRITE_RETRIES: Final = 3
+WRITE_RETRY_WAIT_S: Final = 5.0
 
 
 def run_mode(context: dg.AssetExecutionContext, sync: ContactSyncResource) -> str:
@@ -266,6 +267,21 @@ def reconciliation(
     )
 
 
+def _retried_when_transient(
+    write: Callable[[], WriteSummary], retry_number: int, warn: Callable[[str], None]
+) -> WriteSummary:
+    """Run a write step, retried (up to 3 times, waiting 5, 10, 20 s) only when a service was still failing after the
+    connector's own retries (`RetriesExhausted`: 5xx, timeouts, dropped connections, 429s): a service down for a
+    minute. Retrying is safe, the write steps are idempotent. Anything else (refused credentials, a ledger error, a
+    bug) fails the step at once: a retry would only do it again, later."""
+    try:
+        return write()
+    except RetriesExhausted as exc:
+        wait = WRITE_RETRY_WAIT_S * 2**retry_number
+        warn(f"a service is still failing ({exc}); retrying the step in {wait:.0f} s")
+        raise dg.RetryRequested(max_retries=WRITE_RETRIES, seconds_to_wait=wait) from exc
+
+
 def _log_progress(context: dg.AssetExecutionContext) -> Callable[[ProgressEvent], None]:
     """Progress reports as run log lines: one per written batch, so a long write shows how far it is."""
 
@@ -296,7 +312,6 @@ def _write_metadata(summary: WriteSummary) -> dict[str, Any]:
     group_name="writes",
     kinds={"genesys"},
     partitions_def=rollout_cohort,
-    retry_policy=WRITE_RETRY,
     deps=["crm_contacts"],  # column lineage: what it writes comes from the CRM's fields
     description="Applies the plan to Genesys: creates (linked by externalIds), changed fields only, unlinks and "
     "deletes by policy; each written batch recorded in the ledger in one transaction.",
@@ -313,7 +328,11 @@ def genesys_writes(
         summary = planned_genesys(reconciliation)
     else:
         with progress_to(_log_progress(context)):
-            summary = apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id)
+            summary = _retried_when_transient(
+                lambda: apply_to_genesys(genesys, ledger, reconciliation, genesys_contacts, context.run.run_id),
+                context.retry_number,
+                context.log.warning,
+            )
         data_dir = contact_sync.services.settings.data_dir
         forget_genesys_contacts(data_dir, summary.deleted_ids)
         remember_genesys_organizations(data_dir, summary.organizations)
@@ -325,7 +344,6 @@ def genesys_writes(
     group_name="writes",
     kinds={CRM_KIND},
     partitions_def=rollout_cohort,
-    retry_policy=WRITE_RETRY,
     deps=["genesys_contacts"],  # column lineage: what it writes comes from the Genesys fields
     description="Applies the plan to the CRM (bidirectional mode only; nothing in one-way mode): changed fields "
     "guarded by the snapshot's SystemModstamp, recorded in the ledger batch by batch.",
@@ -345,9 +363,12 @@ def crm_writes(
     elif contact_sync.dry_run:
         summary = planned_crm(reconciliation, kind)
     else:
+        run_id, failed = context.run.run_id, genesys_writes.failed_ids
         with progress_to(_log_progress(context)):
-            summary = apply_to_crm(
-                crm, ledger, reconciliation, crm_contacts, context.run.run_id, genesys_writes.failed_ids
+            summary = _retried_when_transient(
+                lambda: apply_to_crm(crm, ledger, reconciliation, crm_contacts, run_id, failed),
+                context.retry_number,
+                context.log.warning,
             )
     _log_writes(context, summary, crm_plugin(kind).label)
     return dg.Output(summary, metadata={**_write_metadata(summary), **_lineage("crm_writes", contact_sync)})
