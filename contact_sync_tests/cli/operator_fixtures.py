@@ -102,3 +102,24 @@ def assert_fits(output: str, columns: int) -> None:
     """No line of the output is wider than `columns`."""
     wide = [line for line in plain(output).splitlines() if len(line) > columns]
     assert not wide, "\n".join(wide)
+
+
+def assert_readable_on_terminals(
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    ids: tuple[str, ...],
+    values: tuple[str, ...],
+    row: tuple[str, str],
+    wide_value: str,
+) -> None:
+    """A listing on an 80-column terminal shows every id and value whole (the record of `row[1]` once), and on a
+    200-column one fits, with the ids and `wide_value` whole and both ids of `row` on one table line."""
+    on_terminal(monkeypatch, 80)
+    narrow = invoke(*args)
+    assert narrow.exit_code == 0 and narrow.stdout.count(row[1]) == 1, narrow.output
+    assert_whole(narrow.stdout, *ids, *values)
+    on_terminal(monkeypatch, 200)
+    wide = invoke(*args).stdout
+    assert_fits(wide, 200)
+    assert_whole(wide, *ids, wide_value)
+    assert [line for line in wide.splitlines() if row[0] in line and row[1] in line]  # a table row
