@@ -15,6 +15,7 @@ from typing import Any, Final
 import click
 import dagster as dg
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from contact_sync.cli.environment import home_warning
@@ -151,7 +152,8 @@ def _show(data: dict[str, Any]) -> None:
         out.print("No runs yet.")
     for run in data["runs"]:
         if run["error"]:
-            out.print(f"[red]Run {run['run_id']} failed[/red]: {run['error']}")
+            # The error is text from a service or an exception: shown as it is, never read as Rich markup.
+            out.print(f"[red]Run {run['run_id']} failed[/red]: {escape(str(run['error']))}")
     waiting = data["waiting_for_review"]
     if waiting["deletes"]:
         out.print(

@@ -79,3 +79,17 @@ def test_status_reflects_a_failed_run_and_its_alert(
     assert_fits(wide, 200)
     assert_whole(wide, good, bad, "Mode (cohort)", "Started (UTC)", "Seconds")
     assert [line for line in wide.splitlines() if good in line and "success" in line]  # a table row
+
+
+def test_a_failed_runs_error_is_shown_as_it_is_not_as_markup(cli_env: Path) -> None:
+    error = "genesys_contacts: RequestRejected: 400 [bold]invalid[/bold] filter [x]"
+    ledger = Ledger(PipelineSettings.from_env().database_url)
+    try:
+        ledger.migrate()
+        ledger.start_run("run-with-brackets", "one_way", "all")
+        ledger.finish_run("run-with-brackets", "failure", duration_s=1.0, error_summary=error)
+    finally:
+        ledger.dispose()
+    shown = invoke("status")
+    assert shown.exit_code == 0, shown.output
+    assert f"Run run-with-brackets failed: {error}" in " ".join(shown.stdout.split())
