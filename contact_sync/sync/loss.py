@@ -15,10 +15,12 @@ TWICE_COLUMNS = ("genesys_id", "crm_ids")
 _WRITES_TO = {"genesys": ("write_genesys", "write_both"), "crm": ("write_crm", "write_both")}
 
 
+BLANK_TEXT = ("", "[]", "()", "None", "nan", "<NA>")
+
+
 def is_blank(values: pd.Series) -> np.ndarray:
     """Whether each value is empty: missing, blank text, or an empty list (no tags)."""
-    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-    return text.isin(["", "[]", "()", "None", "nan"]).to_numpy()
+    return values.isna().to_numpy() | values.astype(str).str.strip().isin(BLANK_TEXT).to_numpy()
 
 
 def unexplained_blanks(
@@ -39,9 +41,9 @@ def unexplained_blanks(
         explained = (rows["winner"].eq(other).to_numpy() & source_blank) | rows["winner"].eq("decision").to_numpy()
         system = "genesys" if side == "genesys" else crm_system
         blanked = audit[(audit["system"] == system) & is_blank(audit["new_value"])]
-        audited = set(zip(blanked["record_id"].astype(str), blanked["field"].astype(str), strict=True))
-        keys = zip(rows[f"{side}_id"].astype(str), rows["field"].astype(str), strict=True)
-        unaudited = np.array([key not in audited for key in keys], dtype=bool)
+        audited = pd.MultiIndex.from_arrays([blanked["record_id"].astype(str), blanked["field"].astype(str)])
+        keys = pd.MultiIndex.from_arrays([rows[f"{side}_id"].astype(str), rows["field"].astype(str)])
+        unaudited = ~keys.isin(audited)
         bad = ~explained | unaudited
         why = np.where(~explained, f"the {other} value is not empty: nothing asked for the blank", "no audit row")
         found.append(

@@ -170,7 +170,8 @@ def loss_guards(
     members = cohort_members(ledger, context.partition_key) if context.has_partition_key else None
     if members is not None:
         in_scope &= set(members)
-    links = ledger.links(kind)
+    every_link = ledger.links()  # every CRM's: the ledger refuses a double link only within one
+    links = every_link[every_link["crm_system"] == kind]
     unmatched = contact_matches.unmatched_crm
     held = unmatched["held"].astype(bool) | unmatched["duplicate_of"].notna()
     accounted = {
@@ -183,7 +184,7 @@ def loss_guards(
         *failed,
     }
     orphans = crm_without_counterpart(in_scope, accounted)
-    twice = genesys_linked_twice(ledger.links())  # every CRM's: the ledger refuses a double link within one
+    twice = genesys_linked_twice(every_link)
 
     for name, found in zip(LOSS_CHECKS, (blanks, orphans, twice), strict=True):
         yield dg.AssetCheckResult(
