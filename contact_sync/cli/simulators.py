@@ -1,4 +1,6 @@
-"""`contact-sync simulators ...`: serve the local Salesforce and Genesys simulators, and fill their state folder.
+"""`contact-sync simulators ...`: serve the local CRM and Genesys simulators, and fill their state folder.
+
+`seed --crm KIND` fills the simulator of any registered CRM plug-in (`contact_sync.crms.CRM_KINDS`) through its seat.
 
 `serve` prints the `export NAME=value` lines that point contact-sync at the simulators and serves until Ctrl-C or
 SIGTERM; `seed` writes realistic generated data straight into the state folder, which a running `serve` on the same
@@ -17,6 +19,8 @@ from typing import Any
 
 import click
 
+from contact_sync.crms import CRM_KINDS
+
 DEFAULT_STATE_DIR = Path(".contact_sync") / "simulators"
 
 state_dir_option = click.option(
@@ -30,7 +34,7 @@ state_dir_option = click.option(
 
 @click.group()
 def simulators() -> None:
-    """Local simulators of the Salesforce and Genesys Cloud APIs."""
+    """Local simulators of the CRM (Salesforce, Dynamics 365, HubSpot) and Genesys Cloud APIs."""
 
 
 def _writable_folder(path: Path) -> Path:
@@ -54,17 +58,46 @@ def _check_port(name: str, port: int | None) -> None:
     _check(port is None or 0 <= port <= 65535, f"{name} must be a port number between 0 and 65535, got {port}")
 
 
+def _named_ports(values: tuple[str, ...]) -> dict[str, int]:
+    """`--port NAME=PORT` values as {simulator name: port}; an unknown name or a bad port is a one-line error."""
+    from contact_sync.simulators import simulator_classes
+
+    known = sorted(simulator_classes())
+    ports: dict[str, int] = {}
+    for value in values:
+        name, _, port = value.partition("=")
+        _check(name in known, f"--port {value}: NAME must be one of {', '.join(known)}")
+        _check(port.isdigit(), f"--port {value}: PORT must be a number")
+        _check_port(f"--port {name}", int(port))
+        if int(port):
+            ports[name] = int(port)
+    return ports
+
+
 @simulators.command()
 @state_dir_option
 @click.option("--port-salesforce", type=int, default=None, help="Port of the Salesforce simulator (default: free).")
 @click.option("--port-genesys", type=int, default=None, help="Port of the Genesys simulator (default: free).")
+@click.option(
+    "--port",
+    "named_ports",
+    multiple=True,
+    metavar="NAME=PORT",
+    help="Port of any simulator by name (salesforce, dynamics, hubspot, genesys); repeatable.",
+)
 @click.option(
     "--rate-limit",
     type=int,
     default=None,
     help="Genesys requests per minute per token (default 300, as the real service; 0 turns the limit off).",
 )
-def serve(state_dir: Path, port_salesforce: int | None, port_genesys: int | None, rate_limit: int | None) -> None:
+def serve(
+    state_dir: Path,
+    port_salesforce: int | None,
+    port_genesys: int | None,
+    named_ports: tuple[str, ...],
+    rate_limit: int | None,
+) -> None:
     """Serve the simulators on 127.0.0.1 and print the environment that points contact-sync at them."""
     from contact_sync.simulators import run_simulators
 
@@ -73,6 +106,7 @@ def serve(state_dir: Path, port_salesforce: int | None, port_genesys: int | None
     _check(rate_limit is None or rate_limit >= 0, f"--rate-limit must be >= 0, got {rate_limit}")
     folder = _writable_folder(state_dir).resolve()
     ports = {name: port for name, port in (("salesforce", port_salesforce), ("genesys", port_genesys)) if port}
+    ports.update(_named_ports(named_ports))
     options: dict[str, dict[str, Any]] = {}
     if rate_limit is not None:
         options["genesys"] = {"rate_limit_per_minute": rate_limit or None}
@@ -102,10 +136,13 @@ def serve(state_dir: Path, port_salesforce: int | None, port_genesys: int | None
 
 @simulators.command()
 @state_dir_option
-@click.option("--contacts", type=int, required=True, help="Number of Salesforce contact records (duplicates included).")
+@click.option(
+    "--crm", type=click.Choice(CRM_KINDS), default="salesforce", show_default=True, help="The CRM simulator to fill."
+)
+@click.option("--contacts", type=int, required=True, help="Number of CRM contact records (duplicates included).")
 @click.option("--overlap", type=float, default=0.6, show_default=True, help="Share of CRM people also in Genesys.")
 @click.option(
-    "--duplicates", type=float, default=0.02, show_default=True, help="Share of Salesforce records that are duplicates."
+    "--duplicates", type=float, default=0.02, show_default=True, help="Share of CRM records that are duplicates."
 )
 @click.option(
     "--genesys-only",
@@ -128,6 +165,7 @@ def serve(state_dir: Path, port_salesforce: int | None, port_genesys: int | None
 )
 def seed(
     state_dir: Path,
+    crm: str,
     contacts: int,
     overlap: float,
     duplicates: float,
@@ -138,8 +176,8 @@ def seed(
     traps: bool,
 ) -> None:
     """Fill the simulators' state folder with realistic, seeded contacts (added to what is there)."""
-    from contact_sync.simulators.genesys import GenesysSimulator
-    from contact_sync.simulators.salesforce import SalesforceSimulator
+    from contact_sync.crms import crm_plugin
+    from contact_sync.simulators import simulator_classes
     from contact_sync.simulators.seed import seed_simulators
 
     _check(contacts >= 0, f"--contacts must be >= 0, got {contacts}")
@@ -149,12 +187,14 @@ def seed(
     _check(accounts is None or accounts >= 0, f"--accounts must be >= 0, got {accounts}")
     folder = _writable_folder(state_dir).resolve()
     with ExitStack() as stack:
-        salesforce = SalesforceSimulator(folder / "salesforce")
-        stack.callback(salesforce.close)
-        genesys = GenesysSimulator(folder / "genesys")
+        plugin, classes = crm_plugin(crm), simulator_classes()
+        crm_simulator = classes[plugin.simulator](folder / plugin.simulator)
+        stack.callback(crm_simulator.close)
+        genesys = classes["genesys"](folder / "genesys")
         stack.callback(genesys.close)
+        seat = plugin.seat(crm_simulator)
         report = seed_simulators(
-            (salesforce, genesys),
+            (seat, genesys),
             contacts,
             overlap=overlap,
             duplicates=duplicates,
@@ -164,6 +204,6 @@ def seed(
             region=region,
             traps=traps,
         )
-        click.echo(f"Seeded {folder}: {report.summary()}")
+        click.echo(f"Seeded {folder}: {report.summary(plugin.label)}")
         click.echo(f"Of these, {report.dataset.trap_summary()}")
-        click.echo(f"Now in total: {salesforce.count()} Salesforce contacts, {genesys.count()} Genesys contacts")
+        click.echo(f"Now in total: {seat.count()} {plugin.label} contacts, {genesys.count()} Genesys contacts")

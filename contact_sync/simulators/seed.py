@@ -1062,13 +1062,14 @@ class SeedReport:
             "genesys_only": self.dataset.genesys_only_count,
         }
 
-    def summary(self) -> str:
+    def summary(self, crm_label: str = "Salesforce") -> str:
+        """The figures in one line; `crm_label` names the CRM the generated people went into."""
         c = self.counts
         return (
-            f"Salesforce: {c['accounts']} accounts, {c['salesforce_contacts']} contacts "
+            f"{crm_label}: {c['accounts']} accounts, {c['salesforce_contacts']} contacts "
             f"({c['salesforce_duplicates']} duplicates); "
             f"Genesys: {c['organizations']} organizations, {c['genesys_contacts']} contacts "
-            f"({c['genesys_overlapping']} also in Salesforce, {c['genesys_only']} only in Genesys); "
+            f"({c['genesys_overlapping']} also in {crm_label}, {c['genesys_only']} only in Genesys); "
             f"{self.seconds:.1f} s"
         )
 

@@ -19,6 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from contact_sync.cli import main
+from contact_sync.crms import CRM_KINDS, crm_plugin
+from contact_sync.simulators import simulator_classes
 from contact_sync.simulators.genesys import GenesysSimulator
 from contact_sync.simulators.salesforce import SalesforceSimulator
 from contact_sync.simulators.seed import generate_dataset
@@ -55,6 +57,26 @@ def test_seed_fills_the_state_folder(tmp_path: Path) -> None:
     assert counts_in(state)[0] == 410
 
 
+@pytest.mark.parametrize("kind", [kind for kind in CRM_KINDS if kind != "salesforce"])
+def test_seed_fills_any_registered_crm_simulator(tmp_path: Path, kind: str) -> None:
+    state = tmp_path / "state"
+    args = ["simulators", "seed", "--crm", kind, "--contacts", "60", "--seed", "4", "--state-dir", str(state)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    plugin = crm_plugin(kind)
+    expected = generate_dataset(60, seed=4)
+    crm_sim = simulator_classes()[plugin.simulator](state / plugin.simulator)
+    genesys = GenesysSimulator(state / "genesys")
+    try:
+        assert (plugin.seat(crm_sim).count(), genesys.count()) == (60, len(expected.genesys_contacts))
+    finally:
+        crm_sim.close()
+        genesys.close()
+    assert not (state / "salesforce").exists()  # the CRM asked for, not Salesforce
+    assert result.output.startswith(f"Seeded {state.resolve()}: {plugin.label}: ")
+    assert f"Now in total: 60 {plugin.label} contacts" in result.output
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -89,6 +111,13 @@ def test_serve_rejects_bad_ports_and_rate_limit(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "--port-genesys must be a port number" in result.output
     result = runner.invoke(main, ["simulators", "serve", "--rate-limit", "-3", "--state-dir", str(tmp_path)])
     assert result.exit_code == 1 and result.output.strip() == "Error: --rate-limit must be >= 0, got -3"
+    for value, message in [
+        ("zendesk=8000", "Error: --port zendesk=8000: NAME must be one of dynamics, genesys, hubspot, salesforce"),
+        ("hubspot=x", "Error: --port hubspot=x: PORT must be a number"),
+        ("hubspot=70000", "Error: --port hubspot must be a port number between 0 and 65535, got 70000"),
+    ]:
+        result = runner.invoke(main, ["simulators", "serve", "--port", value, "--state-dir", str(tmp_path)])
+        assert result.exit_code == 1 and result.output.strip() == message
 
 
 class Served:
