@@ -53,10 +53,13 @@ def console(*, stderr: bool = False) -> Console:
 def print_table(out: Console, table: Table) -> None:
     """Print `table` with every cell whole: as a table when it fits `out` (on a terminal, with its value columns
     folded if need be), else one record per block. Columns that are not `no_wrap` (ids should be) fold instead of
-    ending in an ellipsis."""
+    ending in an ellipsis. A cell given as a string is shown as it is, never read as Rich markup: cells hold CRM and
+    Genesys values, where "[vip]" must not vanish; a styled cell is given as a `rich.text.Text`."""
     for column in table.columns:
         if not column.no_wrap:
             column.overflow = "fold"
+        # Column keeps its cells in `_cells` (Rich has no public way to rewrite a column's cells after add_row).
+        column._cells = [Text(cell) if isinstance(cell, str) else cell for cell in column._cells]
     measured = Measurement.get(out, out.options.update_width(UNBOUNDED), table)
     if measured.maximum <= out.width or (out.is_terminal and measured.minimum <= out.width):
         out.print(table)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 import pandas as pd
 from rich.table import Table
+from rich.text import Text
 
 from contact_sync.cli.launch import console, print_table
 from contact_sync.pipeline.rollback import Rollback
@@ -43,7 +44,7 @@ def _show(result: Rollback) -> None:
             table.add_column(column, overflow="fold")
         for row in changes.itertuples():
             style = {"refuse": "yellow", "refused": "yellow", "failed": "red"}.get(str(row.action), "")
-            action = f"[{style}]{row.action}[/{style}]" if style else str(row.action)
+            action = Text(str(row.action), style=style)
             table.add_row(
                 str(row.system),
                 str(row.record_id),

@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from contact_sync.cli.environment import home_warning
 from contact_sync.cli.launch import console, print_table
@@ -142,7 +143,7 @@ def _show(data: dict[str, Any]) -> None:
             run["run_id"],
             _cell(run["started_at"])[:16].replace("T", " "),
             f"{_cell(run['mode'])} ({run['cohort']})" if run["cohort"] else _cell(run["mode"]),
-            f"[{style}]{run['status']}[/{style}]" if style else run["status"],
+            Text(run["status"], style=style),
             "-" if all(c is None for c in counts) else " / ".join(_cell(c) for c in counts),
             _cell(run["duration_s"]),
         )
