@@ -501,7 +501,7 @@ class Walkthrough:
             return Section("Trace", ["Run"], [], ["No contact to trace."])
         rows = [
             [
-                str(c["run_id"])[:8],
+                str(c["run_id"]),
                 str(c["at"])[:19].replace("T", " "),
                 str(c["system"]),
                 str(c["field"]),

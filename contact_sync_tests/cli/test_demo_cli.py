@@ -115,6 +115,8 @@ def check_against_services(folder: Path, output: str, crm: str, contacts: int) -
         assert sorted(instance.get_dynamic_partitions("rollout_cohort")) == ["all", "pilot-001"]
         printed = set(re.findall(r"Dagster run\s+([0-9a-f-]{36})", output))
         assert printed and printed <= {r.run_id for r in runs}
+        # The trace names each change's run by its whole id, as every other command does.
+        assert {r.run_id for r in runs} & set(re.findall(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", trace))
     finally:
         instance.dispose()
 
