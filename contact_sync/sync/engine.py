@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from contact_sync.sync.incremental import DecisionScope, DecisionState, decision_scope, linked_outside, next_state
 from contact_sync.sync.matching import MatchResult, match_contacts
 from contact_sync.sync.plan import SyncPlan, build_plan, build_reconciliation
 
@@ -83,13 +84,22 @@ def decide(
     decisions: pd.DataFrame | None = None,
     cohort_crm_ids: Iterable[str] | None = None,
     delete_decisions: pd.DataFrame | None = None,
+    links_outside: int = 0,
 ) -> SyncPlan:
     """One cohort's plan (every record when `cohort_crm_ids` is None) from a `match_records` result (see
-    ``reconcile`` for the arguments)."""
+    ``reconcile`` for the arguments). `links_outside`: the cohort's links an incremental decision left out
+    (``sync.incremental``), counted by the mass-delete guard."""
     if cohort_crm_ids is not None:
         match = restrict_to_cohort(match, cohort_crm_ids)
     recon, guard = build_reconciliation(
-        match, crm, genesys, policy, base=base, decisions=decisions, delete_decisions=delete_decisions
+        match,
+        crm,
+        genesys,
+        policy,
+        base=base,
+        decisions=decisions,
+        delete_decisions=delete_decisions,
+        links_outside=links_outside,
     )
     return build_plan(recon, match, policy, guard)
 
@@ -118,3 +128,65 @@ def reconcile(
     """
     match = match_records(crm, genesys, policy, links, rejected, pair_decisions)
     return decide(match, crm, genesys, policy, base, decisions, cohort_crm_ids, delete_decisions)
+
+
+def reconcile_incremental(
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    state: DecisionState | None,
+    key: str,
+    links: pd.DataFrame | None = None,
+    base: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+    cohort_crm_ids: Iterable[str] | None = None,
+    rejected: pd.DataFrame | None = None,
+    pair_decisions: pd.DataFrame | None = None,
+    delete_decisions: pd.DataFrame | None = None,
+    full: bool = False,
+) -> tuple[SyncPlan, DecisionScope, DecisionState]:
+    """`reconcile` on only the records that can have changed since `state` (``sync.incremental``): the same plan
+    (writes, holds, reviews and reports; the reconciliation rows of undecided links with nothing to do are left out),
+    the scope it decided and the state to keep for the next run. `key`: ``incremental.state_key`` of this run."""
+    cohort = None if cohort_crm_ids is None else list(cohort_crm_ids)
+    pending_crm: list[str] = []
+    pending_gen: list[str] = []
+    for frame in (decisions, delete_decisions, pair_decisions):
+        if frame is not None and len(frame):
+            pending_crm += list(frame["crm_id"].dropna().astype(str))
+            if "genesys_id" in frame:
+                pending_gen += list(frame["genesys_id"].dropna().astype(str))
+    scope = decision_scope(
+        crm,
+        genesys,
+        policy,
+        state,
+        key,
+        links=links,
+        cohort_crm_ids=cohort,
+        pair_decisions=pair_decisions,
+        pending_crm_ids=pending_crm,
+        pending_genesys_ids=pending_gen,
+        rejected=rejected,
+        full=full,
+    )
+    crm_part, genesys_part = crm[scope.crm], genesys[scope.genesys]
+    decided_ids = crm_part["record_id"]
+    links_part = None if links is None else links[links["crm_id"].isin(decided_ids)]
+    base_part = None if base is None else base[base["crm_id"].isin(decided_ids)]
+    match = match_records(crm_part, genesys_part, policy, links_part, rejected, pair_decisions)
+    plan = decide(
+        match,
+        crm_part,
+        genesys_part,
+        policy,
+        base_part,
+        decisions,
+        cohort,
+        delete_decisions,
+        links_outside=linked_outside(crm, genesys, links, scope, cohort),
+    )
+    # What the cohort's plan saw: a record outside the cohort is settled for it (its own cohort's state decides it).
+    seen = match if cohort is None else restrict_to_cohort(match, cohort)
+    after = next_state(state, scope, crm, genesys, key, plan, seen, links=links, cohort_crm_ids=cohort)
+    return plan, scope, after

@@ -166,6 +166,30 @@ def _prepare(frame: pd.DataFrame, rules: MatchingPolicy) -> pd.DataFrame:
     return work
 
 
+def candidate_keys(frame: pd.DataFrame, policy: object) -> dict[str, np.ndarray]:
+    """Each record's blocking keys as matching reads them (object arrays, None when missing): email, phone,
+    name_account and, with ``matching.names_across_accounts``, name. Two records can only become candidates of each
+    other through one of these (the incremental engine's edges between records)."""
+    rules = matching_rules(policy)
+    work = _prepare(frame, rules)
+
+    def joined(a: str, b: str) -> np.ndarray:
+        first, second = work[a].to_numpy(dtype=object), work[b].to_numpy(dtype=object)
+        both = pd.notna(first) & pd.notna(second)
+        out = np.full(len(work), None, dtype=object)
+        out[both] = first[both].astype(str) + "\x1f" + second[both].astype(str)
+        return out
+
+    keys = {
+        "email": work["email"].to_numpy(dtype=object),
+        "phone": work["phone"].to_numpy(dtype=object),
+        "name_account": joined("last", "account"),
+    }
+    if rules.names_across_accounts:
+        keys["name"] = joined("first", "last")
+    return keys
+
+
 def _add_key_codes(c: pd.DataFrame, g: pd.DataFrame) -> None:
     """Integer codes of every blocking key in one code space for both frames (``<key>_code``, -1 when missing), so
     counting, joining and comparing keys is integer work: email, phone, name_account (last name + account), name

@@ -286,10 +286,12 @@ def build_reconciliation(
     base: pd.DataFrame | None = None,
     decisions: pd.DataFrame | None = None,
     delete_decisions: pd.DataFrame | None = None,
+    links_outside: int = 0,
 ) -> tuple[pd.DataFrame, str | None]:
     """The validated reconciliation frame and the mass-delete guard's refusal message (None when not tripped).
 
-    `delete_decisions` (crm_id, genesys_id, decision: approve, reject or wait) is the delete review queue's state."""
+    `delete_decisions` (crm_id, genesys_id, decision: approve, reject or wait) is the delete review queue's state.
+    `links_outside`: links of the cohort an incremental decision left out, which the guard's share counts too."""
     mode = getattr(policy, "mode", "one_way")
     status = _live_ids(crm).set_index("record_id")
     pairs = match.matches[["crm_id", "genesys_id"]]
@@ -313,14 +315,15 @@ def build_reconciliation(
         new = pd.isna(decided) & ~crowded
         share = float(getattr(policy, "max_delete_share", 0.05))
         count = int(getattr(policy, "max_delete_count", 10))
-        allowed = max(share * len(pairs), count)
+        linked = len(pairs) + links_outside
+        allowed = max(share * linked, count)
         # Above both the share and the count: a share alone would trip on every small org (1 of 3 links).
         refused = int(new.sum()) > allowed
         if refused:
             guard = (
-                f"mass-delete guard: {int(new.sum())} of {len(pairs)} linked contacts would be "
+                f"mass-delete guard: {int(new.sum())} of {linked} linked contacts would be "
                 f"{'deleted' if action == 'delete_genesys' else 'unlinked'}, more than max_delete_share {share:g} "
-                f"({share * len(pairs):g}) and max_delete_count {count} allow; nothing was planned for them: they "
+                f"({share * linked:g}) and max_delete_count {count} allow; nothing was planned for them: they "
                 "wait in the delete review queue (contact-sync deletes list)"
             )
         approved, rejected = decided == "approve", decided == "reject"
