@@ -230,6 +230,7 @@ def run_sync(
     cohort: str | None = None,
     *,
     dry_run: bool = False,
+    full: bool = False,
     instance: dg.DagsterInstance | None = None,
     log_level: str = "CRITICAL",
     tags: Mapping[str, str] | None = None,
@@ -237,7 +238,8 @@ def run_sync(
     """Run the sync job of `mode` (default CONTACT_SYNC_MODE) for `cohort` (default CONTACT_SYNC_COHORT) in process,
     recorded in `instance` (default: `open_instance()`). Bad arguments, an unknown cohort, an unusable ledger or a
     sync already in progress raise `LaunchError`; a run that fails returns status "failure" (and, unless it
-    was a dry run, closes the run in the ledger and sends the run_failed alert)."""
+    was a dry run, closes the run in the ledger and sends the run_failed alert). `full` decides every record of the
+    cohort, not only those that can have changed since its last run."""
     settings = settings_from_env()
     try:
         check_configuration()
@@ -251,8 +253,8 @@ def run_sync(
         check_cohort(ledger, cohort)
     if instance is None:
         with open_instance(settings) as opened:
-            return _execute(opened, settings, mode, cohort, dry_run, log_level, tags)
-    return _execute(instance, settings, mode, cohort, dry_run, log_level, tags)
+            return _execute(opened, settings, mode, cohort, dry_run, log_level, tags, full)
+    return _execute(instance, settings, mode, cohort, dry_run, log_level, tags, full)
 
 
 def _execute(
@@ -263,6 +265,7 @@ def _execute(
     dry_run: bool,
     log_level: str,
     tags: Mapping[str, str] | None,
+    full: bool = False,
 ) -> SyncOutcome:
     with warnings.catch_warnings():
         # Dagster's notice that partitioned asset checks are a preview feature is nothing a user can act on.
@@ -272,7 +275,7 @@ def _execute(
     refuse_overlap(instance, pair_name(), settings)
     ensure_cohort_partition(instance, cohort)
     started = time.monotonic()
-    result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags)
+    result = _execute_job(instance, defs, mode, cohort, dry_run, log_level, tags, full)
     elapsed = time.monotonic() - started
     plan = _output(result, "reconciliation")
     report = _report(result)
@@ -348,6 +351,7 @@ def _execute_job(
     dry_run: bool,
     log_level: str,
     tags: Mapping[str, str] | None,
+    full: bool = False,
 ) -> dg.ExecuteInProcessResult:
     run_id = str(uuid.uuid4())  # chosen here so the listener is in place before the run's first event
     target = installed()
@@ -358,7 +362,7 @@ def _execute_job(
         run_id=run_id,
         partition_key=cohort,
         run_config={
-            "resources": {"contact_sync": {"config": {"dry_run": dry_run}}},
+            "resources": {"contact_sync": {"config": {"dry_run": dry_run, "full_decision": full}}},
             "loggers": {"console": {"config": {"log_level": log_level}}},
         },
         tags={LAUNCH_TAG: "cli", DRY_RUN_TAG: str(dry_run).lower(), OWNER_TAG: this_process(), **(tags or {})},

@@ -39,16 +39,22 @@ ID_COLUMNS: Final = ("crm_id", "genesys_id")
     "--cohort", default=None, help="Rollout cohort to sync (see `cohort list`). Default: CONTACT_SYNC_COHORT, else all."
 )
 @click.option("--dry-run", is_flag=True, help="Compute and show the whole plan; write nothing anywhere.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Decide every record of the cohort, not only those that can have changed since its last run (comparison "
+    "and repair: the plans are the same).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as one JSON object (the last line).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the run's Dagster log (INFO and up) on stderr.")
-def sync(mode: Mode | None, cohort: str | None, dry_run: bool, as_json: bool, verbose: bool) -> None:
+def sync(mode: Mode | None, cohort: str | None, dry_run: bool, full: bool, as_json: bool, verbose: bool) -> None:
     """Run one sync (through Dagster: it appears in the UI of the same DAGSTER_HOME)."""
     from contact_sync.cli.launch import console
     from contact_sync.cli.progress import command_progress
     from contact_sync.launcher import run_sync  # Dagster loads only when a run is asked for
 
     with command_progress():
-        outcome = run_sync(mode, cohort, dry_run=dry_run, log_level="INFO" if verbose else "CRITICAL")
+        outcome = run_sync(mode, cohort, dry_run=dry_run, full=full, log_level="INFO" if verbose else "CRITICAL")
     warning = home_warning(outcome.dagster_home) if outcome.dagster_home is not None else None
     if warning:
         click.echo(f"Warning: {warning}", err=True)

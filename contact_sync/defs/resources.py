@@ -29,6 +29,9 @@ class ContactSyncResource(dg.ConfigurableResource):
     full_genesys_read: bool = False
     """Read every Genesys contact this run (a full read, which also finds contacts deleted in Genesys) instead of
     only those changed since the last run."""
+    full_decision: bool = False
+    """Decide every record of the cohort this run, not only those that can have changed since its last decision
+    (for comparison and repair; the incremental plan is the full plan)."""
     rate_limit: bool = True
     """Client-side Genesys rate limiting (turn off only against the simulators, e.g. for benchmarks)."""
 

@@ -36,6 +36,7 @@ import pandas as pd
 from contact_sync.ledger import LedgerError
 from contact_sync.pipeline.genesys_adapter import genesys_to_canonical, organization_accounts
 from contact_sync.pipeline.genesys_snapshot import forget_genesys_contacts
+from contact_sync.pipeline.planning import forget_decisions
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import refresh_crm_snapshot
 from contact_sync.pipeline.writes import CHUNK, audit_rows
@@ -318,6 +319,8 @@ def apply_rollback(services: Services, plan: Rollback) -> Rollback:
         plan.changes.loc[plan.changes["action"] == "keep", "action"] = "kept"
         return plan
     ledger, kind = services.ledger, services.crm.kind
+    # The values and links a rollback puts back are no run's decision: the next run of each cohort decides all.
+    forget_decisions(services)
     rollback_id = str(uuid.uuid4())
     plan.rollback_run_id = rollback_id
     started = time.monotonic()

@@ -214,8 +214,7 @@ def plan_figures(plan: SyncPlan | None) -> dict[str, Any]:
         "delete_guard": plan.delete_guard,
         "rejected": rejected_rows(plan),
         "read": plan.reads,
-        # Every record of the cohort is decided each run: the incremental engine (issue 12, item 3) is not built.
-        "decided": {"records": plan.decided_records(), "how": "full"},
+        "decided": plan.decision or {"records": plan.decided_records(), "how": "full"},
     }
 
 

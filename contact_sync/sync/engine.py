@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from contact_sync.sync.incremental import DecisionScope, DecisionState, decision_scope, linked_outside, next_state
+from contact_sync.sync.incremental import DecisionScope, DecisionState, decision_scope, next_state
 from contact_sync.sync.matching import MatchResult, match_contacts
 from contact_sync.sync.plan import SyncPlan, build_plan, build_reconciliation
 
@@ -42,6 +42,7 @@ def restrict_to_cohort(match: MatchResult, cohort_crm_ids: Iterable[str]) -> Mat
         shared_keys=match.shared_keys,
         kept_apart=match.kept_apart,
         moved_links=match.moved_links[match.moved_links["merged_into"].isin(cohort)].reset_index(drop=True),
+        scope=match.scope,
     )
 
 
@@ -52,9 +53,14 @@ def match_records(
     links: pd.DataFrame | None = None,
     rejected: pd.DataFrame | None = None,
     pair_decisions: pd.DataFrame | None = None,
+    scope: DecisionScope | None = None,
 ) -> MatchResult:
-    """Who is who across the two whole snapshots (see ``reconcile`` for the arguments); the records the converters
-    rejected are reported with the matching's own rejections."""
+    """Who is who across the two whole snapshots, or only the records of an incremental `scope`
+    (``incremental_scope``; see ``reconcile`` for the other arguments); the records the converters rejected are
+    reported with the matching's own rejections."""
+    if scope is not None:
+        crm, genesys = crm[scope.crm], genesys[scope.genesys]
+        links = None if links is None else links[links["crm_id"].isin(crm["record_id"])]
     held = None
     if rejected is not None and len(rejected) and "crm_id" in rejected.columns:
         unreadable = rejected[(rejected["system"] == "genesys") & rejected["crm_id"].notna()]
@@ -72,6 +78,8 @@ def match_records(
     if rejected is not None and len(rejected):
         reported = rejected[["system", "record_id", "reason"]].astype(object)
         match = MatchResult(**{**match.__dict__, "rejected": pd.concat([reported, match.rejected], ignore_index=True)})
+    if scope is not None:
+        match = MatchResult(**{**match.__dict__, "scope": scope})
     return match
 
 
@@ -84,11 +92,14 @@ def decide(
     decisions: pd.DataFrame | None = None,
     cohort_crm_ids: Iterable[str] | None = None,
     delete_decisions: pd.DataFrame | None = None,
-    links_outside: int = 0,
 ) -> SyncPlan:
     """One cohort's plan (every record when `cohort_crm_ids` is None) from a `match_records` result (see
-    ``reconcile`` for the arguments). `links_outside`: the cohort's links an incremental decision left out
-    (``sync.incremental``), counted by the mass-delete guard."""
+    ``reconcile`` for the arguments); of an incremental match, the plan of the records it matched."""
+    links_outside = 0
+    if match.scope is not None:
+        crm, genesys = crm[match.scope.crm], genesys[match.scope.genesys]
+        base = None if base is None else base[base["crm_id"].isin(crm["record_id"])]
+        links_outside = match.scope.links_outside
     if cohort_crm_ids is not None:
         match = restrict_to_cohort(match, cohort_crm_ids)
     recon, guard = build_reconciliation(
@@ -130,6 +141,65 @@ def reconcile(
     return decide(match, crm, genesys, policy, base, decisions, cohort_crm_ids, delete_decisions)
 
 
+def incremental_scope(
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    policy: object,
+    state: DecisionState | None,
+    key: str,
+    links: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+    cohort_crm_ids: Iterable[str] | None = None,
+    rejected: pd.DataFrame | None = None,
+    pair_decisions: pd.DataFrame | None = None,
+    delete_decisions: pd.DataFrame | None = None,
+    full: bool = False,
+) -> DecisionScope:
+    """The records a run must decide since `state` (``sync.incremental.decision_scope``), every decision people
+    made since (conflicts, pairs, deletes) among its seeds. `key`: ``incremental.state_key`` of this run."""
+    pending_crm: list[str] = []
+    pending_gen: list[str] = []
+    for frame in (decisions, delete_decisions, pair_decisions):
+        if frame is not None and len(frame):
+            pending_crm += list(frame["crm_id"].dropna().astype(str))
+            if "genesys_id" in frame:
+                pending_gen += list(frame["genesys_id"].dropna().astype(str))
+    return decision_scope(
+        crm,
+        genesys,
+        policy,
+        state,
+        key,
+        links=links,
+        cohort_crm_ids=None if cohort_crm_ids is None else list(cohort_crm_ids),
+        pair_decisions=pair_decisions,
+        pending_crm_ids=pending_crm,
+        pending_genesys_ids=pending_gen,
+        rejected=rejected,
+        full=full,
+    )
+
+
+def settle(
+    state: DecisionState | None,
+    match: MatchResult,
+    plan: SyncPlan,
+    crm: pd.DataFrame,
+    genesys: pd.DataFrame,
+    key: str,
+    links: pd.DataFrame | None = None,
+    cohort_crm_ids: Iterable[str] | None = None,
+) -> DecisionState:
+    """The state to keep after a decision of `match.scope` (``sync.incremental.next_state``); `links` as the
+    decision read them."""
+    if match.scope is None:
+        raise ValueError("settle needs an incremental match (match_records with a scope)")
+    cohort = None if cohort_crm_ids is None else list(cohort_crm_ids)
+    # What the cohort's plan saw: a record outside the cohort is settled for it (its own cohort's state decides it).
+    seen = match if cohort is None else restrict_to_cohort(match, cohort)
+    return next_state(state, match.scope, crm, genesys, key, plan, seen, links=links, cohort_crm_ids=cohort)
+
+
 def reconcile_incremental(
     crm: pd.DataFrame,
     genesys: pd.DataFrame,
@@ -145,48 +215,13 @@ def reconcile_incremental(
     delete_decisions: pd.DataFrame | None = None,
     full: bool = False,
 ) -> tuple[SyncPlan, DecisionScope, DecisionState]:
-    """`reconcile` on only the records that can have changed since `state` (``sync.incremental``): the same plan
-    (writes, holds, reviews and reports; the reconciliation rows of undecided links with nothing to do are left out),
-    the scope it decided and the state to keep for the next run. `key`: ``incremental.state_key`` of this run."""
+    """`reconcile` on only the records that can have changed since `state`: the same plan (writes, holds, reviews
+    and reports; the reconciliation rows of undecided links with nothing to do are left out), the scope it decided
+    and the state to keep for the next run. The pipeline takes the same three steps (``pipeline.planning``)."""
     cohort = None if cohort_crm_ids is None else list(cohort_crm_ids)
-    pending_crm: list[str] = []
-    pending_gen: list[str] = []
-    for frame in (decisions, delete_decisions, pair_decisions):
-        if frame is not None and len(frame):
-            pending_crm += list(frame["crm_id"].dropna().astype(str))
-            if "genesys_id" in frame:
-                pending_gen += list(frame["genesys_id"].dropna().astype(str))
-    scope = decision_scope(
-        crm,
-        genesys,
-        policy,
-        state,
-        key,
-        links=links,
-        cohort_crm_ids=cohort,
-        pair_decisions=pair_decisions,
-        pending_crm_ids=pending_crm,
-        pending_genesys_ids=pending_gen,
-        rejected=rejected,
-        full=full,
+    scope = incremental_scope(
+        crm, genesys, policy, state, key, links, decisions, cohort, rejected, pair_decisions, delete_decisions, full
     )
-    crm_part, genesys_part = crm[scope.crm], genesys[scope.genesys]
-    decided_ids = crm_part["record_id"]
-    links_part = None if links is None else links[links["crm_id"].isin(decided_ids)]
-    base_part = None if base is None else base[base["crm_id"].isin(decided_ids)]
-    match = match_records(crm_part, genesys_part, policy, links_part, rejected, pair_decisions)
-    plan = decide(
-        match,
-        crm_part,
-        genesys_part,
-        policy,
-        base_part,
-        decisions,
-        cohort,
-        delete_decisions,
-        links_outside=linked_outside(crm, genesys, links, scope, cohort),
-    )
-    # What the cohort's plan saw: a record outside the cohort is settled for it (its own cohort's state decides it).
-    seen = match if cohort is None else restrict_to_cohort(match, cohort)
-    after = next_state(state, scope, crm, genesys, key, plan, seen, links=links, cohort_crm_ids=cohort)
-    return plan, scope, after
+    match = match_records(crm, genesys, policy, links, rejected, pair_decisions, scope=scope)
+    plan = decide(match, crm, genesys, policy, base, decisions, cohort, delete_decisions)
+    return plan, scope, settle(state, match, plan, crm, genesys, key, links, cohort)

@@ -60,6 +60,9 @@ class DecisionScope:
     genesys_components: np.ndarray
     seeds: int
     """Records (and pending decisions) that started the decision."""
+    links_outside: int = 0
+    """Stored links of the cohort's records left out of the decision: the mass-delete guard counts every link of
+    the cohort, decided this run or not."""
 
     @property
     def records(self) -> int:
@@ -223,6 +226,13 @@ def decision_scope(
     at = key_index.get_indexer(pd.Index(seed_keys, dtype=object))
     seeded[key_comp[at[at >= 0]]] = True
     decided = seeded[node_comp]
+    if why is None:
+        outside = crm.loc[~decided[:n_c] & c_member, "record_id"]
+        gen_outside = genesys.loc[~decided[n_c : n_c + n_g], "record_id"]
+        present = links["crm_id"].isin(outside) & links["genesys_id"].isin(gen_outside)
+        links_outside = int(links.loc[present, "crm_id"].nunique())
+    else:
+        links_outside = 0
     return DecisionScope(
         how="full" if why else "incremental",
         why=why,
@@ -231,6 +241,7 @@ def decision_scope(
         crm_components=node_comp[:n_c],
         genesys_components=node_comp[n_c : n_c + n_g],
         seeds=int(seed_nodes.sum()) + len(seed_keys),
+        links_outside=links_outside,
     )
 
 
@@ -248,17 +259,6 @@ def _components(
     graph = coo_matrix((np.ones(len(nodes), dtype=np.int8), (nodes, n_nodes + key_codes)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
     return labels[:n_nodes], labels[n_nodes:], pd.Index(key_index)
-
-
-def linked_outside(crm: pd.DataFrame, genesys: pd.DataFrame, links: pd.DataFrame | None, scope: DecisionScope,
-                   cohort_crm_ids: Iterable[str] | None = None) -> int:  # fmt: skip
-    """Stored links of the cohort's records left out of the decision: the mass-delete guard counts every link of the
-    cohort, decided this run or not."""
-    if links is None or links.empty or scope.how == "full":
-        return 0
-    outside = crm.loc[~scope.crm & _members(crm, cohort_crm_ids), "record_id"]
-    present = links["crm_id"].isin(outside) & links["genesys_id"].isin(genesys.loc[~scope.genesys, "record_id"])
-    return int(links.loc[present, "crm_id"].nunique())
 
 
 def unsettled_ids(plan: SyncPlan, match: MatchResult) -> dict[str, set[str]]:

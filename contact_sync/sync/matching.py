@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,9 @@ import pyarrow.compute as pc
 
 from contact_sync.sync.evidence import MatchingPolicy, PairSides, Scores, score_pairs
 from contact_sync.sync.normalize import normalize_email, normalize_name
+
+if TYPE_CHECKING:
+    from contact_sync.sync.incremental import DecisionScope
 
 RULE_SCORES: Final = {"link": 1.0, "accepted": 1.0, "external_id": 1.0, "merged": 1.0}
 """Score of the trusted rules; proposed pairs carry their evidence score."""
@@ -105,6 +108,9 @@ class MatchResult:
     moved_links: pd.DataFrame = field(default_factory=lambda: _frame(MOVED_COLUMNS))
     """crm_id, genesys_id, merged_into: stored links whose CRM record was merged into `merged_into`, now linked to
     the Genesys contact in ``matches`` (rule ``merged``) in their place."""
+    scope: DecisionScope | None = None
+    """The records an incremental decision matched (``sync.incremental``); None when both snapshots were matched
+    whole. The frames above then hold only those records."""
 
 
 def _frame(columns: tuple[str, ...], data: dict[str, object] | None = None) -> pd.DataFrame:

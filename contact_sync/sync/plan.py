@@ -177,6 +177,9 @@ class SyncPlan:
     reads: dict[str, dict[str, Any]] = field(default_factory=dict)
     """How each side was read for this plan, by system ("crm", "genesys"): records read and `how` (incremental or
     full). Set by the pipeline, which knows the snapshots; empty from the engine."""
+    decision: dict[str, Any] = field(default_factory=dict)
+    """How this plan was decided: records decided, `how` (incremental or full) and why a decision was full. Set by
+    the pipeline; empty from the engine (which decides what it is given)."""
 
     def conflict_count(self) -> int:
         """Fields both sides changed since the last sync (baseline differences not included)."""

@@ -256,7 +256,7 @@ def test_progress_is_one_line_per_step_on_stderr_and_stdout_keeps_the_report(
     said = dict(steps)
     assert said["read CRM"].startswith("Salesforce: read 3 records (full)")
     assert said["read Genesys"].startswith("read 0 records (full")
-    assert said["decide"].startswith("decided 3 records of cohort all (one_way)")
+    assert said["decide"].startswith("decided 3 records of cohort all (one_way, full)")
     assert said["write Genesys"].startswith("wrote 3 created, 0 updated")
     assert said["write CRM"].startswith("Salesforce: wrote 0 created, 0 updated")
     assert readable.stdout.startswith("Sync run ") and "What the run did" in readable.stdout

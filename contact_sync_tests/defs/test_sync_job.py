@@ -88,7 +88,7 @@ def test_bidirectional_genesys_phone_edit_reaches_the_crm(
     lines = [e.user_message for e in dagster_instance.all_logs(result.run_id) if e.user_message]
     assert any(line.startswith("Salesforce: read ") and "(incremental)" in line for line in lines), lines
     assert any(line.startswith("Genesys: read ") for line in lines)
-    assert any(line.startswith("decided 2 records of cohort all (bidirectional)") for line in lines)
+    assert any(line.startswith("decided 2 records of cohort all (bidirectional, full)") for line in lines)
     assert any(line.startswith("Salesforce: wrote 0 created, 1 updated") for line in lines)
 
     again, report = run_job(dagster_instance, mode="bidirectional")

@@ -16,7 +16,9 @@ def test_a_retried_genesys_write_step_creates_and_updates_nothing_twice(
         refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir),
         refresh_genesys_snapshot(services.genesys_adapter, services.settings),
     )
-    plan = plan_cohort(services, crm, genesys, match_snapshots(services, crm, genesys), "one_way", "all")
+    plan = plan_cohort(
+        services, crm, genesys, match_snapshots(services, crm, genesys, "one_way", "all"), "one_way", "all"
+    )
     services.ledger.start_run("run-1", "one_way", "all")
     first = apply_to_genesys(services.genesys_adapter, services.ledger, plan, genesys, "run-1")
     again = apply_to_genesys(services.genesys_adapter, services.ledger, plan, genesys, "run-1")
@@ -28,7 +30,9 @@ def test_a_retried_genesys_write_step_creates_and_updates_nothing_twice(
         refresh_crm_snapshot(services.crm, services.ledger, services.settings.data_dir),
         refresh_genesys_snapshot(services.genesys_adapter, services.settings),
     )
-    plan = plan_cohort(services, crm, genesys, match_snapshots(services, crm, genesys), "one_way", "all")
+    plan = plan_cohort(
+        services, crm, genesys, match_snapshots(services, crm, genesys, "one_way", "all"), "one_way", "all"
+    )
     services.ledger.start_run("run-2", "one_way", "all")
     first = apply_to_genesys(services.genesys_adapter, services.ledger, plan, genesys, "run-2")
     again = apply_to_genesys(services.genesys_adapter, services.ledger, plan, genesys, "run-2")

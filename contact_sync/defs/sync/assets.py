@@ -20,6 +20,7 @@ from contact_sync.defs.sync.partitions import rollout_cohort
 from contact_sync.ledger import Ledger
 from contact_sync.pipeline import alerts, runs
 from contact_sync.pipeline.cohorts import cohort_members
+from contact_sync.pipeline.config import ALL_COHORT, PARTITION_TAG
 from contact_sync.pipeline.genesys_adapter import GenesysAdapter
 from contact_sync.pipeline.genesys_snapshot import (
     forget_genesys_contacts,
@@ -168,7 +169,16 @@ def contact_matches(
     genesys_contacts: Snapshot,
 ) -> dg.Output[MatchResult]:
     services = contact_sync.services
-    match = match_snapshots(services, crm_contacts, genesys_contacts)
+    cohort = context.run.tags.get(PARTITION_TAG) or ALL_COHORT
+    mode = run_mode(context, contact_sync)
+    match = match_snapshots(services, crm_contacts, genesys_contacts, mode, cohort, full=contact_sync.full_decision)
+    scope = match.scope
+    if scope is not None:
+        how = f"{scope.how} ({scope.why})" if scope.why else scope.how
+        context.log.info(
+            f"deciding {scope.records:,} of {len(crm_contacts.contacts) + len(genesys_contacts.contacts):,} records "
+            f"for cohort {cohort}: {how}, from {scope.seeds:,} changed or unsettled"
+        )
     queued = 0
     if not contact_sync.dry_run:
         queued = runs.record_match_reviews(
@@ -182,6 +192,8 @@ def contact_matches(
         match,
         metadata={
             "dagster/row_count": len(match.matches),
+            "decided": scope.how if scope is not None else "full",
+            "records_matched_this_run": scope.records if scope is not None else len(crm_contacts.contacts),
             "linked": len(match.matches),
             "linked_by_score": len(scored),
             "held_for_review": len(match.review),
@@ -235,13 +247,17 @@ def reconciliation(
         start_time = _run_start_time(context)
         started = datetime.fromtimestamp(start_time, tz=UTC) if start_time else None
         runs.begin_run(ledger, context.run.run_id, mode, cohort, started)
-    plan = plan_cohort(services, crm_contacts, genesys_contacts, contact_matches, mode, cohort)  # type: ignore[arg-type]
+    plan = plan_cohort(
+        services, crm_contacts, genesys_contacts, contact_matches, mode, cohort,  # type: ignore[arg-type]
+        persist=not contact_sync.dry_run,
+    )  # fmt: skip
     if not contact_sync.dry_run:
         runs.record_delete_reviews(services, plan, context.run.run_id, cohort_members(ledger, cohort))
     recon = plan.reconciliation
     summary = plan.summary()
     context.log.info(
-        f"decided {plan.decided_records():,} records of cohort {cohort} ({mode}): "
+        f"decided {plan.decided_records():,} records of cohort {cohort} ({mode}, "
+        f"{plan.decision.get('how', 'full')}): "
         f"{summary['genesys_contacts_updated']:,} Genesys and {summary['crm_contacts_updated']:,} CRM contacts to "
         f"update, {summary['genesys_creates']:,} to create in Genesys, {summary['conflicts']:,} conflicts "
         f"({summary['conflicts_held']:,} held), {summary['baseline_differences']:,} baseline differences"
