@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from contact_sync.launcher import LaunchError, open_instance, run_sync
+from contact_sync.pipeline.rollback import rollback_run
+from contact_sync.pipeline.services import open_services
 
 
 def test_a_sync_that_cannot_start_raises_a_launch_error_and_makes_no_run(cli_env: dict[str, str]) -> None:
@@ -53,3 +55,9 @@ def test_a_run_decides_only_what_changed_and_a_full_run_decides_everything(
     assert full["decided"]["how"] == "full" and full["decided"]["records"] == 12
     assert "asked" in full["decided"]["why"] and full["updated"] == {"genesys": 0, "crm": 0}
     assert full["created"] == {"genesys": 0, "crm": 0}
+
+    # A rollback writes outside any run's decision: the next run decides everything again.
+    with open_services() as services:
+        assert rollback_run(services, edited["run_id"]).counts["restored"] == 1
+    after = run_sync("bidirectional", "all").report
+    assert after["decided"]["how"] == "full" and "no earlier decision" in after["decided"]["why"]
