@@ -58,6 +58,6 @@ def test_a_run_decides_only_what_changed_and_a_full_run_decides_everything(
 
     # A rollback writes outside any run's decision: the next run decides everything again.
     with open_services() as services:
-        assert rollback_run(services, edited["run_id"]).counts["restored"] == 1
+        assert rollback_run(services, edited["run_id"]).counts()["restored"] == 1
     after = run_sync("bidirectional", "all").report
     assert after["decided"]["how"] == "full" and "no earlier decision" in after["decided"]["why"]
