@@ -1,6 +1,7 @@
-"""Gather what the sync decision needs from the ledger and the snapshots, and hand it to `sync.engine`: its
-`incremental_scope` (what can have changed since the cohort's last decision), `match_records` for those records,
-`decide` for the cohort and `settle` for the state the next run starts from. This module decides nothing itself.
+"""Gather what the sync decision needs from the ledger and the snapshots, and hand it to the engine:
+`sync.incremental.decision_scope` (what can have changed since the cohort's last decision), then `sync.engine`'s
+`match_records` for those records, `decide` for the cohort and `settle` for the state the next run starts from.
+This module decides nothing itself.
 
 The decision state is kept per CRM kind and cohort in `<data_dir>/decisions/<kind>_<cohort>.parquet` beside the
 mirrors; a dry run never writes it, and a rollback forgets it (the next run decides everything)."""
@@ -16,8 +17,8 @@ import pyarrow.parquet as pq
 from contact_sync.pipeline.cohorts import cohort_members
 from contact_sync.pipeline.services import Services
 from contact_sync.pipeline.snapshots import Snapshot
-from contact_sync.sync.engine import decide, incremental_scope, match_records, settle
-from contact_sync.sync.incremental import DecisionState, state_key
+from contact_sync.sync.engine import decide, match_records, settle
+from contact_sync.sync.incremental import DecisionState, decision_scope, state_key
 from contact_sync.sync.matching import MatchResult
 from contact_sync.sync.plan import SyncPlan
 from contact_sync.sync.policy import Mode
@@ -63,10 +64,6 @@ def forget_decisions(services: Services) -> None:
         path.unlink(missing_ok=True)
 
 
-def _links(services: Services) -> pd.DataFrame:
-    return services.ledger.links(crm_system=services.crm.kind)[["crm_id", "genesys_id"]]
-
-
 def match_snapshots(
     services: Services, crm: Snapshot, genesys: Snapshot, mode: str, cohort: str, *, full: bool = False
 ) -> MatchResult:
@@ -75,11 +72,11 @@ def match_snapshots(
     links and the match review queue's answers; the records both snapshots' converters rejected are held and
     reported."""
     members = cohort_members(services.ledger, cohort)
-    links = _links(services)
+    links = services.ledger.links(crm_system=services.crm.kind)[["crm_id", "genesys_id"]]
     rejected = pd.concat([crm.rejected, genesys.rejected], ignore_index=True)
     pairs = pair_decisions(services)
     policy = services.policy.with_mode(mode)  # type: ignore[arg-type]
-    scope = incremental_scope(
+    scope = decision_scope(
         crm.contacts,
         genesys.contacts,
         policy,
@@ -130,13 +127,12 @@ def plan_cohort(
     values, the decisions people made on held conflicts and the delete review queue's state. With `persist` (not a
     dry run) the cohort's decision state is stored for the next run."""
     members = cohort_members(services.ledger, cohort)
-    policy = services.policy.with_mode(mode)
     decisions = pending_decisions(services, members)
     plan = decide(
         match,
         crm.contacts,
         genesys.contacts,
-        policy,
+        services.policy.with_mode(mode),
         base=services.ledger.base_values(crm_ids=members),
         decisions=decisions[["crm_id", "field", "use", "value"]],
         cohort_crm_ids=members,
@@ -148,10 +144,6 @@ def plan_cohort(
         why = {"why": scope.why} if scope.why else {}
         plan.decision = {"records": plan.decided_records(), "how": scope.how, **why}
         if persist:
-            path = decision_state_path(services, cohort)
-            key = state_key(policy, mode, cohort)
-            state = settle(
-                load_decision_state(path), match, plan, crm.contacts, genesys.contacts, key, _links(services), members
-            )
-            save_decision_state(path, state)
+            state = settle(match, plan, crm.contacts, genesys.contacts, members)
+            save_decision_state(decision_state_path(services, cohort), state)
     return plan

@@ -141,63 +141,16 @@ def reconcile(
     return decide(match, crm, genesys, policy, base, decisions, cohort_crm_ids, delete_decisions)
 
 
-def incremental_scope(
-    crm: pd.DataFrame,
-    genesys: pd.DataFrame,
-    policy: object,
-    state: DecisionState | None,
-    key: str,
-    links: pd.DataFrame | None = None,
-    decisions: pd.DataFrame | None = None,
-    cohort_crm_ids: Iterable[str] | None = None,
-    rejected: pd.DataFrame | None = None,
-    pair_decisions: pd.DataFrame | None = None,
-    delete_decisions: pd.DataFrame | None = None,
-    full: bool = False,
-) -> DecisionScope:
-    """The records a run must decide since `state` (``sync.incremental.decision_scope``), every decision people
-    made since (conflicts, pairs, deletes) among its seeds. `key`: ``incremental.state_key`` of this run."""
-    pending_crm: list[str] = []
-    pending_gen: list[str] = []
-    for frame in (decisions, delete_decisions, pair_decisions):
-        if frame is not None and len(frame):
-            pending_crm += list(frame["crm_id"].dropna().astype(str))
-            if "genesys_id" in frame:
-                pending_gen += list(frame["genesys_id"].dropna().astype(str))
-    return decision_scope(
-        crm,
-        genesys,
-        policy,
-        state,
-        key,
-        links=links,
-        cohort_crm_ids=None if cohort_crm_ids is None else list(cohort_crm_ids),
-        pair_decisions=pair_decisions,
-        pending_crm_ids=pending_crm,
-        pending_genesys_ids=pending_gen,
-        rejected=rejected,
-        full=full,
-    )
-
-
 def settle(
-    state: DecisionState | None,
-    match: MatchResult,
-    plan: SyncPlan,
-    crm: pd.DataFrame,
-    genesys: pd.DataFrame,
-    key: str,
-    links: pd.DataFrame | None = None,
-    cohort_crm_ids: Iterable[str] | None = None,
+    match: MatchResult, plan: SyncPlan, crm: pd.DataFrame, genesys: pd.DataFrame, cohort_crm_ids: Iterable[str] | None
 ) -> DecisionState:
-    """The state to keep after a decision of `match.scope` (``sync.incremental.next_state``); `links` as the
-    decision read them."""
+    """The state to keep after deciding `match.scope` (``sync.incremental.next_state``); `crm` and `genesys` are the
+    frames the scope was computed on."""
     if match.scope is None:
         raise ValueError("settle needs an incremental match (match_records with a scope)")
-    cohort = None if cohort_crm_ids is None else list(cohort_crm_ids)
     # What the cohort's plan saw: a record outside the cohort is settled for it (its own cohort's state decides it).
-    seen = match if cohort is None else restrict_to_cohort(match, cohort)
-    return next_state(state, match.scope, crm, genesys, key, plan, seen, links=links, cohort_crm_ids=cohort)
+    seen = match if cohort_crm_ids is None else restrict_to_cohort(match, cohort_crm_ids)
+    return next_state(match.scope, crm["record_id"], genesys["record_id"], plan, seen)
 
 
 def reconcile_incremental(
@@ -215,13 +168,15 @@ def reconcile_incremental(
     delete_decisions: pd.DataFrame | None = None,
     full: bool = False,
 ) -> tuple[SyncPlan, DecisionScope, DecisionState]:
-    """`reconcile` on only the records that can have changed since `state`: the same plan (writes, holds, reviews
-    and reports; the reconciliation rows of undecided links with nothing to do are left out), the scope it decided
-    and the state to keep for the next run. The pipeline takes the same three steps (``pipeline.planning``)."""
+    """`reconcile` on only the records that can have changed since `state` (``sync.incremental.decision_scope``;
+    `key`: its ``state_key`` of this run): the same plan (writes, holds, reviews and reports; the reconciliation rows
+    of undecided links with nothing to do are left out), the scope it decided and the state to keep for the next
+    run. The pipeline takes the same steps (``pipeline.planning``)."""
     cohort = None if cohort_crm_ids is None else list(cohort_crm_ids)
-    scope = incremental_scope(
-        crm, genesys, policy, state, key, links, decisions, cohort, rejected, pair_decisions, delete_decisions, full
-    )
+    scope = decision_scope(
+        crm, genesys, policy, state, key, links=links, cohort_crm_ids=cohort, rejected=rejected,
+        decisions=decisions, pair_decisions=pair_decisions, delete_decisions=delete_decisions, full=full,
+    )  # fmt: skip
     match = match_records(crm, genesys, policy, links, rejected, pair_decisions, scope=scope)
     plan = decide(match, crm, genesys, policy, base, decisions, cohort, delete_decisions)
-    return plan, scope, settle(state, match, plan, crm, genesys, key, links, cohort)
+    return plan, scope, settle(match, plan, crm, genesys, cohort)

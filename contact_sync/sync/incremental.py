@@ -25,12 +25,10 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from contact_sync.sync.matching import MatchResult, candidate_keys
+from contact_sync.sync.matching import MatchResult, candidate_keys, unreadable_identities
 from contact_sync.sync.plan import SyncPlan
 
 STATE_COLUMNS: Final = ("system", "record_id", "fingerprint", "component", "settled")
-SYSTEMS: Final = ("crm", "genesys")
-_QUIET_ACTIONS: Final = ("none",)
 
 
 @dataclass(frozen=True)
@@ -41,14 +39,11 @@ class DecisionState:
     records: pd.DataFrame
     key: str
 
-    @classmethod
-    def empty(cls, key: str = "") -> DecisionState:
-        return cls(_empty_records(), key)
-
 
 @dataclass(frozen=True)
 class DecisionScope:
-    """The records one run decides (masks over the CRM and Genesys frames) and why."""
+    """The records one run decides (masks over the CRM and Genesys frames), why, and what ``next_state`` needs
+    to record the decision: the state it started from, its key and every record's fingerprint."""
 
     how: str
     """"incremental", or "full" when every record is decided."""
@@ -60,9 +55,13 @@ class DecisionScope:
     genesys_components: np.ndarray
     seeds: int
     """Records (and pending decisions) that started the decision."""
-    links_outside: int = 0
+    links_outside: int
     """Stored links of the cohort's records left out of the decision: the mass-delete guard counts every link of
     the cohort, decided this run or not."""
+    key: str
+    previous: DecisionState | None
+    crm_fingerprints: np.ndarray
+    genesys_fingerprints: np.ndarray
 
     @property
     def records(self) -> int:
@@ -118,15 +117,16 @@ def decision_scope(
     *,
     links: pd.DataFrame | None = None,
     cohort_crm_ids: Iterable[str] | None = None,
-    pair_decisions: pd.DataFrame | None = None,
-    pending_crm_ids: Iterable[str] = (),
-    pending_genesys_ids: Iterable[str] = (),
     rejected: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+    pair_decisions: pd.DataFrame | None = None,
+    delete_decisions: pd.DataFrame | None = None,
     full: bool = False,
 ) -> DecisionScope:
-    """The records this run must decide (see the module docstring). `pending_*_ids`: records a person decided on
-    since (conflict, pair and delete decisions); `rejected`: records the converters could not read (seeds, with what
-    could be read of their identity); `full` forces the full decision."""
+    """The records this run must decide since `state` (see the module docstring); `key`: ``state_key`` of this run.
+    The other arguments are ``engine.reconcile``'s: the records a person decided on (conflict, pair and delete
+    decisions) and those the converters could not read are seeds; `full` forces the full decision."""
+    cohort_crm_ids = None if cohort_crm_ids is None else list(cohort_crm_ids)
     links = links if links is not None else pd.DataFrame({"crm_id": [], "genesys_id": []}, dtype=object)
     n_c, n_g = len(crm), len(genesys)
     crm_ids = crm["record_id"].astype(object)
@@ -158,34 +158,16 @@ def decision_scope(
     g_partner = _partners(gen_ids, links, "genesys_id", "crm_id")
     add(c_nodes, c_partner, "genesys:")
     add(g_nodes, g_partner, "crm:")
-    if pair_decisions is not None and len(pair_decisions):
-        paired = pair_decisions.drop_duplicates(["crm_id", "genesys_id"])
-        add(c_nodes, crm_ids.map(paired.groupby("crm_id")["genesys_id"].first()).to_numpy(dtype=object), "genesys:")
-        # a record in several answered pairs: every pair joins its two records
-        extra = paired[paired["crm_id"].duplicated(keep="first")]
-        at = pd.Index(crm_ids).get_indexer(extra["crm_id"])
-        add(c_nodes[at[at >= 0]], extra["genesys_id"].to_numpy(dtype=object)[at >= 0], "genesys:")
+    if pair_decisions is not None and len(pair_decisions):  # every answered pair joins its two records
+        at = pd.Index(crm_ids).get_indexer(pair_decisions["crm_id"])
+        add(c_nodes[at[at >= 0]], pair_decisions["genesys_id"].to_numpy(dtype=object)[at >= 0], "genesys:")
     u_nodes = n_c + n_g + np.arange(n_u)
     if unreadable is not None:
         for column, prefix in (("crm_id", "crm:"), ("record_id", "genesys:")):
             if column in unreadable:
                 add(u_nodes, unreadable[column].to_numpy(dtype=object), prefix)
         if {"email", "phone_e164"} <= set(unreadable.columns):
-            who = pd.DataFrame(
-                {
-                    "record_id": unreadable["record_id"].astype(object),
-                    "crm_id": None,
-                    "email": unreadable["email"].astype(object),
-                    "phone_e164": unreadable["phone_e164"].astype(object),
-                    "first_name": None,
-                    "last_name": None,
-                    "account_id": None,
-                    "created_at": pd.NaT,
-                    "is_deleted": False,
-                    "merged_into": None,
-                }
-            )
-            found = candidate_keys(who, policy)
+            found = candidate_keys(unreadable_identities(unreadable), policy)
             add(u_nodes, found["email"], "email:")
             add(u_nodes, found["phone"], "phone:")
 
@@ -217,11 +199,14 @@ def decision_scope(
             gone = ~mine.index.isin(ids)
             seed_keys += [f"component:{k}" for k in mine.loc[gone, "component"].astype(str)]
         seed_nodes[u_nodes] = True
-        seed_keys += [f"crm:{i}" for i in pending_crm_ids] + [f"genesys:{i}" for i in pending_genesys_ids]
+        for frame in (decisions, delete_decisions, pair_decisions):
+            if frame is not None and len(frame):
+                seed_keys += [f"crm:{i}" for i in frame["crm_id"].dropna()]
+                if "genesys_id" in frame:
+                    seed_keys += [f"genesys:{i}" for i in frame["genesys_id"].dropna()]
 
-    components = _components(n_c + n_g + n_u, owners, keys)
-    node_comp, key_comp, key_index = components
-    seeded = np.zeros(int(node_comp.max(initial=-1)) + 1 + len(key_comp), dtype=bool)
+    count, node_comp, key_comp, key_index = _components(n_c + n_g + n_u, owners, keys)
+    seeded = np.zeros(count, dtype=bool)
     seeded[node_comp[seed_nodes]] = True
     at = key_index.get_indexer(pd.Index(seed_keys, dtype=object))
     seeded[key_comp[at[at >= 0]]] = True
@@ -242,13 +227,18 @@ def decision_scope(
         genesys_components=node_comp[n_c : n_c + n_g],
         seeds=int(seed_nodes.sum()) + len(seed_keys),
         links_outside=links_outside,
+        key=key,
+        previous=state if why is None else None,
+        crm_fingerprints=c_print,
+        genesys_fingerprints=g_print,
     )
 
 
 def _components(
     n_nodes: int, owners: list[np.ndarray], keys: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """Connected components of the records over their keys: (component per node, component per key, key index)."""
+) -> tuple[int, np.ndarray, np.ndarray, pd.Index]:
+    """Connected components of the records over their keys: (how many, component per node, component per key, key
+    index)."""
     if keys:
         key_codes, key_index = pd.factorize(np.concatenate(keys))
         nodes = np.concatenate(owners).astype(np.int64)
@@ -257,8 +247,8 @@ def _components(
         nodes = np.zeros(0, dtype=np.int64)
     size = n_nodes + len(key_index)
     graph = coo_matrix((np.ones(len(nodes), dtype=np.int8), (nodes, n_nodes + key_codes)), shape=(size, size))
-    _, labels = connected_components(graph, directed=False)
-    return labels[:n_nodes], labels[n_nodes:], pd.Index(key_index)
+    count, labels = connected_components(graph, directed=False)
+    return int(count), labels[:n_nodes], labels[n_nodes:], pd.Index(key_index)
 
 
 def unsettled_ids(plan: SyncPlan, match: MatchResult) -> dict[str, set[str]]:
@@ -276,7 +266,7 @@ def unsettled_ids(plan: SyncPlan, match: MatchResult) -> dict[str, set[str]]:
             gen.update(frame[gen_column].dropna().astype(str))
 
     recon = plan.reconciliation
-    take(recon[~recon["action"].isin(_QUIET_ACTIONS) | recon["base_update"].astype(bool)])
+    take(recon[recon["action"].ne("none") | recon["base_update"].astype(bool)])
     for frame in (plan.conflicts, plan.unlinks, plan.deletes, plan.refused_deletes, plan.kept_deletes,
                   plan.new_links, plan.base_updates, match.review, match.moved_links):  # fmt: skip
         take(frame)
@@ -294,34 +284,20 @@ def unsettled_ids(plan: SyncPlan, match: MatchResult) -> dict[str, set[str]]:
     return {"crm": crm, "genesys": gen}
 
 
-def next_state(
-    previous: DecisionState | None,
-    scope: DecisionScope,
-    crm: pd.DataFrame,
-    genesys: pd.DataFrame,
-    key: str,
-    plan: SyncPlan,
-    match: MatchResult,
-    *,
-    links: pd.DataFrame | None = None,
-    cohort_crm_ids: Iterable[str] | None = None,
-) -> DecisionState:
-    """The state after this run's decision: the decided records with their new fingerprint, component and whether
-    they are settled; the others as they were; records gone from their snapshot dropped. `links` are the stored
-    links the decision read (before this run's writes)."""
-    links = links if links is not None else pd.DataFrame({"crm_id": [], "genesys_id": []}, dtype=object)
-    old = previous.records if previous is not None and scope.how == "incremental" else _empty_records()
+def next_state(scope: DecisionScope, crm_ids: pd.Series, genesys_ids: pd.Series, plan: SyncPlan,
+               match: MatchResult) -> DecisionState:  # fmt: skip
+    """The state after a decision of `scope` (ids: the record_id columns of the frames it was computed on): the
+    decided records with their fingerprint, component and whether they are settled; the others as they were; records
+    gone from their snapshot dropped."""
+    old = scope.previous.records if scope.previous is not None else _empty_records()
     offset = int(old["component"].max()) + 1 if len(old) else 0
     unsettled = unsettled_ids(plan, match)
     parts = []
-    for system, frame, decided, comps, partner, member in (
-        ("crm", crm, scope.crm, scope.crm_components, _partners(crm["record_id"], links, "crm_id", "genesys_id"),
-         _members(crm, cohort_crm_ids)),
-        ("genesys", genesys, scope.genesys, scope.genesys_components,
-         _partners(genesys["record_id"], links, "genesys_id", "crm_id"), np.ones(len(genesys), dtype=bool)),
-    ):  # fmt: skip
-        ids = frame["record_id"].astype(object).to_numpy()
-        prints = fingerprints(frame, partner, member)
+    for system, ids, decided, comps, prints in (
+        ("crm", crm_ids, scope.crm, scope.crm_components, scope.crm_fingerprints),
+        ("genesys", genesys_ids, scope.genesys, scope.genesys_components, scope.genesys_fingerprints),
+    ):
+        ids = ids.astype(object).to_numpy()
         parts.append(
             pd.DataFrame(
                 {
@@ -336,4 +312,4 @@ def next_state(
         mine = old[old["system"] == system]
         parts.append(mine[mine["record_id"].isin(ids[~decided])])
     records = pd.concat(parts, ignore_index=True).astype({"fingerprint": "uint64", "component": "int64"})
-    return DecisionState(records[list(STATE_COLUMNS)], key)
+    return DecisionState(records[list(STATE_COLUMNS)], scope.key)

@@ -866,6 +866,21 @@ def _with_ids(rows: pd.DataFrame, crm_ids: np.ndarray, gen_ids: np.ndarray, colu
     return _frame(columns, data)
 
 
+def unreadable_identities(rows: pd.DataFrame) -> pd.DataFrame:
+    """What could be read of who unreadable records are (``RejectedRecord``'s identity columns), in the columns
+    matching reads from a canonical frame: never linked, live, nothing else known."""
+    none = np.full(len(rows), None, dtype=object)
+    column = lambda name: rows[name].astype(object).to_numpy() if name in rows else none  # noqa: E731
+    return pd.DataFrame(
+        {
+            "record_id": column("record_id"), "crm_id": none, "email": column("email"),
+            "phone_e164": column("phone_e164"), "first_name": column("first_name"),
+            "last_name": column("last_name"), "account_id": column("account_id"),
+            "created_at": pd.NaT, "is_deleted": False, "merged_into": none,
+        }
+    )  # fmt: skip
+
+
 def _held_by_unreadable(c: pd.DataFrame, unreadable: pd.DataFrame | None, rules: MatchingPolicy) -> np.ndarray:
     """A mask of the CRM records that may be the same person as a Genesys record that could not be read (sharing
     its email or phone and scoring at least the review threshold, every key counted as unique): they are held so
@@ -876,20 +891,7 @@ def _held_by_unreadable(c: pd.DataFrame, unreadable: pd.DataFrame | None, rules:
     rows = unreadable[unreadable["email"].notna() | unreadable["phone_e164"].notna()]
     if rows.empty or c.empty:
         return held
-    n = len(rows)
-    none = np.full(n, None, dtype=object)
-    column = lambda name: rows[name].astype(object).to_numpy() if name in rows else none  # noqa: E731
-    h = _prepare(
-        pd.DataFrame(
-            {
-                "record_id": column("record_id"), "crm_id": none, "email": column("email"),
-                "phone_e164": column("phone_e164"), "first_name": column("first_name"),
-                "last_name": column("last_name"), "account_id": column("account_id"),
-                "created_at": pd.NaT, "is_deleted": False, "merged_into": none,
-            }
-        ),
-        rules,
-    )  # fmt: skip
+    h = _prepare(unreadable_identities(rows), rules)
     keys = c[["id", "email", "phone", "first", "last", "account", "live", "role_email"]].copy()
     _add_key_codes(keys, h)
     cand, _ = _block(keys[keys["live"].to_numpy()], h, ("email", "phone"), rules)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from contact_sync.sync.engine import reconcile, reconcile_incremental
 from contact_sync.sync.incremental import DecisionState, state_key
+from contact_sync.sync.normalize import normalize_phone
 from contact_sync_tests.sync.engine_helpers import apply_plan, at, crm, genesys, links, make_policy
 from contact_sync_tests.sync.test_properties import FIELDS, FREE_VALUES, LINKED_VALUES, policies, record, worlds
 
@@ -71,8 +72,6 @@ def change_sets(draw: st.DrawFn, c: pd.DataFrame, g: pd.DataFrame, when: pd.Time
         c = pd.concat([c, crm(*new_crm, validate=False)], ignore_index=True)
     if new_gen:
         g = pd.concat([g, genesys(*new_gen, validate=False)], ignore_index=True)
-    from contact_sync.sync.normalize import normalize_phone
-
     for frame in (c, g):
         frame["phone_e164"] = normalize_phone(frame["phone"].astype("string"), "US").astype("string")
     return c.reset_index(drop=True), g.reset_index(drop=True)
