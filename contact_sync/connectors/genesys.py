@@ -182,7 +182,31 @@ class GenesysConnector:
         if modified_since is not None:
             conditions["filters"] = {"gte": {"field": "ModifyDate", "value": modified_since}}
         before = self.api_calls.total
-        job = self._client.post(f"{API}/contacts/exports", json={"queryConditions": conditions}).json()
+        job, export_id, polls = self._finished_export(conditions, timeout_s, poll_s)
+        url, started_at = job.get("downloadUrl"), job.get("dateCreated")
+        if not isinstance(url, str) or not url or parse_stamp(started_at) is None:
+            raise ExportFailed(f"Genesys export {export_id} SUCCEEDED without a downloadUrl or dateCreated")
+        data = self._download(url, export_id)
+        rows = job.get("resultRowCount")
+        contacts = parse_export_file(data, rows if isinstance(rows, int) else None)
+        return ExportRead(export_id, started_at, contacts, api_calls=self.api_calls.total - before, polls=polls)
+
+    def has_changes(self, watermark: str, *, timeout_s: float = 30.0, poll_s: float = 0.25) -> bool:
+        """Whether a contact was modified at or after `watermark` (the `dateCreated` of the export the mirror was last
+        refreshed from): an export of at most one contact, whose `resultRowCount` answers; its file is never
+        downloaded. Two or three calls. `ExportFailed` when the export fails or takes longer than `timeout_s`."""
+        conditions = {"filters": {"gte": {"field": "ModifyDate", "value": watermark}}, "limit": 1}
+        job, export_id, _ = self._finished_export(conditions, timeout_s, poll_s)
+        rows = job.get("resultRowCount")
+        if not isinstance(rows, int) or isinstance(rows, bool):
+            raise ExportFailed(f"Genesys export {export_id} SUCCEEDED without a resultRowCount")
+        return rows > 0
+
+    def _finished_export(
+        self, conditions: Mapping[str, Any], timeout_s: float, poll_s: float
+    ) -> tuple[dict[str, Any], str, int]:
+        """(the export's last status, its id, polls made): created with `conditions`, polled until SUCCEEDED."""
+        job = self._client.post(f"{API}/contacts/exports", json={"queryConditions": dict(conditions)}).json()
         export_id = str(job.get("id") or "")
         if not export_id:
             raise ExportFailed("Genesys answered the export request without an export id")
@@ -196,13 +220,7 @@ class GenesysConnector:
             job = self._client.get(f"{API}/contacts/exports/{export_id}").json()
         if job["status"] == "FAILED":
             raise ExportFailed(f"Genesys export {export_id} FAILED")
-        url, started_at = job.get("downloadUrl"), job.get("dateCreated")
-        if not isinstance(url, str) or not url or parse_stamp(started_at) is None:
-            raise ExportFailed(f"Genesys export {export_id} SUCCEEDED without a downloadUrl or dateCreated")
-        data = self._download(url, export_id)
-        rows = job.get("resultRowCount")
-        contacts = parse_export_file(data, rows if isinstance(rows, int) else None)
-        return ExportRead(export_id, started_at, contacts, api_calls=self.api_calls.total - before, polls=polls)
+        return job, export_id, polls
 
     def _download(self, url: str, export_id: str) -> bytes:
         try:

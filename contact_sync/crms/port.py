@@ -28,6 +28,11 @@ class CrmConnector(Protocol):
         """Contacts changed since the watermark (all when None), deletes included, and the next watermark."""
         ...
 
+    def has_changes(self, watermark: str | None) -> bool:
+        """Whether any contact changed after the watermark a completed read returned, in one or two cheap calls
+        (True when there is no watermark). A probe: it reads no records and moves no watermark."""
+        ...
+
     def read_accounts(self, ids: Sequence[str]) -> dict[str, str]:
         """Account (company) names by id."""
         ...
@@ -70,6 +75,10 @@ class CrmAdapter(Protocol):
 
     def read_changes(self, watermark: str | None) -> ReadResult:
         """Records changed since the watermark (all when None), deletes included, and the next watermark."""
+        ...
+
+    def has_changes(self, watermark: str | None) -> bool:
+        """Whether anything changed after the watermark `read_changes` returned (see `CrmConnector.has_changes`)."""
         ...
 
     @property
@@ -135,6 +144,9 @@ class ConnectorAdapter:
 
     def read_changes(self, watermark: str | None) -> ReadResult:
         return self.connector.read_contacts(watermark)
+
+    def has_changes(self, watermark: str | None) -> bool:
+        return self.connector.has_changes(watermark)
 
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> CanonicalFrames:
         return self._to_canonical(records, self.policy)

@@ -19,6 +19,8 @@ DEPLOYMENTS: Final = ("auto", "simulated", "live")
 GENESYS_READS: Final = ("export", "scan")
 DEFAULT_GENESYS_FULL_READ_H: Final = 24.0
 DEFAULT_GENESYS_EXPORT_TIMEOUT_S: Final = 600.0
+DEFAULT_CHANGE_PROBE_S: Final = 45.0
+CHANGE_PROBE_RANGE_S: Final = (30.0, 60.0)
 PARTITION_TAG: Final = "dagster/partition"
 """The run tag naming a run's cohort (its partition key)."""
 
@@ -66,6 +68,8 @@ class PipelineSettings:
     run)."""
     genesys_export_timeout_s: float = DEFAULT_GENESYS_EXPORT_TIMEOUT_S
     """CONTACT_SYNC_GENESYS_EXPORT_TIMEOUT_S: how long a run waits for a Genesys export before it scans instead."""
+    change_probe_s: float = DEFAULT_CHANGE_PROBE_S
+    """CONTACT_SYNC_CHANGE_PROBE_S: seconds between the change-triggered sensor's probes (30 to 60)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -107,6 +111,16 @@ class PipelineSettings:
             raise SettingsError(
                 f"CONTACT_SYNC_GENESYS_READ must be one of {', '.join(GENESYS_READS)}, got {genesys_read!r}"
             )
+        probe_raw = get("CONTACT_SYNC_CHANGE_PROBE_S") or str(DEFAULT_CHANGE_PROBE_S)
+        try:
+            change_probe_s = float(probe_raw)
+        except ValueError:
+            change_probe_s = -1.0
+        if not CHANGE_PROBE_RANGE_S[0] <= change_probe_s <= CHANGE_PROBE_RANGE_S[1]:
+            low, high = CHANGE_PROBE_RANGE_S
+            raise SettingsError(
+                f"CONTACT_SYNC_CHANGE_PROBE_S must be a number from {low:g} to {high:g}, not {probe_raw!r}"
+            )
         return cls(
             crm=(get("CONTACT_SYNC_CRM") or "salesforce").lower(),
             policy_path=policy,
@@ -123,6 +137,7 @@ class PipelineSettings:
             genesys_export_timeout_s=_number(
                 get, "CONTACT_SYNC_GENESYS_EXPORT_TIMEOUT_S", DEFAULT_GENESYS_EXPORT_TIMEOUT_S, 86_400
             ),
+            change_probe_s=change_probe_s,
         )
 
 

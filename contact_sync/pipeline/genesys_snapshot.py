@@ -90,12 +90,18 @@ class GenesysMirror:
         self.organizations_path = self.frames.folder / "genesys_organizations.parquet"
         self.state_path = self.frames.folder / "genesys_state.json"
 
+    def load_state(self) -> MirrorState:
+        """What the mirror was built from (no frame is read); OSError, ValueError or TypeError when missing or
+        unreadable."""
+        state = MirrorState(**json.loads(self.state_path.read_text()))
+        for stamp in (state.full_read_at, state.watermark or state.full_read_at):
+            _parse(stamp)
+        return state
+
     def load(self) -> StoredMirror | None:
         """The mirror and its state, or None when any part is missing or unreadable (a full read rebuilds it)."""
         try:
-            state = MirrorState(**json.loads(self.state_path.read_text()))
-            for stamp in (state.full_read_at, state.watermark or state.full_read_at):
-                _parse(stamp)
+            state = self.load_state()
             frames = self.frames.load()
             rejected = pd.read_parquet(self.rejected_path)
         except (OSError, ValueError, TypeError) as exc:
@@ -130,7 +136,8 @@ def mirror_basis(genesys: GenesysAdapter) -> str:
     return hashlib.sha256(f"{genesys.crm.external_source}\n{genesys.policy!r}".encode()).hexdigest()[:16]
 
 
-def _full_read_reason(state: MirrorState | None, basis: str, settings: PipelineSettings, now: datetime) -> str | None:
+def full_read_reason(state: MirrorState | None, basis: str, settings: PipelineSettings, now: datetime) -> str | None:
+    """Why the next refresh must read every contact (None: an export of what changed will do)."""
     if state is None:
         return "no Genesys mirror yet"
     if state.basis != basis:
@@ -164,7 +171,7 @@ def refresh_genesys_snapshot(
     if settings.genesys_read == "scan":
         reason: str | None = "CONTACT_SYNC_GENESYS_READ is scan"
     else:
-        reason = "a full read was asked for" if full else _full_read_reason(state, basis, settings, now)
+        reason = "a full read was asked for" if full else full_read_reason(state, basis, settings, now)
     info: dict[str, Any] = {"read": "full" if reason else "incremental", "full_read_reason": reason}
 
     raw: list[dict[str, Any]] = []

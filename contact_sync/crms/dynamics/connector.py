@@ -51,6 +51,7 @@ from contact_sync.crms.dynamics.odata import (
     deltatoken_of,
     entity_id,
     error_code,
+    format_datetime,
     ids_filter,
     is_delta_expired,
     is_guid,
@@ -253,6 +254,32 @@ class DynamicsConnector:
             api_calls=self.counter.total - before,
             deleted_ids=list(deleted),
         )
+
+    def has_changes(self, watermark: str | None) -> bool:
+        """Whether a contact changed or was deleted after `watermark`, in one call: its delta token followed for one
+        row (a Dataverse delta token stays valid after use, and the new one is not kept), or, with change tracking
+        off, one row with `modifiedon` after it. An expired token is a change: the next run reads everything."""
+        mark = DynamicsWatermark.parse(watermark)
+        select = {"$select": "contactid"}
+        if mark.deltatoken is not None:
+            try:
+                body = self._request(
+                    "GET",
+                    "/contacts",
+                    params={**select, "$deltatoken": mark.deltatoken},
+                    headers={"Prefer": prefer(1, track_changes=True)},
+                ).json()
+            except RequestRejected as exc:
+                if is_delta_expired(exc.body, exc.message):
+                    return True
+                if not is_tracking_refused(exc.body, exc.message):
+                    raise
+            else:
+                return bool(body.get("value"))
+        if mark.modifiedon is None:
+            return True
+        params = {**select, "$filter": f"modifiedon gt {format_datetime(mark.modifiedon)}"}
+        return bool(self._request("GET", "/contacts", params=params, headers={"Prefer": prefer(1)}).json().get("value"))
 
     def _read_tracked(self) -> tuple[list[Row], str]:
         """The initial change-tracking read: every contact, then the delta token."""

@@ -205,6 +205,30 @@ class HubSpotConnector:
             records=rows, watermark=self._next_watermark(watermark, rows), api_calls=self.counter.total - before
         )
 
+    def has_changes(self, watermark: str | None) -> bool:
+        """Whether a live contact was modified after `watermark`: one search for `lastmodifieddate` after it,
+        `limit` 1. Archiving is not in a search (HubSpot's search holds live contacts only), so a delete alone waits
+        for the next scheduled run."""
+        since = parse_stamp(watermark) if watermark else None
+        if since is None:
+            return True
+        self.search_limiter.acquire()
+        body = self._client.post(
+            f"{CONTACTS}/search",
+            json={
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {"propertyName": STAMP, "operator": "GT", "value": str(int(since.timestamp() * 1000))}
+                        ]
+                    }
+                ],
+                "properties": [STAMP],
+                "limit": 1,
+            },
+        ).json()
+        return bool(_results(body))
+
     def _list(self, *, archived: bool) -> list[Any]:
         rows: list[Any] = []
         params: dict[str, Any] = {

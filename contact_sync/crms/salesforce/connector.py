@@ -38,6 +38,7 @@ from contact_sync.crms.salesforce.query import (
     next_watermark,
     parse_bulk_csv,
     parse_datetime,
+    soql_datetime,
     soql_string,
     strip_attributes,
 )
@@ -229,6 +230,21 @@ class SalesforceConnector:
             api_calls=self.counter.total - calls_before,
             deleted_ids=deleted,
         )
+
+    def has_changes(self, watermark: str | None) -> bool:
+        """Whether a contact changed (or was deleted or merged) after `watermark`: the newest `SystemModstamp` from
+        the watermark's second on, through `queryAll` with `LIMIT 1`. One call. SOQL literals have whole seconds, so
+        the stamp is compared here to the millisecond: the record the watermark came from is no change."""
+        if watermark is None:
+            return True
+        since = parse_datetime(watermark)
+        soql = (
+            f"SELECT Id, SystemModstamp FROM Contact WHERE SystemModstamp >= {soql_datetime(since)} "
+            "ORDER BY SystemModstamp DESC LIMIT 1"
+        )
+        sf = self._client()
+        newest = self._guard(lambda: list(sf.query_all_iter(soql, include_deleted=True)))
+        return any(parse_datetime(str(r.get("SystemModstamp"))) > since for r in newest)
 
     def _read_rest(self, watermark: str | None) -> list[dict[str, Any]]:
         sf = self._client()

@@ -1,5 +1,5 @@
-"""Sensors: alert on failed sync runs, watch the health score, and apply the conflict and match decisions people
-made.
+"""Sensors: alert on failed sync runs, watch the health score, apply the conflict and match decisions people made,
+and (when switched on) sync as soon as either side changed.
 
 They read the ledger named by the environment (CONTACT_SYNC_DATABASE_URL, default SQLite in the data folder)."""
 
@@ -8,14 +8,18 @@ from typing import Final
 import dagster as dg
 import pandas as pd
 
+from contact_sync.connectors.http import ConnectorError
 from contact_sync.defs.sync.jobs import SYNC_JOBS, error_line
 from contact_sync.defs.sync.partitions import COHORT_PARTITIONS_NAME, ensure_cohort_partition, rollout_cohort
-from contact_sync.defs.sync.schedules import configured_mode_and_cohort
+from contact_sync.defs.sync.schedules import configured_mode_and_cohort, configured_schedule
 from contact_sync.ledger import Ledger, LedgerError
 from contact_sync.pipeline import alerts
-from contact_sync.pipeline.config import ALL_COHORT, PipelineSettings
-from contact_sync.pipeline.locks import pair_name
+from contact_sync.pipeline.change_probe import PROBE_SERVICES, probe_changes
+from contact_sync.pipeline.config import ALL_COHORT, DEFAULT_CHANGE_PROBE_S, SYNC_JOB_NAMES, PipelineSettings
+from contact_sync.pipeline.locks import holder_is_gone, pair_name
 from contact_sync.pipeline.runs import fail_run
+from contact_sync.settings import SettingsError
+from contact_sync.sync.policy import PolicyError
 
 HEALTH_INTERVAL_S: Final = 300
 DECISIONS_INTERVAL_S: Final = 60
@@ -166,6 +170,91 @@ def rollout_cohort_partitions(context: dg.SensorEvaluationContext) -> dg.SensorR
     return dg.SensorResult(dynamic_partitions_requests=[rollout_cohort.build_add_request(missing)])
 
 
+ACTIVE_RUN_STATUSES: Final = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def _change_probe_interval() -> float:
+    try:
+        return PipelineSettings.from_env().change_probe_s
+    except SettingsError:
+        return DEFAULT_CHANGE_PROBE_S  # each tick then says which variable is wrong
+
+
+def _active_sync_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    runs = instance.get_runs(dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES), limit=100)
+    return next((run for run in runs if run.job_name in SYNC_JOB_NAMES), None)
+
+
+CHANGE_PROBE_S: Final = _change_probe_interval()
+
+
+@dg.sensor(
+    name="sync_on_change",
+    minimum_interval_seconds=int(CHANGE_PROBE_S),
+    jobs=list(SYNC_JOBS.values()),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=f"Every {CHANGE_PROBE_S:g} s (CONTACT_SYNC_CHANGE_PROBE_S) asks the CRM, then Genesys, whether a "
+    "contact changed since the last sync (one cheap call each, no record read) and requests a run of the configured "
+    "cohort and mode when one did, never while a sync of the pair runs: a change made during a run is found by the "
+    "next tick. A run that wrote is followed by one more that finds nothing to do. Each tick logs its API calls.",
+)
+def sync_on_change(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    mode, cohort, error = configured_schedule()
+    if error is not None:
+        return dg.SkipReason(f"not run: {error}")
+    if cohort != ALL_COHORT and not context.instance.has_dynamic_partition(COHORT_PARTITIONS_NAME, cohort):
+        return dg.SkipReason(f"cohort {cohort!r} does not exist; create it with `contact-sync cohort create`")
+    active = _active_sync_run(context.instance)
+    if active is not None:
+        return dg.SkipReason(
+            f"sync run {active.run_id} ({active.job_name}) is {active.status.value}: changes made meanwhile are "
+            "found by the first tick after it"
+        )
+    try:
+        settings = PipelineSettings.from_env()
+        services = PROBE_SERVICES.get(settings)
+    except (SettingsError, PolicyError, ConnectorError) as exc:
+        return dg.SkipReason(f"not run: {exc}")
+    instance = context.instance
+
+    def run_is_over(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    lock = services.ledger.lock(pair_name())
+    if lock is not None and not holder_is_gone(lock, run_is_over):
+        return dg.SkipReason(f"run {lock['run_id']} ({lock['owner']}) holds the {pair_name()} run lock")
+    probe = probe_changes(services)
+    if probe.errors:
+        PROBE_SERVICES.close()
+    if probe.not_probed is not None:
+        return dg.SkipReason(probe.not_probed)
+    calls = sorted(probe.api_calls.items(), key=lambda item: item[0] == "genesys")  # the CRM, then Genesys
+    per_system = ", ".join(f"{system} {count}" for system, count in calls) or "none"
+    cost = (
+        f"{probe.total_calls} API calls ({per_system}): about {probe.total_calls * 60 / settings.change_probe_s:.1f} "
+        f"per idle minute at one probe every {settings.change_probe_s:g} s"
+    )
+    context.log.info(f"change probe: {cost}")
+    for problem in probe.errors:
+        context.log.warning(problem)
+    if not probe.run_due:
+        problems = f"; {'; '.join(probe.errors)}" if probe.errors else ""
+        return dg.SkipReason(f"no change since the last sync; {cost}{problems}")
+    ensure_cohort_partition(context.instance, cohort)
+    return dg.RunRequest(
+        job_name=SYNC_JOBS[mode].name,
+        partition_key=cohort,
+        tags={"contact_sync/trigger": "change", "contact_sync/change": "; ".join(probe.reasons)[:250]},
+    )
+
+
 SYNC_SENSORS: Final = [
     sync_run_failure_alert,
     sync_health,
@@ -173,4 +262,5 @@ SYNC_SENSORS: Final = [
     apply_match_decisions,
     apply_delete_decisions,
     rollout_cohort_partitions,
+    sync_on_change,
 ]
