@@ -609,6 +609,31 @@ def test_a_failed_or_endless_export_is_an_export_failure(sim: GenesysSimulator, 
         connector.export_contacts(None, timeout_s=60)
 
 
+def test_the_change_probe_counts_one_contact_at_most_downloads_nothing_and_says_when_it_cannot(
+    sim: GenesysSimulator, settings: GenesysSettings
+) -> None:
+    clock = TestClock()
+    sim.set_clock(clock)
+    ids = sim.load_contacts(people(3))
+    clock.advance(60)
+    with exporting(settings, clock) as connector:
+        watermark = connector.export_contacts(None).started_at
+        clock.advance(5)
+        before = connector.api_calls.as_dict()
+        assert connector.has_changes(watermark) is False
+        for contact_id in ids:
+            sim.edit_contact(contact_id, {"title": "Changed"})
+        assert connector.has_changes(watermark) is True
+        spent = {k: v - before.get(k, 0) for k, v in connector.api_calls.as_dict().items() if v != before.get(k, 0)}
+        sim.set_faults([{"kind": "failed", "path": "/contacts/exports$", "method": "POST", "count": 1}])
+        with pytest.raises(ExportFailed, match="FAILED"):
+            connector.has_changes(watermark)
+    assert spent.pop("POST /api/v2/externalcontacts/contacts/exports") == 2
+    assert set(spent) == {"GET /api/v2/externalcontacts/contacts/exports/{id}"}  # polls; no download
+    probes = list(sim.exports._jobs.values())[1:3]
+    assert [len(job.rows) for job in probes] == [0, 1]  # limit 1: one row, not the three changed
+
+
 @pytest.mark.parametrize(
     ("data", "rows", "message"),
     [

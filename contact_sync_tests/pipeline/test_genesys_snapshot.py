@@ -23,15 +23,6 @@ from contact_sync_tests.simulators.shared_fixtures import TestClock
 
 
 @pytest.fixture
-def quick_exports(sims: RunningSimulators) -> Iterator[None]:
-    """Exports that finish at once (the polling itself is tested on the connector)."""
-    delay = sims.genesys.exports.delay_s
-    sims.genesys.exports.delay_s = 0.0
-    yield
-    sims.genesys.exports.delay_s = delay
-
-
-@pytest.fixture
 def genesys_clock(sims: RunningSimulators) -> Iterator[TestClock]:
     clock = TestClock()
     sims.genesys.set_clock(clock)

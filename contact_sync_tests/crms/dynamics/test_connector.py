@@ -261,6 +261,33 @@ def test_an_expired_delta_token_means_one_full_read(sim: DynamicsSimulator, sett
         )
 
 
+def test_the_change_probe_follows_the_delta_token_without_using_it_up(
+    sim: DynamicsSimulator, settings: DynamicsSettings
+) -> None:
+    clock = FakeTime()
+    sim.set_clock(clock)
+    ids = seed(sim, 3)
+    with connector(settings, clock=clock.monotonic) as dyn:
+        watermark = dyn.read_contacts(None).watermark
+        assert dyn.has_changes(watermark) is False
+        sim.delete_contact(ids[0])  # a delete is a change too
+        before = dyn.counter.total
+        assert dyn.has_changes(watermark) is True and dyn.has_changes(watermark) is True
+        assert dyn.counter.total - before == 2  # one call a probe
+        assert dyn.read_contacts(watermark).deleted_ids == [ids[0]]  # the token the probes followed still reads it
+
+        clock.now += timedelta(hours=1)
+        tracked = dyn.read_contacts(watermark).watermark
+        sim.set_change_tracking(False)  # then modifiedon after the stored one
+        assert dyn.has_changes(tracked) is False
+        clock.now += timedelta(seconds=5)
+        sim.edit_contact(ids[1], lastname="Changed")
+        assert dyn.has_changes(tracked) is True
+        sim.set_change_tracking(True)
+        clock.now += timedelta(days=8)  # an expired token: the next run reads everything
+        assert dyn.has_changes(tracked) is True
+
+
 def test_account_names(sim: DynamicsSimulator, settings: DynamicsSettings) -> None:
     accounts = sim.load_accounts([{"name": f"Account {i}"} for i in range(60)])
     with connector(settings) as dyn:

@@ -93,6 +93,20 @@ def test_an_incremental_read_brings_edits_creates_archives_and_merges_only(
     assert parse_stamp(read.watermark) > parse_stamp(first.watermark)  # type: ignore[operator]
 
 
+def test_the_change_probe_is_one_search_after_the_watermark(hubspot: HubSpotSimulator, clock: TestClock) -> None:
+    ids = hubspot.load_contacts(contact_rows(3))
+    clock.advance(60)
+    with connector(hubspot) as hs:
+        watermark = hs.read_contacts(None).watermark
+        before = hs.counter.total
+        assert hs.has_changes(watermark) is False
+        assert hs.counter.total - before == 1
+        clock.advance(1)
+        hubspot.edit_contact(ids[2], {"lastname": "Later"})
+        assert hs.has_changes(watermark) is True
+        assert hs.has_changes(hs.read_contacts(watermark).watermark) is False
+
+
 def test_a_change_inside_the_overlap_is_read_again_and_an_old_archive_is_not(
     hubspot: HubSpotSimulator, clock: TestClock
 ) -> None:

@@ -252,6 +252,26 @@ def test_deletes_and_merges_are_read(sims: RunningSimulators) -> None:
         assert not any(r["IsDeleted"] for r in first.records)
 
 
+def test_the_change_probe_sees_edits_and_deletes_to_the_millisecond_in_one_call(sims: RunningSimulators) -> None:
+    sim = sims.salesforce
+    moment = datetime(2026, 3, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    sim.set_clock(lambda: moment)
+    ids = seed_contacts(sims, 3)
+    with connector(client_settings(sims)) as sf:
+        watermark = sf.read_contacts(None).watermark
+        before = sf.counter.total
+        assert sf.has_changes(watermark) is False  # the records the watermark came from are no change
+        assert sf.counter.total - before == 1
+        moment += timedelta(milliseconds=300)  # the same second, later: a literal of whole seconds cannot tell
+        sim.edit_contact(ids[0], LastName="Later")
+        assert sf.has_changes(watermark) is True
+        latest = sf.read_contacts(watermark).watermark
+        assert sf.has_changes(latest) is False
+        moment += timedelta(seconds=1)
+        sim.delete_contact(ids[1])
+        assert sf.has_changes(latest) is True  # through queryAll: a delete is a change
+
+
 def test_first_load_above_the_threshold_uses_bulk_api_2(sims: RunningSimulators) -> None:
     ids = seed_contacts(sims, 450)
     sims.salesforce.delete_contact(ids[0])
