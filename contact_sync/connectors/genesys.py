@@ -191,10 +191,11 @@ class GenesysConnector:
         contacts = parse_export_file(data, rows if isinstance(rows, int) else None)
         return ExportRead(export_id, started_at, contacts, api_calls=self.api_calls.total - before, polls=polls)
 
-    def has_changes(self, watermark: str, *, timeout_s: float = 30.0, poll_s: float = 0.25) -> bool:
+    def has_changes(self, watermark: str, *, timeout_s: float = 30.0, poll_s: float = 1.0) -> bool:
         """Whether a contact was modified at or after `watermark` (the `dateCreated` of the export the mirror was last
         refreshed from): an export of at most one contact, whose `resultRowCount` answers; its file is never
-        downloaded. Two or three calls. `ExportFailed` when the export fails or takes longer than `timeout_s`."""
+        downloaded. Its status is first asked after `poll_s` (a probe is in no hurry; each poll is a call), so an
+        export done within that costs two calls. `ExportFailed` when it fails or takes longer than `timeout_s`."""
         conditions = {"filters": {"gte": {"field": "ModifyDate", "value": watermark}}, "limit": 1}
         job, export_id, _ = self._finished_export(conditions, timeout_s, poll_s)
         rows = job.get("resultRowCount")
