@@ -1,5 +1,7 @@
 """Schedules, sensors and the instance configuration, evaluated on a test instance (no daemon)."""
 
+import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,7 @@ from contact_sync.defs.sync.sensors import (
     apply_conflict_decisions,
     apply_delete_decisions,
     apply_match_decisions,
+    failure_backoff,
     rollout_cohort_partitions,
     sync_health,
     sync_run_failure_alert,
@@ -203,6 +206,31 @@ def test_instance_config_queues_a_second_run_of_the_same_pair(tmp_path: Path) ->
     assert {"key": PAIR_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     workspace = (REPO_ROOT / "workspace.yaml").read_text()
     assert "contact_sync.definitions" in workspace
+
+
+def test_the_change_sensor_waits_twice_as_long_after_each_failed_run_in_a_row(
+    dagster_instance: dg.DagsterInstance,
+) -> None:
+    def finished(status: dg.DagsterRunStatus, job: str = "sync_bidirectional") -> None:
+        dagster_instance.add_run(dg.DagsterRun(job_name=job, run_id=str(uuid.uuid4()), status=status))
+
+    now = time.time()
+    assert failure_backoff(dagster_instance, 45, now) is None
+    finished(dg.DagsterRunStatus.FAILURE)
+    finished(dg.DagsterRunStatus.FAILURE, job="rollback")  # not a sync: neither counts nor ends the series
+    one = failure_backoff(dagster_instance, 45, now)
+    assert one is not None and one.startswith("the last 1 sync run(s) failed")
+    assert failure_backoff(dagster_instance, 45, now + 91) is None  # two intervals after one failure
+    finished(dg.DagsterRunStatus.FAILURE)
+    finished(dg.DagsterRunStatus.CANCELED)  # someone stopped a run: not a failure, and not a success either
+    assert "the last 2 sync run(s) failed" in (failure_backoff(dagster_instance, 45, now + 91) or "")
+    assert failure_backoff(dagster_instance, 45, now + 181) is None
+    for _ in range(10):
+        finished(dg.DagsterRunStatus.FAILURE)
+    assert failure_backoff(dagster_instance, 45, now + 3500) is not None
+    assert failure_backoff(dagster_instance, 45, now + 3601) is None  # at most an hour
+    finished(dg.DagsterRunStatus.SUCCESS)
+    assert failure_backoff(dagster_instance, 45, now) is None
 
 
 def test_cohorts_in_the_ledger_become_partitions(sync_ledger: Ledger, dagster_instance: dg.DagsterInstance) -> None:

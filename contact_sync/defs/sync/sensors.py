@@ -3,6 +3,7 @@ and (when switched on) sync as soon as either side changed.
 
 They read the ledger named by the environment (CONTACT_SYNC_DATABASE_URL, default SQLite in the data folder)."""
 
+import time
 from typing import Final
 
 import dagster as dg
@@ -179,6 +180,14 @@ ACTIVE_RUN_STATUSES: Final = [
 ]
 
 
+FINISHED_RUN_STATUSES: Final = [
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+]
+MAX_FAILURE_BACKOFF_S: Final = 3600.0
+
+
 def _change_probe_interval() -> float:
     try:
         return PipelineSettings.from_env().change_probe_s
@@ -189,6 +198,33 @@ def _change_probe_interval() -> float:
 def _active_sync_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
     runs = instance.get_runs(dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES), limit=100)
     return next((run for run in runs if run.job_name in SYNC_JOB_NAMES), None)
+
+
+def failure_backoff(instance: dg.DagsterInstance, interval_s: float, now: float | None = None) -> str | None:
+    """Why no run may be requested yet after failed sync runs, or None. The wait doubles with each failure in a row
+    (two probe intervals after one, four after two, ... at most an hour), so a sync that keeps failing is retried
+    ever more rarely instead of launched, failed and alerted on every tick. A canceled run neither counts nor ends the
+    series; a successful one ends it."""
+    failed: list[dg.RunRecord] = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=FINISHED_RUN_STATUSES), limit=100):
+        run = record.dagster_run
+        if run.job_name not in SYNC_JOB_NAMES or run.status == dg.DagsterRunStatus.CANCELED:
+            continue
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            break
+        failed.append(record)
+    if not failed:
+        return None
+    latest = failed[0]
+    ended = latest.end_time if latest.end_time is not None else latest.update_timestamp.timestamp()
+    wait = min(interval_s * 2 ** len(failed), MAX_FAILURE_BACKOFF_S)
+    left = ended + wait - (time.time() if now is None else now)
+    if left <= 0:
+        return None
+    return (
+        f"the last {len(failed)} sync run(s) failed (latest {latest.dagster_run.run_id}): the next one is requested "
+        f"no sooner than {left:.0f} s from now (the wait doubles with each failure, at most 1 h)"
+    )
 
 
 CHANGE_PROBE_S: Final = _change_probe_interval()
@@ -202,7 +238,8 @@ CHANGE_PROBE_S: Final = _change_probe_interval()
     description=f"Every {CHANGE_PROBE_S:g} s (CONTACT_SYNC_CHANGE_PROBE_S) asks the CRM, then Genesys, whether a "
     "contact changed since the last sync (one cheap call each, no record read) and requests a run of the configured "
     "cohort and mode when one did, never while a sync of the pair runs: a change made during a run is found by the "
-    "next tick. A run that wrote is followed by one more that finds nothing to do. Each tick logs its API calls.",
+    "next tick. A run that wrote is followed by one more that finds nothing to do. After failed runs it waits twice "
+    "as long each time (at most an hour). Each tick logs its API calls.",
 )
 def sync_on_change(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     mode, cohort, error = configured_schedule()
@@ -221,6 +258,9 @@ def sync_on_change(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.Sk
         services = PROBE_SERVICES.get(settings)
     except (SettingsError, PolicyError, ConnectorError) as exc:
         return dg.SkipReason(f"not run: {exc}")
+    waiting = failure_backoff(context.instance, settings.change_probe_s)
+    if waiting is not None:
+        return dg.SkipReason(waiting)
     instance = context.instance
 
     def run_is_over(run_id: str) -> bool:
