@@ -76,12 +76,16 @@ def main() -> int:
         (folder / "home").mkdir()
         shutil.copy(REPO / "dagster.yaml", folder / "home" / "dagster.yaml")
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        env = base | sims.env | {
-            "CONTACT_SYNC_DATA_DIR": str(folder / "data"),
-            "DAGSTER_HOME": str(folder / "home"),
-            "CONTACT_SYNC_MODE": "bidirectional",
-            "CONTACT_SYNC_DEPLOYMENT": "live",
-        }
+        env = (
+            base
+            | sims.env
+            | {
+                "CONTACT_SYNC_DATA_DIR": str(folder / "data"),
+                "DAGSTER_HOME": str(folder / "home"),
+                "CONTACT_SYNC_MODE": "bidirectional",
+                "CONTACT_SYNC_DEPLOYMENT": "live",
+            }
+        )
         crm_ids = sims.salesforce.load_contacts(
             [
                 {"FirstName": f"First{i}", "LastName": f"Latency{i}", "Email": f"latency{i}@example.com"}

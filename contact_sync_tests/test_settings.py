@@ -91,6 +91,8 @@ def test_salesforce_username_password_token_and_session() -> None:
         sf_env(SALESFORCE_CLIENT_ID=None, SALESFORCE_CLIENT_SECRET=None, SALESFORCE_SESSION_ID="00Dsession!AQ0abc")
     )
     assert session.session_id is not None and session.session_id.reveal() == "00Dsession!AQ0abc"
+    refresh = SalesforceSettings.from_env(sf_env(SALESFORCE_CLIENT_SECRET=None, SALESFORCE_REFRESH_TOKEN="5Aep861r"))
+    assert refresh.refresh_token is not None and refresh.refresh_token in refresh.secrets
 
 
 @pytest.mark.parametrize(
@@ -106,6 +108,7 @@ def test_salesforce_username_password_token_and_session() -> None:
         ({"SALESFORCE_CA_BUNDLE": "/no/such/ca-bundle.pem"}, "SALESFORCE_CA_BUNDLE"),
         ({"SALESFORCE_CLIENT_ID": None, "SALESFORCE_CLIENT_SECRET": None}, "SALESFORCE_CLIENT_ID"),
         ({"SALESFORCE_CLIENT_SECRET": None}, "SALESFORCE_CLIENT_SECRET"),
+        ({"SALESFORCE_CLIENT_ID": None, "SALESFORCE_REFRESH_TOKEN": "5Aep861r"}, "SALESFORCE_CLIENT_ID is not set"),
         (
             {"SALESFORCE_CLIENT_ID": None, "SALESFORCE_CLIENT_SECRET": None, "SALESFORCE_USERNAME": "u@example.com"},
             "SALESFORCE_PASSWORD is not set",

@@ -58,6 +58,25 @@ def test_oauth_password_grant_through_the_library(sim: SalesforceSimulator) -> N
     assert sim.calls[("POST", "/services/oauth2/token")] == 1
 
 
+def test_the_refresh_token_grant_gives_a_session_and_refuses_a_wrong_token(sim: SalesforceSimulator) -> None:
+    sim.load_contacts([{"LastName": "One"}])
+    s = client_session(sim)
+    token_url = f"{sim.url}/services/oauth2/token"
+    form = {"grant_type": "refresh_token", "refresh_token": sim.refresh_token, "client_id": sim.client_id}
+    for secret in ({"client_secret": sim.client_secret}, {}):  # the secret is optional on a refresh
+        reply = s.post(token_url, data=form | secret)
+        assert reply.status_code == 200, reply.text
+        token = reply.json()
+        assert "refresh_token" not in token and token["instance_url"] == sim.url
+        assert _count(Salesforce(session_id=token["access_token"], instance_url=sim.url, session=s)) == 1
+    wrong = s.post(token_url, data=form | {"refresh_token": "5Aep861stale"})
+    assert wrong.status_code == 400
+    assert wrong.json() == {"error": "invalid_grant", "error_description": "expired access/refresh token"}
+    bad_secret = s.post(token_url, data=form | {"client_secret": "nope"})
+    assert bad_secret.status_code == 400 and bad_secret.json()["error"] == "invalid_client"
+    assert "SALESFORCE_REFRESH_TOKEN" not in sim.env()  # a client uses it on purpose only
+
+
 def test_soap_login_with_username_password_and_token(sim: SalesforceSimulator) -> None:
     sim.load_contacts([{"LastName": "One"}])
     sf = Salesforce(

@@ -1,4 +1,5 @@
-"""Bulk API 2.0 query jobs through `sf.bulk2`, the updated/deleted replication endpoints, and API limits."""
+"""Bulk API 2.0 query jobs through `sf.bulk2`, the updated/deleted replication endpoints, retrieve-many, and API
+limits."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import timedelta
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceRefusedRequest
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceRefusedRequest
 
 from contact_sync.simulators.salesforce import SalesforceSimulator
 from contact_sync_tests.simulators import salesforce_fixtures as fx
@@ -106,6 +107,30 @@ def test_limits_and_the_usage_header(sim: SalesforceSimulator, sf: Salesforce) -
     assert sf.api_usage["api-usage"].total == sim.daily_api_limit
     limits = sf.limits()
     assert limits["DailyApiRequests"] == {"Max": sim.daily_api_limit, "Remaining": sim.daily_api_limit - 2}
+    # Every key a real org answers, in its shape: a client reading any of them (a Singer tap reads
+    # DailyBulkApiBatches in Bulk mode) finds it.
+    assert len(limits) >= 50 and all(set(v) == {"Max", "Remaining"} for v in limits.values())
+    for key in ("DailyBulkApiBatches", "DailyBulkV2QueryJobs", "DailyAsyncApexExecutions", "DataStorageMB"):
+        assert limits[key]["Max"] >= limits[key]["Remaining"] >= 0
+
+
+def test_retrieve_many_returns_the_records_asked_in_order_and_null_for_the_missing(
+    sim: SalesforceSimulator, sf: Salesforce
+) -> None:
+    ada, alan, gone = sim.load_contacts([{"LastName": "Lovelace"}, {"LastName": "Turing"}, {"LastName": "Gone"}])
+    sim.delete_contact(gone)
+    asked = [alan, gone, ada]
+    by_get = sf.restful("composite/sobjects/Contact", params={"ids": ",".join(asked), "fields": "Id,LastName"})
+    by_post = sf.restful("composite/sobjects/Contact", method="POST", json={"ids": asked, "fields": ["LastName"]})
+    assert [r and r["LastName"] for r in by_get] == ["Turing", None, "Lovelace"]
+    assert by_get[0]["attributes"]["type"] == "Contact" and set(by_get[0]) == {"attributes", "Id", "LastName"}
+    assert [r and r["LastName"] for r in by_post] == ["Turing", None, "Lovelace"]
+    with pytest.raises(SalesforceMalformedRequest) as no_fields:
+        sf.restful("composite/sobjects/Contact", params={"ids": ada})
+    assert no_fields.value.content[0]["errorCode"] == "MISSING_ARGUMENT"
+    with pytest.raises(SalesforceMalformedRequest) as bad_field:
+        sf.restful("composite/sobjects/Contact", params={"ids": ada, "fields": "Nope__c"})
+    assert bad_field.value.content[0]["errorCode"] == "INVALID_FIELD"
 
 
 def test_daily_allocation_exhausted_is_403(sim: SalesforceSimulator, sf: Salesforce) -> None:

@@ -1,4 +1,5 @@
-"""Getting a Salesforce session: OAuth client credentials, username/password/token (SOAP), or a given session id.
+"""Getting a Salesforce session: an OAuth refresh token, OAuth client credentials, username/password/token (SOAP), or
+a given session id.
 
 Each way returns a `SalesforceLogin` (session id and instance URL). Logins go through the caller's
 `requests.Session` (so the CA bundle and call counting apply) and through simple-salesforce's own SOAP login, pointed
@@ -18,7 +19,7 @@ from contact_sync.connectors.http import AuthError
 from contact_sync.crms.salesforce.settings import SalesforceSettings
 from contact_sync.settings import Secret, redact
 
-AuthMethod = Literal["client_credentials", "password", "session_id"]
+AuthMethod = Literal["refresh_token", "client_credentials", "password", "session_id"]
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,13 @@ class SalesforceLogin:
 
 
 def auth_method(settings: SalesforceSettings) -> AuthMethod:
-    """How to log in again when a session expires: client credentials first, then username/password.
+    """How to log in again when a session expires: a refresh token first (set only to be used), then client
+    credentials, then username/password.
 
-    A given session id with neither cannot be renewed; it is used as it is (`session_id`).
+    A given session id with none of them cannot be renewed; it is used as it is (`session_id`).
     """
+    if settings.refresh_token and settings.client_id:
+        return "refresh_token"
     if settings.client_id and settings.client_secret:
         return "client_credentials"
     if settings.username and settings.password:
@@ -50,6 +54,8 @@ def login(settings: SalesforceSettings, http: requests.Session, method: AuthMeth
     """Log in by `method` (default: the first one the settings allow) and return the new session."""
     method = method or auth_method(settings)
     try:
+        if method == "refresh_token":
+            return _refresh_token(settings, http)
         if method == "client_credentials":
             return _client_credentials(settings, http)
         if method == "password":
@@ -71,6 +77,28 @@ def _client_credentials(settings: SalesforceSettings, http: requests.Session) ->
         auth=(settings.client_id, settings.client_secret.reveal()),
         headers={"Accept": "application/json"},
     )
+    return _token_login(response, settings, "client_credentials")
+
+
+def _refresh_token(settings: SalesforceSettings, http: requests.Session) -> SalesforceLogin:
+    """POST {instance}/services/oauth2/token with grant_type=refresh_token, the client id and (when set) secret in
+    the form, as the OAuth refresh flow sends them."""
+    assert settings.refresh_token is not None and settings.client_id is not None
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": settings.refresh_token.reveal(),
+        "client_id": settings.client_id,
+    }
+    if settings.client_secret is not None:
+        form["client_secret"] = settings.client_secret.reveal()
+    response = http.post(
+        f"{settings.instance_url}/services/oauth2/token", data=form, headers={"Accept": "application/json"}
+    )
+    return _token_login(response, settings, "refresh_token")
+
+
+def _token_login(response: requests.Response, settings: SalesforceSettings, method: str) -> SalesforceLogin:
+    """The session of a token endpoint's answer; `AuthError` naming the OAuth error (secrets redacted)."""
     try:
         body = response.json()
     except ValueError:
@@ -79,7 +107,7 @@ def _client_credentials(settings: SalesforceSettings, http: requests.Session) ->
         error = body.get("error", "") if isinstance(body, dict) else ""
         description = body.get("error_description", "") if isinstance(body, dict) else ""
         detail = redact(f"{error} {description}".strip() or response.text[:200], settings.secrets)
-        raise AuthError(f"Salesforce login (client_credentials) failed: HTTP {response.status_code}: {detail}")
+        raise AuthError(f"Salesforce login ({method}) failed: HTTP {response.status_code}: {detail}")
     instance_url = str(body.get("instance_url") or settings.instance_url).rstrip("/")
     return SalesforceLogin(Secret(str(body["access_token"])), instance_url)
 

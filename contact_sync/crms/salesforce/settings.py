@@ -1,5 +1,6 @@
-"""Salesforce settings: how to reach the org (OAuth client credentials, username/password/token, or a session id),
-read from `SALESFORCE_*` variables and checked before any call is made."""
+"""Salesforce settings: how to reach the org (an OAuth refresh token, OAuth client credentials,
+username/password/token, or a session id), read from `SALESFORCE_*` variables and checked before any call is
+made."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ CREDENTIAL_VARIABLES = ("SALESFORCE_INSTANCE_URL",)
 
 @dataclass(frozen=True)
 class SalesforceSettings:
-    """How to reach Salesforce: OAuth client credentials, username/password/token, or a given session id."""
+    """How to reach Salesforce: an OAuth refresh token, OAuth client credentials, username/password/token, or a given
+    session id."""
 
     instance_url: str
     client_id: str | None = None
@@ -25,6 +27,9 @@ class SalesforceSettings:
     password: Secret | None = None
     security_token: Secret | None = None
     session_id: Secret | None = None
+    refresh_token: Secret | None = None
+    """SALESFORCE_REFRESH_TOKEN: a connected app's refresh token (with SALESFORCE_CLIENT_ID, and the secret if the app
+    requires it for refresh), the way most ETL tools log in."""
     ca_bundle: str | None = None
     api_version: str = DEFAULT_SALESFORCE_API_VERSION
 
@@ -48,10 +53,20 @@ class SalesforceSettings:
             password=secret_value(env, "SALESFORCE_PASSWORD"),
             security_token=secret_value(env, "SALESFORCE_SECURITY_TOKEN"),
             session_id=secret_value(env, "SALESFORCE_SESSION_ID"),
+            refresh_token=secret_value(env, "SALESFORCE_REFRESH_TOKEN"),
             ca_bundle=ca_bundle,
             api_version=api_version,
         )
-        if not (settings.session_id or (settings.client_id and settings.client_secret) or settings.username):
+        if settings.refresh_token and not settings.client_id:
+            raise SettingsError(
+                "SALESFORCE_CLIENT_ID is not set (SALESFORCE_REFRESH_TOKEN is: a refresh names its app)"
+            )
+        if not (
+            settings.session_id
+            or settings.refresh_token
+            or (settings.client_id and settings.client_secret)
+            or settings.username
+        ):
             raise SettingsError(
                 "SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (or SALESFORCE_USERNAME and SALESFORCE_PASSWORD, "
                 "or SALESFORCE_SESSION_ID) must be set"
@@ -62,4 +77,4 @@ class SalesforceSettings:
 
     @property
     def secrets(self) -> list[Secret | None]:
-        return [self.client_secret, self.password, self.security_token, self.session_id]
+        return [self.client_secret, self.password, self.security_token, self.session_id, self.refresh_token]

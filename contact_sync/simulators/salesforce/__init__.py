@@ -17,7 +17,10 @@ works against it unchanged, given a `requests.Session` whose `verify` is the sim
 Served (all under `/services/data/v50.0` .. `v62.0`): `query`, `queryAll` and their `nextRecordsUrl` pages (SOQL
 subset: see `soql.py`), `sobjects/{Contact|Account}` create/read/update/delete and `describe`, upsert by the external
 id `Genesys_Id__c`, `sobjects/Contact/updated/` and `deleted/`, `composite/sobjects` POST/PATCH/DELETE, Bulk API 2.0
-`jobs/query`, `limits/`; plus `/services/oauth2/token` and `/services/Soap/u/{version}`.
+`jobs/query`, `composite/sobjects/{sobject}` retrieve (GET `?ids=&fields=`, POST), `limits/` (every key a real org
+answers: `limits.py`); plus `/services/oauth2/token` (password, client_credentials and refresh_token grants; the
+refresh token the org honours is `sim.refresh_token`, not in `env()`, so a client picks it on purpose) and
+`/services/Soap/u/{version}`.
 
 State is SQLite (see `store.py`, which also explains how SystemModstamp always moves forward): sessions are stored
 there as well, so a restarted simulator on the same state folder still accepts the sessions it issued (until
@@ -65,6 +68,7 @@ class SalesforceSimulator(Simulator):
         username: str = "integration@contact-sync.sim",
         password: str = "sim-password",
         security_token: str = "simSecurityToken0123",
+        refresh_token: str = "5Aep861sim.contact-sync.refresh.0123456789",
         daily_api_limit: int = 100_000,
         duplicate_rule: bool = False,
     ) -> None:
@@ -74,10 +78,11 @@ class SalesforceSimulator(Simulator):
         self.username = username
         self.password = password
         self.security_token = security_token
+        self.refresh_token = refresh_token
         self.daily_api_limit = daily_api_limit
         self.calls: Counter = Counter()
         self.store = Store(self.state_dir, self.now)
-        creds = Credentials(client_id, client_secret, username, password, security_token)
+        creds = Credentials(client_id, client_secret, username, password, security_token, refresh_token)
         self.api = SalesforceApp(self.store, creds, lambda: self.url, daily_api_limit, self.calls, duplicate_rule)
         self.app = FaultMiddleware(self.api, self.faults, render_fault)
 

@@ -28,6 +28,7 @@ from contact_sync.simulators.salesforce import auth
 from contact_sync.simulators.salesforce.bulk import MAX_RECORDS_DEFAULT, BulkJobs, QueryJob
 from contact_sync.simulators.salesforce.errors import ApiError, invalid_session, not_found, unknown_exception_message
 from contact_sync.simulators.salesforce.ids import make_id, normalize_id
+from contact_sync.simulators.salesforce.limits import ORG_LIMITS
 from contact_sync.simulators.salesforce.schema import OBJECTS, SObject, sobject
 from contact_sync.simulators.salesforce.soql import Compiled, compile_soql
 from contact_sync.simulators.salesforce.store import Store
@@ -39,6 +40,7 @@ JSON = "application/json;charset=UTF-8"
 MIN_VERSION, MAX_VERSION = 50.0, 62.0
 DEFAULT_BATCH, MIN_BATCH, MAX_BATCH = 2000, 200, 2000
 MAX_COLLECTION = 200
+MAX_RETRIEVE = 2000
 MAX_CURSORS = 10  # open query cursors kept per simulator (the real per-user limit); the oldest is dropped
 KEEP_FINISHED_CURSORS = 2
 CURSOR_TTL_SECONDS = 15 * 60
@@ -114,6 +116,7 @@ class SalesforceApp:
         self._route(f"{d}/sobjects", {"GET": self.describe_global})
         self._route(f"{d}/composite/sobjects", {"POST": self.coll_create, "PATCH": self.coll_update,
                                                  "DELETE": self.coll_delete})  # fmt: skip
+        self._route(f"{d}/composite/sobjects/{{sobject}}", {"GET": self.retrieve_many, "POST": self.retrieve_many})
         self._route(f"{d}/sobjects/{{sobject}}", {"GET": self.sobject_info, "POST": self.create})
         self._route(f"{d}/sobjects/{{sobject}}/describe", {"GET": self.describe})
         self._route(f"{d}/sobjects/{{sobject}}/updated", {"GET": self.updated})
@@ -278,16 +281,16 @@ class SalesforceApp:
         return json_response({n: f"{base}/{n}" for n in names})
 
     async def limits(self, request: Request, params: dict[str, str]) -> Response:
-        remaining = max(self.daily_api_limit - self.api_used, 0)
-        jobs = len(self.bulk.all())
-        return json_response(
-            {
-                "DailyApiRequests": {"Max": self.daily_api_limit, "Remaining": remaining},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - jobs},
-                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-                "ConcurrentSyncLongRunningRequests": {"Max": 25, "Remaining": 25},
-            }
-        )
+        """Every key an Enterprise org's `/limits/` answers, each `{"Max", "Remaining"}`; the API requests and
+        Bulk API 2.0 query jobs count what this simulator served, the others stand at their allocation."""
+        out: dict[str, Any] = {name: {"Max": most, "Remaining": most} for name, most in ORG_LIMITS.items()}
+        out["DailyApiRequests"] = {
+            "Max": self.daily_api_limit,
+            "Remaining": max(self.daily_api_limit - self.api_used, 0),
+        }
+        jobs = out["DailyBulkV2QueryJobs"]
+        jobs["Remaining"] = max(jobs["Max"] - len(self.bulk.all()), 0)
+        return json_response(dict(sorted(out.items())))
 
     async def describe_global(self, request: Request, params: dict[str, str]) -> Response:
         base = f"/services/data/v{params['version']}/sobjects"
@@ -466,6 +469,41 @@ class SalesforceApp:
             return Response(status_code=204)
         self._raise_write_error(result["errors"])
         raise AssertionError("unreachable")
+
+    async def retrieve_many(self, request: Request, params: dict[str, str]) -> Response:
+        """sObject Collections retrieve: `GET ?ids=a,b&fields=F,G` or `POST {"ids": [...], "fields": [...]}`; the
+        records in the order asked, null for an id with no live record."""
+        obj = self._sobject(params["sobject"])
+        if request.method.upper() == "POST":
+            body = await self._json_object(request, "CollectionsRetrieveRequest")
+            ids, names = body.get("ids"), body.get("fields")
+            if not isinstance(ids, list) or not isinstance(names, list):
+                raise ApiError(400, "JSON_PARSER_ERROR", "ids and fields must be arrays")
+        else:
+            ids = [i for i in request.query_params.get("ids", "").split(",") if i.strip()]
+            names = [n for n in request.query_params.get("fields", "").split(",") if n.strip()]
+        if not names:
+            raise ApiError(400, "MISSING_ARGUMENT", "The fields parameter is required.")
+        if not ids:
+            raise ApiError(400, "MISSING_ARGUMENT", "The ids parameter is required.")
+        if len(ids) > MAX_RETRIEVE:
+            raise ApiError(400, "EXCEEDED_ID_LIMIT", f"too many ids: {len(ids)}, the maximum is {MAX_RETRIEVE}")
+        fields = []
+        for name in names:
+            f = obj.field(str(name).strip())
+            if f is None:
+                raise ApiError(400, "INVALID_FIELD", f"No such column '{str(name).strip()}' on entity '{obj.name}'")
+            fields.append(f.name)
+        out: list[dict[str, Any] | None] = []
+        for raw in ids:
+            record_id = normalize_id(str(raw).strip())
+            if record_id is None:
+                raise ApiError(400, "MALFORMED_ID", f"malformed id {str(raw).strip()}")
+            row = self.store.get(obj, record_id) if record_id.startswith(obj.prefix) else None
+            out.append(
+                None if row is None or row["IsDeleted"] else self._api_record(params["version"], obj, row, fields)
+            )
+        return json_response(out)
 
     def _external_field(self, obj: SObject, name: str) -> str:
         f = obj.field(name)

@@ -1,4 +1,5 @@
-"""Logging in: the OAuth 2.0 token endpoint (password and client_credentials grants) and the SOAP partner login.
+"""Logging in: the OAuth 2.0 token endpoint (password, client_credentials and refresh_token grants) and the SOAP
+partner login.
 
 Both hand out a session id kept in the store's `session` table, so it stays valid across a restart on the same state
 folder until `expire_sessions()`. Replies follow the real ones: OAuth errors are `{error, error_description}` with
@@ -30,6 +31,8 @@ class Credentials:
     username: str
     password: str
     security_token: str
+    refresh_token: str = ""
+    """The one refresh token the org honours (as if a user had authorized the connected app); "" for none."""
 
     def __repr__(self) -> str:
         return f"Credentials(client_id={self.client_id!r}, username={self.username!r}, secrets=***)"
@@ -63,12 +66,18 @@ def token_reply(form: dict[str, str], authorization: str | None, creds: Credenti
             client_id, _, client_secret = decoded.partition(":")
         except (ValueError, UnicodeDecodeError) as exc:
             raise OAuthError("invalid_client", "invalid client credentials") from exc
-    if grant not in ("password", "client_credentials"):
+    if grant not in ("password", "client_credentials", "refresh_token"):
         raise OAuthError("unsupported_grant_type", "grant type not supported")
     if not client_id or not hmac.compare_digest(client_id, creds.client_id):
         raise OAuthError("invalid_client_id", "client identifier invalid")
-    if not client_secret or not hmac.compare_digest(client_secret, creds.client_secret):
+    # A refresh may leave the secret out (a connected app that does not require it for refresh); one sent must match.
+    secret_optional = grant == "refresh_token" and not client_secret
+    if not secret_optional and (not client_secret or not hmac.compare_digest(client_secret, creds.client_secret)):
         raise OAuthError("invalid_client", "invalid client credentials")
+    if grant == "refresh_token" and (
+        not creds.refresh_token or not hmac.compare_digest(form.get("refresh_token") or "", creds.refresh_token)
+    ):
+        raise OAuthError("invalid_grant", "expired access/refresh token")
     if grant == "password" and (
         form.get("username") != creds.username or not creds.password_ok(form.get("password") or "")
     ):

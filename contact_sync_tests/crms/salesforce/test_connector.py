@@ -116,6 +116,26 @@ def test_login_with_username_password_and_token(sims: RunningSimulators) -> None
         assert any(k.startswith("POST /services/Soap/u/") for k in sf.api_calls)
 
 
+def test_login_with_a_refresh_token_renews_an_expired_session_and_keeps_the_token_secret(
+    sims: RunningSimulators,
+) -> None:
+    ids = seed_contacts(sims, 2)
+    refresh = Secret(sims.salesforce.refresh_token)
+    settings = replace(password_settings(sims), username=None, password=None, client_secret=None, refresh_token=refresh)
+    settings = replace(settings, client_id=sims.salesforce.client_id)
+    with connector(settings) as sf:
+        assert sf.method == "refresh_token"
+        assert sorted(ids_of(sf.read_contacts(None).records)) == sorted(ids)
+        sims.salesforce.expire_sessions()
+        assert sorted(ids_of(sf.read_contacts(None).records)) == sorted(ids)  # refreshed, not failed
+        assert sf.api_calls.get("POST /services/oauth2/token") == 2
+        assert refresh.reveal() not in repr(sf) and refresh.reveal() not in repr(settings)
+    stale = replace(settings, refresh_token=Secret("5Aep861stale-refresh-token"))
+    with connector(stale) as sf, pytest.raises(AuthError, match=r"refresh_token.*expired access/refresh token") as err:
+        sf.read_contacts(None)
+    assert "5Aep861stale-refresh-token" not in str(err.value)
+
+
 def test_login_with_a_given_session_id_and_its_expiry(sims: RunningSimulators) -> None:
     ids = seed_contacts(sims, 3)
     base = client_settings(sims)
