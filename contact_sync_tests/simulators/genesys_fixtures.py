@@ -84,3 +84,32 @@ def clock(genesys: GenesysSimulator) -> TestClock:
     c = TestClock()
     genesys.set_clock(c)
     return c
+
+
+def _lost_or_changed(raw: object, back: object, path: str = "") -> list[str]:
+    """Where the SDK's round trip (deserialize into its model, serialize again) drops or alters a value: a field its
+    model does not have, or a value of another type (dates compared as instants)."""
+    if isinstance(raw, dict):
+        if not isinstance(back, dict):
+            return [f"{path}: an object became {back!r}"]
+        found = [f"{path}/{k}: not in the SDK's model" for k in raw if k not in back and raw[k] is not None]
+        for key in raw.keys() & back.keys():
+            found += _lost_or_changed(raw[key], back[key], f"{path}/{key}")
+        return found
+    if isinstance(raw, list):
+        if not isinstance(back, list) or len(raw) != len(back):
+            return [f"{path}: a list became {back!r}"]
+        return [
+            p for i, (a, b) in enumerate(zip(raw, back, strict=True)) for p in _lost_or_changed(a, b, f"{path}[{i}]")
+        ]
+    if isinstance(raw, str) and isinstance(back, str) and raw.endswith("Z") and back.endswith("+00:00"):
+        return [] if raw[:19] == back[:19] else [f"{path}: {raw!r} became {back!r}"]
+    return [] if raw == back and type(raw) is type(back) else [f"{path}: {raw!r} became {back!r}"]
+
+
+def sdk_losses(raw: object, model: str) -> list[str]:
+    """What the official SDK loses or alters of a served body when it reads it into `model` and writes it back
+    (empty: the simulator's shape is the SDK's)."""
+    api = ApiClient()
+    back = api.sanitize_for_serialization(api._ApiClient__deserialize(raw, model))  # type: ignore[attr-defined]
+    return _lost_or_changed(raw, back)

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from contact_sync.simulators.genesys.auth import OAuthError, TokenIssuer
+from contact_sync.simulators.genesys.enrich import Enricher
 from contact_sync.simulators.genesys.errors import ApiError, error_body, new_correlation_id, rate_limited
 from contact_sync.simulators.genesys.exports import EXPORTS_PATH, Exports
 from contact_sync.simulators.genesys.ratelimit import RateLimiter
@@ -70,6 +71,7 @@ def build_app(
 ) -> Starlette:
     """The Starlette app of one simulator (not yet wrapped in fault injection). `fails_job(method, path)` says
     whether a `failed` fault rule makes the export a call creates end FAILED."""
+    enricher = Enricher(service)
 
     def api(template: str, handler: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -137,6 +139,18 @@ def build_app(
             return 200, operation(await json_body(request))
 
         return handler
+
+    def dry_run(request: Request) -> bool:
+        raw = (q(request, "dryRun") or "false").lower()
+        if raw not in ("true", "false"):
+            raise ApiError(400, "bad.request", "dryRun must be true or false")
+        return raw == "true"
+
+    async def enrich_contact(request: Request) -> Result:
+        return enricher.enrich(await json_body(request), dry_run(request))
+
+    async def bulk_enrich_contacts(request: Request) -> Result:
+        return 200, enricher.bulk_enrich(await json_body(request), dry_run(request))
 
     async def lookup(request: Request) -> Result:
         return 200, service.identifier_lookup(await json_body(request))
@@ -237,6 +251,8 @@ def build_app(
         api(f"{BASE}/bulk/contacts/add", bulk(service.bulk_add), ["POST"]),
         api(f"{BASE}/bulk/contacts/update", bulk(service.bulk_update), ["POST"]),
         api(f"{BASE}/bulk/contacts/remove", bulk(service.bulk_remove), ["POST"]),
+        api(f"{BASE}/contacts/enrich", enrich_contact, ["POST"]),
+        api(f"{BASE}/bulk/contacts/enrich", bulk_enrich_contacts, ["POST"]),
         api(f"{BASE}/identifierlookup/contacts", lookup, ["POST"]),
         api(f"{BASE}/reversewhitepageslookup", reverse_lookup, ["GET"]),
         api(f"{BASE}/organizations", create_org, ["POST"]),

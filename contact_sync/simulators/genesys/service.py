@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from contact_sync.simulators.genesys.errors import ApiError, bad_request, error_body, not_found
+from contact_sync.simulators.genesys.errors import ApiError, bad_request, not_found
 from contact_sync.simulators.genesys.phones import parse_phone
 from contact_sync.simulators.genesys.store import Store, external_id_key
 from contact_sync.simulators.genesys.validation import (
@@ -311,8 +311,21 @@ class Service:
 
     @staticmethod
     def _failure(exc: ApiError, entity: Any, entity_id: str | None = None) -> dict[str, Any]:
-        error = error_body(exc.status, exc.code, exc.message, exc.details)
-        error["entity"] = entity
+        """A bulk result that failed, its error in the SDK's `BulkEntityError...` shape (details as
+        `BulkErrorDetail`: fieldName, message) with the entity as it was sent."""
+        details = [
+            {"fieldName": d["fieldName"], "message": str(d.get("errorCode") or exc.message)}
+            for d in exc.details or []
+            if isinstance(d, dict) and "fieldName" in d
+        ]
+        error: dict[str, Any] = {
+            "code": exc.code,
+            "message": exc.message,
+            "status": exc.status,
+            "retryable": exc.status == 429 or exc.status >= 500,
+            "details": details,
+            "entity": entity,
+        }
         result: dict[str, Any] = {"success": False, "error": error}
         if entity_id:
             result["id"] = entity_id
@@ -397,14 +410,17 @@ class Service:
 
     # --- identifier lookup -------------------------------------------------------------------------------------------
 
-    def identifier_lookup(self, body: Any) -> bytes:
+    def identifier(self, body: Any, field: str = "") -> tuple[str, str, str]:
+        """(type, lookup key, value) of a ContactIdentifier (`{type, value, externalSource}`), or a 400 naming
+        `field`. Only the Email, Phone and ExternalId types are simulated; any other is refused, not ignored."""
+        at = f"{field}." if field else ""
         if not isinstance(body, dict):
-            raise bad_request("The request body must be {type, value}")
+            raise bad_request("An identifier must be {type, value}", field or None)
         kind, value = body.get("type"), body.get("value")
         if kind not in ("Email", "Phone", "ExternalId"):
-            raise bad_request("type must be one of Email, Phone, ExternalId", "type")
+            raise bad_request("type must be one of Email, Phone, ExternalId", f"{at}type")
         if not isinstance(value, str) or not value.strip():
-            raise bad_request("value is required", "value", "required")
+            raise bad_request("value is required", f"{at}value", "required")
         value = value.strip()
         if kind == "Email":
             key = value.lower()
@@ -415,8 +431,16 @@ class Service:
             source = body.get("externalSource")
             source_id = source.get("id") if isinstance(source, dict) else None
             if not isinstance(source_id, str) or self.store.get_source(source_id) is None:
-                raise bad_request("externalSource {id} of an existing external source is required", "externalSource")
+                raise bad_request(
+                    "externalSource {id} of an existing external source is required", f"{at}externalSource"
+                )
             key = external_id_key(source_id, value)
+        return kind, key, value
+
+    def identifier_lookup(self, body: Any) -> bytes:
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be {type, value}")
+        kind, key, value = self.identifier(body)
         found = self.store.lookup(kind, key)
         if found is None:
             raise ApiError(404, "not.found", f"No contact found with {kind} identifier {value}")
