@@ -67,7 +67,14 @@ CRMS = {
 
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 FAULT_KINDS = ("429", "500", "503", "drop", "lost", "expired_token")
-GENESYS_FAULT_PATHS = ("/bulk/contacts/add", "/bulk/contacts/update", "/bulk/contacts", "/scan/contacts", "/api/v2/")
+GENESYS_FAULT_PATHS = (
+    "/bulk/contacts/enrich",
+    "/bulk/contacts/add",
+    "/bulk/contacts/update",
+    "/bulk/contacts",
+    "/scan/contacts",
+    "/api/v2/",
+)
 
 
 def sync(env: dict[str, str]) -> tuple[float, int, dict[str, Any] | None, str]:

@@ -66,6 +66,7 @@ class GenesysConnector:
         *,
         batch_size: int = 200,
         recovery_lookups: int = 20,
+        use_enrich: bool = True,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         rate_limit: bool = True,
@@ -75,12 +76,14 @@ class GenesysConnector:
         """`rate_limit=False` turns the client-side limiter off (its limit is `settings.rate_limit_per_minute`);
         `clock` and `sleep` pace the limiter, time the token and wait between retries. `recovery_lookups`: the most
         identifier lookups spent settling one bulk add whose answer was lost; a larger batch is left `unconfirmed`
-        for the next run's read, which links each contact the service did create by the CRM id it carries."""
+        for the next run's read, which links each contact the service did create by the CRM id it carries (only on
+        the bulk add path: `use_enrich=False`, or a service that refuses enrich)."""
         if not 1 <= batch_size <= 200:
             raise ValueError("batch_size must be between 1 and 200")
         self.settings = settings
         self.batch_size = batch_size
         self.recovery_lookups = recovery_lookups
+        self.use_enrich = use_enrich
         self.api_calls = CallCounter()
         self._clock, self._sleep = clock, sleep
         self.limiter = RateLimiter(settings.rate_limit_per_minute if rate_limit else None, clock=clock, sleep=sleep)
@@ -358,9 +361,14 @@ class GenesysConnector:
     # --- writes ------------------------------------------------------------------------------------------------------
 
     def create_contacts(self, items: Sequence[tuple[str, Contact]]) -> WriteReport:
-        """Create contacts (`/bulk/contacts/add`, in batches). Each contact must carry an `externalIds` link (source
-        id + value) unique in the call: that is how results, which come back in any order with new ids, are matched
-        to the caller's keys. A rejected contact is reported with the service's message; the rest are written."""
+        """Create contacts in batches through bulk enrich (`/bulk/contacts/enrich`, action Upsert matched on the
+        contact's `externalIds` link): a batch whose answer was lost is simply sent again, and a contact the service
+        had created is found by its link and updated, never created twice. Where the service refuses enrich (an org
+        without the permission), `/bulk/contacts/add` with lookups after a lost answer is used instead.
+
+        Each contact must carry an `externalIds` link (source id + value) unique in the call: that is how results,
+        which come back in any order with new ids, are matched to the caller's keys. A rejected contact is reported
+        with the service's message; the rest are written."""
         report = WriteReport()
         before = self.api_calls.total
         results: list[RecordOutcome | None] = [None] * len(items)
@@ -385,11 +393,55 @@ class GenesysConnector:
         for start in range(0, len(sendable), self.batch_size):
             chunk = sendable[start : start + self.batch_size]
             # _create_batch answers in the order it was given.
-            for (position, _), outcome in zip(chunk, self._create_batch([item for _, item in chunk]), strict=True):
+            batch = [item for _, item in chunk]
+            outcomes = self._enrich_batch(batch) if self.use_enrich else None
+            if outcomes is None:
+                outcomes = self._create_batch(batch)
+            for (position, _), outcome in zip(chunk, outcomes, strict=True):
                 results[position] = outcome
         report.outcomes = [o for o in results if o is not None]
         report.api_calls = self.api_calls.total - before
         return report
+
+    def _enrich_batch(self, batch: list[tuple[str, Contact, LinkKey]]) -> list[RecordOutcome] | None:
+        """One bulk enrich (Upsert by link), answered in the order of `batch`; None when the service does not offer
+        enrich here (404, 403 or 405: the caller falls back to bulk add, and so does every later batch)."""
+        entities = [
+            {
+                "action": "Upsert",
+                "matchingIdentifiers": [{"type": "ExternalId", "value": link[1], "externalSource": {"id": link[0]}}],
+                "contact": contact,
+            }
+            for _, contact, link in batch
+        ]
+        by_link = {link: key for key, _, link in batch}
+        try:
+            # Idempotent: sending it again after a lost answer updates what the first one created.
+            results = self._bulk("/bulk/contacts/enrich", entities, idempotent=True)
+        except AuthError:
+            raise
+        except RequestRejected as exc:
+            if exc.status in (403, 404, 405):
+                log.warning("Genesys refuses bulk enrich (%s): creating through bulk add", exc.message)
+                self.use_enrich = False
+                return None
+            return [RecordOutcome(key, "failed", message=exc.message) for key, _, _ in batch]
+        except ConnectorError as exc:
+            return [RecordOutcome(key, "failed", message=exc.message) for key, _, _ in batch]
+        outcomes: dict[str, RecordOutcome] = {}
+        for result in results:
+            entity = result.get("entity") if isinstance(result.get("entity"), dict) else None
+            sent = (result.get("error") or {}).get("entity")
+            links = _links(entity) if entity is not None else _enrich_links(sent)
+            key = next((by_link[link] for link in links if link in by_link), None)
+            if key is None:
+                continue
+            if result.get("success") and entity is not None:
+                outcomes[key] = RecordOutcome(key, "created", record_id=entity.get("id"))
+            else:
+                outcomes[key] = RecordOutcome(key, "failed", message=_result_message(result))
+        message = "the bulk enrich answer named no result for this contact: the next run links or creates it"
+        return [outcomes.get(key) or RecordOutcome(key, "unconfirmed", message=message) for key, _, _ in batch]
 
     def _create_batch(self, batch: list[tuple[str, Contact, LinkKey]], depth: int = 0) -> list[RecordOutcome]:
         """One bulk add; `depth` bounds the recovery rounds (look up, then re-send only what is missing)."""
@@ -697,6 +749,23 @@ def _links(contact: Contact, wanted_source: str | None = None) -> list[LinkKey]:
         if isinstance(link.get("value"), str) and link["value"]:
             out.append((source_id, link["value"]))
     return out
+
+
+def _enrich_links(request: Any) -> list[LinkKey]:
+    """The links an enrich request (as echoed in a bulk error) was matched on."""
+    if not isinstance(request, dict):
+        return []
+    found = _links(request["contact"]) if isinstance(request.get("contact"), dict) else []
+    for identifier in request.get("matchingIdentifiers") or []:
+        if isinstance(identifier, dict) and identifier.get("type") == "ExternalId":
+            source = identifier.get("externalSource")
+            if (
+                isinstance(source, dict)
+                and isinstance(source.get("id"), str)
+                and isinstance(identifier.get("value"), str)
+            ):
+                found.append((source["id"], identifier["value"]))
+    return found
 
 
 def _first_link(contact: Contact) -> LinkKey | None:

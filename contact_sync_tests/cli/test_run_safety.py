@@ -154,27 +154,30 @@ def test_a_run_started_elsewhere_whose_process_died_holding_the_lock_is_closed_t
 
 
 @pytest.mark.parametrize("kind", ["lost", "drop"])
-def test_a_bulk_create_whose_answer_was_lost_is_settled_by_the_next_run_without_a_lookup_per_contact(
+def test_a_bulk_create_whose_answer_was_lost_is_sent_again_and_makes_each_contact_once(
     sims: RunningSimulators, cli_env: dict[str, str], tmp_path: Path, kind: str
 ) -> None:
-    """30 creates in one bulk add whose answer is lost (applied by the service, or not): the run neither looks each
-    contact up nor sends them again; the next sync links the created ones by the CRM id they carry (or creates the
-    missing ones), with one `created` audit row each and no contact twice."""
+    """30 creates in one bulk enrich whose answer is lost (applied by the service, or not): the same enrich is sent
+    again, which updates what the first one created, so the run creates every contact exactly once, looks none up,
+    and writes one `created` audit row each; the next sync has nothing to create."""
     _load_people(sims)
     env = _environment(cli_env, tmp_path / "home")
-    sims.genesys.set_faults([{"kind": kind, "path": "/bulk/contacts/add", "count": 1}])
+    sims.genesys.set_faults([{"kind": kind, "path": "/bulk/contacts/enrich", "count": 1}])
     first = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    fired = len(sims.genesys.faults.fired)
     sims.genesys.set_faults([])
+    assert fired == 1, "the fault never fired: the test proved nothing"
     assert first.returncode == 0, first.stderr[-2000:]
     report = _report(first.stdout)
-    assert report["created"]["genesys"] == 0 and report["skipped"] >= PEOPLE and report["errors"] == 0
+    assert report["created"]["genesys"] == PEOPLE and report["errors"] == 0
     assert not [call for call in report["api_calls"] if "identifierlookup" in call]
-    assert sims.genesys.count() == (PEOPLE if kind == "lost" else 0)
+    assert report["api_calls"]["genesys POST /api/v2/externalcontacts/bulk/contacts/enrich"] == 2
+    assert sims.genesys.count() == PEOPLE
 
     again = subprocess.run([COMMAND, "sync", "--json"], env=env, capture_output=True, text=True, timeout=300)
 
     assert again.returncode == 0, again.stderr[-2000:]
-    assert _report(again.stdout)["created"]["genesys"] == (0 if kind == "lost" else PEOPLE)
+    assert _report(again.stdout)["created"]["genesys"] == 0
     assert sims.genesys.count() == PEOPLE
     ledger = Ledger(PipelineSettings.from_env(env).database_url)
     try:
@@ -183,8 +186,7 @@ def test_a_bulk_create_whose_answer_was_lost_is_settled_by_the_next_run_without_
         audit = ledger.audit_for_ids(links["genesys_id"].tolist())
         created = audit[(audit["reason"] == "created") & (audit["field"] == "last_name")]
         assert set(created["genesys_id"]) == set(links["genesys_id"]) and created["genesys_id"].is_unique
-        expected_run = report["run_id"] if kind == "lost" else _report(again.stdout)["run_id"]
-        assert set(created["run_id"]) == {expected_run}
+        assert set(created["run_id"]) == {report["run_id"]}
     finally:
         ledger.dispose()
 

@@ -391,7 +391,7 @@ def test_a_batch_refused_as_too_large_is_split_and_written(sleeps: list[float]) 
             assert all(r["title"] == "Split" for r in conn.scan_contacts())
             # Batches of 100 and 50 are refused (413) and halved until they fit: 100 -> 2 x 50 -> 4 x 25, and
             # 50 -> 2 x 25: 10 calls, 4 of them refused, for each of the add, the re-fetch and the update.
-            for route in ("/bulk/contacts/add", "/bulk/contacts", "/bulk/contacts/update"):
+            for route in ("/bulk/contacts/enrich", "/bulk/contacts", "/bulk/contacts/update"):
                 assert small.calls[("POST", f"{API}{route}")] == 10  # type: ignore[attr-defined]
             assert conn.api_calls.events["error"] == 3 * 4
 
@@ -407,8 +407,9 @@ def test_a_batch_refused_as_too_large_is_split_and_written(sleeps: list[float]) 
     ],
     ids=["500", "drop", "lost", "503+429", "slow-update"],
 )
+@pytest.mark.parametrize("use_enrich", [True, False], ids=["enrich", "bulk-add"])
 def test_writes_under_faults_are_neither_lost_nor_applied_twice(
-    sim: GenesysSimulator, settings: GenesysSettings, rules: list[dict[str, Any]]
+    sim: GenesysSimulator, settings: GenesysSettings, rules: list[dict[str, Any]], use_enrich: bool
 ) -> None:
     with GenesysConnector(
         settings,
@@ -418,6 +419,7 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(
         recovery_lookups=25,
         timeout=0.5,
         sleep=lambda s: None,
+        use_enrich=use_enrich,
     ) as conn:
         source = conn.ensure_external_source("Salesforce")
         sim.set_faults(rules)
@@ -431,9 +433,13 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(
         assert sim.count() == 120
         by_key = {o.key: o.record_id for o in created.outcomes}
         assert all(sim.contact(by_key[k])["externalIds"][0]["value"] == k for k in keys)  # type: ignore[index]
-        if rules[0]["kind"] in ("500", "drop", "lost"):
-            # A create whose outcome is unknown is checked (lookup by the CRM link) before it is sent again.
-            assert conn.api_calls.get(f"POST {API}/identifierlookup/contacts") > 0
+        lookups = conn.api_calls.get(f"POST {API}/identifierlookup/contacts")
+        if use_enrich:
+            # An enrich whose answer was lost is simply sent again: it updates what the first one created.
+            assert lookups == 0 and conn.api_calls.get(f"POST {API}/bulk/contacts/add") == 0
+        elif rules[0]["kind"] in ("500", "drop", "lost"):
+            # A bulk add whose outcome is unknown is checked (lookup by the CRM link) before it is sent again.
+            assert lookups > 0
 
         snapshot = {r["id"]: r["modifyDate"] for r in conn.scan_contacts()}
         sim.set_faults(rules)
@@ -450,7 +456,9 @@ def test_writes_under_faults_are_neither_lost_nor_applied_twice(
 def test_a_big_bulk_add_whose_answer_is_lost_is_left_unconfirmed_without_a_lookup_per_contact(
     sim: GenesysSimulator, settings: GenesysSettings, kind: str
 ) -> None:
-    with GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, batch_size=50, sleep=lambda s: None) as conn:
+    with GenesysConnector(
+        settings, retry=FAST_RETRY, rate_limit=False, batch_size=50, sleep=lambda s: None, use_enrich=False
+    ) as conn:
         source = conn.ensure_external_source("Salesforce")
         sim.set_faults([{"kind": kind, "path": "/bulk/contacts/add", "count": 1}])
         keys = [f"003L{i:03d}" for i in range(70)]
@@ -464,6 +472,35 @@ def test_a_big_bulk_add_whose_answer_is_lost_is_left_unconfirmed_without_a_looku
     assert conn.api_calls.get(f"POST {API}/identifierlookup/contacts") == 0
     assert conn.api_calls.get(f"POST {API}/bulk/contacts/add") == 2
     assert sim.count() == (70 if kind == "lost" else 20)  # applied or not: never twice
+
+
+@pytest.mark.parametrize("kind", ["lost", "drop"])
+def test_a_bulk_enrich_whose_answer_is_lost_is_sent_again_and_creates_each_contact_once(
+    sim: GenesysSimulator, settings: GenesysSettings, kind: str
+) -> None:
+    with GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, batch_size=50, sleep=lambda s: None) as conn:
+        source = conn.ensure_external_source("Salesforce")
+        sim.set_faults([{"kind": kind, "path": "/bulk/contacts/enrich", "count": 1}])
+        keys = [f"003E{i:03d}" for i in range(70)]
+        report = conn.create_contacts(linked(source, keys))
+        assert sim.faults.fired, "the fault never fired: the test proved nothing"
+        sim.set_faults([])
+        assert report.counts() == {"created": 70} and sim.count() == 70  # applied or not: once
+        assert sorted(links_in(sim, conn, source["id"])) == sorted(keys)
+        assert conn.api_calls.get(f"POST {API}/bulk/contacts/enrich") == 3  # two batches, one sent twice
+        assert conn.api_calls.get(f"POST {API}/identifierlookup/contacts") == 0
+
+
+def test_creates_fall_back_to_bulk_add_where_the_service_offers_no_enrich() -> None:
+    with serve_simulator(GenesysSimulator(rate_limit_per_minute=None, enrich=False)) as plain:
+        settings = GenesysSettings.from_env(plain.env())
+        with GenesysConnector(settings, retry=FAST_RETRY, rate_limit=False, batch_size=10) as conn:
+            source = conn.ensure_external_source("Salesforce")
+            report = conn.create_contacts(linked(source, [f"003P{i:03d}" for i in range(25)]))
+            assert report.counts() == {"created": 25} and plain.count() == 25  # type: ignore[attr-defined]
+            assert not conn.use_enrich
+            assert conn.api_calls.get(f"POST {API}/bulk/contacts/enrich") == 1  # asked once, then bulk add
+            assert conn.api_calls.get(f"POST {API}/bulk/contacts/add") == 3
 
 
 def test_a_persistent_outage_fails_the_batch_and_the_rest_proceeds(

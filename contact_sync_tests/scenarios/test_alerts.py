@@ -115,7 +115,7 @@ def test_refused_credentials_fail_the_write_step_at_once_instead_of_retrying_it(
 
     scenario.load_crm(people(2))
     # Every create is answered 401, even with a fresh token: credentials revoked in the middle of the run.
-    scenario.sims.genesys.set_faults([{"kind": "expired_token", "path": "/bulk/contacts/add"}])
+    scenario.sims.genesys.set_faults([{"kind": "expired_token", "path": "/bulk/contacts/enrich"}])
     started = time.monotonic()
     outcome = run_sync("one_way", "all", instance=scenario.instance)
     elapsed = time.monotonic() - started

@@ -51,7 +51,9 @@ class GenesysSimulator(Simulator):
         shuffle_seed: int | None = None,
         export_delay_s: float = 1.0,
         export_format: str = "jsonl.gz",
+        enrich: bool = True,
     ) -> None:
+        """`enrich=False` serves no `contacts/enrich` routes (404), as for an org whose client lacks the permission."""
         super().__init__(state_dir, fault_seed)
         self.client_id = client_id
         self.client_secret = client_secret
@@ -71,7 +73,9 @@ class GenesysSimulator(Simulator):
             raise ValueError(f"export_format must be one of {', '.join(FILE_FORMATS)}, got {export_format!r}")
         self.exports = Exports(self.now, iso_ms, HOME_DIVISION_ID)
         self.exports.delay_s, self.exports.file_format = export_delay_s, export_format
-        app = build_app(self.service, self.tokens, self.rate_limiter, self.calls, self.exports, self.faults.fails_job)
+        app = build_app(
+            self.service, self.tokens, self.rate_limiter, self.calls, self.exports, self.faults.fails_job, enrich=enrich
+        )
         self.app = FaultMiddleware(app, self.faults, render_fault)
 
     def __repr__(self) -> str:

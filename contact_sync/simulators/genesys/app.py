@@ -68,6 +68,8 @@ def build_app(
     calls: Counter,
     exports: Exports,
     fails_job: Callable[[str, str], bool],
+    *,
+    enrich: bool = True,
 ) -> Starlette:
     """The Starlette app of one simulator (not yet wrapped in fault injection). `fails_job(method, path)` says
     whether a `failed` fault rule makes the export a call creates end FAILED."""
@@ -251,8 +253,14 @@ def build_app(
         api(f"{BASE}/bulk/contacts/add", bulk(service.bulk_add), ["POST"]),
         api(f"{BASE}/bulk/contacts/update", bulk(service.bulk_update), ["POST"]),
         api(f"{BASE}/bulk/contacts/remove", bulk(service.bulk_remove), ["POST"]),
-        api(f"{BASE}/contacts/enrich", enrich_contact, ["POST"]),
-        api(f"{BASE}/bulk/contacts/enrich", bulk_enrich_contacts, ["POST"]),
+        *(
+            [
+                api(f"{BASE}/contacts/enrich", enrich_contact, ["POST"]),
+                api(f"{BASE}/bulk/contacts/enrich", bulk_enrich_contacts, ["POST"]),
+            ]
+            if enrich
+            else []
+        ),
         api(f"{BASE}/identifierlookup/contacts", lookup, ["POST"]),
         api(f"{BASE}/reversewhitepageslookup", reverse_lookup, ["GET"]),
         api(f"{BASE}/organizations", create_org, ["POST"]),
