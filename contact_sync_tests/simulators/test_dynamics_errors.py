@@ -147,6 +147,10 @@ def test_wrong_content_type(dynamics: DynamicsSimulator, client: httpx.Client) -
         ({"$skip": "10"}, "The query parameter $skip is not supported"),
         ({"$expand": "parentcustomerid_account"}, "$expand is not supported"),
         ({"$apply": "groupby((lastname))"}, "not supported"),
+        # Never the whole table for a query the simulator did not understand.
+        ({"sql": "SELECT * FROM contact"}, "The query parameter sql is not supported"),
+        ({"filter": "lastname eq 'x'"}, "The query parameter filter is not supported"),
+        ({"fetchXml": "<fetch><entity name='contact'/></fetch>"}, "fetchXml is not supported by this simulator"),
     ],
 )
 def test_bad_queries(client: httpx.Client, params: dict[str, str], message: str) -> None:

@@ -26,6 +26,7 @@ _DATETIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$", re.IGNORECASE
 )
 SUPPORTED_OPTIONS = ("$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken")
+NOT_SIMULATED_OPTIONS = ("fetchXml", "savedQuery", "userQuery", "$expand", "$apply")
 EDM = {"guid": "Edm.Guid", "string": "Edm.String", "datetime": "Edm.DateTimeOffset", "int": "Edm.Int32"}
 
 
@@ -301,11 +302,16 @@ class Query:
 
 
 def parse_query(entity: Entity, query_string: str) -> Query:
-    """The system query options of a request; unknown `$` options, `$skip` and repeated options are refused."""
+    """The system query options of a request; every other parameter (`?sql=`, `?foo=`), `$skip`, an unknown `$`
+    option and a repeated one are refused, as the service refuses them: answering the whole table for a query the
+    simulator did not understand would hide a client's bug. `fetchXml`, `savedQuery` and `userQuery`, which the
+    service runs, are refused as not simulated."""
     raw: dict[str, str] = {}
     for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name in NOT_SIMULATED_OPTIONS:
+            raise bad_query(f"The query parameter {name} is not supported by this simulator (the service runs it)")
         if not name.startswith("$"):
-            continue  # custom query options are ignored, as OData allows
+            raise bad_query(f"The query parameter {name} is not supported")
         if name == "$skip":
             raise bad_query("The query parameter $skip is not supported")
         if name not in SUPPORTED_OPTIONS:
