@@ -179,9 +179,60 @@ def entity_handlers(service: Service, entity: Entity) -> list[tuple[str, str, Ha
         service.delete(entity, record_id(call, entity), call.headers.get("if-match"))
         return _response(204)
 
+    def targets(call: Call) -> list[dict[str, Any]]:
+        """The `Targets` of a CreateMultiple/UpdateMultiple/UpsertMultiple body, each typed as this table's entity."""
+        body = json_body(call, entity)
+        found = body.get("Targets") if isinstance(body, dict) else None
+        if not isinstance(found, list) or not found:
+            raise bad_payload(entity.entity_set, "The parameter 'Targets' must be a non-empty collection of entities.")
+        wanted = f"Microsoft.Dynamics.CRM.{entity.logical_name}"
+        for n, target in enumerate(found):
+            kind = target.get("@odata.type") if isinstance(target, dict) else None
+            if kind != wanted:
+                raise bad_payload(entity.entity_set, f'Targets[{n}] must be an entity with "@odata.type": "{wanted}".')
+        return found
+
+    def multiple_response(call: Call, action: str, ids: list[str]) -> Response:
+        context = f"{call.base}/$metadata#Microsoft.Dynamics.CRM.{action}Response"
+        return _response(200, {"@odata.context": context, "Ids": ids})
+
+    # On a standard table each action is one transaction: a record that fails fails the request with its error and
+    # nothing is written (per-record results are for elastic tables, which the simulator has none of).
+    def create_multiple(call: Call) -> Response:
+        with service.store.transaction():
+            rows = [service.create(entity, target) for target in targets(call)]
+        return multiple_response(call, "CreateMultiple", [row[entity.key] for row in rows])
+
+    def update_multiple(call: Call) -> Response:
+        with service.store.transaction():
+            for n, target in enumerate(targets(call)):
+                rid = target.get(entity.key)
+                if not isinstance(rid, str) or not GUID_RE.match(rid):
+                    raise bad_payload(entity.entity_set, f"Targets[{n}] has no {entity.key}: UpdateMultiple needs it.")
+                values = {k: v for k, v in target.items() if k != entity.key}
+                service.upsert(entity, rid.lower(), values, "*", None)
+        return _response(204)
+
+    def upsert_multiple(call: Call) -> Response:
+        ids: list[str] = []
+        with service.store.transaction():
+            for target in targets(call):
+                rid = target.get(entity.key)
+                if isinstance(rid, str) and GUID_RE.match(rid):
+                    values = {k: v for k, v in target.items() if k != entity.key}
+                    _, row = service.upsert(entity, rid.lower(), values, None, None)
+                else:
+                    row = service.create(entity, target)
+                ids.append(row[entity.key])
+        return multiple_response(call, "UpsertMultiple", ids)
+
+    actions = f"{collection}/Microsoft.Dynamics.CRM"
     table = [
         ("GET", collection, list_rows),
         ("POST", collection, create),
+        ("POST", f"{actions}.CreateMultiple", create_multiple),
+        ("POST", f"{actions}.UpdateMultiple", update_multiple),
+        ("POST", f"{actions}.UpsertMultiple", upsert_multiple),
         ("GET", single, get_row),
         ("PATCH", single, patch),
     ]
