@@ -74,6 +74,9 @@ ACCOUNT_CHUNK = 50  # ids per `accountid eq ... or ...` filter: keeps the URL fa
 DEFAULT_RATE_LIMIT_PER_MINUTE = 1200
 # A create or update whose outcome was unknown is checked and sent again at most this many times.
 MAX_RESENDS = 2
+CREATE_MULTIPLE_SIZE = 100
+MAX_CREATE_MULTIPLE = 1000
+CONTACT_TYPE = "Microsoft.Dynamics.CRM.contact"
 MAX_WORKERS = 32
 TOKEN_ENDPOINT = "POST /oauth2/v2.0/token"
 
@@ -101,6 +104,7 @@ class DynamicsConnector:
         retry: RetryPolicy | None = None,
         rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
         workers: int = 4,
+        create_batch_size: int = CREATE_MULTIPLE_SIZE,
         timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -112,6 +116,10 @@ class DynamicsConnector:
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
         self.workers = workers
+        if not 0 <= create_batch_size <= MAX_CREATE_MULTIPLE:
+            raise ValueError(f"create_batch_size must be between 0 and {MAX_CREATE_MULTIPLE}, got {create_batch_size}")
+        self.create_batch_size = create_batch_size
+        self.create_multiple_offered: bool | None = None  # None: not tried yet
         self.settings = settings
         self.page_size = page_size
         self.overlap = overlap
@@ -370,13 +378,97 @@ class DynamicsConnector:
         (timeout, dropped connection, 500), the record is looked up by that id and sent again only if absent, and a
         repeat that finds it already there (412 duplicate key) counts as created; nothing is created twice.
         A rejected record is reported with the service's message; the rest are written.
+
+        Batches of `create_batch_size` go through `CreateMultiple` (Microsoft's bulk path: one call a batch). On a
+        standard table that action is all or nothing, so a batch it refuses is sent again record by record, where
+        only the bad record fails; a batch whose answer was lost is checked by one query for its ids and only the
+        missing records are sent again. An environment without the action (404/405/501) is written record by record
+        from then on, as with `create_batch_size=0`.
         """
-        return self._write_each(
-            [
-                (key, dict(columns), lambda key=key, columns=columns: self._create_one(key, dict(columns)))
-                for key, columns in items
+        prepared: list[tuple[str, Row]] = []
+        failed: dict[int, RecordOutcome] = {}
+        for position, (key, columns) in enumerate(items):
+            record_id = str(columns.get("contactid") or uuid.uuid4()).lower()
+            if not is_guid(record_id):
+                failed[position] = RecordOutcome(
+                    key, "failed", message=f"contactid is not a GUID: {record_id!r}", fields=dict(columns)
+                )
+            prepared.append((key, {**columns, "contactid": record_id}))
+        if self.create_batch_size == 0 or self.create_multiple_offered is False or len(items) < 2:
+            return self._create_each(prepared, failed)
+        before = self.counter.total
+        outcomes: list[RecordOutcome] = []
+        sendable = [(n, item) for n, item in enumerate(prepared) if n not in failed]
+        for start in range(0, len(sendable), self.create_batch_size):
+            chunk = [item for _, item in sendable[start : start + self.create_batch_size]]
+            try:
+                outcomes += self._create_multiple(chunk)
+            except RetriesExhausted as exc:
+                done = {o.key for o in outcomes}
+                outcomes += [
+                    RecordOutcome(key, "failed", message=f"not sent: the service stayed unavailable ({exc.message})",
+                                  fields=row)
+                    for _, (key, row) in sendable if key not in done
+                ]  # fmt: skip
+                break
+            except AuthError as exc:
+                done = {o.key for o in outcomes}
+                outcomes += [
+                    RecordOutcome(key, "failed", message=f"not sent: credentials refused ({exc.message})", fields=row)
+                    for _, (key, row) in sendable
+                    if key not in done
+                ]
+                exc.report = WriteReport(outcomes=[*failed.values(), *outcomes], api_calls=self.counter.total - before)  # type: ignore[attr-defined]
+                raise
+            except ConnectorError as exc:
+                outcomes += [RecordOutcome(key, "failed", message=exc.message, fields=row) for key, row in chunk]
+        by_key = {o.key: o for o in outcomes}
+        ordered = [failed[n] if n in failed else by_key[key] for n, (key, _) in enumerate(prepared)]
+        return WriteReport(outcomes=ordered, api_calls=self.counter.total - before)
+
+    def _create_each(
+        self, prepared: Sequence[tuple[str, Row]], failed: Mapping[int, RecordOutcome], *, resend: bool = False
+    ) -> WriteReport:
+        """One create request per record (`workers` at a time); records already `failed` are not sent."""
+        jobs = [
+            (
+                key,
+                row,
+                (lambda n=n: failed[n])
+                if n in failed
+                else (lambda key=key, row=row: self._create_one(key, row, resend=resend)),
+            )
+            for n, (key, row) in enumerate(prepared)
+        ]
+        return self._write_each(jobs)
+
+    def _create_multiple(self, chunk: Sequence[tuple[str, Row]]) -> list[RecordOutcome]:
+        """One `CreateMultiple` of `chunk` (see `create_contacts`); outcomes in the order of `chunk`."""
+        targets = [{"@odata.type": CONTACT_TYPE, **row} for _, row in chunk]
+        try:
+            self._request(
+                "POST", "/contacts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets}, idempotent=False
+            )
+        except OutcomeUnknown as exc:
+            ids = [str(row["contactid"]) for _, row in chunk]
+            log.info("CreateMultiple of %d: outcome unknown (%s); checking which exist", len(ids), exc.message)
+            params = {"$select": "contactid", "$filter": ids_filter("contactid", ids)}
+            rows, _ = self._pages("/contacts", params, prefer(self.page_size))
+            existing = {str(r.get("contactid")).lower() for r in rows}
+            missing = [(key, row) for key, row in chunk if str(row["contactid"]) not in existing]
+            sent = {o.key: o for o in self._create_each(missing, {}, resend=True).outcomes} if missing else {}
+            return [
+                sent.get(key) or RecordOutcome(key, "created", record_id=str(row["contactid"]), fields=row)
+                for key, row in chunk
             ]
-        )
+        except RequestRejected as exc:
+            if exc.status in (404, 405, 501):
+                log.warning("Dynamics offers no CreateMultiple here (%s): creating record by record", exc.message)
+                self.create_multiple_offered = False
+            # All or nothing: nothing of the batch was written. Record by record, only the bad one fails.
+            return self._create_each(chunk, {}).outcomes
+        self.create_multiple_offered = True
+        return [RecordOutcome(key, "created", record_id=str(row["contactid"]), fields=row) for key, row in chunk]
 
     def _write_each(self, jobs: Sequence[tuple[str, Row, Callable[[], RecordOutcome]]]) -> WriteReport:
         """Run one write per record (`workers` at a time), each outcome in the order of `jobs`.
@@ -414,7 +506,8 @@ class DynamicsConnector:
             raise stop.auth_error
         return report
 
-    def _create_one(self, key: str, columns: Row) -> RecordOutcome:
+    def _create_one(self, key: str, columns: Row, *, resend: bool = False) -> RecordOutcome:
+        """One create; `resend`: an earlier request (a lost `CreateMultiple`) may have created it already."""
         record_id = str(columns.get("contactid") or uuid.uuid4()).lower()
         if not is_guid(record_id):
             return RecordOutcome(key, "failed", message=f"contactid is not a GUID: {record_id!r}", fields=columns)
@@ -430,7 +523,8 @@ class DynamicsConnector:
                 log.info("create of %s: outcome unknown (%s); not there, sending again", record_id, reason)
                 continue
             except RequestRejected as exc:
-                if attempt > 0 and error_code(exc.body) == DUPLICATE_KEY and self.get_contact(record_id) is not None:
+                earlier = attempt > 0 or resend
+                if earlier and error_code(exc.body) == DUPLICATE_KEY and self.get_contact(record_id) is not None:
                     # Our earlier attempt landed after all (its answer was lost): created once, not twice.
                     return RecordOutcome(key, "created", record_id=record_id, fields=columns)
                 return RecordOutcome(key, "failed", message=exc.message, fields=columns)

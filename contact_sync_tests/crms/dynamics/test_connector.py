@@ -321,7 +321,21 @@ def test_creates_report_new_ids_and_the_services_message_per_rejected_record(
     created = sim.contact(by_key["k1"].record_id or "")
     assert created is not None and created["_parentcustomerid_value"] == account
     assert sim.count() == 2
-    assert report.api_calls == 5  # token + four creates
+    # token, the CreateMultiple refused whole for k2 (all or nothing), then the four record by record
+    assert report.api_calls == 6
+
+
+def test_creates_go_through_create_multiple_a_batch_a_call(sim: DynamicsSimulator, settings: DynamicsSettings) -> None:
+    items = [(f"k{i}", {"lastname": f"Bulk {i}", "emailaddress1": f"b{i}@example.com"}) for i in range(250)]
+    with connector(settings) as dyn:
+        report = dyn.create_contacts(items)
+        assert dyn.create_multiple_offered is True
+    assert report.counts() == {"created": 250} and sim.count() == 250
+    assert [o.key for o in report.outcomes] == [k for k, _ in items]
+    assert sim.contact(report.outcomes[7].record_id or "")["lastname"] == "Bulk 7"  # type: ignore[index]
+    assert report.api_calls == 1 + 3  # token, batches of 100, 100 and 50
+    with connector(settings, create_batch_size=0) as each:
+        assert each.create_contacts(items[:3]).api_calls == 1 + 3  # token, one create a record
 
 
 def test_updates_use_if_match_and_never_overwrite_an_edit_made_since_the_snapshot(
