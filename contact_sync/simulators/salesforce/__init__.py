@@ -17,9 +17,10 @@ works against it unchanged, given a `requests.Session` whose `verify` is the sim
 Served (all under `/services/data/v50.0` .. `v62.0`): `query`, `queryAll` and their `nextRecordsUrl` pages (SOQL
 subset: see `soql.py`), `sobjects/{Contact|Account}` create/read/update/delete and `describe`, upsert by the external
 id `Genesys_Id__c`, `sobjects/Contact/updated/` and `deleted/`, `composite/sobjects` POST/PATCH/DELETE, Bulk API 2.0
-`jobs/query`, `composite/sobjects/{sobject}` retrieve (GET `?ids=&fields=`, POST), `limits/` (every key a real org
-answers: `limits.py`); plus `/services/oauth2/token` (password, client_credentials and refresh_token grants; the
-refresh token the org honours is `sim.refresh_token`, not in `env()`, so a client picks it on purpose) and
+`jobs/query` and `jobs/ingest` (insert, update, upsert, delete; one CSV upload a job; results as CSV: `ingest.py`),
+`composite/sobjects/{sobject}` retrieve (GET `?ids=&fields=`, POST), `limits/` (every key a real org answers:
+`limits.py`); plus `/services/oauth2/token` (password, client_credentials and refresh_token grants; the refresh token
+the org honours is `sim.refresh_token`, not in `env()`, so a client picks it on purpose) and
 `/services/Soap/u/{version}`.
 
 State is SQLite (see `store.py`, which also explains how SystemModstamp always moves forward): sessions are stored

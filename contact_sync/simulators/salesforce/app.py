@@ -28,6 +28,16 @@ from contact_sync.simulators.salesforce import auth
 from contact_sync.simulators.salesforce.bulk import MAX_RECORDS_DEFAULT, BulkJobs, QueryJob
 from contact_sync.simulators.salesforce.errors import ApiError, invalid_session, not_found, unknown_exception_message
 from contact_sync.simulators.salesforce.ids import make_id, normalize_id
+from contact_sync.simulators.salesforce.ingest import (
+    DELIMITERS,
+    LINE_ENDINGS,
+    MAX_UPLOAD_BYTES,
+    OPERATIONS,
+    IngestJob,
+    IngestJobs,
+    abort,
+    process,
+)
 from contact_sync.simulators.salesforce.limits import ORG_LIMITS
 from contact_sync.simulators.salesforce.schema import OBJECTS, SObject, sobject
 from contact_sync.simulators.salesforce.soql import Compiled, compile_soql
@@ -99,6 +109,7 @@ class SalesforceApp:
         self.duplicate_rule = duplicate_rule
         self.api_used = 0
         self.bulk = BulkJobs()
+        self.ingest = IngestJobs()
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_lock = threading.Lock()
         self._cursor_seq = 0
@@ -127,6 +138,11 @@ class SalesforceApp:
         self._route(f"{d}/jobs/query/{{job}}", {"GET": self.job_get, "PATCH": self.job_patch,
                                                 "DELETE": self.job_delete})  # fmt: skip
         self._route(f"{d}/jobs/query/{{job}}/results", {"GET": self.job_results})
+        self._route(f"{d}/jobs/ingest", {"POST": self.ingest_create, "GET": self.ingest_list})
+        self._route(f"{d}/jobs/ingest/{{job}}", {"GET": self.ingest_get, "PATCH": self.ingest_patch,
+                                                 "DELETE": self.ingest_delete})  # fmt: skip
+        self._route(f"{d}/jobs/ingest/{{job}}/batches", {"PUT": self.ingest_upload})
+        self._route(f"{d}/jobs/ingest/{{job}}/{{results}}", {"GET": self.ingest_results})
 
     def _route(self, template: str, methods: dict[str, Handler], data: bool = True) -> None:
         self.routes.append(_Route(template, _compile_template(template), methods, data))
@@ -134,6 +150,7 @@ class SalesforceApp:
     def reset(self) -> None:
         self.api_used = 0
         self.bulk.clear()
+        self.ingest.clear()
         with self._cursor_lock:
             self._cursors.clear()
 
@@ -666,9 +683,7 @@ class SalesforceApp:
             raise ApiError(400, "INVALIDJOB", "query is required")
         line_ending = body.get("lineEnding", "LF")
         delimiter = body.get("columnDelimiter", "COMMA")
-        if line_ending not in ("LF", "CRLF") or delimiter not in (
-            "COMMA", "TAB", "PIPE", "SEMICOLON", "CARET", "BACKQUOTE"
-        ):  # fmt: skip
+        if line_ending not in LINE_ENDINGS or delimiter not in DELIMITERS:
             raise ApiError(400, "INVALIDJOB", "Invalid lineEnding or columnDelimiter")
         compiled = compile_soql(soql)
         if compiled.count_only:
@@ -736,6 +751,112 @@ class SalesforceApp:
             media_type="text/csv",
             headers={"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(count)},
         )
+
+    # -- Bulk API 2.0 ingest ------------------------------------------------------------------------------------
+    async def ingest_create(self, request: Request, params: dict[str, str]) -> Response:
+        body = await self._json_object(request, "IngestJob")
+        operation = body.get("operation")
+        if operation not in OPERATIONS:
+            raise ApiError(400, "INVALIDJOB", f"Invalid operation: {operation}")
+        obj = sobject(body.get("object", ""))
+        if obj is None:
+            raise ApiError(400, "INVALIDJOB", f"Unable to find object: {body.get('object')}")
+        if body.get("contentType", "CSV") != "CSV":
+            raise ApiError(400, "INVALIDJOB", f"Invalid contentType: {body.get('contentType')}; only CSV is supported")
+        line_ending = body.get("lineEnding", "LF")
+        delimiter = body.get("columnDelimiter", "COMMA")
+        if line_ending not in LINE_ENDINGS or delimiter not in DELIMITERS:
+            raise ApiError(400, "INVALIDJOB", "Invalid lineEnding or columnDelimiter")
+        ext = body.get("externalIdFieldName")
+        if operation == "upsert":
+            if not ext:
+                raise ApiError(400, "INVALIDJOB", "External ID was blank for upsert")
+            if not (ext.lower() == "id" or (obj.field(ext) is not None and obj.field(ext).external_id)):  # type: ignore[union-attr]
+                raise ApiError(400, "INVALIDJOB", f"Field {ext} is not an external id field of {obj.name}")
+        job = IngestJob(
+            id=self.bulk.next_id(),
+            obj=obj,
+            operation=operation,
+            created=format_sf(self.store.now()),
+            api_version=params["version"],
+            external_id_field=ext if operation == "upsert" else None,
+            line_ending=line_ending,
+            column_delimiter=delimiter,
+        )
+        self.ingest.add(job)
+        return json_response(job.describe())
+
+    def _ingest_job(self, job_id: str) -> IngestJob:
+        job = self.ingest.get(job_id)
+        if job is None:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        return job
+
+    async def ingest_list(self, request: Request, params: dict[str, str]) -> Response:
+        records = [j.describe() for j in self.ingest.all()]
+        return json_response({"done": True, "records": records, "nextRecordsUrl": None})
+
+    async def ingest_upload(self, request: Request, params: dict[str, str]) -> Response:
+        job = self._ingest_job(params["job"])
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "text/csv":
+            raise ApiError(400, "INVALIDJOB", f"Unsupported content type: {media or 'none'}; upload text/csv")
+        if job.state != "Open":
+            raise ApiError(409, "INVALIDJOBSTATE", f"Job is in state {job.state}; data can be uploaded to Open jobs")
+        if job.content is not None:
+            raise ApiError(
+                400,
+                "BULK_API_ERROR",
+                f"Found multiple contents for job: <{job.id}>, please 'Close' / 'Abort' / 'Delete' the current Job "
+                "then create a new Job and make sure the CSV file is uploaded only once.",
+            )
+        content = await request.body()
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise ApiError(400, "INVALIDJOB", "The upload exceeds the 150 MB limit of one job")
+        job.content = content
+        return Response(status_code=201)
+
+    async def ingest_get(self, request: Request, params: dict[str, str]) -> Response:
+        job = self._ingest_job(params["job"])
+        if job.state == "UploadComplete":
+            job.state = "InProgress"
+        elif job.state == "InProgress":
+            process(job, self.store, self.duplicate_rule)
+        return json_response(job.describe())
+
+    async def ingest_patch(self, request: Request, params: dict[str, str]) -> Response:
+        job = self._ingest_job(params["job"])
+        body = await self._json_object(request, "IngestJob")
+        state = body.get("state")
+        if state not in ("UploadComplete", "Aborted"):
+            raise ApiError(400, "INVALIDJOB", f"Invalid state: {state}; expected UploadComplete or Aborted")
+        if state == "UploadComplete" and job.state != "Open":
+            raise ApiError(409, "INVALIDJOBSTATE", f"Job is in state {job.state}; only an Open job can be closed")
+        if state == "Aborted" and job.state in ("JobComplete", "Failed", "Aborted"):
+            raise ApiError(409, "INVALIDJOBSTATE", f"Job is in state {job.state} and cannot be aborted")
+        if state == "Aborted":
+            abort(job)
+        else:
+            job.state = state
+        return json_response(job.describe())
+
+    async def ingest_delete(self, request: Request, params: dict[str, str]) -> Response:
+        job = self._ingest_job(params["job"])
+        if job.state in ("Open", "UploadComplete", "InProgress"):
+            raise ApiError(409, "INVALIDJOBSTATE", f"Job is in state {job.state}; abort it before deleting it")
+        self.ingest.delete(job.id)
+        return Response(status_code=204)
+
+    async def ingest_results(self, request: Request, params: dict[str, str]) -> Response:
+        kinds = {"successfulresults": "successfulResults", "failedresults": "failedResults",
+                 "unprocessedrecords": "unprocessedrecords"}  # fmt: skip
+        kind = kinds.get(params["results"].lower())
+        if kind is None:
+            raise not_found()
+        job = self._ingest_job(params["job"])
+        if job.state not in ("JobComplete", "Failed", "Aborted"):
+            raise ApiError(400, "INVALIDJOB", f"Results are not available: the job is in state {job.state}")
+        return Response(job.results_csv(kind), media_type="text/csv")
 
 
 def _rolled_back_all(type_errors: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
