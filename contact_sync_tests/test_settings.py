@@ -87,6 +87,8 @@ def test_salesforce_username_password_token_and_session() -> None:
     assert settings.username == "integration@example.com"
     assert settings.password is not None and settings.password.reveal() == SF_SECRETS["SALESFORCE_PASSWORD"]
     assert settings.api_version == "61.0"
+    assert settings.bulk_write_threshold == 10_000
+    assert SalesforceSettings.from_env({**env, "SALESFORCE_BULK_WRITE_THRESHOLD": "0"}).bulk_write_threshold == 0
     session = SalesforceSettings.from_env(
         sf_env(SALESFORCE_CLIENT_ID=None, SALESFORCE_CLIENT_SECRET=None, SALESFORCE_SESSION_ID="00Dsession!AQ0abc")
     )
@@ -106,6 +108,7 @@ def test_salesforce_username_password_token_and_session() -> None:
         ({"SALESFORCE_API_VERSION": "59"}, "SALESFORCE_API_VERSION"),
         ({"SALESFORCE_API_VERSION": "5.0"}, "SALESFORCE_API_VERSION"),
         ({"SALESFORCE_CA_BUNDLE": "/no/such/ca-bundle.pem"}, "SALESFORCE_CA_BUNDLE"),
+        ({"SALESFORCE_BULK_WRITE_THRESHOLD": "ten thousand"}, "SALESFORCE_BULK_WRITE_THRESHOLD must be a whole"),
         ({"SALESFORCE_CLIENT_ID": None, "SALESFORCE_CLIENT_SECRET": None}, "SALESFORCE_CLIENT_ID"),
         ({"SALESFORCE_CLIENT_SECRET": None}, "SALESFORCE_CLIENT_SECRET"),
         ({"SALESFORCE_CLIENT_ID": None, "SALESFORCE_REFRESH_TOKEN": "5Aep861r"}, "SALESFORCE_CLIENT_ID is not set"),

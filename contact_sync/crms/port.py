@@ -59,6 +59,12 @@ class CrmConnector(Protocol):
         """True when the last `read_contacts` re-read every record although a watermark was given."""
         ...
 
+    @property
+    def write_batch_size(self) -> int | None:
+        """How many records a create or update call should be handed at once when the connector has a bulk path
+        that pays off only from that size (None: the pipeline's own batch size is right)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -85,6 +91,11 @@ class CrmAdapter(Protocol):
     def last_read_full(self) -> bool:
         """True when the last `read_changes` re-read every record although a watermark was given (its change
         tracking had expired): records missing from that read were deleted in the meantime."""
+        ...
+
+    @property
+    def write_batch_size(self) -> int | None:
+        """Records per create or update call the CRM prefers (see `CrmConnector.write_batch_size`)."""
         ...
 
     def to_canonical(self, records: Sequence[Mapping[str, Any]]) -> CanonicalFrames:
@@ -141,6 +152,10 @@ class ConnectorAdapter:
     @property
     def last_read_full(self) -> bool:
         return self.connector.last_read_full
+
+    @property
+    def write_batch_size(self) -> int | None:
+        return self.connector.write_batch_size
 
     def read_changes(self, watermark: str | None) -> ReadResult:
         return self.connector.read_contacts(watermark)

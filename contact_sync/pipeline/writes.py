@@ -103,10 +103,11 @@ def _chunks(ids: list[str], size: int = CHUNK) -> Iterable[list[str]]:
         yield ids[start : start + size]
 
 
-def _batches(ids: list[str], side: str, what: str) -> Iterable[list[str]]:
-    """`_chunks`, telling the progress hook after each batch is done ("genesys updates: 400 of 1,200")."""
+def _batches(ids: list[str], side: str, what: str, size: int | None = None) -> Iterable[list[str]]:
+    """`_chunks` (of `size`, or the pipeline's), telling the progress hook after each batch is done ("genesys
+    updates: 400 of 1,200")."""
     done = 0
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids, max(size or CHUNK, CHUNK)):
         yield chunk
         done += len(chunk)
         report_progress("write", side, done, len(ids), f"{what}: {done:,} of {len(ids):,} sent")
@@ -428,7 +429,7 @@ def apply_to_crm(
     for crm_id, fld, value in zip(written["crm_id"], written["field"], written["new_value"], strict=True):
         changes.setdefault(str(crm_id), {})[fld] = value
     stamps = snapshot.stamp_map()
-    for ids in _batches(sorted(changes), "crm", "updates"):
+    for ids in _batches(sorted(changes), "crm", "updates", crm.write_batch_size):
         report = crm.update({i: changes[i] for i in ids}, {i: stamps.get(i, "") for i in ids})
         summary.absorb(report)
         done = {o.key for o in report.outcomes if o.status == "updated"}
@@ -453,7 +454,10 @@ def apply_to_crm(
         values = creates.to_dict("index")
         create_rows = recon[recon["action"] == "create_crm"]
         for ids in _batches(
-            _not_linked_yet(ledger, kind, [str(i) for i in creates.index], "genesys_id"), "crm", "creates"
+            _not_linked_yet(ledger, kind, [str(i) for i in creates.index], "genesys_id"),
+            "crm",
+            "creates",
+            crm.write_batch_size,
         ):
             report = crm.create([(gid, {k: v for k, v in values[gid].items() if k != "account_id"}) for gid in ids])
             summary.absorb(report)

@@ -151,3 +151,23 @@ def test_a_crm_id_removed_from_a_genesys_contact_is_put_back_and_audited(scenari
     restored = audit[audit["reason"] == "link restored"]
     assert restored[["record_id", "field", "new_value"]].values.tolist() == [[contact["id"], "externalIds", ann]]
     assert scenario.sync().report["updated"]["genesys"] == 0  # settled: nothing to put back again
+
+
+@pytest.mark.parametrize("crm_kind", ["salesforce"])
+def test_salesforce_write_backs_from_the_threshold_run_as_one_bulk_ingest_job(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SALESFORCE_BULK_WRITE_THRESHOLD", "3")
+    crm, gen = scenario.crm, scenario.sims.genesys
+    ids = scenario.load_crm(people(4))
+    scenario.sync()
+    linked = {crm_id: c["id"] for crm_id, c in scenario.genesys_by_crm_id().items()}
+    for n, crm_id in enumerate(ids):
+        gen.edit_contact(linked[crm_id], {"workPhone": {"display": f"+1 628 555 01{n:02d}"}})
+
+    both = scenario.sync(mode="bidirectional")
+
+    assert both.report["updated"] == {"genesys": 0, "crm": 4} and both.report["errors"] == 0
+    assert [job.operation for job in scenario.sims.salesforce.api.ingest.all()] == ["update"]
+    assert [digits(crm.get(i)["phone"]) for i in ids] == [f"62855501{n:02d}" for n in range(4)]
+    assert scenario.sync(mode="bidirectional").report["updated"] == {"genesys": 0, "crm": 0}

@@ -94,6 +94,9 @@ class DynamicsConnector:
     - `clock` and `sleep` time the token and the limiter and wait between retries (tests pass fakes).
     """
 
+    write_batch_size = None
+    """CreateMultiple and $batch pay off at every size (100 a call): the pipeline's batches are right."""
+
     def __init__(
         self,
         settings: DynamicsSettings,

@@ -111,6 +111,8 @@ class HubSpotConnector:
 
     last_read_full = False
     """Archived contacts are listed on every incremental read, so no read needs a full re-read to find deletes."""
+    write_batch_size = None
+    """Batch endpoints of 100 records a call at every size: the pipeline's batches are right."""
 
     def __init__(
         self,

@@ -1,8 +1,9 @@
 """The Salesforce connector: incremental contact reads, account names, and batched contact writes, on simple-salesforce.
 
 Reads use `queryAll` on `SystemModstamp` from the watermark minus an overlap window (deletes and merges included),
-or Bulk API 2.0 for a large first load. Writes use sObject Collections (200 records a call, `allOrNone=false`);
-updates first re-read each record's `SystemModstamp` and skip those changed since the caller's snapshot. Every HTTP
+or Bulk API 2.0 for a large first load. Writes use sObject Collections (200 records a call, `allOrNone=false`), or
+one Bulk API 2.0 ingest job from `bulk_write_threshold` records up (`ingest.py`); updates first re-read each
+record's `SystemModstamp` and skip those changed since the caller's snapshot. Every HTTP
 call goes through `SalesforceSession` (retries, renewal, counting); errors leave as `connectors.http` errors.
 """
 
@@ -27,6 +28,7 @@ from contact_sync.connectors.http import (
 )
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
 from contact_sync.crms.salesforce.auth import AuthMethod, auth_method, login
+from contact_sync.crms.salesforce.ingest import IngestRunner, JobOutcome, JobUnsettled
 from contact_sync.crms.salesforce.query import (
     CONTACT_FIELDS,
     check_field_name,
@@ -51,6 +53,8 @@ __all__ = ["ApiLimitExceeded", "ApiUsage", "SalesforceConnector"]
 log = logging.getLogger(__name__)
 
 COLLECTION_SIZE = 200
+BULK_STAMP_CHUNK = 500
+"""Ids per SystemModstamp re-read before a Bulk update: the query goes in a GET URL, which Salesforce caps at 16 KB."""
 T = TypeVar("T")
 
 
@@ -70,6 +74,9 @@ class SalesforceConnector:
       the rest are sent again. Without it such records are reported failed, never sent twice. (A timed-out call
       still running inside Salesforce when we look could land after the re-send; an sObject Collections upsert on
       the external id field would close that gap, but the simulator does not serve it yet.)
+    - `bulk_write_threshold`: a create or update call with this many records or more runs as one Bulk API 2.0
+      ingest job (default from the settings, 10,000; 0: never). Creates go as an upsert on `external_id_field` when
+      every record has it, so a job sent again cannot duplicate; `bulk_write_timeout` bounds the wait for a job.
     - `http`: the `requests.Session` simple-salesforce runs on (retries, renewal, counting); requests hooks may be
       added to it.
     """
@@ -89,6 +96,8 @@ class SalesforceConnector:
         fields: Sequence[str] = CONTACT_FIELDS,
         external_id_field: str | None = None,
         bulk_poll_seconds: float = 0.5,
+        bulk_write_threshold: int | None = None,
+        bulk_write_timeout: float = 600.0,
         timeout: float = 60.0,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -105,6 +114,12 @@ class SalesforceConnector:
         self.fields = check_field_names(fields)
         self.external_id_field = check_field_name(external_id_field) if external_id_field else None
         self.bulk_poll_seconds = bulk_poll_seconds
+        threshold = settings.bulk_write_threshold if bulk_write_threshold is None else bulk_write_threshold
+        if threshold < 0:
+            raise ValueError("bulk_write_threshold must not be negative")
+        self.bulk_write_threshold = threshold
+        self.bulk_write_timeout = bulk_write_timeout
+        self._sleep = sleep
         self.counter = CallCounter()
         self.method: AuthMethod = auth_method(settings)
         self.http = SalesforceSession(
@@ -310,13 +325,56 @@ class SalesforceConnector:
             raise
         report.api_calls = self.counter.total - calls_before
 
+    @property
+    def write_batch_size(self) -> int | None:
+        """The Bulk write threshold: a batch smaller than it would never take the Bulk path."""
+        return self.bulk_write_threshold or None
+
+    def _use_bulk(self, count: int) -> bool:
+        return 0 < self.bulk_write_threshold <= count
+
+    def _ingest(self, operation: str, rows: list[dict[str, Any]], external_id_field: str | None = None) -> JobOutcome:
+        runner = IngestRunner(
+            self._client(),
+            poll_seconds=self.bulk_poll_seconds,
+            timeout_seconds=self.bulk_write_timeout,
+            **({"sleep": self._sleep} if self._sleep is not None else {}),
+        )
+        log.info("Salesforce %s of %d contacts through one Bulk API 2.0 ingest job", operation, len(rows))
+        return self._guard(lambda: runner.run(operation, rows, external_id_field))
+
     def create_contacts(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> WriteReport:
-        """Create contacts, 200 a call; each outcome carries the caller's key and the new Id or the service's error."""
+        """Create contacts, 200 a call (or one Bulk job); each outcome carries the caller's key and the new Id or
+        the service's error."""
         report = WriteReport()
         with self._writing(report):
-            for chunk in _chunks(list(items), COLLECTION_SIZE):
-                self._create_chunk(list(chunk), report)
+            if self._use_bulk(len(items)):
+                self._create_bulk(list(items), report)
+            else:
+                for chunk in _chunks(list(items), COLLECTION_SIZE):
+                    self._create_chunk(list(chunk), report)
         return report
+
+    def _create_bulk(self, items: list[tuple[str, Mapping[str, Any]]], report: WriteReport) -> None:
+        ext = self.external_id_field
+        upsert = ext is not None and all(fields.get(ext) for _, fields in items)
+        rows = [dict(fields) for _, fields in items]
+        try:
+            job = self._ingest("upsert" if upsert else "insert", rows, ext if upsert else None)
+        except ApiLimitExceeded:
+            raise
+        except JobUnsettled as exc:
+            # Salesforce may have created them: the next read and matching settle each one, never a blind resend.
+            for (key, _), row in zip(items, rows, strict=True):
+                report.add(RecordOutcome(key, "unconfirmed", message=str(exc), fields=row))
+            return
+        except ConnectorError as exc:
+            for (key, _), row in zip(items, rows, strict=True):
+                report.add(RecordOutcome(key, "failed", message=str(exc), fields=row))
+            return
+        for (key, _), row, result in zip(items, rows, job.rows, strict=True):
+            status = "created" if result.ok else "failed"
+            report.add(RecordOutcome(key, status, result.record_id if result.ok else None, result.message, row))
 
     def _create_chunk(self, chunk: list[tuple[str, Mapping[str, Any]]], report: WriteReport) -> None:
         pending = chunk
@@ -385,9 +443,61 @@ class SalesforceConnector:
         report = WriteReport()
         ids = check_ids(changes)
         with self._writing(report):
-            for chunk in _chunks(ids, COLLECTION_SIZE):
-                self._update_chunk(list(chunk), changes, snapshot_modstamp, report)
+            if self._use_bulk(len(ids)):
+                self._update_bulk(ids, changes, snapshot_modstamp, report)
+            else:
+                for chunk in _chunks(ids, COLLECTION_SIZE):
+                    self._update_chunk(list(chunk), changes, snapshot_modstamp, report)
         return report
+
+    def _unchanged_since_snapshot(
+        self,
+        chunk: Sequence[str],
+        changes: Mapping[str, Mapping[str, Any]],
+        snapshot_modstamp: Mapping[str, str],
+        report: WriteReport,
+    ) -> list[str]:
+        """The ids of `chunk` still as the caller read them (one query); the others are reported here."""
+        current = self._modstamps(chunk)
+        writable: list[str] = []
+        for record_id in chunk:
+            fields = dict(changes[record_id])
+            snapshot = snapshot_modstamp.get(record_id)
+            if snapshot is None:
+                report.add(RecordOutcome(record_id, "failed", record_id, "no snapshot SystemModstamp", fields))
+            elif record_id not in current:
+                report.add(
+                    RecordOutcome(record_id, "changed_since_read", record_id, "deleted since it was read", fields)
+                )
+            elif parse_datetime(current[record_id]) > parse_datetime(snapshot):
+                message = f"changed since it was read (SystemModstamp {current[record_id]} > {snapshot})"
+                report.add(RecordOutcome(record_id, "changed_since_read", record_id, message, fields))
+            else:
+                writable.append(record_id)
+        return writable
+
+    def _update_bulk(
+        self,
+        ids: list[str],
+        changes: Mapping[str, Mapping[str, Any]],
+        snapshot_modstamp: Mapping[str, str],
+        report: WriteReport,
+    ) -> None:
+        writable: list[str] = []
+        try:
+            for chunk in _chunks(ids, BULK_STAMP_CHUNK):
+                writable += self._unchanged_since_snapshot(chunk, changes, snapshot_modstamp, report)
+            if not writable:
+                return
+            job = self._ingest("update", [{"Id": i, **dict(changes[i])} for i in writable])
+        except ApiLimitExceeded:
+            raise
+        except ConnectorError as exc:
+            _fail_the_rest(ids, changes, report, str(exc))
+            return
+        for record_id, result in zip(writable, job.rows, strict=True):
+            status = "updated" if result.ok else "failed"
+            report.add(RecordOutcome(record_id, status, record_id, result.message, dict(changes[record_id])))
 
     def _update_chunk(
         self,
@@ -396,23 +506,8 @@ class SalesforceConnector:
         snapshot_modstamp: Mapping[str, str],
         report: WriteReport,
     ) -> None:
-        writable: list[str] = []
         try:
-            current = self._modstamps(chunk)
-            for record_id in chunk:
-                fields = dict(changes[record_id])
-                snapshot = snapshot_modstamp.get(record_id)
-                if snapshot is None:
-                    report.add(RecordOutcome(record_id, "failed", record_id, "no snapshot SystemModstamp", fields))
-                elif record_id not in current:
-                    report.add(
-                        RecordOutcome(record_id, "changed_since_read", record_id, "deleted since it was read", fields)
-                    )
-                elif parse_datetime(current[record_id]) > parse_datetime(snapshot):
-                    message = f"changed since it was read (SystemModstamp {current[record_id]} > {snapshot})"
-                    report.add(RecordOutcome(record_id, "changed_since_read", record_id, message, fields))
-                else:
-                    writable.append(record_id)
+            writable = self._unchanged_since_snapshot(chunk, changes, snapshot_modstamp, report)
             if not writable:
                 return
             records = [{"attributes": {"type": "Contact"}, "id": i, **dict(changes[i])} for i in writable]
@@ -420,10 +515,7 @@ class SalesforceConnector:
         except ApiLimitExceeded:
             raise
         except ConnectorError as exc:
-            done = {o.key for o in report.outcomes}
-            for record_id in chunk:
-                if record_id not in done:
-                    report.add(RecordOutcome(record_id, "failed", record_id, str(exc), dict(changes[record_id])))
+            _fail_the_rest(chunk, changes, report, str(exc))
             return
         for record_id, result in zip(writable, results, strict=True):
             report.add(_outcome(record_id, "updated", result, changes[record_id], record_id))
@@ -455,6 +547,16 @@ class SalesforceConnector:
                 report.add(RecordOutcome(record_id, "deleted", record_id, "already deleted"))
             else:
                 report.add(_outcome(record_id, "deleted", result, {}, record_id))
+
+
+def _fail_the_rest(
+    ids: Sequence[str], changes: Mapping[str, Mapping[str, Any]], report: WriteReport, message: str
+) -> None:
+    """Report every id of an update call that has no outcome yet as failed with `message`."""
+    done = {o.key for o in report.outcomes}
+    for record_id in ids:
+        if record_id not in done:
+            report.add(RecordOutcome(record_id, "failed", record_id, message, dict(changes[record_id])))
 
 
 def _outcome(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from contact_sync.settings import Secret, SettingsError, env_value, file_value, https_url, secret_value
 
 DEFAULT_SALESFORCE_API_VERSION = "59.0"
+DEFAULT_BULK_WRITE_THRESHOLD = 10_000
 CREDENTIAL_VARIABLES = ("SALESFORCE_INSTANCE_URL",)
 """Variables whose presence means the user configured Salesforce (otherwise the simulators are used)."""
 
@@ -32,6 +33,9 @@ class SalesforceSettings:
     requires it for refresh), the way most ETL tools log in."""
     ca_bundle: str | None = None
     api_version: str = DEFAULT_SALESFORCE_API_VERSION
+    bulk_write_threshold: int = DEFAULT_BULK_WRITE_THRESHOLD
+    """SALESFORCE_BULK_WRITE_THRESHOLD: creates or updates of this many contacts or more in one call go through one
+    Bulk API 2.0 ingest job instead of sObject Collections (200 a call); 0 turns the Bulk path off."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SalesforceSettings:
@@ -45,6 +49,15 @@ class SalesforceSettings:
         if not 20.0 <= major < 100.0 or "." not in api_version:
             raise SettingsError(f"SALESFORCE_API_VERSION must look like 59.0, got {api_version!r}")
         ca_bundle = file_value(env, "SALESFORCE_CA_BUNDLE")
+        threshold_text = env_value(env, "SALESFORCE_BULK_WRITE_THRESHOLD")
+        threshold = DEFAULT_BULK_WRITE_THRESHOLD
+        if threshold_text is not None:
+            if not threshold_text.isdigit():
+                raise SettingsError(
+                    f"SALESFORCE_BULK_WRITE_THRESHOLD must be a whole number of records (0: never), got "
+                    f"{threshold_text!r}"
+                )
+            threshold = int(threshold_text)
         settings = cls(
             instance_url=instance_url,
             client_id=env_value(env, "SALESFORCE_CLIENT_ID"),
@@ -56,6 +69,7 @@ class SalesforceSettings:
             refresh_token=secret_value(env, "SALESFORCE_REFRESH_TOKEN"),
             ca_bundle=ca_bundle,
             api_version=api_version,
+            bulk_write_threshold=threshold,
         )
         if settings.refresh_token and not settings.client_id:
             raise SettingsError(
