@@ -80,6 +80,12 @@ def sdk(genesys: GenesysSimulator) -> Iterator[ExternalContactsApi]:
 
 
 @pytest.fixture
+def source(client: httpx.Client) -> str:
+    """The id of an external source named Salesforce."""
+    return str(client.post("/externalsources", json={"name": "Salesforce"}).json()["id"])
+
+
+@pytest.fixture
 def clock(genesys: GenesysSimulator) -> TestClock:
     c = TestClock()
     genesys.set_clock(c)

@@ -19,14 +19,9 @@ from PureCloudPlatformClientV2 import (
 from PureCloudPlatformClientV2.rest import ApiException
 
 from contact_sync.simulators.genesys import GenesysSimulator
-from contact_sync_tests.simulators.genesys_fixtures import client, genesys, sdk, sdk_losses, served_genesys
+from contact_sync_tests.simulators.genesys_fixtures import client, genesys, sdk, sdk_losses, served_genesys, source
 
-__all__ = ["client", "genesys", "sdk", "served_genesys"]
-
-
-@pytest.fixture
-def source(client: httpx.Client) -> str:
-    return str(client.post("/externalsources", json={"name": "Salesforce"}).json()["id"])
+__all__ = ["client", "genesys", "sdk", "served_genesys", "source"]
 
 
 def by_crm_id(source: str, crm_id: str, action: str = "Upsert", **fields: Any) -> ContactEnrichRequest:

@@ -23,6 +23,7 @@ from contact_sync.simulators.genesys.auth import OAuthError, TokenIssuer
 from contact_sync.simulators.genesys.enrich import Enricher
 from contact_sync.simulators.genesys.errors import ApiError, error_body, new_correlation_id, rate_limited
 from contact_sync.simulators.genesys.exports import EXPORTS_PATH, Exports
+from contact_sync.simulators.genesys.merge import Merger
 from contact_sync.simulators.genesys.ratelimit import RateLimiter
 from contact_sync.simulators.genesys.service import BASE, Service
 
@@ -74,6 +75,7 @@ def build_app(
     """The Starlette app of one simulator (not yet wrapped in fault injection). `fails_job(method, path)` says
     whether a `failed` fault rule makes the export a call creates end FAILED."""
     enricher = Enricher(service)
+    merger = Merger(service)
 
     def api(template: str, handler: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -154,6 +156,18 @@ def build_app(
     async def bulk_enrich_contacts(request: Request) -> Result:
         return 200, enricher.bulk_enrich(await json_body(request), dry_run(request))
 
+    async def merge_contacts(request: Request) -> Result:
+        return 200, merger.merge(await json_body(request))
+
+    async def post_search(request: Request) -> Result:
+        return 200, service.search_request(await json_body(request))
+
+    async def list_identifiers(request: Request) -> Result:
+        return 200, merger.identifiers(str(request.path_params["contactId"]))
+
+    async def claim_identifier(request: Request) -> Result:
+        return 200, merger.claim(str(request.path_params["contactId"]), await json_body(request))
+
     async def lookup(request: Request) -> Result:
         return 200, service.identifier_lookup(await json_body(request))
 
@@ -184,6 +198,12 @@ def build_app(
     # --- organizations ---
     async def create_org(request: Request) -> Result:
         return 200, service.create_organization(await json_body(request))
+
+    async def search_orgs(request: Request) -> Result:
+        if "trustorId" in request.query_params or "includeTrustors" in request.query_params:
+            raise ApiError(400, "bad.request", "trustorId and includeTrustors are not simulated")
+        size, number = int_param(request, "pageSize", 20), int_param(request, "pageNumber", 1)
+        return 200, service.search_organizations(q(request, "q"), size, number, q(request, "sortOrder"))
 
     async def get_org(request: Request) -> Result:
         return 200, service.get_organization(str(request.path_params["organizationId"]))
@@ -244,6 +264,10 @@ def build_app(
         api(EXPORTS_PATH, list_exports, ["GET"]),
         api(f"{EXPORTS_PATH}/{{exportId:uuid}}", get_export, ["GET"]),
         api(f"{EXPORTS_PATH}/{{exportId:uuid}}/download", download_export, ["GET"]),
+        api(f"{BASE}/contacts/merge", merge_contacts, ["POST"]),
+        api(f"{BASE}/contacts/search", post_search, ["POST"]),
+        api(f"{BASE}/contacts/{{contactId:uuid}}/identifiers", list_identifiers, ["GET"]),
+        api(f"{BASE}/contacts/{{contactId:uuid}}/identifiers", claim_identifier, ["PATCH"]),
         api(f"{BASE}/contacts/{{contactId:uuid}}", get_contact, ["GET"]),
         api(f"{BASE}/contacts/{{contactId:uuid}}", put_contact, ["PUT"]),
         api(f"{BASE}/contacts/{{contactId:uuid}}", patch_contact, ["PATCH"]),
@@ -264,7 +288,9 @@ def build_app(
         api(f"{BASE}/identifierlookup/contacts", lookup, ["POST"]),
         api(f"{BASE}/reversewhitepageslookup", reverse_lookup, ["GET"]),
         api(f"{BASE}/organizations", create_org, ["POST"]),
+        api(f"{BASE}/organizations", search_orgs, ["GET"]),
         api(f"{BASE}/bulk/organizations/add", bulk(service.bulk_add_organizations), ["POST"]),
+        api(f"{BASE}/bulk/organizations/update", bulk(service.bulk_update_organizations), ["POST"]),
         api(f"{BASE}/organizations/{{organizationId:uuid}}", get_org, ["GET"]),
         api(f"{BASE}/organizations/{{organizationId:uuid}}", put_org, ["PUT"]),
         api(f"{BASE}/organizations/{{organizationId:uuid}}", delete_org, ["DELETE"]),

@@ -35,11 +35,12 @@ CURSOR_LIFETIME_S = 24 * 3600
 SCAN_MIN, SCAN_MAX, SCAN_DEFAULT = 10, 200, 100
 REVERSE_LOOKUP_MAX = 25
 SORTABLE = {
+    "createDate": "created",
     "firstName": "json_extract(data, '$.firstName')",
     "lastName": "json_extract(data, '$.lastName')",
-    "createDate": "created",
     "modifyDate": "json_extract(data, '$.modifyDate')",
 }
+ORG_SORTABLE = {f: f"json_extract(data, '$.{f}')" for f in ("name", "companyType", "industry")}
 
 
 def iso_ms(moment: datetime) -> str:
@@ -194,19 +195,80 @@ class Service:
 
     # --- search and scan ---------------------------------------------------------------------------------------------
 
-    def search(self, q: str | None, page_size: int, page_number: int, sort_order: str | None) -> bytes:
+    def _check_page(self, q: str | None, page_size: int, page_number: int, table: str) -> list[str]:
+        """The search terms of `q`, once the paging is within the search cap."""
         if page_size < 1 or page_number < 1:
             raise bad_request("pageSize and pageNumber must be at least 1", "pageSize")
         if page_size * page_number > self.search_cap:
             raise bad_request(
-                f"pageSize * pageNumber must not exceed {self.search_cap}; use /scan/contacts to read every contact",
+                f"pageSize * pageNumber must not exceed {self.search_cap}; use /scan/{table} to read every record",
                 "pageNumber",
                 "paging.limit.exceeded",
             )
         if q is not None and len(q) > 256:
             raise bad_request("q must be at most 256 characters", "q", "field.too.long")
-        terms = (q or "").lower().split()
-        total, page = self.store.search(terms, (page_number - 1) * page_size, page_size, self._order(sort_order))
+        return (q or "").lower().split()
+
+    def search(
+        self,
+        q: str | None,
+        page_size: int,
+        page_number: int,
+        sort_order: str | None,
+        *,
+        ids: list[str] | None = None,
+        path: str = "/contacts",
+    ) -> bytes:
+        terms = self._check_page(q, page_size, page_number, "contacts")
+        order = self._order(sort_order.split(",") if sort_order else [], SORTABLE, "created, id")
+        total, page = self.store.search(terms, (page_number - 1) * page_size, page_size, order, ids)
+        return self._listing(page, total, page_size, page_number, path, q, sort_order)
+
+    def search_request(self, body: Any) -> bytes:
+        """`POST /contacts/search` (a ContactSearchRequest): `operation.simpleSearch` {query, sortOrder, ids},
+        `divisionIds`, `pageSize` (default 20), `pageNumber`; `expand` only `externalOrganization`."""
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a ContactSearchRequest object")
+        operation = body.get("operation") or {}
+        simple = operation.get("simpleSearch") if isinstance(operation, dict) else None
+        if not isinstance(simple, dict) or set(operation) - {"simpleSearch"}:
+            raise bad_request("operation must be {simpleSearch: {query, sortOrder, ids}}", "operation", "required")
+        query, sort_order, ids = simple.get("query"), simple.get("sortOrder") or [], simple.get("ids")
+        if query is not None and not isinstance(query, str):
+            raise bad_request("query must be a string", "operation.simpleSearch.query")
+        if not isinstance(sort_order, list) or not all(isinstance(s, str) for s in sort_order):
+            raise bad_request("sortOrder must be a list of field:direction", "operation.simpleSearch.sortOrder")
+        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+            raise bad_request("ids must be a list of contact ids", "operation.simpleSearch.ids")
+        divisions = body.get("divisionIds")
+        if divisions is not None:
+            if not isinstance(divisions, list) or len(divisions) > 50:
+                raise bad_request("divisionIds must be a list of at most 50 division ids", "divisionIds")
+            if self.division["id"] not in divisions:
+                ids = []
+        expand = body.get("expand") or []
+        if not isinstance(expand, list) or set(expand) - {"externalOrganization"}:
+            raise bad_request("expand may only hold externalOrganization", "expand")
+        size, number = body.get("pageSize", 20), body.get("pageNumber", 1)
+        if type(size) is not int or type(number) is not int:
+            raise bad_request("pageSize and pageNumber must be integers", "pageSize")
+        page = self.search(query, size, number, ",".join(sort_order) or None, ids=ids, path="/contacts/search")
+        if not expand:
+            return page
+        listing = orjson.loads(page)
+        listing["entities"] = [self.get_contact(c["id"], "externalOrganization") for c in listing["entities"]]
+        return orjson.dumps(listing)
+
+    def _listing(
+        self,
+        page: list[bytes],
+        total: int,
+        page_size: int,
+        page_number: int,
+        path: str,
+        q: str | None,
+        sort_order: str | None,
+    ) -> bytes:
         page_count = (total + page_size - 1) // page_size
 
         def uri(n: int) -> str:
@@ -215,7 +277,7 @@ class Service:
                 query += "&q=" + q
             if sort_order:
                 query += "&sortOrder=" + sort_order
-            return f"{BASE}/contacts?{query}"
+            return f"{BASE}{path}?{query}"
 
         listing: dict[str, Any] = {
             "pageSize": page_size,
@@ -233,16 +295,22 @@ class Service:
         return _with_entities(page, listing)
 
     @staticmethod
-    def _order(sort_order: str | None) -> str:
+    def _order(sort_order: list[str], sortable: dict[str, str], default: str) -> str:
+        """An ORDER BY of `field:direction` terms (a bare `asc`/`desc` sorts by the first sortable field)."""
         if not sort_order:
-            return "created, id"
-        field, _, direction = sort_order.partition(":")
-        if field.lower() in ("asc", "desc") and not direction:
-            field, direction = "createDate", field
-        direction = (direction or "asc").lower()
-        if field not in SORTABLE or direction not in ("asc", "desc"):
-            raise bad_request(f"Unsupported sortOrder {sort_order!r}", "sortOrder")
-        return f"{SORTABLE[field]} {direction.upper()}, id"
+            return default
+        terms = []
+        for term in sort_order:
+            field, _, direction = term.strip().partition(":")
+            if field.lower() in ("asc", "desc") and not direction:
+                field, direction = next(iter(sortable)), field
+            direction = (direction or "asc").lower()
+            if field not in sortable or direction not in ("asc", "desc"):
+                raise bad_request(
+                    f"Unsupported sortOrder {term!r}: sort by {', '.join(sortable)} with :asc or :desc", "sortOrder"
+                )
+            terms.append(f"{sortable[field]} {direction.upper()}")
+        return ", ".join([*terms, "id"])
 
     def scan(self, table: str, path: str, limit_raw: str | None, cursor: str | None) -> bytes:
         """One page of a cursor scan in id order: records created or changed mid-scan never repeat or vanish."""
@@ -373,26 +441,43 @@ class Service:
             self.store.put_contacts,
         )
 
-    def bulk_update(self, body: Any) -> dict[str, Any]:
+    def _bulk_replace(
+        self,
+        body: Any,
+        kind: str,
+        stored: Callable[[list[str]], dict[str, dict[str, Any]]],
+        build: Callable[[Any, dict[str, Any]], dict[str, Any]],
+        put: Callable[[list[dict[str, Any]]], None],
+    ) -> dict[str, Any]:
+        """A bulk update: each entity (with its `id`) replaces that record, like PUT, or fails on its own."""
         entities = self._bulk_entities(body)
         ids = [self._entity_id(e) for e in entities]
-        stored = self.store.get_contacts([i for i in ids if i])
+        found = stored([i for i in ids if i])
         results, written = [], {}
         for entity, ident in zip(entities, ids, strict=True):
             try:
                 if ident is None:
-                    raise bad_request("id is required to update a contact", "id", "required")
-                current = written.get(ident) or stored.get(ident)
+                    raise bad_request(f"id is required to update {kind}", "id", "required")
+                current = written.get(ident) or found.get(ident)
                 if current is None:
-                    raise not_found("contact", ident)
-                contact = self._replaced(current, normalize_contact(entity, self.ctx, existing=current))
+                    raise not_found(kind.removeprefix("a ").removeprefix("an "), ident)
+                record = build(entity, current)
             except ApiError as exc:
                 results.append(self._failure(exc, entity, ident))
                 continue
-            written[ident] = contact
-            results.append({"id": ident, "success": True, "entity": contact})
-        self.store.put_contacts(written.values())
+            written[ident] = record
+            results.append({"id": ident, "success": True, "entity": record})
+        put(list(written.values()))
         return self._bulk_response(results)
+
+    def bulk_update(self, body: Any) -> dict[str, Any]:
+        return self._bulk_replace(
+            body,
+            "a contact",
+            self.store.get_contacts,
+            lambda entity, current: self._replaced(current, normalize_contact(entity, self.ctx, existing=current)),
+            self.store.put_contacts,
+        )
 
     def bulk_remove(self, body: Any) -> dict[str, Any]:
         entities = self._bulk_entities(body)
@@ -485,6 +570,28 @@ class Service:
             lambda entity, now: self._new_organization(normalize_organization(entity, self.ctx), now),
             self.store.put_organizations,
         )
+
+    def bulk_update_organizations(self, body: Any) -> dict[str, Any]:
+        """`POST /bulk/organizations/update`: like `/bulk/contacts/update`, results in no particular order."""
+
+        def stored(ids: list[str]) -> dict[str, dict[str, Any]]:
+            return {i: org for i in ids if (org := self.store.get_organization(i)) is not None}
+
+        def build(entity: Any, current: dict[str, Any]) -> dict[str, Any]:
+            org = self._replaced(current, normalize_organization(entity, self.ctx, existing=current))
+            org.pop("type", None)
+            return org
+
+        return self._bulk_replace(body, "an external organization", stored, build, self.store.put_organizations)
+
+    def search_organizations(self, q: str | None, page_size: int, page_number: int, sort_order: str | None) -> bytes:
+        """`GET /organizations?q=`: organizations whose name, company type or industry holds every word of `q`,
+        sorted by `name`, `companyType` or `industry` (`:asc`/`:desc`), at most 1,000 deep."""
+        terms = self._check_page(q, page_size, page_number, "organizations")
+        order = self._order(sort_order.split(",") if sort_order else [], ORG_SORTABLE, "id")
+        offset = (page_number - 1) * page_size
+        total, page = self.store.search_organizations(terms, offset, page_size, order)
+        return self._listing(page, total, page_size, page_number, "/organizations", q, sort_order)
 
     def load_organizations(self, rows: list[dict[str, Any]]) -> list[str]:
         now = iso_ms(self.clock())

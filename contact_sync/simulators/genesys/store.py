@@ -166,14 +166,38 @@ class Store(SqliteStore):
         with self.lock:
             return [row[0] for row in self._conn.execute("SELECT data FROM contacts ORDER BY id")]
 
-    def search(self, terms: list[str], offset: int, limit: int, order_by: str) -> tuple[int, list[bytes]]:
-        """Contacts whose search text holds every term: (total, one page of JSON)."""
-        where = " AND ".join("instr(search, ?) > 0" for _ in terms) or "1"
+    def search(
+        self, terms: list[str], offset: int, limit: int, order_by: str, ids: list[str] | None = None
+    ) -> tuple[int, list[bytes]]:
+        """Contacts whose search text holds every term (and, given `ids`, whose id is one of them): (total, one page
+        of JSON)."""
+        return self._search("contacts", "search", terms, offset, limit, order_by, ids)
+
+    def search_organizations(self, terms: list[str], offset: int, limit: int, order_by: str) -> tuple[int, list[bytes]]:
+        """Organizations whose name, company type or industry holds every term: (total, one page of JSON)."""
+        text = (
+            "lower("
+            + " || ' ' || ".join(
+                f"coalesce(json_extract(data, '$.{f}'), '')" for f in ("name", "companyType", "industry")
+            )
+            + ")"
+        )
+        return self._search("organizations", text, terms, offset, limit, order_by, None)
+
+    def _search(
+        self, table: str, text: str, terms: list[str], offset: int, limit: int, order_by: str, ids: list[str] | None
+    ) -> tuple[int, list[bytes]]:
+        clauses = [f"instr({text}, ?) > 0" for _ in terms]
+        params: list[Any] = list(terms)
+        if ids is not None:
+            clauses.append(f"id IN ({','.join('?' * len(ids))})")
+            params += ids
+        where = " AND ".join(clauses) or "1"
         with self.lock:
-            total = self._conn.execute(f"SELECT count(*) FROM contacts WHERE {where}", terms).fetchone()[0]
+            total = self._conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
             rows = self._conn.execute(
-                f"SELECT data FROM contacts WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
-                [*terms, limit, offset],
+                f"SELECT data FROM {table} WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
             ).fetchall()
         return total, [r[0] for r in rows]
 
