@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -166,6 +167,12 @@ _ID_SEGMENT = re.compile(
 _ODATA_KEY = re.compile(r"\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)")
 # A Salesforce query cursor's next page, `/services/data/vNN.N/queryAll/01g...-2000`.
 _QUERY_LOCATOR = re.compile(r"(/services/data/v[\d.]+/(?:query|queryAll))/[^/]+$")
+
+
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """What httpx's `verify` takes: a context that trusts `ca_bundle` (a private CA, e.g. a simulator's), or the
+    system's trust store."""
+    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
 
 
 def route_template(method: str, url: str | httpx.URL) -> str:

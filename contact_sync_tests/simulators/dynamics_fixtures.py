@@ -13,7 +13,7 @@ import pytest
 
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
-from contact_sync_tests.simulators.shared_fixtures import TLS, TestClock
+from contact_sync_tests.simulators.shared_fixtures import TestClock, tls
 
 __all__ = [
     "api_client",
@@ -43,7 +43,7 @@ def token_form(sim: DynamicsSimulator, **overrides: str | None) -> dict[str, str
 
 
 def get_token(sim: DynamicsSimulator) -> str:
-    response = httpx.post(sim.token_url, data=token_form(sim), verify=TLS)
+    response = httpx.post(sim.token_url, data=token_form(sim), verify=tls(sim))
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -54,7 +54,7 @@ def api_client(sim: DynamicsSimulator, timeout: float = 10.0) -> httpx.Client:
         base_url=sim.api_url,
         headers={"Authorization": f"Bearer {get_token(sim)}", **ODATA_HEADERS},
         timeout=timeout,
-        verify=TLS,
+        verify=tls(sim),
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import json
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,19 +17,10 @@ from hubspot import HubSpot
 
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.hubspot import HubSpotSimulator
-from contact_sync_tests.simulators.shared_fixtures import TestClock
+from contact_sync_tests.simulators.shared_fixtures import TestClock, tls
 
 CONTACTS = "/crm/v3/objects/contacts"
 COMPANIES = "/crm/v3/objects/companies"
-_TLS: dict[str, ssl.SSLContext] = {}
-
-
-def tls(sim: HubSpotSimulator) -> ssl.SSLContext:
-    """One TLS context per CA bundle that trusts the simulator (built once: loading a bundle is slow)."""
-    assert sim.ca_bundle, "the HubSpot simulator is served over TLS"
-    if sim.ca_bundle not in _TLS:
-        _TLS[sim.ca_bundle] = ssl.create_default_context(cafile=sim.ca_bundle)
-    return _TLS[sim.ca_bundle]
 
 
 def hubspot_client(sim: HubSpotSimulator, token: str | None = None) -> HubSpot:

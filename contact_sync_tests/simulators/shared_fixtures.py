@@ -5,8 +5,19 @@ from __future__ import annotations
 import ssl
 from datetime import UTC, datetime, timedelta
 
+from contact_sync.simulators.base import Simulator
+
 # Plain http, but httpx builds a TLS context for every client: build it once (loading CA bundles is slow).
 TLS = ssl.create_default_context()
+_TLS: dict[str, ssl.SSLContext] = {}
+
+
+def tls(sim: Simulator) -> ssl.SSLContext:
+    """One TLS context per CA bundle that trusts a simulator served over TLS (built once: loading one is slow)."""
+    assert sim.ca_bundle, f"the {sim.name} simulator is served over TLS"
+    if sim.ca_bundle not in _TLS:
+        _TLS[sim.ca_bundle] = ssl.create_default_context(cafile=sim.ca_bundle)
+    return _TLS[sim.ca_bundle]
 
 
 class TestClock:

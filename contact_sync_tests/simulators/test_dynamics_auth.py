@@ -16,20 +16,20 @@ from contact_sync_tests.simulators.dynamics_fixtures import (
     served_dynamics,
     token_form,
 )
-from contact_sync_tests.simulators.shared_fixtures import TestClock
+from contact_sync_tests.simulators.shared_fixtures import TestClock, tls
 
 __all__ = ["client", "clock", "dynamics", "served_dynamics"]  # fixtures used by name
 
 
 def test_client_credentials_token_with_the_tenant_in_the_path(dynamics: DynamicsSimulator) -> None:
     assert dynamics.token_url == f"{dynamics.url}/{dynamics.tenant_id}/oauth2/v2.0/token"
-    response = httpx.post(dynamics.token_url, data=token_form(dynamics))
+    response = httpx.post(dynamics.token_url, data=token_form(dynamics), verify=tls(dynamics))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == body["ext_expires_in"] == 3599
-    with httpx.Client(base_url=dynamics.api_url) as c:
+    with httpx.Client(base_url=dynamics.api_url, verify=tls(dynamics)) as c:
         who = c.get("/WhoAmI", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert who.status_code == 200
     assert {"UserId", "BusinessUnitId", "OrganizationId"} <= set(who.json())
@@ -39,7 +39,9 @@ def test_client_credentials_token_with_the_tenant_in_the_path(dynamics: Dynamics
 def test_client_secret_may_come_as_http_basic(dynamics: DynamicsSimulator) -> None:
     basic = base64.b64encode(f"{dynamics.client_id}:{dynamics.client_secret}".encode()).decode()
     form = token_form(dynamics, client_id=None, client_secret=None)
-    response = httpx.post(dynamics.token_url, data=form, headers={"Authorization": f"Basic {basic}"})
+    response = httpx.post(
+        dynamics.token_url, data=form, headers={"Authorization": f"Basic {basic}"}, verify=tls(dynamics)
+    )
     assert response.status_code == 200, response.text
 
 
@@ -62,7 +64,7 @@ def test_refused_token_requests_get_the_identity_platform_error(
     dynamics: DynamicsSimulator, tenant: str | None, overrides: dict, status: int, error: str, code: int
 ) -> None:
     url = f"{dynamics.url}/{tenant or dynamics.tenant_id}/oauth2/v2.0/token"
-    response = httpx.post(url, data=token_form(dynamics, **overrides))
+    response = httpx.post(url, data=token_form(dynamics, **overrides), verify=tls(dynamics))
     assert response.status_code == status
     body = response.json()
     assert body["error"] == error
@@ -73,7 +75,7 @@ def test_refused_token_requests_get_the_identity_platform_error(
 
 
 def test_token_request_that_is_not_a_form_is_refused(dynamics: DynamicsSimulator) -> None:
-    response = httpx.post(dynamics.token_url, json=token_form(dynamics))
+    response = httpx.post(dynamics.token_url, json=token_form(dynamics), verify=tls(dynamics))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
@@ -81,7 +83,7 @@ def test_token_request_that_is_not_a_form_is_refused(dynamics: DynamicsSimulator
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic abc"])
 def test_calls_without_a_valid_token_get_401(dynamics: DynamicsSimulator, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    response = httpx.get(f"{dynamics.api_url}/contacts", headers=headers)
+    response = httpx.get(f"{dynamics.api_url}/contacts", headers=headers, verify=tls(dynamics))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer authorization_uri=")
     assert response.content == b""
@@ -134,7 +136,7 @@ def test_service_protection_429_with_retry_after_in_a_sliding_window(
         clock.advance(10)
         assert c.get("/contacts").status_code == 200
     # The token endpoint is another service: never limited by the Web API's window.
-    assert httpx.post(dynamics.token_url, data=token_form(dynamics)).status_code == 200
+    assert httpx.post(dynamics.token_url, data=token_form(dynamics), verify=tls(dynamics)).status_code == 200
 
 
 def test_service_protection_defaults_and_can_be_off() -> None:

@@ -8,6 +8,7 @@ import pytest
 from contact_sync.simulators import run_simulators
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync_tests.simulators.dynamics_fixtures import client, dynamics, get_token, served_dynamics
+from contact_sync_tests.simulators.shared_fixtures import tls
 
 __all__ = ["client", "dynamics", "served_dynamics"]
 
@@ -90,7 +91,7 @@ def test_token_endpoint_faults_by_service_name() -> None:
             "client_secret": env["DYNAMICS_CLIENT_SECRET"],
             "scope": f"{env['DYNAMICS_URL']}/.default",
         }
-        assert httpx.post(env["DYNAMICS_TOKEN_URL"], data=form).status_code == 503
+        assert httpx.post(env["DYNAMICS_TOKEN_URL"], data=form, verify=tls(sims.dynamics)).status_code == 503
         assert get_token(sims.dynamics)
         assert [f.kind for f in sims.dynamics.faults.fired] == ["503"]
         assert sims.genesys.faults.fired == []

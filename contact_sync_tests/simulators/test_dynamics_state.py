@@ -11,6 +11,7 @@ import httpx
 from contact_sync.simulators import serve_simulator
 from contact_sync.simulators.dynamics import DynamicsSimulator
 from contact_sync_tests.simulators.dynamics_fixtures import api_client, contact_body, read_all
+from contact_sync_tests.simulators.shared_fixtures import tls
 
 
 def test_state_folder_survives_a_restart(tmp_path: Path) -> None:
@@ -30,7 +31,7 @@ def test_state_folder_survives_a_restart(tmp_path: Path) -> None:
         last_version = max(first.contact(i)["versionnumber"] for i in seeded)  # type: ignore[index]
 
     second = DynamicsSimulator(state, service_protection_limit=None)
-    with serve_simulator(second), httpx.Client(base_url=second.api_url) as c:
+    with serve_simulator(second), httpx.Client(base_url=second.api_url, verify=tls(second)) as c:
         c.headers["Authorization"] = token  # tokens survive too
         got = c.get(f"/contacts({created['contactid']})").json()
         assert {k: v for k, v in got.items() if k != "@odata.context"} == {

@@ -39,6 +39,7 @@ from contact_sync.connectors.http import (
     ResilientClient,
     RetriesExhausted,
     RetryPolicy,
+    tls_verify,
 )
 from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
@@ -133,12 +134,16 @@ class DynamicsConnector:
         self.last_read_mode: str | None = None
         self._api = settings.url + API_PATH
         policy = retry or RetryPolicy()
+        verify = tls_verify(settings.ca_bundle)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
             headers={"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
+            verify=verify,
         )
         # The identity endpoint is another host in production (login.microsoftonline.com): its own client.
-        self._login_http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"Accept": "application/json"})
+        self._login_http = httpx.Client(
+            timeout=httpx.Timeout(timeout), headers={"Accept": "application/json"}, verify=verify
+        )
         self._tokens = TokenCache(
             lambda: self._login_http.post(
                 settings.token_url,

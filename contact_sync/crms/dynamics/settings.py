@@ -7,7 +7,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contact_sync.settings import Secret, SettingsError, env_value, require_value, secret_value, url_value
+from contact_sync.settings import (
+    Secret,
+    SettingsError,
+    env_value,
+    file_value,
+    require_value,
+    secret_value,
+    url_value,
+)
 
 CREDENTIAL_VARIABLES = ("DYNAMICS_URL", "DYNAMICS_TENANT_ID")
 """Variables whose presence means the user configured Dynamics 365 (otherwise the simulators are used)."""
@@ -25,6 +33,7 @@ class DynamicsSettings:
     client_secret: Secret
     token_url: str
     scope: str
+    ca_bundle: str | None = None  # a private CA to trust (the simulator's); the system's trust store otherwise
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DynamicsSettings:
@@ -53,6 +62,7 @@ class DynamicsSettings:
             client_secret=client_secret,
             token_url=token_url,
             scope=scope,
+            ca_bundle=file_value(env, "DYNAMICS_CA_BUNDLE"),
         )
 
     @property

@@ -22,7 +22,6 @@ first and a record changed since the snapshot is skipped as `changed_since_read`
 from __future__ import annotations
 
 import re
-import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -37,6 +36,7 @@ from contact_sync.connectors.http import (
     RequestRejected,
     ResilientClient,
     RetryPolicy,
+    tls_verify,
 )
 from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
@@ -143,7 +143,7 @@ class HubSpotConnector:
             base_url=settings.api_url,
             timeout=httpx.Timeout(timeout),
             headers={"Accept": "application/json"},
-            verify=ssl.create_default_context(cafile=settings.ca_bundle) if settings.ca_bundle else True,
+            verify=tls_verify(settings.ca_bundle),
         )
         secrets = [*settings.secrets]
         if settings.uses_oauth:

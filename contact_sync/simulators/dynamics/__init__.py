@@ -1,13 +1,13 @@
 """A local simulator of the Microsoft Dynamics 365 (Dataverse) Web API and its OAuth token endpoint.
 
-`DynamicsSimulator` holds the state (SQLite, in memory or in a state folder), the ASGI app behind fault injection, and
-helpers tests use directly (seeding, a user's edit or delete, token expiry, clock, change-tracking switch, call
-counts). It is served over plain http on 127.0.0.1 (`needs_tls = False`): the connector uses httpx, which needs no
-TLS to talk to it, unlike simple-salesforce. The token endpoint is on the same host as the Web API, at
-`{url}/{tenant}/oauth2/v2.0/token` (`DYNAMICS_TOKEN_URL`), and the scope it accepts is `{url}/.default`.
-`POST /api/data/v9.2/$batch` takes up to 1000 requests with atomic changesets; a batch counts as one request toward
-service protection (unconfirmed). Facts followed: the project's Dataverse Web API reference notes; error codes they
-do not settle are named in `errors.py`.
+`DynamicsSimulator` holds the state (SQLite, in memory or in a state folder), the ASGI app behind fault injection,
+and helpers tests use directly (seeding, a user's edit or delete, token expiry, clock, change-tracking switch, call
+counts). It is served over TLS on 127.0.0.1 (`needs_tls`), as Dataverse only speaks https and Microsoft's clients
+refuse anything else; `DYNAMICS_CA_BUNDLE` is the throw-away CA that trusts it. The token endpoint is on the same
+host as the Web API, at `{url}/{tenant}/oauth2/v2.0/token` (`DYNAMICS_TOKEN_URL`), and the scope it accepts is
+`{url}/.default`. `POST /api/data/v9.2/$batch` takes up to 1000 requests with atomic changesets; a batch counts as
+one request toward service protection (unconfirmed). Facts followed: the project's Dataverse Web API reference
+notes; error codes they do not settle are named in `errors.py`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class DynamicsSimulator(Simulator):
     """The Dynamics 365 simulator: construct, serve with `serve_simulator` / `run_simulators`, talk to it over HTTP."""
 
     name: ClassVar[str] = "dynamics"
-    needs_tls: ClassVar[bool] = False
+    needs_tls: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -99,6 +99,7 @@ class DynamicsSimulator(Simulator):
             "DYNAMICS_CLIENT_ID": self.client_id,
             "DYNAMICS_CLIENT_SECRET": self.client_secret,
             "DYNAMICS_TOKEN_URL": self.token_url,
+            "DYNAMICS_CA_BUNDLE": self.ca_bundle or "",
         }
 
     def close(self) -> None:
