@@ -125,3 +125,41 @@ def test_bad_batches_are_refused(dynamics: DynamicsSimulator, client: httpx.Clie
     refused = client.post("/$batch", content=too_many, headers=headers)
     assert refused.status_code == 400 and "1000" in refused.json()["error"]["message"]
     assert dynamics.count() == 0
+
+
+def test_content_id_references_inside_a_changeset_name_the_records_created_before(
+    dynamics: DynamicsSimulator, client: httpx.Client
+) -> None:
+    account = {"name": "Acme"}
+    contact = contact_body(firstname="Ref", **{"parentcustomerid_account@odata.bind": "$1"})
+    statuses = send(
+        client,
+        [
+            [
+                request_part("POST", "/api/data/v9.2/accounts", account, content_id=1),
+                request_part("POST", "/api/data/v9.2/contacts", contact, content_id=2),
+                request_part("PATCH", "$1", {"name": "Acme Tools"}, content_id=3),
+            ]
+        ],
+    )
+    assert statuses == [204, 204, 204]
+    made = client.get("/contacts", params={"$filter": "firstname eq 'Ref'"}).json()["value"]
+    account_id = made[0]["_parentcustomerid_value"]
+    assert client.get(f"/accounts({account_id})").json()["name"] == "Acme Tools"
+
+
+def test_a_reference_to_no_earlier_request_fails_its_changeset_and_writes_nothing(
+    dynamics: DynamicsSimulator, client: httpx.Client
+) -> None:
+    before = dynamics.count()
+    statuses = send(
+        client,
+        [
+            [
+                request_part("POST", "/api/data/v9.2/contacts", contact_body(firstname="Lost"), content_id=1),
+                request_part("PATCH", "$7", {"firstname": "Nobody"}, content_id=2),
+            ]
+        ],
+    )
+    assert len(statuses) == 1 and statuses[0] >= 400
+    assert dynamics.count() == before

@@ -27,8 +27,15 @@ from starlette.routing import Route, compile_path
 
 from contact_sync.simulators.dynamics import errors
 from contact_sync.simulators.dynamics.auth import OAuthError, TokenIssuer
-from contact_sync.simulators.dynamics.batch import BatchError, BatchPart, parse_batch, render_batch
+from contact_sync.simulators.dynamics.batch import BatchError, BatchPart, parse_batch, render_batch, resolve_references
 from contact_sync.simulators.dynamics.errors import ApiError, bad_payload, bad_query, new_request_id
+from contact_sync.simulators.dynamics.identity import (
+    INSTANCE_DISCOVERY_PATH,
+    OPENID_PATH,
+    instance_discovery,
+    openid_configuration,
+)
+from contact_sync.simulators.dynamics.metadata import Metadata, csdl
 from contact_sync.simulators.dynamics.odata import GUID_RE, parse_prefer, parse_query, parse_select
 from contact_sync.simulators.dynamics.ratelimit import SlidingWindowLimiter
 from contact_sync.simulators.dynamics.schema import ENTITIES, Entity
@@ -258,8 +265,22 @@ def build_app(
         context = f"{call.base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
         return _response(200, {"@odata.context": context, **_WHOAMI_IDS})
 
+    metadata = Metadata()
+
+    def entity_definitions(call: Call) -> Response:
+        return _response(200, metadata.answer(call.path_params["rest"], call.query, call.base))
+
+    def csdl_document(call: Call) -> Response:
+        if call.query:
+            raise bad_query(f"The query '{call.query}' is not supported on $metadata")
+        response = _response(200, csdl())
+        response.headers["Content-Type"] = "application/xml"
+        return response
+
     table: list[tuple[str, str, Handler]] = [
         ("GET", f"{API}/", service_document),
+        ("GET", f"{API}/$metadata", csdl_document),
+        ("GET", f"{API}/EntityDefinitions{{rest:path}}", entity_definitions),
         ("GET", f"{API}/WhoAmI", whoami),
         ("GET", f"{API}/WhoAmI()", whoami),
     ]
@@ -312,12 +333,16 @@ def build_app(
     def run_changeset(parts: list[BatchPart], outer: Call) -> Response | list[tuple[BatchPart, Response]]:
         """Every operation's response, or the first failure's alone when any failed (and nothing was written)."""
         done: list[tuple[BatchPart, Response]] = []
+        created: dict[str, str] = {}  # Content-ID -> the record it created, for `$1` references
         try:
             with service.store.transaction():
                 for part in parts:
-                    response = dispatch_part(part, outer)
+                    response = dispatch_part(resolve_references(part, created), outer)
                     if response.status_code >= 400:
                         raise _ChangesetFailed(response)
+                    entity_id = response.headers.get("OData-EntityId")
+                    if part.content_id and entity_id:
+                        created[part.content_id] = entity_id
                     done.append((part, response))
         except _ChangesetFailed as failed:
             return failed.response
@@ -362,7 +387,32 @@ def build_app(
             return Response(orjson.dumps(err.body), err.status, headers, media_type="application/json; charset=utf-8")
         return Response(orjson.dumps(payload), 200, headers, media_type="application/json; charset=utf-8")
 
-    routes = [Route(TOKEN_PATH, token, methods=["POST"]), api(BATCH_PATH, batch, ["POST"])]
+    def discovery(answer: Callable[[Request, str], dict[str, Any]], endpoint: str) -> Callable[..., Any]:
+        async def serve(request: Request) -> Response:
+            calls[("GET", endpoint)] += 1
+            origin = f"{request.url.scheme}://{request.url.netloc}"
+            headers = {"Cache-Control": "max-age=86400, private", "x-ms-request-id": str(uuid.uuid4())}
+            try:
+                payload = answer(request, origin)
+            except OAuthError as err:
+                return Response(orjson.dumps(err.body), err.status, headers, media_type="application/json")
+            return Response(orjson.dumps(payload), 200, headers, media_type="application/json; charset=utf-8")
+
+        return serve
+
+    openid = discovery(
+        lambda r, origin: openid_configuration(origin, r.path_params["tenant"], issuer.tenant_id), OPENID_PATH
+    )
+    instances = discovery(
+        lambda r, origin: instance_discovery(origin, r.query_params.get("authorization_endpoint"), issuer.tenant_id),
+        INSTANCE_DISCOVERY_PATH,
+    )
+    routes = [
+        Route(TOKEN_PATH, token, methods=["POST"]),
+        Route(OPENID_PATH, openid, methods=["GET"]),
+        Route(INSTANCE_DISCOVERY_PATH, instances, methods=["GET"]),
+        api(BATCH_PATH, batch, ["POST"]),
+    ]
     routes += [api(template, handler, [method]) for method, template, handler in table]
 
     async def http_error(request: Request, exc: Exception) -> Response:

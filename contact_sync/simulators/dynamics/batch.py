@@ -3,7 +3,9 @@
 Each part is `Content-Type: application/http` holding one request (`METHOD URL HTTP/1.1`, headers, blank line, body);
 a part of type `multipart/mixed` is a changeset, whose requests succeed or fail together. The reply is a
 multipart/mixed body of HTTP responses in the same order (a failed changeset answers with its failing response
-alone). Content-ID references (`$1`) inside changesets are not supported by the simulator.
+alone). Inside a changeset, `$<Content-ID>` of an earlier request stands for the record it created, at the start of
+a later request's URL (`$1` or `$1/...`) or as an `@odata.bind` value, as the service resolves them
+(`resolve_references`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,30 @@ class BatchPart:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     content_id: str | None = None
+
+
+def resolve_references(part: BatchPart, created: dict[str, str]) -> BatchPart:
+    """The part with `$<Content-ID>` references to records created earlier in its changeset replaced by their URLs
+    (`created`: Content-ID -> the `OData-EntityId` of the record); an unknown reference is left for the dispatch to
+    refuse."""
+    if not created:
+        return part
+    url = part.url
+    m = re.match(r"^\$([^/?]+)", url)
+    if m and m.group(1) in created:
+        url = created[m.group(1)] + url[m.end() :]
+    body = part.body
+    if body:
+
+        def bind(found: re.Match[bytes]) -> bytes:
+            target = created.get(found.group(2).decode())
+            if target is None:
+                return found.group(0)
+            path = re.sub(r"^[a-z]+://[^/]+/api/data/v9\.2", "", target, flags=re.IGNORECASE)
+            return found.group(1) + b'"' + path.encode() + b'"'
+
+        body = re.sub(rb'(@odata\.bind"\s*:\s*)"\$([^"]+)"', bind, body)
+    return BatchPart(part.method, url, part.headers, body, part.content_id)
 
 
 def _boundary(content_type: str) -> str:
