@@ -24,8 +24,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contact_sync.simulators.salesforce import auth
+from contact_sync.simulators.salesforce import auth, describe
 from contact_sync.simulators.salesforce.bulk import MAX_RECORDS_DEFAULT, BulkJobs, QueryJob
+from contact_sync.simulators.salesforce.composite import Composite
 from contact_sync.simulators.salesforce.errors import ApiError, invalid_session, not_found, unknown_exception_message
 from contact_sync.simulators.salesforce.ids import make_id, normalize_id
 from contact_sync.simulators.salesforce.ingest import (
@@ -110,6 +111,7 @@ class SalesforceApp:
         self.api_used = 0
         self.bulk = BulkJobs()
         self.ingest = IngestJobs()
+        self.composites = Composite(store, lambda r: self.dispatch(r, subrequest=True))
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_lock = threading.Lock()
         self._cursor_seq = 0
@@ -125,6 +127,9 @@ class SalesforceApp:
         self._route(f"{d}/query/{{locator}}", {"GET": self.query_more})
         self._route(f"{d}/queryAll/{{locator}}", {"GET": self.query_more})
         self._route(f"{d}/sobjects", {"GET": self.describe_global})
+        self._route(f"{d}/composite", {"POST": self.composite})
+        self._route(f"{d}/composite/batch", {"POST": self.composite_batch})
+        self._route(f"{d}/composite/tree/{{sobject}}", {"POST": self.composite_tree})
         self._route(f"{d}/composite/sobjects", {"POST": self.coll_create, "PATCH": self.coll_update,
                                                  "DELETE": self.coll_delete})  # fmt: skip
         self._route(f"{d}/composite/sobjects/{{sobject}}", {"GET": self.retrieve_many, "POST": self.retrieve_many})
@@ -162,7 +167,9 @@ class SalesforceApp:
         response = await self.dispatch(request)
         await response(scope, receive, send)
 
-    async def dispatch(self, request: Request) -> Response:
+    async def dispatch(self, request: Request, *, subrequest: bool = False) -> Response:
+        """The response of one request; a `subrequest` of a composite is neither counted nor charged (the composite
+        was)."""
         path = _LOGIN_HOST_RE.sub("", request.url.path)
         if len(path) > 1:
             path = path.rstrip("/")
@@ -172,13 +179,15 @@ class SalesforceApp:
             if m is None:
                 continue
             params = m.groupdict()
-            self.calls[(method, route.template)] += 1
+            if not subrequest:
+                self.calls[(method, route.template)] += 1
             extra: dict[str, str] = {}
             try:
                 if route.data:
                     self._check_version(params["version"])
                     self._check_session(request)
-                    extra = self._spend_api_call()
+                    if not subrequest:
+                        extra = self._spend_api_call()
                 handler = route.methods.get(method)
                 if handler is None:
                     allowed = ",".join(route.methods)
@@ -309,37 +318,28 @@ class SalesforceApp:
         jobs["Remaining"] = max(jobs["Max"] - len(self.bulk.all()), 0)
         return json_response(dict(sorted(out.items())))
 
+    # -- composite ----------------------------------------------------------------------------------------------
+    async def composite(self, request: Request, params: dict[str, str]) -> Response:
+        body = await self._json_object(request, "composite request")
+        return json_response(await self.composites.composite(request, body, params["version"]))
+
+    async def composite_batch(self, request: Request, params: dict[str, str]) -> Response:
+        body = await self._json_object(request, "batch request")
+        return json_response(await self.composites.batch(request, body, params["version"]))
+
+    async def composite_tree(self, request: Request, params: dict[str, str]) -> Response:
+        obj = self._sobject(params["sobject"])
+        status, answer = self.composites.tree(obj, await self._json_object(request, "record tree"))
+        return json_response(answer, status)
+
     async def describe_global(self, request: Request, params: dict[str, str]) -> Response:
-        base = f"/services/data/v{params['version']}/sobjects"
-        sobjects = [
-            {"name": o.name, "label": o.name, "keyPrefix": o.prefix, "queryable": True, "createable": True,
-             "updateable": True, "deletable": True, "urls": {"sobject": f"{base}/{o.name}",
-                                                              "describe": f"{base}/{o.name}/describe"}}
-            for o in OBJECTS.values()
-        ]  # fmt: skip
-        return json_response({"encoding": "UTF-8", "maxBatchSize": MAX_COLLECTION, "sobjects": sobjects})
+        return json_response(describe.describe_global(params["version"], MAX_COLLECTION))
 
     async def sobject_info(self, request: Request, params: dict[str, str]) -> Response:
-        obj = self._sobject(params["sobject"])
-        return json_response({"objectDescribe": {"name": obj.name, "keyPrefix": obj.prefix}, "recentItems": []})
+        return json_response(describe.sobject_info(params["version"], self._sobject(params["sobject"])))
 
     async def describe(self, request: Request, params: dict[str, str]) -> Response:
-        obj = self._sobject(params["sobject"])
-        fields = [
-            {
-                "name": f.name,
-                "label": f.label,
-                "type": f.type,
-                "length": f.length if f.type not in ("double", "boolean", "datetime") else 0,
-                "nillable": not f.required and f.type != "boolean",
-                "createable": f.writable,
-                "updateable": f.writable,
-                "externalId": f.external_id,
-                "referenceTo": [f.reference_to] if f.reference_to else [],
-            }
-            for f in obj.fields
-        ]
-        return json_response({"name": obj.name, "keyPrefix": obj.prefix, "queryable": True, "fields": fields})
+        return json_response(describe.describe(params["version"], self._sobject(params["sobject"])))
 
     # -- query --------------------------------------------------------------------------------------------------
     async def query(self, request: Request, params: dict[str, str]) -> Response:
@@ -428,7 +428,8 @@ class SalesforceApp:
         result = self.store.create(obj, [payload], check_duplicates=self.duplicate_rule)[0]
         if not result["success"]:
             raise ApiError.from_record_errors(400, result["errors"])
-        return json_response({"id": result["id"], "success": True, "errors": []}, 201)
+        location = f"/services/data/v{params['version']}/sobjects/{obj.name}/{result['id']}"
+        return json_response({"id": result["id"], "success": True, "errors": []}, 201, {"Location": location})
 
     async def read(self, request: Request, params: dict[str, str]) -> Response:
         obj = self._sobject(params["sobject"])

@@ -72,6 +72,7 @@ class Store:
     def __init__(self, state_dir: Path | None, clock: Clock = utc_now) -> None:
         self.clock = clock
         self.lock = threading.RLock()
+        self._depth = 0  # open write transactions (nested ones are savepoints)
         if state_dir is None:
             self.conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         else:
@@ -91,15 +92,29 @@ class Store:
     # -- plumbing -----------------------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction; inside another (`transaction`, e.g. a composite request with allOrNone) a savepoint,
+        so the outer one decides whether anything is kept."""
         with self.lock:
+            depth = self._depth
             cur = self.conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(f"SAVEPOINT sp{depth}" if depth else "BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield cur
             except BaseException:
-                cur.execute("ROLLBACK")
+                self._depth = depth
+                cur.execute(f"ROLLBACK TO sp{depth}" if depth else "ROLLBACK")
+                if depth:
+                    cur.execute(f"RELEASE sp{depth}")
                 raise
-            cur.execute("COMMIT")
+            self._depth = depth
+            cur.execute(f"RELEASE sp{depth}" if depth else "COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every write inside is kept only if the block ends without an exception."""
+        with self._write():
+            yield
 
     def _stamp(self, cur: sqlite3.Cursor) -> str:
         """The stamp of the current write transaction (see the module docstring)."""
