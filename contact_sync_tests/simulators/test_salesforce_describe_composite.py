@@ -163,3 +163,38 @@ def test_composite_tree_creates_parents_and_children_all_or_none(sf: Salesforce)
         sf.restful("composite/tree/Account", method="POST", json=tree)
     assert "c2" in str(refused.value) and "INVALID_EMAIL_ADDRESS" in str(refused.value)
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 1
+
+
+def test_parent_relationship_fields_in_select_where_and_order_by(sim: SalesforceSimulator, sf: Salesforce) -> None:
+    acme, globex = sim.load_accounts([{"Name": "Acme"}, {"Name": "Globex"}])
+    sim.load_contacts(
+        [{"LastName": "Ann", "AccountId": acme}, {"LastName": "Bob", "AccountId": globex}, {"LastName": "Cy"}]
+    )
+    rows = sf.query("SELECT LastName, Account.Name FROM Contact ORDER BY Account.Name DESC NULLS LAST")["records"]
+    assert [(r["LastName"], r["Account"] and r["Account"]["Name"]) for r in rows] == [
+        ("Bob", "Globex"), ("Ann", "Acme"), ("Cy", None)
+    ]  # fmt: skip
+    assert rows[0]["Account"]["attributes"] == {"type": "Account", "url": f"{V}/sobjects/Account/{globex}"}
+    found = sf.query("SELECT LastName FROM Contact WHERE Account.Name = 'ACME'")["records"]
+    assert [r["LastName"] for r in found] == ["Ann"]
+    like = sf.query("SELECT Id FROM Contact WHERE Account.Name LIKE 'glo%' OR Account.Name = null")["records"]
+    assert len(like) == 2
+    csv_pages = list(
+        sf.bulk2.Contact.query("SELECT LastName, Account.Name FROM Contact WHERE Account.Name != null", wait=0)
+    )
+    assert csv_pages[0].splitlines()[0] == '"LastName","Account.Name"' and len(csv_pages[0].splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("soql", "message"),
+    [
+        ("SELECT Owner.Name FROM Contact", "Didn't understand relationship 'Owner'"),
+        ("SELECT Account.Nope FROM Contact", "No such column 'Nope' on entity 'Account'"),
+        ("SELECT Account.Owner.Name FROM Contact", "Didn't understand relationship 'Account'"),
+    ],
+)
+def test_relationship_paths_the_org_does_not_have_are_invalid_fields(http: Any, sim: SalesforceSimulator, soql: str,
+                                                                     message: str) -> None:  # fmt: skip
+    response = http.get(fx.api(sim, "query"), params={"q": soql})
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "INVALID_FIELD" and message in response.json()[0]["message"]

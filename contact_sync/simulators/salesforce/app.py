@@ -393,18 +393,7 @@ class SalesforceApp:
 
     def _page(self, cursor: _Cursor, locator: str, start: int, version: str) -> Response:
         end = min(start + cursor.batch, len(cursor.rows))
-        obj = cursor.query.obj
-        names = cursor.query.fields
-        bools = [i for i, n in enumerate(names) if obj.field(n).type == "boolean"]  # type: ignore[union-attr]
-        url_prefix = f"/services/data/v{version}/sobjects/{obj.name}/"
-        records = []
-        for row in cursor.rows[start:end]:
-            record: dict[str, Any] = {"attributes": {"type": obj.name, "url": url_prefix + row[0]}}
-            values = row[1:]
-            record.update(zip(names, values, strict=True))
-            for i in bools:
-                record[names[i]] = bool(values[i])
-            records.append(record)
+        records = [cursor.query.record(row, version) for row in cursor.rows[start:end]]
         body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": end >= len(cursor.rows)}
         cursor.finished = cursor.finished or body["done"]
         if not body["done"]:

@@ -67,15 +67,12 @@ class QueryJob:
             lineterminator=_LINE_ENDINGS[self.line_ending],
             quoting=csv.QUOTE_ALL,
         )
-        fields = self.query.fields
-        bool_cols = {i for i, name in enumerate(fields) if self.query.obj.field(name).type == "boolean"}  # type: ignore[union-attr]
-        writer.writerow(fields)
+        writer.writerow(self.query.fields)
         for row in chunk:
-            values = row[1:]
             writer.writerow(
                 [
-                    ("true" if v else "false") if i in bool_cols else ("" if v is None else str(v))
-                    for i, v in enumerate(values)
+                    ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else str(v))
+                    for v in self.query.values(row)
                 ]
             )
         end = start + len(chunk)

@@ -1,12 +1,15 @@
 """A real subset of SOQL: parsed into a small syntax tree and translated to a parameterized SQLite query.
 
-Supported: `SELECT f1, f2 | COUNT() FROM Contact|Account [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...]
-[LIMIT n] [OFFSET n]`, where `cond` combines `=, !=, <>, <, <=, >, >=, LIKE, IN (...), NOT IN (...)` comparisons with
-AND, OR, NOT and parentheses (mixing AND and OR without parentheses is an error, as in SOQL). Literals: 'strings'
-(backslash escapes), numbers, true/false, null, and unquoted datetimes (`2026-01-01T00:00:00Z`, `...+01:00`).
-String comparisons are case-insensitive (the columns use NOCASE), `!=` also matches nulls, like SOQL.
-Errors carry the real codes (MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE, INVALID_QUERY_FILTER_OPERATOR) and the
-real message layout with the row and column of the offending token.
+Supported: `SELECT f1, Parent.f2 | COUNT() FROM Contact|Account [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS
+FIRST|LAST], ...] [LIMIT n] [OFFSET n]`, where `cond` combines `=, !=, <>, <, <=, >, >=, LIKE, IN (...), NOT IN
+(...)` comparisons with AND, OR, NOT and parentheses (mixing AND and OR without parentheses is an error, as in
+SOQL). Literals: 'strings' (backslash escapes), numbers, true/false, null, and unquoted datetimes
+(`2026-01-01T00:00:00Z`, `...+01:00`). A field may be one parent relationship away (`Account.Name` through
+`AccountId`, `MasterRecord.LastName`) in SELECT, WHERE and ORDER BY; a record shows it nested under the relationship
+(`"Account": {"attributes": ..., "Name": ...}`, or `null` without a parent), a Bulk CSV as the `Account.Name`
+column. String comparisons are case-insensitive (the columns use NOCASE), `!=` also matches nulls, like SOQL. Errors
+carry the real codes (MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE, INVALID_QUERY_FILTER_OPERATOR) and the real
+message layout with the row and column of the offending token.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from contact_sync.simulators.salesforce.describe import relationship_name
 from contact_sync.simulators.salesforce.errors import ApiError
 from contact_sync.simulators.salesforce.ids import normalize_id
 from contact_sync.simulators.salesforce.schema import Field, SObject, sobject
@@ -52,12 +56,26 @@ class Token:
         return self.text.lower() if self.kind == "ident" else ""
 
 
+@dataclass(frozen=True)
+class Selected:
+    """One selected field: its name as records show it (`Email`, `Account.Name`), the field, the SQL that reads it,
+    and for a parent field the relationship and the parent object."""
+
+    name: str
+    field: Field
+    sql: str
+    relationship: str | None = None
+    parent: SObject | None = None
+
+
 @dataclass
 class Compiled:
-    """A query ready to run: the object, the selected fields, and SQL (without the query/queryAll deleted filter)."""
+    """A query ready to run: the object, the selected fields, and SQL (without the query/queryAll deleted filter).
+
+    The store's rows are (Id, the selected fields..., the parent Id of each relationship selected)."""
 
     obj: SObject
-    fields: list[str]
+    selected: list[Selected]
     count_only: bool
     where_sql: str
     params: list[Any]
@@ -65,6 +83,59 @@ class Compiled:
     limit: int | None
     offset: int | None
     soql: str = ""
+
+    @property
+    def fields(self) -> list[str]:
+        return [s.name for s in self.selected]
+
+    @property
+    def relationships(self) -> dict[str, tuple[SObject, str]]:
+        """Relationship -> (parent object, the SQL of the parent's Id), in the order first selected."""
+        found: dict[str, tuple[SObject, str]] = {}
+        for s in self.selected:
+            if s.relationship and s.parent and s.relationship not in found:
+                found[s.relationship] = (s.parent, _parent_sql(self.obj, s.relationship, s.parent, "Id"))
+        return found
+
+    @property
+    def columns(self) -> list[str]:
+        """The SQL of every column after Id: the selected fields, then each relationship's parent Id."""
+        return [s.sql for s in self.selected] + [sql for _, sql in self.relationships.values()]
+
+    def values(self, row: tuple[Any, ...]) -> list[Any]:
+        """The selected fields' values of a row, as the API shows them (booleans as booleans)."""
+        values = list(row[1 : 1 + len(self.selected)])
+        return [
+            bool(v) if s.field.type == "boolean" and v is not None else v
+            for s, v in zip(self.selected, values, strict=True)
+        ]
+
+    def record(self, row: tuple[Any, ...], version: str) -> dict[str, Any]:
+        """A row as a REST query record: attributes, fields, parent fields nested under their relationship."""
+        prefix = f"/services/data/v{version}/sobjects/"
+        record: dict[str, Any] = {"attributes": {"type": self.obj.name, "url": f"{prefix}{self.obj.name}/{row[0]}"}}
+        parents = dict(zip(self.relationships, row[1 + len(self.selected) :], strict=True))
+        for s, value in zip(self.selected, self.values(row), strict=True):
+            if s.relationship is None or s.parent is None:
+                record[s.name] = value
+                continue
+            parent_id = parents[s.relationship]
+            if parent_id is None:
+                record[s.relationship] = None
+                continue
+            nested = record.setdefault(
+                s.relationship, {"attributes": {"type": s.parent.name, "url": f"{prefix}{s.parent.name}/{parent_id}"}}
+            )
+            nested[s.field.name] = value
+        return record
+
+
+def _parent_sql(obj: SObject, relationship: str, parent: SObject, field: str) -> str:
+    reference = next(f for f in obj.fields if relationship_name(f) == relationship)
+    return (
+        f'(SELECT p."{field}" FROM {parent.table} p WHERE p."Id" = {obj.table}."{reference.name}" '
+        'AND p."IsDeleted" = 0)'
+    )
 
 
 class _Parser:
@@ -165,12 +236,12 @@ class _Parser:
                 obj_tok,
             )
         self.obj = obj
-        fields: list[str] = []
+        fields: list[Selected] = []
         for tok in field_toks:
-            f = self.resolve(tok)
-            if f.name in fields:
-                raise self.error("MALFORMED_QUERY", f"duplicate field selected: {f.name}", tok)
-            fields.append(f.name)
+            selected = self.resolve_selected(tok)
+            if any(s.name.lower() == selected.name.lower() for s in fields):
+                raise self.error("MALFORMED_QUERY", f"duplicate field selected: {selected.name}", tok)
+            fields.append(selected)
         where_sql = ""
         if self.accept("where"):
             where_sql = self.condition()
@@ -199,19 +270,46 @@ class _Parser:
         return int(tok.text)
 
     def resolve(self, tok: Token) -> Field:
+        return self.resolve_selected(tok).field
+
+    def resolve_selected(self, tok: Token) -> Selected:
+        """The field a token names, on the object or one parent relationship away, with the SQL that reads it."""
         assert self.obj is not None
+        if "." in tok.text:
+            return self.resolve_parent(tok)
         f = self.obj.field(tok.text)
         if f is None:
-            if "." in tok.text:
-                message = f"Didn't understand relationship '{tok.text.split('.')[0]}' in field path."
-            else:
-                message = (
-                    f"No such column '{tok.text}' on entity '{self.obj.name}'. If you are attempting to use a custom "
-                    "field, be sure to append the '__c' after the custom field name. Please reference your WSDL or "
-                    "the describe call for the appropriate names."
-                )
+            message = (
+                f"No such column '{tok.text}' on entity '{self.obj.name}'. If you are attempting to use a custom "
+                "field, be sure to append the '__c' after the custom field name. Please reference your WSDL or "
+                "the describe call for the appropriate names."
+            )
             raise self.error("INVALID_FIELD", message, tok)
-        return f
+        return Selected(f.name, f, f'"{f.name}"')
+
+    def resolve_parent(self, tok: Token) -> Selected:
+        assert self.obj is not None
+        relationship, _, rest = tok.text.partition(".")
+        reference = next(
+            (f for f in self.obj.fields if (relationship_name(f) or "").lower() == relationship.lower()), None
+        )
+        parent = sobject(reference.reference_to) if reference is not None else None
+        if reference is None or parent is None or "." in rest:
+            raise self.error("INVALID_FIELD", f"Didn't understand relationship '{relationship}' in field path.", tok)
+        f = parent.field(rest)
+        if f is None:
+            raise self.error(
+                "INVALID_FIELD",
+                f"No such column '{rest}' on entity '{parent.name}'. If you are attempting to use a custom field, be "
+                "sure to append the '__c' after the custom field name. Please reference your WSDL or the describe "
+                "call for the appropriate names.",
+                tok,
+            )
+        name = relationship_name(reference) or relationship
+        sql = _parent_sql(self.obj, name, parent, f.name)
+        if f.type in ("string", "email", "phone"):  # a subquery's value loses its column's NOCASE collation
+            sql = f"({sql} COLLATE NOCASE)"
+        return Selected(f"{name}.{f.name}", f, sql, name, parent)
 
     def condition(self) -> str:
         parts = [self.negation()]
@@ -241,8 +339,8 @@ class _Parser:
         tok = self.next()
         if tok.kind != "ident" or tok.word in _KEYWORDS:
             raise self.unexpected(tok)
-        f = self.resolve(tok)
-        col = f'"{f.name}"'
+        selected = self.resolve_selected(tok)
+        f, col = selected.field, selected.sql
         nxt = self.peek()
         if nxt.word == "like":
             self.i += 1
@@ -341,7 +439,7 @@ class _Parser:
             tok = self.next()
             if tok.kind != "ident" or tok.word in _KEYWORDS:
                 raise self.unexpected(tok)
-            f = self.resolve(tok)
+            selected = self.resolve_selected(tok)
             direction = "ASC"
             if self.accept("desc"):
                 direction = "DESC"
@@ -354,7 +452,7 @@ class _Parser:
                 else:
                     self.expect("last")
                     nulls = "LAST"
-            items.append(f'"{f.name}" {direction} NULLS {nulls}')
+            items.append(f"{selected.sql} {direction} NULLS {nulls}")
             if self.peek().text != ",":
                 break
             self.i += 1

@@ -187,7 +187,7 @@ class Store:
             if q.count_only:
                 sql = f"SELECT count(*) FROM (SELECT 1 FROM {q.obj.table}{where}{tail})"
                 return int(self.conn.execute(sql, params).fetchone()[0]), []
-            cols = ", ".join(['"Id"', *(f'"{c}"' for c in q.fields)])
+            cols = ", ".join(['"Id"', *q.columns])
             order = f"{q.order_sql}, seq" if q.order_sql else "seq"
             rows = self.conn.execute(
                 f"SELECT {cols} FROM {q.obj.table}{where} ORDER BY {order}{tail}", params
