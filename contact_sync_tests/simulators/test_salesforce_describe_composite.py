@@ -198,3 +198,43 @@ def test_relationship_paths_the_org_does_not_have_are_invalid_fields(http: Any, 
     response = http.get(fx.api(sim, "query"), params={"q": soql})
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_FIELD" and message in response.json()[0]["message"]
+
+
+def test_sosl_finds_records_by_words_in_the_scope_and_returns_the_fields_asked(
+    sim: SalesforceSimulator, sf: Salesforce
+) -> None:
+    (acme,) = sim.load_accounts([{"Name": "Lovelace Analytics"}])
+    sim.load_contacts(
+        [
+            {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@engines.org", "AccountId": acme},
+            {"FirstName": "Charles", "LastName": "Babbage", "Email": "charles@engines.org"},
+        ]
+    )
+    everything = sf.quick_search("Lovelace")["searchRecords"]
+    assert sorted(r["attributes"]["type"] for r in everything) == ["Account", "Contact"]
+    assert all(set(r) == {"attributes", "Id"} for r in everything)
+    emails = sf.search("FIND {engines*} IN EMAIL FIELDS RETURNING Contact(LastName, Account.Name ORDER BY LastName)")
+    assert [(r["LastName"], r["Account"] and r["Account"]["Name"]) for r in emails["searchRecords"]] == [
+        ("Babbage", None), ("Lovelace", "Lovelace Analytics")
+    ]  # fmt: skip
+    filtered = sf.search("FIND {engines.org} RETURNING Contact(FirstName WHERE FirstName LIKE 'C%')")
+    assert [r["FirstName"] for r in filtered["searchRecords"]] == ["Charles"]
+    names = sf.search("FIND {Analytics} IN NAME FIELDS RETURNING Contact, Account(Name)")["searchRecords"]
+    assert [r.get("Name") for r in names] == ["Lovelace Analytics"]
+    limited = sf.search("FIND {engines} RETURNING Contact(Id) LIMIT 1")["searchRecords"]
+    assert len(limited) == 1
+
+
+@pytest.mark.parametrize(
+    ("sosl", "code"),
+    [
+        ("Lovelace", "MALFORMED_SEARCH"),
+        ("FIND {a}", "MALFORMED_SEARCH"),
+        ("FIND {Ada} IN EVERY FIELDS", "MALFORMED_SEARCH"),
+        ("FIND {Ada} RETURNING Lead", "INVALID_TYPE"),
+        ("FIND {Ada} RETURNING Contact(Nope)", "INVALID_FIELD"),
+    ],
+)
+def test_sosl_it_does_not_understand_is_refused(http: Any, sim: SalesforceSimulator, sosl: str, code: str) -> None:
+    response = http.get(fx.api(sim, "search"), params={"q": sosl})
+    assert response.status_code == 400 and response.json()[0]["errorCode"] == code

@@ -42,6 +42,7 @@ from contact_sync.simulators.salesforce.ingest import (
 from contact_sync.simulators.salesforce.limits import ORG_LIMITS
 from contact_sync.simulators.salesforce.schema import OBJECTS, SObject, sobject
 from contact_sync.simulators.salesforce.soql import Compiled, compile_soql
+from contact_sync.simulators.salesforce.sosl import parse_sosl, with_search
 from contact_sync.simulators.salesforce.store import Store
 from contact_sync.simulators.salesforce.timefmt import format_sf, parse_sf
 
@@ -127,6 +128,7 @@ class SalesforceApp:
         self._route(f"{d}/query/{{locator}}", {"GET": self.query_more})
         self._route(f"{d}/queryAll/{{locator}}", {"GET": self.query_more})
         self._route(f"{d}/sobjects", {"GET": self.describe_global})
+        self._route(f"{d}/search", {"GET": self.search})
         self._route(f"{d}/composite", {"POST": self.composite})
         self._route(f"{d}/composite/batch", {"POST": self.composite_batch})
         self._route(f"{d}/composite/tree/{{sobject}}", {"POST": self.composite_tree})
@@ -317,6 +319,16 @@ class SalesforceApp:
         jobs = out["DailyBulkV2QueryJobs"]
         jobs["Remaining"] = max(jobs["Max"] - len(self.bulk.all()), 0)
         return json_response(dict(sorted(out.items())))
+
+    # -- search -------------------------------------------------------------------------------------------------
+    async def search(self, request: Request, params: dict[str, str]) -> Response:
+        """SOSL (`sosl.py`): each object's matches in RETURNING order, at most the search's LIMIT in all."""
+        parsed = parse_sosl(request.query_params.get("q"))
+        records: list[dict[str, Any]] = []
+        for compiled in parsed.returning:
+            _, rows = self.store.query(with_search(compiled, parsed), include_deleted=False)
+            records += [compiled.record(row, params["version"]) for row in rows]
+        return json_response({"searchRecords": records[: parsed.limit]})
 
     # -- composite ----------------------------------------------------------------------------------------------
     async def composite(self, request: Request, params: dict[str, str]) -> Response:
