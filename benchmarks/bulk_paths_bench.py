@@ -1,11 +1,12 @@
 """The bulk write paths against the ones they replace, side by side in one run: Genesys creates through bulk enrich
-and through bulk add, Dynamics creates through CreateMultiple and one request per record, Salesforce creates and
+and through bulk add, Dynamics creates through CreateMultiple and updates through $batch (each against one request
+per record), Salesforce creates and
 updates through one Bulk API 2.0 ingest job and through sObject Collections (200 a call).
 
     python benchmarks/bulk_paths_bench.py [--records 10000] [--salesforce-latency-ms 0]
 
 Each path creates `--records` new contacts in an empty simulator (served on 127.0.0.1 over real HTTP, rate limits
-off) through the project's connector; the Salesforce updates then change every one of them. The figures are wall
+off) through the project's connector; the Salesforce and Dynamics updates then change every one of them. The figures are wall
 time and the calls the connector counted for the write (Genesys: after its token and source lookup; Dynamics and
 Salesforce: the token or login included). `--salesforce-latency-ms` delays every Salesforce data call by that much
 (the simulator's `slow` fault) to model a service farther away than 127.0.0.1; Salesforce's own processing time of
@@ -63,10 +64,14 @@ def genesys_creates(records: int, use_enrich: bool) -> dict[str, Any]:
             return {"calls": conn.api_calls.total - before, "seconds": round(seconds, 1)}
 
 
-def dynamics_creates(records: int, batch: int) -> dict[str, Any]:
+def dynamics_writes(records: int, batch: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(creates, updates) of `records` contacts: CreateMultiple and $batch updates of `batch` records a call, or
+    one request a record (`batch` 0)."""
     with serve_simulator(DynamicsSimulator(service_protection_limit=None)) as sim:
         settings = DynamicsSettings.from_env(sim.env())  # type: ignore[attr-defined]
-        with DynamicsConnector(settings, rate_limit_per_minute=None, create_batch_size=batch) as conn:
+        with DynamicsConnector(
+            settings, rate_limit_per_minute=None, create_batch_size=batch, update_batch_size=batch
+        ) as conn:
             items = [
                 (f"k{i}", {"firstname": f"First{i}", "lastname": f"Bench{i}", "emailaddress1": f"b{i}@example.com"})
                 for i in range(records)
@@ -74,7 +79,14 @@ def dynamics_creates(records: int, batch: int) -> dict[str, Any]:
             report, seconds = timed(lambda: conn.create_contacts(items))
             assert report.counts() == {"created": records}, report.counts()
             assert sim.count() == records  # type: ignore[attr-defined]
-            return {"calls": report.api_calls, "seconds": round(seconds, 1)}
+            etags = {r["contactid"]: r["@odata.etag"] for r in conn.read_contacts(None).records}
+            changes = {i: {"telephone1": f"+1555{n:07d}"} for n, i in enumerate(etags)}
+            updated, update_s = timed(lambda: conn.update_contacts(changes, etags))
+            assert updated.counts() == {"updated": records}, updated.counts()
+            return (
+                {"calls": report.api_calls, "seconds": round(seconds, 1)},
+                {"calls": updated.api_calls, "seconds": round(update_s, 1)},
+            )
 
 
 def salesforce_writes(records: int, bulk: bool, latency_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -111,19 +123,23 @@ def main() -> None:
     n, latency = args.records, args.salesforce_latency_ms
     sf_bulk_create, sf_bulk_update = salesforce_writes(n, bulk=True, latency_ms=latency)
     sf_coll_create, sf_coll_update = salesforce_writes(n, bulk=False, latency_ms=latency)
+    dyn_bulk_create, dyn_batch_update = dynamics_writes(n, batch=100)
+    dyn_each_create, dyn_each_update = dynamics_writes(n, batch=0)
     results = {
         "genesys bulk enrich (200 a call)": genesys_creates(n, use_enrich=True),
         "genesys bulk add (200 a call)": genesys_creates(n, use_enrich=False),
-        "dynamics CreateMultiple (100 a call)": dynamics_creates(n, batch=100),
-        "dynamics one request per record (4 workers)": dynamics_creates(n, batch=0),
+        "dynamics CreateMultiple (100 a call)": dyn_bulk_create,
+        "dynamics creates, one request per record (4 workers)": dyn_each_create,
+        "dynamics updates, $batch (100 a call, If-Match each)": dyn_batch_update,
+        "dynamics updates, one request per record (4 workers)": dyn_each_update,
         "salesforce creates, one Bulk API 2.0 job": sf_bulk_create,
         "salesforce creates, sObject Collections": sf_coll_create,
         "salesforce updates, one Bulk API 2.0 job": sf_bulk_update,
         "salesforce updates, sObject Collections": sf_coll_update,
     }
-    print(f"{'path':46} {'calls':>7} {'seconds':>8}")
+    print(f"{'path':54} {'calls':>7} {'seconds':>8}")
     for path, figures in results.items():
-        print(f"{path:46} {figures['calls']:>7} {figures['seconds']:>8}")
+        print(f"{path:54} {figures['calls']:>7} {figures['seconds']:>8}")
     print(f"target: Genesys bulk enrich in at most ceil({n}/200) = {math.ceil(n / 200)} calls")
     print(json.dumps({"records": n, "salesforce_latency_ms": latency, **results}))
 

@@ -419,6 +419,7 @@ class ResilientClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        content: bytes | None = None,
     ) -> httpx.Response:
         endpoint = route_template(method, url)
         refreshed = False
@@ -431,7 +432,7 @@ class ResilientClient:
                 sent["Authorization"] = f"Bearer {self.tokens.token(refresh=force_refresh)}"
                 force_refresh = False
             self.counter.count(endpoint)
-            return self.client.request(method, url, json=json, params=params, headers=sent)
+            return self.client.request(method, url, json=json, params=params, headers=sent, content=content)
 
         def classify(response: httpx.Response | None, exc: BaseException | None) -> Decision:
             nonlocal refreshed, force_refresh

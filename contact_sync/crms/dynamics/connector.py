@@ -43,6 +43,14 @@ from contact_sync.connectors.http import (
 )
 from contact_sync.connectors.oauth import TokenCache
 from contact_sync.connectors.results import ReadResult, RecordOutcome, WriteReport
+from contact_sync.crms.dynamics.batch import (
+    MAX_BATCH_REQUESTS,
+    BatchAnswerError,
+    BatchRequest,
+    PartAnswer,
+    batch_body,
+    parse_batch_answer,
+)
 from contact_sync.crms.dynamics.odata import (
     API_PATH,
     CONTACT_COLUMNS,
@@ -76,6 +84,7 @@ DEFAULT_RATE_LIMIT_PER_MINUTE = 1200
 # A create or update whose outcome was unknown is checked and sent again at most this many times.
 MAX_RESENDS = 2
 CREATE_MULTIPLE_SIZE = 100
+UPDATE_BATCH_SIZE = 100  # updates a $batch (the service takes up to 1000; 100 keeps one batch well under its timeout)
 MAX_CREATE_MULTIPLE = 1000
 CONTACT_TYPE = "Microsoft.Dynamics.CRM.contact"
 MAX_WORKERS = 32
@@ -109,6 +118,7 @@ class DynamicsConnector:
         rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE,
         workers: int = 4,
         create_batch_size: int = CREATE_MULTIPLE_SIZE,
+        update_batch_size: int = UPDATE_BATCH_SIZE,
         timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -123,6 +133,10 @@ class DynamicsConnector:
         if not 0 <= create_batch_size <= MAX_CREATE_MULTIPLE:
             raise ValueError(f"create_batch_size must be between 0 and {MAX_CREATE_MULTIPLE}, got {create_batch_size}")
         self.create_batch_size = create_batch_size
+        if not 0 <= update_batch_size <= MAX_BATCH_REQUESTS:
+            raise ValueError(f"update_batch_size must be between 0 and {MAX_BATCH_REQUESTS}, got {update_batch_size}")
+        self.update_batch_size = update_batch_size
+        self.batch_offered: bool | None = None  # None: not tried yet
         self.create_multiple_offered: bool | None = None  # None: not tried yet
         self.settings = settings
         self.page_size = page_size
@@ -209,11 +223,14 @@ class DynamicsConnector:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         idempotent: bool = True,
+        content: bytes | None = None,
     ) -> httpx.Response:
         # Absolute URLs throughout, so a first page and its nextLinks are counted as the same endpoint.
         if url.startswith("/"):
             url = self._api + url
-        return self._client.request(method, url, json=json, params=params, headers=headers, idempotent=idempotent)
+        return self._client.request(
+            method, url, json=json, params=params, headers=headers, idempotent=idempotent, content=content
+        )
 
     # --- reads -------------------------------------------------------------------------------------------------------
 
@@ -550,40 +567,137 @@ class DynamicsConnector:
         A contact edited (or deleted) since the snapshot is not written: the service answers 412 (404) and it is
         reported "changed_since_read"; it comes back in the next read. When an update's answer is lost, the contact
         is fetched: still at the snapshot's ETag -> sent again; holding the values sent -> updated; else changed.
-        """
-        return self._write_each(
-            [
-                (i, dict(c), lambda i=i, c=c: self._update_one(i, dict(c), snapshot_etags.get(i)))
-                for i, c in changes.items()
-            ]
-        )
 
-    def _update_one(self, record_id: str, columns: Row, etag: str | None) -> RecordOutcome:
+        Updates go `update_batch_size` at a time in one `$batch` of independent PATCHes (`continue-on-error`, each
+        with its own If-Match: `UpdateMultiple` would take no per-record ETag, so it could overwrite an edit made
+        since the read). A part answered 429 is sent again on its own, one answered 5xx or a batch whose answer is
+        lost or unreadable is settled record by record as above; an environment without `$batch` (404/405/501), or
+        `update_batch_size` 0, is written one request a record.
+        """
+        if self.update_batch_size == 0 or self.batch_offered is False or len(changes) < 2:
+            return self._write_each(
+                [
+                    (i, dict(c), lambda i=i, c=c: self._update_one(i, dict(c), snapshot_etags.get(i)))
+                    for i, c in changes.items()
+                ]
+            )
+        before = self.counter.total
+        outcomes: dict[str, RecordOutcome] = {}
+        ready: list[tuple[str, Row, str]] = []
+        for record_id, columns in changes.items():
+            refused = self._unsendable_update(record_id, dict(columns), snapshot_etags.get(record_id))
+            if refused is not None:
+                outcomes[record_id] = refused
+            else:
+                ready.append((record_id, dict(columns), snapshot_etags[record_id]))
+        chunks = [ready[n : n + self.update_batch_size] for n in range(0, len(ready), self.update_batch_size)]
+        for number, chunk in enumerate(chunks):
+            try:
+                outcomes.update((o.key, o) for o in self._update_batch(chunk))
+            except (RetriesExhausted, AuthError) as exc:
+                why = "the service stayed unavailable" if isinstance(exc, RetriesExhausted) else "credentials refused"
+                for rest in chunks[number:]:
+                    outcomes.update(
+                        (i, RecordOutcome(i, "failed", i, f"not sent: {why} ({exc.message})", c)) for i, c, _ in rest
+                    )
+                if isinstance(exc, AuthError):
+                    exc.report = WriteReport(  # type: ignore[attr-defined]
+                        outcomes=[outcomes[i] for i in changes if i in outcomes], api_calls=self.counter.total - before
+                    )
+                    raise
+                break
+        return WriteReport(outcomes=[outcomes[i] for i in changes], api_calls=self.counter.total - before)
+
+    @staticmethod
+    def _unsendable_update(record_id: str, columns: Row, etag: str | None) -> RecordOutcome | None:
+        """The outcome of an update that is not sent at all, or None when it can be sent."""
         if not is_guid(record_id):
             return RecordOutcome(record_id, "failed", message="not a Dynamics record id (GUID)", fields=columns)
         if not etag:
             return RecordOutcome(record_id, "failed", record_id, "no snapshot ETag given for this contact", columns)
         if not columns:
             return RecordOutcome(record_id, "skipped", record_id, "nothing to write", columns)
+        return None
+
+    def _update_batch(self, chunk: Sequence[tuple[str, Row, str]]) -> list[RecordOutcome]:
+        """One `$batch` of updates (see `update_contacts`); an outcome per record."""
+        requests = [
+            BatchRequest("PATCH", f"{self._api}/contacts({i.lower()})", {"If-Match": etag}, columns)
+            for i, columns, etag in chunk
+        ]
+        content_type, body = batch_body(requests)
+        headers = {"Content-Type": content_type, "Prefer": "odata.continue-on-error"}
+        try:
+            response = self._request("POST", "/$batch", content=body, headers=headers, idempotent=False)
+            answers = parse_batch_answer(response.headers.get("content-type", ""), response.content, len(requests))
+        except (OutcomeUnknown, BatchAnswerError) as exc:
+            reason = exc.message if isinstance(exc, OutcomeUnknown) else str(exc)
+            log.info("$batch of %d updates: outcome unknown (%s); settling each", len(chunk), reason)
+            return [self._update_one(i, columns, etag, unknown=reason) for i, columns, etag in chunk]
+        except RequestRejected as exc:
+            if exc.status in (404, 405, 501):
+                log.warning("Dynamics offers no $batch here (%s): updating record by record", exc.message)
+                self.batch_offered = False
+            return [self._update_one(i, columns, etag) for i, columns, etag in chunk]
+        self.batch_offered = True
+        outcomes = []
+        for (record_id, columns, etag), answer in zip(chunk, answers, strict=True):
+            outcomes.append(self._batch_outcome(record_id, columns, etag, answer))
+        return outcomes
+
+    def _batch_outcome(self, record_id: str, columns: Row, etag: str, answer: PartAnswer) -> RecordOutcome:
+        if answer.status < 300:
+            return RecordOutcome(record_id, "updated", record_id, None, columns)
+        error = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else None
+        message = ((error or {}).get("error") or {}).get("message") or f"HTTP {answer.status}"
+        if answer.status == 412:
+            return RecordOutcome(
+                record_id, "changed_since_read", record_id, f"changed since read (ETag {etag}): {message}", columns
+            )
+        if answer.status == 404:
+            return RecordOutcome(record_id, "changed_since_read", record_id, "deleted since read", columns)
+        if answer.status == 429:
+            return self._update_one(record_id, columns, etag)
+        if answer.status >= 500:
+            return self._update_one(record_id, columns, etag, unknown=f"HTTP {answer.status} in a $batch: {message}")
+        return RecordOutcome(record_id, "failed", record_id, message, columns)
+
+    def _settle_unknown(self, record_id: str, columns: Row, etag: str, reason: str) -> RecordOutcome | None:
+        """After an update whose outcome is unknown: its outcome, or None when it was not applied (send it again)."""
+        current = self.get_contact(record_id)
+        if current is None:
+            return RecordOutcome(record_id, "changed_since_read", record_id, "deleted since read", columns)
+        if current.get("@odata.etag") == etag:
+            log.info("update of %s: outcome unknown (%s); not applied, sending again", record_id, reason)
+            return None
+        if written_matches(current, columns):
+            return RecordOutcome(record_id, "updated", record_id, None, columns)
+        return RecordOutcome(
+            record_id, "changed_since_read", record_id, f"changed since read ({current.get('@odata.etag')})"
+        )
+
+    def _update_one(self, record_id: str, columns: Row, etag: str | None, *, unknown: str = "") -> RecordOutcome:
+        """One update; `unknown`: an earlier request of it (a lost `$batch`) may have been applied already."""
+        refused = self._unsendable_update(record_id, columns, etag)
+        if refused is not None:
+            return refused
+        assert etag is not None  # checked by _unsendable_update
+        if unknown:
+            settled = self._settle_unknown(record_id, columns, etag, unknown)
+            if settled is not None:
+                return settled
         path = f"/contacts({record_id.lower()})"
-        reason = ""
+        reason = unknown
         for _ in range(MAX_RESENDS + 1):
             try:
                 self._request("PATCH", path, json=columns, headers={"If-Match": etag}, idempotent=False)
                 return RecordOutcome(record_id, "updated", record_id, None, columns)
             except OutcomeUnknown as exc:
                 reason = exc.message
-                current = self.get_contact(record_id)
-                if current is None:
-                    return RecordOutcome(record_id, "changed_since_read", record_id, "deleted since read", columns)
-                if current.get("@odata.etag") == etag:
-                    log.info("update of %s: outcome unknown (%s); not applied, sending again", record_id, reason)
+                settled = self._settle_unknown(record_id, columns, etag, reason)
+                if settled is None:
                     continue
-                if written_matches(current, columns):
-                    return RecordOutcome(record_id, "updated", record_id, None, columns)
-                return RecordOutcome(
-                    record_id, "changed_since_read", record_id, f"changed since read ({current.get('@odata.etag')})"
-                )
+                return settled
             except RequestRejected as exc:
                 if exc.status == 412 and reason:
                     # After an attempt whose answer was lost, a 412 may be our own earlier write having landed.

@@ -413,7 +413,9 @@ def test_service_protection_429s_are_waited_out_by_retry_after(
     ids = seed(sim, 20)
     sim.set_service_protection(3, 60)
     # One write at a time: with several in flight, how many of them meet the same closed window is up to the threads.
-    with connector(settings, page_size=4, workers=1, clock=clock.monotonic, sleep=clock.sleep) as dyn:
+    with connector(
+        settings, page_size=4, workers=1, clock=clock.monotonic, sleep=clock.sleep, update_batch_size=0
+    ) as dyn:
         result = dyn.read_contacts(None)
         report = dyn.update_contacts(
             {i: {"firstname": "Paced"} for i in ids[:4]}, {r["contactid"]: r["@odata.etag"] for r in result.records}
@@ -430,7 +432,7 @@ def test_service_protection_429s_are_waited_out_by_retry_after(
 def every_other(kind: str, **extra: Any) -> list[dict[str, Any]]:
     """`kind` on every second call of each method to the contacts routes (per method, so no method always fails)."""
     return [
-        {"kind": kind, "path": "/contacts", "method": method, "every": 2, **extra}
+        {"kind": kind, "path": r"/contacts|/\$batch", "method": method, "every": 2, **extra}
         for method in ("GET", "POST", "PATCH", "DELETE")
     ]
 
@@ -474,6 +476,45 @@ def test_faults_reads_return_every_record_once_and_writes_land_once(
         assert row is not None and row["firstname"] == "Faulted"
         # Applied exactly once: one version step from the snapshot (a second PATCH would be refused by If-Match).
         assert row["@odata.etag"] != etags[record_id]
+
+
+def test_updates_go_a_batch_a_call_each_with_its_own_if_match(
+    sim: DynamicsSimulator, settings: DynamicsSettings
+) -> None:
+    ids = seed(sim, 250)
+    with connector(settings) as dyn:
+        etags = {r["contactid"]: r["@odata.etag"] for r in dyn.read_contacts(None).records}
+        sim.edit_contact(ids[3], firstname="Edited in Dynamics")
+        sim.delete_contact(ids[4])
+        changes = {i: {"firstname": "Batched"} for i in ids}
+        changes[ids[5]] = {"lastname": "x" * 51}  # longer than the column allows
+        before = dyn.counter.total
+        report = dyn.update_contacts(changes, etags)
+        assert dyn.counter.total - before == 3  # 100 + 100 + 50 updates
+        assert dyn.batch_offered is True
+    status = {o.key: o.status for o in report.outcomes}
+    assert [o.key for o in report.outcomes] == ids
+    assert (status[ids[3]], status[ids[4]], status[ids[5]]) == ("changed_since_read", "changed_since_read", "failed")
+    assert "lastname" in (report.outcomes[5].message or "")
+    assert report.counts() == {"updated": 247, "changed_since_read": 2, "failed": 1}
+    assert sim.contact(ids[3])["firstname"] == "Edited in Dynamics"  # type: ignore[index]
+    assert sim.contact(ids[249])["firstname"] == "Batched"  # type: ignore[index]
+
+
+def test_a_batch_whose_answer_is_lost_after_it_was_applied_is_settled_record_by_record(
+    sim: DynamicsSimulator, settings: DynamicsSettings
+) -> None:
+    ids = seed(sim, 6)
+    with connector(settings, timeout=1.0) as dyn:
+        etags = {r["contactid"]: r["@odata.etag"] for r in dyn.read_contacts(None).records}
+        sim.set_faults([{"kind": "slow", "path": r"/\$batch", "count": 1, "delay": 1.5}])
+        report = dyn.update_contacts({i: {"firstname": "Once"} for i in ids}, etags)
+        sim.set_faults([])
+    time.sleep(1.6)  # let the abandoned batch finish on the server
+    assert report.counts() == {"updated": 6}, report.outcomes
+    versions = {i: sim.contact(i)["@odata.etag"] for i in ids}  # type: ignore[index]
+    assert all(versions[i] != etags[i] for i in ids)
+    assert all(sim.contact(i)["firstname"] == "Once" for i in ids)  # type: ignore[index]
 
 
 def test_a_create_whose_answer_is_lost_after_it_was_applied_is_not_created_twice(
