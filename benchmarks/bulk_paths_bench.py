@@ -1,16 +1,17 @@
-"""The bulk write paths against the ones they replace, side by side in one run: Genesys creates through bulk enrich
-and through bulk add, Dynamics creates through CreateMultiple and updates through $batch (each against one request
-per record), Salesforce creates and
-updates through one Bulk API 2.0 ingest job and through sObject Collections (200 a call).
+"""The bulk write paths against the ones they replace, side by side in one run: Genesys creates through bulk enrich and
+through bulk add, Dynamics creates through CreateMultiple and updates through $batch (each against one request per
+record), Salesforce creates and updates through one Bulk API 2.0 ingest job and through sObject Collections (200 a
+call).
 
     python benchmarks/bulk_paths_bench.py [--records 10000] [--salesforce-latency-ms 0]
 
 Each path creates `--records` new contacts in an empty simulator (served on 127.0.0.1 over real HTTP, rate limits
-off) through the project's connector; the Salesforce and Dynamics updates then change every one of them. The figures are wall
-time and the calls the connector counted for the write (Genesys: after its token and source lookup; Dynamics and
-Salesforce: the token or login included). `--salesforce-latency-ms` delays every Salesforce data call by that much
-(the simulator's `slow` fault) to model a service farther away than 127.0.0.1; Salesforce's own processing time of
-a Bulk job is not modelled (the simulator processes a job at once). Prints a table and one JSON line.
+off) through the project's connector; the Salesforce and Dynamics updates then change every one of them. The figures
+are wall time and the calls the connector counted for the write (Genesys: after its token and source lookup;
+Dynamics and Salesforce: the token or login included). `--salesforce-latency-ms` delays every Salesforce data call
+by that much (the simulator's `slow` fault) to model a service farther away than 127.0.0.1; Salesforce's own
+processing time of a Bulk job is not modelled (the simulator processes a job at once). Prints a table and one JSON
+line.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ class SlidingWindowLimiter:
         self.now = now
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self.refused = 0  # requests answered 429 so far (tests read it)
 
     def configure(self, limit: int | None, window_s: float | None = None) -> None:
         """Change the limit (and window); clears the history."""
@@ -29,10 +30,12 @@ class SlidingWindowLimiter:
             if window_s is not None:
                 self.window_s = window_s
             self._seen.clear()
+            self.refused = 0
 
     def reset(self) -> None:
         with self._lock:
             self._seen.clear()
+            self.refused = 0
 
     def admit(self, key: str) -> int | None:
         """Record a request; None when allowed, else the whole seconds until a slot frees (at least 1)."""
@@ -44,6 +47,7 @@ class SlidingWindowLimiter:
             while seen and seen[0] <= now - self.window_s:
                 seen.popleft()
             if len(seen) >= self.limit:
+                self.refused += 1
                 return max(1, math.ceil(seen[0] + self.window_s - now))
             seen.append(now)
             return None
