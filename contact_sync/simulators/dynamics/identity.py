@@ -60,8 +60,7 @@ def instance_discovery(origin: str, authorization_endpoint: str | None, known_te
     host = urlsplit(origin).netloc
     asked = urlsplit(authorization_endpoint or "")
     if (asked.hostname or "").lower() != (urlsplit(origin).hostname or "").lower():  # MSAL drops the port
-        error = OAuthError(400, "invalid_instance", 50049, "Unknown or invalid instance.")
-        raise error
+        raise OAuthError(400, "invalid_instance", 50049, "Unknown or invalid instance.")
     tenant = asked.path.strip("/").split("/")[0] or known_tenant
     if tenant.lower() not in (known_tenant.lower(), "common", "organizations"):
         raise _unknown_tenant(tenant)

@@ -14,11 +14,10 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any, Final
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
 from contact_sync.simulators.dynamics.errors import NOT_FOUND, ApiError, bad_query
-from contact_sync.simulators.dynamics.odata import EDM
+from contact_sync.simulators.dynamics.odata import EDM, query_options
 from contact_sync.simulators.dynamics.schema import ENTITIES, Column, Entity
 
 _NAMESPACE = uuid.UUID("1f6b3c1e-5a0d-4f7e-9c55-3e1d2b7a9c40")
@@ -163,19 +162,6 @@ def attribute_definitions(entity: Entity) -> list[dict[str, Any]]:
 # --- queries --------------------------------------------------------------------------------------------------------
 
 
-def _options(query: str, allowed: tuple[str, ...]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if name not in allowed:
-            raise bad_query(f"The query parameter {name} is not supported")
-        if name in found:
-            raise bad_query(
-                f"Query option '{name}' was specified more than once, but it must be specified at most once."
-            )
-        found[name] = value
-    return found
-
-
 def _selected(items: list[dict[str, Any]], select: str | None, type_name: str) -> list[dict[str, Any]]:
     if select is None:
         return items
@@ -225,7 +211,7 @@ def _expand(text: str | None, allowed: str) -> str | None:
     m = _EXPAND.match(text.strip())
     if m is None or m.group(1) != allowed:
         raise bad_query(f"The $expand '{text}' is not supported by this simulator: only {allowed}")
-    inner = _options(m.group(2).replace(";", "&"), ("$select",)) if m.group(2) else {}
+    inner = query_options(m.group(2).replace(";", "&"), ("$select",)) if m.group(2) else {}
     return inner.get("$select", "")
 
 
@@ -246,7 +232,7 @@ class Metadata:
         """The body of `GET EntityDefinitions{rest}?{query}`."""
         context = f"{base}/$metadata#EntityDefinitions"
         if rest == "":
-            options = _options(query, ("$select", "$filter", "$expand"))
+            options = query_options(query, ("$select", "$filter", "$expand"))
             items = _filtered([entity_definition(e) for e in self._entities.values()], options.get("$filter"))
             for item in items:
                 self._expand_attributes(item, options)
@@ -256,11 +242,11 @@ class Metadata:
             raise bad_query(f"Resource not found for the segment 'EntityDefinitions{rest}'.")
         entity = self._entity(m.group(1))
         if "/Attributes" not in rest:
-            options = _options(query, ("$select", "$expand"))
+            options = query_options(query, ("$select", "$expand"))
             item = self._expand_attributes(entity_definition(entity), options)
             return {"@odata.context": f"{context}/$entity", **_selected([item], options.get("$select"), ENTITY)[0]}
         return self._attributes(
-            entity, m.group(2), m.group(3), _options(query, ("$select", "$filter", "$expand")), context
+            entity, m.group(2), m.group(3), query_options(query, ("$select", "$filter", "$expand")), context
         )
 
     def _expand_attributes(self, item: dict[str, Any], options: dict[str, str]) -> dict[str, Any]:

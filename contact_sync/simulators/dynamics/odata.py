@@ -301,26 +301,29 @@ class Query:
     raw: dict[str, str] = field(default_factory=dict)  # the options as sent, to rebuild next/delta links
 
 
+def query_options(query_string: str, allowed: tuple[str, ...], not_simulated: tuple[str, ...] = ()) -> dict[str, str]:
+    """The options of a query string by name, each at most once and each one of `allowed`; anything else is refused
+    with the service's error (`not_simulated`: options the service runs and the simulator does not)."""
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name in not_simulated:
+            raise bad_query(f"The query parameter {name} is not supported by this simulator (the service runs it)")
+        if name not in allowed:
+            raise bad_query(f"The query parameter {name} is not supported")
+        if name in found:
+            raise bad_query(
+                f"Query option '{name}' was specified more than once, but it must be specified at most once."
+            )
+        found[name] = value
+    return found
+
+
 def parse_query(entity: Entity, query_string: str) -> Query:
     """The system query options of a request; every other parameter (`?sql=`, `?foo=`), `$skip`, an unknown `$`
     option and a repeated one are refused, as the service refuses them: answering the whole table for a query the
     simulator did not understand would hide a client's bug. `fetchXml`, `savedQuery` and `userQuery`, which the
     service runs, are refused as not simulated."""
-    raw: dict[str, str] = {}
-    for name, value in parse_qsl(query_string, keep_blank_values=True):
-        if name in NOT_SIMULATED_OPTIONS:
-            raise bad_query(f"The query parameter {name} is not supported by this simulator (the service runs it)")
-        if not name.startswith("$"):
-            raise bad_query(f"The query parameter {name} is not supported")
-        if name == "$skip":
-            raise bad_query("The query parameter $skip is not supported")
-        if name not in SUPPORTED_OPTIONS:
-            raise bad_query(f"The query parameter {name} is not supported")
-        if name in raw:
-            raise bad_query(
-                f"Query option '{name}' was specified more than once, but it must be specified at most once."
-            )
-        raw[name] = value
+    raw = query_options(query_string, SUPPORTED_OPTIONS, NOT_SIMULATED_OPTIONS)
     query = Query(raw=raw, skiptoken=raw.get("$skiptoken"), deltatoken=raw.get("$deltatoken"))
     if "$select" in raw:
         query.select = parse_select(entity, raw["$select"])

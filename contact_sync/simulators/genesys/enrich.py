@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from contact_sync.simulators.genesys.errors import ApiError, bad_request, not_found
-from contact_sync.simulators.genesys.validation import normalize_contact
+from contact_sync.simulators.genesys.validation import normalize_contact, writable
 
 if TYPE_CHECKING:
     from contact_sync.simulators.genesys.service import Service
@@ -131,7 +131,7 @@ class Enricher:
 
     def _one(self, request: Any, at: str) -> tuple[int, dict[str, Any]]:
         """(HTTP status, the contact as stored) of one enrich request; nothing is written here."""
-        from contact_sync.simulators.genesys.service import iso_ms, writable
+        from contact_sync.simulators.genesys.service import iso_ms
 
         if not isinstance(request, dict):
             raise bad_request("The request body must be a ContactEnrichRequest object", at.rstrip(".") or None)

@@ -24,8 +24,8 @@ from contact_sync.simulators.genesys.validation import (
     EMAIL_FIELDS,
     MAX_EXTERNAL_IDS,
     PHONE_FIELDS,
-    SERVER_FIELDS,
     normalize_contact,
+    writable,
 )
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Merger:
         and every external id; a 400 when they do not fit."""
         out: dict[str, Any] = {}
         for contact in reversed(sources):  # the most recently modified last, so its values win
-            out.update({k: v for k, v in contact.items() if k not in SERVER_FIELDS})
+            out.update(writable(contact))
         out.update(override)
         for fields, key_of in ((EMAIL_FIELDS, _email_key), (PHONE_FIELDS, _phone_key)):
             kept = {key_of(out, f) for f in fields} - {None}
@@ -178,7 +178,7 @@ class Merger:
             changed.append(self._without(contact, kind, key))
         else:
             if not carries:
-                changed.append(self._with(contact, kind, key, value, body["identifier"]))
+                changed.append(self._with(contact, kind, value, body["identifier"]))
             for data in store.lookup_all(kind, key, MERGE_SET_MAX):
                 other = orjson.loads(data)
                 if other["id"] != contact_id:
@@ -188,10 +188,8 @@ class Merger:
         source = {"id": key.split("\x1f")[0]} if kind == "ExternalId" else None
         return self._identifier(final, kind, key if kind != "ExternalId" else value, source)
 
-    def _with(
-        self, contact: dict[str, Any], kind: str, key: str, value: str, identifier: dict[str, Any]
-    ) -> dict[str, Any]:
-        fields = {k: v for k, v in contact.items() if k not in SERVER_FIELDS}
+    def _with(self, contact: dict[str, Any], kind: str, value: str, identifier: dict[str, Any]) -> dict[str, Any]:
+        fields = writable(contact)
         if kind == "ExternalId":
             entries = list(fields.get("externalIds") or ())
             if len(entries) >= MAX_EXTERNAL_IDS:
@@ -207,7 +205,7 @@ class Merger:
         return self._saved(contact, fields)
 
     def _without(self, contact: dict[str, Any], kind: str, key: str) -> dict[str, Any]:
-        fields = {k: v for k, v in contact.items() if k not in SERVER_FIELDS}
+        fields = writable(contact)
         if kind == "ExternalId":
             fields["externalIds"] = [
                 e for e in fields.get("externalIds") or () if "\x1f".join(_external_key(e)) != key

@@ -22,11 +22,11 @@ from contact_sync.simulators.genesys.errors import ApiError, bad_request, not_fo
 from contact_sync.simulators.genesys.phones import parse_phone
 from contact_sync.simulators.genesys.store import Store, external_id_key
 from contact_sync.simulators.genesys.validation import (
-    SERVER_FIELDS,
     Context,
     apply_patch,
     normalize_contact,
     normalize_organization,
+    writable,
 )
 
 BASE = "/api/v2/externalcontacts"
@@ -51,11 +51,6 @@ def iso_ms(moment: datetime) -> str:
 
 def _parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def writable(stored: dict[str, Any]) -> dict[str, Any]:
-    """The client-writable fields of a stored record."""
-    return {k: v for k, v in stored.items() if k not in SERVER_FIELDS}
 
 
 class Service:
@@ -152,11 +147,19 @@ class Service:
         contact = self.store.get_contact(contact_id)
         if contact is None:
             raise not_found("contact", contact_id)
-        if expand and "externalOrganization" in expand.split(",") and contact.get("externalOrganization"):
-            org = self.store.get_organization(contact["externalOrganization"]["id"])
-            if org is not None:
-                contact["externalOrganization"] = org
+        if expand and "externalOrganization" in expand.split(","):
+            self._expand_organizations([contact])
         return contact
+
+    def _expand_organizations(self, contacts: list[dict[str, Any]]) -> None:
+        """Each contact's `externalOrganization` reference replaced by the organization (each read once)."""
+        orgs: dict[str, dict[str, Any] | None] = {}
+        for contact in contacts:
+            ref = contact.get("externalOrganization")
+            if ref:
+                if ref["id"] not in orgs:
+                    orgs[ref["id"]] = self.store.get_organization(ref["id"])
+                contact["externalOrganization"] = orgs[ref["id"]] or ref
 
     def replace_contact(self, contact_id: str, data: Any) -> dict[str, Any]:
         stored = self.store.get_contact(contact_id)
@@ -256,7 +259,7 @@ class Service:
         if not expand:
             return page
         listing = orjson.loads(page)
-        listing["entities"] = [self.get_contact(c["id"], "externalOrganization") for c in listing["entities"]]
+        self._expand_organizations(listing["entities"])
         return orjson.dumps(listing)
 
     def _listing(

@@ -99,6 +99,11 @@ class _Problems:
             raise ApiError(400, "bad.request", "; ".join(self.messages), self.details)
 
 
+def writable(stored: dict[str, Any]) -> dict[str, Any]:
+    """The client-writable fields of a stored record."""
+    return {k: v for k, v in stored.items() if k not in SERVER_FIELDS}
+
+
 def _string(value: Any, field: str, problems: _Problems, max_len: int = MAX_STRING) -> str | None:
     if value is None:
         return None

@@ -333,11 +333,11 @@ class SalesforceApp:
     # -- composite ----------------------------------------------------------------------------------------------
     async def composite(self, request: Request, params: dict[str, str]) -> Response:
         body = await self._json_object(request, "composite request")
-        return json_response(await self.composites.composite(request, body, params["version"]))
+        return json_response(await self.composites.composite(request, body))
 
     async def composite_batch(self, request: Request, params: dict[str, str]) -> Response:
         body = await self._json_object(request, "batch request")
-        return json_response(await self.composites.batch(request, body, params["version"]))
+        return json_response(await self.composites.batch(request, body))
 
     async def composite_tree(self, request: Request, params: dict[str, str]) -> Response:
         obj = self._sobject(params["sobject"])

@@ -131,7 +131,7 @@ class Composite:
         self.store = store
         self.dispatch = dispatch  # the app's routing, for a subrequest (not counted as an API call of its own)
 
-    async def composite(self, request: Request, body: Any, version: str) -> dict[str, Any]:
+    async def composite(self, request: Request, body: Any) -> dict[str, Any]:
         items = _subrequests(body, "compositeRequest")
         all_or_none = bool(body.get("allOrNone", False))
         refs = [item.get("referenceId") for item in items]
@@ -143,7 +143,7 @@ class Composite:
         results: dict[str, Any] = {}
         try:
             with self.store.transaction():
-                failed = await self._run(request, items, results, answers, version, all_or_none)
+                failed = await self._run(request, items, results, answers, all_or_none)
                 if failed and all_or_none:
                     raise _RollBack
         except _RollBack:
@@ -163,7 +163,6 @@ class Composite:
         items: list[dict[str, Any]],
         results: dict[str, Any],
         answers: list[dict[str, Any]],
-        version: str,
         all_or_none: bool,
     ) -> bool:
         """Run the subrequests in order; whether one failed (with allOrNone the rest are not run)."""
@@ -198,7 +197,7 @@ class Composite:
                     return True
         return failed
 
-    async def batch(self, request: Request, body: Any, version: str) -> dict[str, Any]:
+    async def batch(self, request: Request, body: Any) -> dict[str, Any]:
         items = _subrequests(body, "batchRequests")
         halt = bool(body.get("haltOnError", False))
         results: list[dict[str, Any]] = []

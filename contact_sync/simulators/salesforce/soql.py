@@ -14,6 +14,7 @@ message layout with the row and column of the offending token.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,7 @@ class Compiled:
     def fields(self) -> list[str]:
         return [s.name for s in self.selected]
 
-    @property
+    @functools.cached_property
     def relationships(self) -> dict[str, tuple[SObject, str]]:
         """Relationship -> (parent object, the SQL of the parent's Id), in the order first selected."""
         found: dict[str, tuple[SObject, str]] = {}

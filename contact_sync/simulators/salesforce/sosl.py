@@ -19,12 +19,7 @@ from contact_sync.simulators.salesforce.schema import OBJECTS, SObject, sobject
 from contact_sync.simulators.salesforce.soql import Compiled, compile_soql
 
 MAX_RESULTS: Final = 2000
-_SCOPES: Final = {
-    "ALL": ("string", "email", "phone"),
-    "NAME": ("name",),
-    "EMAIL": ("email",),
-    "PHONE": ("phone",),
-}
+_SCOPES: Final = {"ALL": ("string", "email", "phone"), "EMAIL": ("email",), "PHONE": ("phone",)}  # field types
 _NAME_FIELDS: Final = {"Contact": ("FirstName", "LastName", "Name"), "Account": ("Name",)}
 _FIND = re.compile(r"^\s*FIND\s*\{((?:[^\\}]|\\.)*)\}\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _IN = re.compile(r"^IN\s+(ALL|NAME|EMAIL|PHONE)\s+FIELDS\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
